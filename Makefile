@@ -1,0 +1,44 @@
+# The developer interface. Every target sets up .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test demo lint format bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "studio-ops needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# One stamp per install flavour; a changed pyproject.toml reinstalls.
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed
+	@test -f "$${STUDIO_OPS_DB:-data/studio.duckdb}" || $(BIN)/studio-ops demo
+	$(BIN)/streamlit run streamlit_app.py
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -n 2 -q
+
+demo: $(VENV)/.run-installed
+	$(BIN)/studio-ops demo --replace
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/run.py --scale $${SCALE:-1m}
+
+clean:
+	rm -rf $(VENV) data/*.duckdb* .pytest_cache

@@ -1,0 +1,1 @@
+"""studio-ops pipelines: load booking-system exports into a DuckDB warehouse."""

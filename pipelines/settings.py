@@ -1,0 +1,135 @@
+"""One settings file for every location: metric thresholds, windows and paths.
+
+Defaults are those of ../shared/METRICS.md. A TOML file overrides them: the path comes from
+the environment variable STUDIO_OPS_SETTINGS, else ``studio-ops.toml`` in the working folder.
+Pipelines and dashboard both read settings through :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_DB = Path("data") / "studio.duckdb"
+SETTINGS_ENV = "STUDIO_OPS_SETTINGS"
+DB_ENV = "STUDIO_OPS_DB"
+SETTINGS_FILE = "studio-ops.toml"
+
+DEFAULT_BAR_KEYWORDS = (
+    "ashiatsu",
+    "barefoot",
+    "deepfeet",
+    "deep feet",
+    "bar therapy",
+    "ashi-thai",
+    "fasciashi",
+)
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Thresholds and windows used by the marts and the dashboard (METRICS.md, Settings)."""
+
+    late_cancel_hours: int = 24
+    turnover_minutes: int = 15
+    max_bar_sessions_per_day: int = 5
+    max_hands_on_minutes_per_day: int = 360
+    weekly_hands_on_hours_limit: int = 25
+    retention_windows_days: tuple[int, ...] = (30, 60, 90)
+    at_risk_days: int = 45
+    lapsed_days: int = 90
+    bar_service_keywords: tuple[str, ...] = DEFAULT_BAR_KEYWORDS
+    currency_symbol: str = "$"
+    source_file: str | None = field(default=None, compare=False)
+
+    def as_rows(self) -> dict[str, object]:
+        """The numeric settings as one row, for the warehouse `settings` table."""
+        return {
+            "late_cancel_hours": self.late_cancel_hours,
+            "turnover_minutes": self.turnover_minutes,
+            "max_bar_sessions_per_day": self.max_bar_sessions_per_day,
+            "max_hands_on_minutes_per_day": self.max_hands_on_minutes_per_day,
+            "weekly_hands_on_hours_limit": self.weekly_hands_on_hours_limit,
+            "at_risk_days": self.at_risk_days,
+            "lapsed_days": self.lapsed_days,
+        }
+
+
+_INT_SETTINGS = {
+    "late_cancel_hours",
+    "turnover_minutes",
+    "max_bar_sessions_per_day",
+    "max_hands_on_minutes_per_day",
+    "weekly_hands_on_hours_limit",
+    "at_risk_days",
+    "lapsed_days",
+}
+
+
+def settings_path() -> Path | None:
+    """The settings file in force, or None when only the defaults apply."""
+    env = os.environ.get(SETTINGS_ENV)
+    if env:
+        return Path(env)
+    local = Path(SETTINGS_FILE)
+    return local if local.exists() else None
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read settings from `path` (or the file in force); unknown keys and bad values fail."""
+    path = Path(path) if path is not None else settings_path()
+    if path is None:
+        return Settings()
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: settings file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML ({error})") from None
+
+    # Settings may sit at the top level or under [metrics].
+    values = dict(raw.get("metrics", {}))
+    values.update({k: v for k, v in raw.items() if not isinstance(v, dict)})
+    known = {f.name for f in fields(Settings)} - {"source_file"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
+
+    clean: dict[str, object] = {}
+    for name, value in values.items():
+        if name in _INT_SETTINGS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise SettingsError(f"{path}: {name} must be a whole number >= 0, got {value!r}")
+            clean[name] = value
+        elif name == "retention_windows_days":
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            ):
+                raise SettingsError(f"{path}: retention_windows_days must be a list of whole days > 0")
+            clean[name] = tuple(sorted(set(value)))
+        elif name == "bar_service_keywords":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                raise SettingsError(f"{path}: bar_service_keywords must be a list of words")
+            clean[name] = tuple(v.strip().lower() for v in value)
+        elif name == "currency_symbol":
+            if not isinstance(value, str):
+                raise SettingsError(f"{path}: currency_symbol must be text")
+            clean[name] = value
+    return Settings(**clean, source_file=str(path))
+
+
+def db_path(explicit: str | Path | None = None) -> Path:
+    """The warehouse path: `--db`, else STUDIO_OPS_DB, else data/studio.duckdb."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(DB_ENV)
+    return Path(env) if env else DEFAULT_DB

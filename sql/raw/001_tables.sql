@@ -1,0 +1,93 @@
+-- Raw layer: canonical rows exactly as the pipelines validated them, one table per kind.
+-- Keys (DESIGN.md invariant 1) are enforced by delete-then-insert in pipelines/load.py,
+-- not by PRIMARY KEY constraints, which cost a large in-memory index at franchise scale.
+
+create table if not exists raw_bookings (
+    -- ids
+    source varchar not null,            -- the booking system ('native', 'acuity', ...)
+    booking_id varchar not null,        -- unique within its source
+    location_id varchar not null,
+    room_id varchar,                    -- NULL: counts for the therapist, not a room
+    therapist_id varchar not null,
+    client_id varchar not null,         -- an opaque key or a salted hash, never PII
+    -- what
+    service varchar not null,
+    uses_bars boolean,                  -- NULL: derived from bar_service_keywords in staging
+    status varchar not null,            -- canonical word (METRICS.md)
+    status_word varchar,                -- the word the export used
+    price decimal(12, 2),
+    -- timestamps (location local wall-clock)
+    start_at timestamp not null,
+    end_at timestamp not null,
+    created_at timestamp,
+    cancelled_at timestamp,
+    -- lineage
+    load_id bigint not null,
+    line_number bigint not null
+);
+
+create table if not exists raw_rooms (
+    date date not null,
+    location_id varchar not null,
+    room_id varchar not null,
+    room_name varchar,
+    has_bars boolean not null,
+    opens_at time not null,
+    closes_at time not null,
+    blocked_minutes integer not null,
+    load_id bigint not null,
+    line_number bigint not null
+);
+
+create table if not exists raw_therapist_shifts (
+    date date not null,
+    location_id varchar not null,
+    therapist_id varchar not null,
+    therapist_name varchar,
+    bar_trained boolean not null,
+    shift_start time not null,
+    shift_end time not null,
+    break_minutes integer not null,
+    load_id bigint not null,
+    line_number bigint not null
+);
+
+create table if not exists raw_locations (
+    location_id varchar not null,
+    name varchar,
+    timezone varchar,
+    load_id bigint not null,
+    line_number bigint not null
+);
+
+-- Pipeline bookkeeping (METRICS.md).
+create sequence if not exists load_id_seq start 1;
+
+create table if not exists load_runs (
+    load_id bigint not null,
+    file_name varchar not null,
+    sha256 varchar not null,
+    kind varchar,                       -- bookings | rooms | therapist_shifts | locations
+    format varchar,                     -- native-csv, native-xlsx, acuity, ...
+    rows_read bigint not null default 0,
+    rows_loaded bigint not null default 0,
+    rows_rejected bigint not null default 0,
+    started_at timestamp not null,
+    finished_at timestamp,
+    outcome varchar not null,           -- loaded | skipped | failed
+    message varchar
+);
+
+create table if not exists rejected_rows (
+    load_id bigint not null,
+    file_name varchar not null,
+    line_number bigint not null,
+    reason varchar not null,
+    raw_row varchar
+);
+
+-- What this warehouse is (demo or real), shown by the dashboard.
+create table if not exists warehouse_info (
+    key varchar not null,
+    value varchar
+);
