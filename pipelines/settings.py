@@ -100,7 +100,9 @@ def load_settings(path: Path | str | None = None) -> Settings:
     known = {f.name for f in fields(Settings)} - {"source_file"}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise SettingsError(f"{path}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
+        raise SettingsError(
+            f"{path}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})"
+        )
 
     clean: dict[str, object] = {}
     for name, value in values.items():
@@ -114,10 +116,14 @@ def load_settings(path: Path | str | None = None) -> Settings:
                 or not value
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
             ):
-                raise SettingsError(f"{path}: retention_windows_days must be a list of whole days > 0")
+                raise SettingsError(
+                    f"{path}: retention_windows_days must be a list of whole days > 0"
+                )
             clean[name] = tuple(sorted(set(value)))
         elif name == "bar_service_keywords":
-            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and v.strip() for v in value
+            ):
                 raise SettingsError(f"{path}: bar_service_keywords must be a list of words")
             clean[name] = tuple(v.strip().lower() for v in value)
         elif name == "currency_symbol":

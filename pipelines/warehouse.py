@@ -36,18 +36,21 @@ class DataQualityError(WarehouseError):
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file with a quiet progress bar (output must stay clean)."""
-    config = {"enable_progress_bar": "false"}
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as error:
         raise WarehouseError(f"{path}: cannot open the warehouse ({_first_line(error)})") from None
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def open_snapshot(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open the published warehouse read-only; close it soon, it is a snapshot."""
     path = Path(path)
     if not path.exists():
-        raise WarehouseError(f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)")
+        raise WarehouseError(
+            f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
+        )
     return connect(path, read_only=True)
 
 
@@ -164,7 +167,9 @@ def _run_script(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     try:
         con.execute(script.read_text())
     except duckdb.Error as error:
-        raise WarehouseError(f"{script.relative_to(SQL_DIR.parent)}: {_first_line(error)}") from None
+        raise WarehouseError(
+            f"{script.relative_to(SQL_DIR.parent)}: {_first_line(error)}"
+        ) from None
 
 
 def check_marts(con: duckdb.DuckDBPyConnection) -> None:

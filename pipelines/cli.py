@@ -1,0 +1,202 @@
+"""The `studio-ops` command: generate, load, demo, status.
+
+Exit codes: 0 when every file loaded (rejected rows are reported, not fatal), 1 when a file
+could not be loaded at all or the warehouse failed, 2 for usage errors. Errors are one line on
+stderr; no traceback reaches the user (set STUDIO_OPS_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from pipelines.settings import SettingsError, db_path, load_settings
+from pipelines.warehouse import WarehouseError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (WarehouseError, SettingsError) as error:
+        print(f"studio-ops: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("studio-ops: interrupted; the published warehouse is unchanged", file=sys.stderr)
+        return 130
+    except Exception as error:  # the promise: no traceback for users
+        if os.environ.get("STUDIO_OPS_DEBUG"):
+            raise
+        print(f"studio-ops: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio-ops",
+        description="Load Ashiatsu studio booking exports into a DuckDB warehouse.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write native exports of a synthetic chain")
+    generate.add_argument("outdir", type=Path)
+    generate.add_argument("--locations", type=_positive, default=3)
+    generate.add_argument("--days", type=_positive, default=365)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument(
+        "--start", type=_date, default=None, help="first day (YYYY-MM-DD); default: DAYS ago"
+    )
+    generate.set_defaults(run=_generate)
+
+    load = commands.add_parser("load", help="load export files and folders")
+    load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    load.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
+    load.add_argument("--location", help="location_id for exports that lack one")
+    load.set_defaults(run=_load)
+
+    demo = commands.add_parser(
+        "demo", help="generate and load the demo chain (3 locations, 1 year)"
+    )
+    demo.add_argument("--db", type=Path)
+    demo.add_argument(
+        "--replace", action="store_true", help="replace a warehouse that is not the demo"
+    )
+    demo.set_defaults(run=_demo)
+
+    status = commands.add_parser("status", help="loads, row counts, rejected rows, data quality")
+    status.add_argument("--db", type=Path)
+    status.set_defaults(run=_status)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
+    return value
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from pipelines.generate import write_chain
+
+    started = time.perf_counter()
+    with _progress("generating locations") as advance:
+        counts = write_chain(
+            args.outdir,
+            locations=args.locations,
+            days=args.days,
+            seed=args.seed,
+            start=args.start,
+            progress=advance,
+        )
+    elapsed = time.perf_counter() - started
+    rows = ", ".join(f"{count:,} {name}" for name, count in counts.items())
+    print(f"wrote {args.outdir}: {rows} in {elapsed:.1f}s")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from pipelines.load import expand_paths, load_files
+
+    settings = load_settings()
+    files = expand_paths(args.paths)
+    if not files:
+        print("studio-ops: no files found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
+        return 1
+    with _progress("loading files", total=len(files)) as advance:
+        results = load_files(
+            db_path(args.db),
+            files,
+            settings=settings,
+            location=args.location,
+            progress=lambda result: (advance(), print(result.summary(), flush=True)),
+        )
+    failed = [r for r in results if r.outcome == "failed"]
+    loaded = sum(r.outcome == "loaded" for r in results)
+    if loaded:
+        print(f"published {db_path(args.db)}")
+    else:
+        print(f"nothing loaded; {db_path(args.db)} is unchanged")
+    return 1 if failed else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.load import build_demo, is_demo
+    from pipelines.warehouse import open_snapshot
+
+    db = db_path(args.db)
+    if db.exists() and not args.replace:
+        con = open_snapshot(db)
+        try:
+            demo = is_demo(con)
+        finally:
+            con.close()
+        if not demo:
+            print(
+                f"studio-ops: {db} holds real data, not the demo; "
+                "pass --replace to overwrite it, or --db for another file",
+                file=sys.stderr,
+            )
+            return 1
+    started = time.perf_counter()
+    results = build_demo(db, settings=load_settings())
+    bookings = sum(r.rows_loaded for r in results if r.kind == "bookings")
+    print(
+        f"built the demo chain in {db}: {bookings:,} bookings in {time.perf_counter() - started:.1f}s"
+    )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pipelines.status import print_status
+
+    print_status(db_path(args.db))
+    return 0
+
+
+class _progress:
+    """A rich progress bar on a terminal; silent when output is not a terminal."""
+
+    def __init__(self, label: str, total: int | None = None) -> None:
+        self.label, self.total, self.bar = label, total, None
+
+    def __enter__(self):
+        if not sys.stdout.isatty():
+            return lambda *_: None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+
+        def advance(done: int | None = None, total: int | None = None) -> None:
+            if total is not None:
+                self.bar.update(task, completed=done, total=total)
+            else:
+                self.bar.advance(task)
+
+        return advance
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

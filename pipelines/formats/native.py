@@ -1,0 +1,155 @@
+"""The native export format (EXPORTS.md): one file per kind, recognised by its header.
+
+Column names match case-insensitively, ignoring spaces and underscores. The adapter maps the
+file's columns by position onto the canonical names of its kind; columns it does not know are
+ignored, and optional columns that are absent become NULL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.formats.tabular import Table
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One export kind: its canonical columns and which of them the header must have."""
+
+    name: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    # Columns of which at least one must be present (e.g. end_at or duration_minutes).
+    one_of: tuple[str, ...] = ()
+
+
+# location_id is not required in the header: `--location` supplies it for exports without it.
+KINDS: dict[str, Kind] = {
+    "bookings": Kind(
+        "bookings",
+        columns=(
+            "source",
+            "booking_id",
+            "location_id",
+            "room_id",
+            "therapist_id",
+            "client_id",
+            "service",
+            "uses_bars",
+            "start_at",
+            "end_at",
+            "duration_minutes",
+            "status",
+            "created_at",
+            "cancelled_at",
+            "price",
+        ),
+        required=("booking_id", "therapist_id", "client_id", "service", "start_at", "status"),
+        one_of=("end_at", "duration_minutes"),
+    ),
+    "rooms": Kind(
+        "rooms",
+        columns=(
+            "date",
+            "location_id",
+            "room_id",
+            "room_name",
+            "has_bars",
+            "opens_at",
+            "closes_at",
+            "blocked_minutes",
+        ),
+        required=("date", "room_id", "has_bars", "opens_at", "closes_at"),
+    ),
+    "therapist_shifts": Kind(
+        "therapist_shifts",
+        columns=(
+            "date",
+            "location_id",
+            "therapist_id",
+            "therapist_name",
+            "bar_trained",
+            "shift_start",
+            "shift_end",
+            "break_minutes",
+        ),
+        required=("date", "therapist_id", "bar_trained", "shift_start", "shift_end"),
+    ),
+    "locations": Kind(
+        "locations",
+        columns=("location_id", "name", "timezone"),
+        required=("location_id", "name"),
+    ),
+}
+
+
+def normalise(column: str) -> str:
+    """How EXPORTS.md matches column names: case-insensitive, no spaces or underscores."""
+    return re.sub(r"[\s_]+", "", column.strip().lstrip("\ufeff")).lower()
+
+
+def column_positions(header: list[str], kind: Kind) -> dict[str, int]:
+    """Canonical column -> position in the header (the first match wins)."""
+    wanted = {normalise(c): c for c in kind.columns}
+    positions: dict[str, int] = {}
+    for index, name in enumerate(header):
+        canonical = wanted.get(normalise(name))
+        if canonical and canonical not in positions:
+            positions[canonical] = index
+    return positions
+
+
+def detect(header: list[str]) -> Kind | None:
+    """The kind whose required columns the header has (most specific kind first)."""
+    for name in ("bookings", "therapist_shifts", "rooms", "locations"):
+        kind = KINDS[name]
+        present = column_positions(header, kind)
+        if all(c in present for c in kind.required) and (
+            not kind.one_of or any(c in present for c in kind.one_of)
+        ):
+            return kind
+    return None
+
+
+def closest_kind_hint(header: list[str]) -> str:
+    """Say which kind the header resembles most and which required columns it lacks."""
+    best, missing = None, None
+    for kind in KINDS.values():
+        present = column_positions(header, kind)
+        lacking = [c for c in kind.required if c not in present]
+        if kind.one_of and not any(c in present for c in kind.one_of):
+            lacking.append(" or ".join(kind.one_of))
+        if missing is None or len(lacking) < len(missing):
+            best, missing = kind, lacking
+    return f"closest is {best.name}, which also needs {', '.join(missing)}"
+
+
+def to_canonical(
+    con: duckdb.DuckDBPyConnection, table: Table, kind: Kind, target: str, location: str | None
+) -> None:
+    """Create temp table `target` (line_number, canonical columns as text) from a read table.
+
+    Blank cells become NULL; `location` fills a missing or blank location_id.
+    """
+    positions = column_positions(table.header, kind)
+    selects = ["line_number"]
+    params: list[object] = []
+    for column in kind.columns:
+        if column in positions:
+            expression = f"nullif(trim(c{positions[column]}), '')"
+        else:
+            expression = "cast(null as varchar)"
+        if column == "location_id":
+            expression = f"coalesce({expression}, ?)"
+            params.append(location)
+        selects.append(f"{expression} as {column}")
+    # The raw text of each record, kept for rejected_rows.
+    raw = " || ',' || ".join(f"coalesce(c{i}, '')" for i in range(len(table.header))) or "''"
+    selects.append(f"{raw} as raw_row")
+    con.execute(
+        f"create or replace temp table {target} as select {', '.join(selects)} from {table.name}",
+        params,
+    )

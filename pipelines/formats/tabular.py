@@ -1,0 +1,273 @@
+"""Read a tabular export (CSV, XLSX, Parquet) into a DuckDB temp table of text columns.
+
+Every reader produces the same thing: a temp table whose first column is `line_number` (the
+line of the file, or the spreadsheet row, that the record starts on) followed by one VARCHAR
+column per header field, named `c0`, `c1`, ... by position. Header text never becomes SQL:
+adapters map positions to canonical names from their own fixed lists.
+
+Big CSVs go through DuckDB's parser. When a file is not plain (a quoted newline, a blank line,
+a row with the wrong number of fields, text that is not UTF-8), the slower Python `csv` path
+reads it instead, because it knows each record's exact line and can reject single rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+XLSX_MAGIC = b"PK\x03\x04"
+PARQUET_MAGIC = b"PAR1"
+TEXT_SAMPLE_BYTES = 64 * 1024
+
+
+class ExportError(ValueError):
+    """A file that cannot be loaded at all; the message is one line and names the problem."""
+
+
+@dataclass
+class Table:
+    """A file read into a temp table: its header and rows rejected before validation."""
+
+    name: str
+    header: list[str]
+    container: str  # csv | xlsx | parquet
+    rows_read: int = 0
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, raw
+
+
+def sniff_container(path: Path) -> str:
+    """Tell CSV text from XLSX and Parquet by the file's first bytes, not its name."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith(XLSX_MAGIC):
+        return "xlsx"
+    if head == PARQUET_MAGIC:
+        return "parquet"
+    return "csv"
+
+
+def read_header(path: Path) -> list[str]:
+    """The header fields of a file (first row), read cheaply for kind detection."""
+    container = sniff_container(path)
+    if container == "xlsx":
+        rows = _xlsx_rows(path, limit=1)
+        return rows[0][1] if rows else []
+    if container == "parquet":
+        with duckdb.connect() as con:
+            rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+        return [row[0] for row in rows]
+    with open(path, "rb") as handle:
+        sample = handle.read(TEXT_SAMPLE_BYTES)
+    if not sample.strip():
+        raise ExportError("the file is empty")
+    if b"\x00" in sample:
+        raise ExportError("this is not a text export (it contains NUL bytes)")
+    try:
+        text = sample.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the sample's end is fine; anything earlier is not.
+        if error.start < len(sample) - 4:
+            raise ExportError(_not_utf8(sample, error.start)) from None
+        text = sample[: error.start].decode("utf-8-sig")
+    first = next(csv.reader(io.StringIO(text.lstrip("\r\n"))), [])
+    return [cell.strip() for cell in first]
+
+
+def read_table(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
+    """Read `path` into the temp table `name` (line_number, c0, c1, ...), all text."""
+    container = sniff_container(path)
+    if container == "xlsx":
+        return _read_xlsx(path, con, name)
+    if container == "parquet":
+        return _read_parquet(path, con, name)
+    return _read_csv(path, con, name)
+
+
+def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
+    header = read_header(path)
+    width = len(header)
+    columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(width)) + "}"
+    try:
+        con.execute(
+            f"""
+            create or replace temp table {name}_fast as
+            select * from read_csv(
+                ?, header = false, skip = 1, all_varchar = true, auto_detect = false,
+                delim = ',', quote = '"', escape = '"', strict_mode = true,
+                columns = {columns}
+            )
+            """,
+            [str(path)],
+        )
+        rows = con.execute(f"select count(*) from {name}_fast").fetchone()[0]
+    except duckdb.Error:
+        rows = None
+    # DuckDB keeps insertion order, so the rowid order gives the line of a record, but only when
+    # every record is exactly one line: check that against the file's newline count.
+    if rows is not None and _count_newlines(path) in (rows, rows + 1):
+        con.execute(
+            f"""
+            create or replace temp table {name} as
+            select row_number() over (order by rowid) + 1 as line_number, *
+            from {name}_fast
+            """
+        )
+        con.execute(f"drop table {name}_fast")
+        return Table(name=name, header=header, container="csv", rows_read=rows)
+    con.execute(f"drop table if exists {name}_fast")
+    return _read_csv_slow(path, con, name, header)
+
+
+def _read_csv_slow(
+    path: Path, con: duckdb.DuckDBPyConnection, name: str, header: list[str]
+) -> Table:
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise ExportError(f"line {line}: NUL byte; this is not a text export")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ExportError(_not_utf8(raw, error.start)) from None
+    width = len(header)
+    table = Table(name=name, header=header, container="csv")
+    records: list[list[str | None]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line_before = 0
+    try:
+        for cells in reader:
+            start_line, line_before = line_before + 1, reader.line_num
+            if start_line == 1 or not any(cell.strip() for cell in cells):
+                continue  # the header, or a blank line
+            table.rows_read += 1
+            if len(cells) != width:
+                table.rejects.append(
+                    (start_line, f"expected {width} fields, found {len(cells)}", ",".join(cells))
+                )
+                continue
+            records.append([start_line, *cells])
+    except csv.Error as error:
+        raise ExportError(f"line {reader.line_num}: cannot read CSV ({error})") from None
+    frame = pd.DataFrame(records, columns=["line_number", *[f"c{i}" for i in range(width)]])
+    _create_from_frame(con, name, frame, width)
+    return table
+
+
+def _read_xlsx(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
+    rows = _xlsx_rows(path)
+    if not rows:
+        raise ExportError("the workbook's first sheet is empty")
+    _, header = rows[0]
+    width = len(header)
+    table = Table(name=name, header=header, container="xlsx")
+    records = []
+    for line, cells in rows[1:]:
+        table.rows_read += 1
+        cells = (cells + [None] * width)[:width] if len(cells) <= width else cells
+        if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
+            raw = ",".join("" if c is None else c for c in cells)
+            table.rejects.append((line, f"expected {width} fields, found {len(cells)}", raw))
+            continue
+        records.append([line, *cells[:width]])
+    frame = pd.DataFrame(records, columns=["line_number", *[f"c{i}" for i in range(width)]])
+    _create_from_frame(con, name, frame, width)
+    return table
+
+
+def _xlsx_rows(path: Path, limit: int | None = None) -> list[tuple[int, list[str | None]]]:
+    """Non-blank rows of the first sheet as text, with their spreadsheet row numbers."""
+    import openpyxl  # imported here: only xlsx files need it
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a broken zip or xml
+        raise ExportError(f"cannot open the workbook ({type(error).__name__}: {error})") from None
+    try:
+        sheet = book.worksheets[0]
+        rows = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in values]
+            while cells and cells[-1] in (None, ""):
+                cells.pop()
+            if not cells:
+                continue
+            rows.append((number, cells))
+            if limit is not None and len(rows) >= limit:
+                break
+        return rows
+    except Exception as error:
+        raise ExportError(f"cannot read the workbook ({type(error).__name__}: {error})") from None
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_parquet(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
+    header = read_header(path)
+    casts = ", ".join(f"cast(#{i + 1} as varchar) as c{i}" for i in range(len(header)))
+    try:
+        con.execute(
+            f"""
+            create or replace temp table {name} as
+            select row_number() over () as line_number, *
+            from (select {casts} from read_parquet(?))
+            """,
+            [str(path)],
+        )
+    except duckdb.Error as error:
+        raise ExportError(f"cannot read the Parquet file ({str(error).splitlines()[0]})") from None
+    rows = con.execute(f"select count(*) from {name}").fetchone()[0]
+    return Table(name=name, header=header, container="parquet", rows_read=rows)
+
+
+def _create_from_frame(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame, width: int
+) -> None:
+    columns = ", ".join(f"cast(c{i} as varchar) as c{i}" for i in range(width))
+    con.register(f"{name}_frame", frame)
+    try:
+        con.execute(
+            f"""
+            create or replace temp table {name} as
+            select cast(line_number as bigint) as line_number, {columns} from {name}_frame
+            """
+        )
+    finally:
+        con.unregister(f"{name}_frame")
+
+
+def _count_newlines(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            count += chunk.count(b"\n")
+    return count
+
+
+def _not_utf8(raw: bytes, position: int) -> str:
+    line = raw[:position].count(b"\n") + 1
+    return (
+        f"line {line}: not UTF-8 text (byte 0x{raw[position]:02x}); "
+        "export or save the file as CSV UTF-8"
+    )

@@ -1,0 +1,283 @@
+"""Load export files into the warehouse: per-file atomic, idempotent, then publish.
+
+Each file runs in its own transaction on the private building copy (pipelines.warehouse):
+a file that cannot be read, or whose rows are all invalid, is rolled back and leaves no trace;
+invalid rows of a good file go to `rejected_rows` and the rest loads. Rows replace earlier rows
+with the same key (DESIGN.md invariant 1), so overlapping exports never duplicate, and a later
+export of a booking updates it. The marts are rebuilt and the copy published only when at
+least one file loaded; otherwise the published warehouse is not touched at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines import warehouse
+from pipelines.formats import ExportError, read_export
+from pipelines.settings import Settings, load_settings
+from pipelines.validate import typed_columns, validate
+
+# Natural keys per kind (DESIGN.md invariant 1).
+KEYS: dict[str, tuple[str, ...]] = {
+    "bookings": ("source", "booking_id"),
+    "rooms": ("location_id", "room_id", "date"),
+    "therapist_shifts": ("location_id", "therapist_id", "date", "shift_start"),
+    "locations": ("location_id",),
+}
+RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
+
+
+@dataclass
+class FileResult:
+    """The outcome of loading one file, as the CLI and the upload page report it."""
+
+    file_name: str
+    outcome: str  # loaded | skipped | failed
+    kind: str | None = None
+    format: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    message: str = ""
+
+    def summary(self) -> str:
+        """One line for people: what happened to the file and why."""
+        if self.outcome == "failed":
+            return f"{self.file_name}: not loaded: {self.message}"
+        if self.outcome == "skipped":
+            return f"{self.file_name}: skipped, {self.message}"
+        line = (
+            f"{self.file_name}: {self.kind} ({self.format}): {self.rows_read} rows read, "
+            f"{self.rows_loaded} loaded, {self.rows_rejected} rejected"
+        )
+        return f"{line} ({self.message})" if self.message else line
+
+
+class _NothingToPublish(Exception):
+    """Raised inside the building block so that an unchanged warehouse is not republished."""
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files named, and the files inside folders named (sorted; hidden files skipped)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def load_files(
+    db: Path | str,
+    paths: Iterable[Path | str],
+    settings: Settings | None = None,
+    location: str | None = None,
+    progress: Callable[[FileResult], None] | None = None,
+    display_names: dict[Path, str] | None = None,
+) -> list[FileResult]:
+    """Load files and folders into the warehouse at `db`; one result per file, in order.
+
+    `display_names` gives the names to report and record for files (uploads are saved under
+    temp names). `progress` is called after each file.
+    """
+    settings = settings or load_settings()
+    files = expand_paths(paths)
+    display_names = display_names or {}
+    results: list[FileResult] = []
+    try:
+        with warehouse.building(db) as con:
+            for path in files:
+                result = _load_file(con, path, display_names.get(path, str(path)), location)
+                results.append(result)
+                if progress:
+                    progress(result)
+            if not any(r.outcome == "loaded" for r in results):
+                raise _NothingToPublish
+            warehouse.build_marts(con, settings)
+    except _NothingToPublish:
+        pass
+    return results
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection, path: Path, file_name: str, location: str | None
+) -> FileResult:
+    if not path.exists():
+        return FileResult(file_name, "failed", message="no such file")
+    if not path.is_file():
+        return FileResult(file_name, "failed", message="not a file")
+    try:
+        digest = _sha256(path)
+    except OSError as error:
+        return FileResult(file_name, "failed", message=f"cannot read the file ({error.strerror})")
+    prior = con.execute(
+        "select file_name from load_runs where sha256 = ? and outcome = 'loaded' limit 1",
+        [digest],
+    ).fetchone()
+    if prior:
+        return FileResult(
+            file_name, "skipped", message=f"already loaded (same content as {prior[0]})"
+        )
+
+    started = datetime.now()
+    con.execute("begin transaction")
+    try:
+        result = _load_rows(con, path, file_name, location, digest, started)
+        con.execute("commit")
+        return result
+    except ExportError as error:
+        con.execute("rollback")
+        return FileResult(file_name, "failed", message=str(error))
+    except duckdb.Error as error:
+        con.execute("rollback")
+        return FileResult(file_name, "failed", message=_first_line(error))
+
+
+def _load_rows(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    file_name: str,
+    location: str | None,
+    digest: str,
+    started: datetime,
+) -> FileResult:
+    rows = read_export(path, con, "export_rows", location)
+    if rows.rows_read == 0:
+        raise ExportError("the file has a header but no rows")
+    validate(con, rows.kind, rows.table, "export_checked")
+    valid, rejected = con.execute(
+        "select count(*) filter (reason is null), count(*) filter (reason is not null) "
+        "from export_checked"
+    ).fetchone()
+    rejected += len(rows.rejects)
+    if valid == 0:
+        first = con.execute(
+            "select line_number, reason from export_checked where reason is not null "
+            "order by line_number limit 1"
+        ).fetchone()
+        if rows.rejects and (first is None or rows.rejects[0][0] < first[0]):
+            first = rows.rejects[0][:2]
+        raise ExportError(f"every row was rejected (first: line {first[0]}: {first[1]})")
+
+    load_id = con.execute("select nextval('load_id_seq')").fetchone()[0]
+    con.execute(
+        """
+        insert into rejected_rows
+        select ?, ?, line_number, reason, raw_row from export_checked where reason is not null
+        """,
+        [load_id, file_name],
+    )
+    if rows.rejects:
+        con.executemany(
+            "insert into rejected_rows values (?, ?, ?, ?, ?)",
+            [[load_id, file_name, line, reason, raw] for line, reason, raw in rows.rejects],
+        )
+    _upsert(con, rows.kind, load_id)
+    con.execute(
+        """
+        insert into load_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp, 'loaded', null)
+        """,
+        [
+            load_id,
+            file_name,
+            digest,
+            rows.kind,
+            rows.format,
+            rows.rows_read,
+            valid,
+            rejected,
+            started,
+        ],
+    )
+    con.execute("drop table export_rows; drop table export_checked")
+    return FileResult(
+        file_name,
+        "loaded",
+        kind=rows.kind,
+        format=rows.format,
+        rows_read=rows.rows_read,
+        rows_loaded=valid,
+        rows_rejected=rejected,
+    )
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
+    """Replace rows with the same natural key; within a file the last line wins."""
+    table, key = RAW_TABLES[kind], KEYS[kind]
+    columns = ", ".join(typed_columns(kind))
+    key_list = ", ".join(key)
+    matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
+    con.execute(
+        f"""
+        delete from {table} using (
+            select distinct {key_list} from export_checked where reason is null
+        ) as new_keys
+        where {matches}
+        """
+    )
+    con.execute(
+        f"""
+        insert into {table} ({columns}, load_id, line_number)
+        select {columns}, ?, line_number
+        from export_checked
+        where reason is null
+        qualify row_number() over (partition by {key_list} order by line_number desc) = 1
+        """,
+        [load_id],
+    )
+
+
+def build_demo(db: Path | str, *, settings: Settings | None = None) -> list[FileResult]:
+    """Generate the default demo chain (3 locations, a year) into a fresh warehouse at `db`.
+
+    The demo is built beside `db` and swapped in with one rename, so an open dashboard never
+    sees it half-built.
+    """
+    from pipelines.generate import write_chain  # the generator is only needed for demos
+
+    db = Path(db)
+    fresh = db.with_name(db.name + ".demo")
+    for leftover in (fresh, fresh.with_name(fresh.name + ".building")):
+        leftover.unlink(missing_ok=True)
+    exports = Path(tempfile.mkdtemp(prefix="studio-ops-demo-"))
+    try:
+        write_chain(exports)
+        results = load_files(fresh, [exports], settings=settings)
+        with warehouse.building(fresh) as con:
+            warehouse.set_info(con, "is_demo", "true")
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fresh.replace(db)
+    finally:
+        shutil.rmtree(exports, ignore_errors=True)
+        fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
+    return results
+
+
+def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds the built-in demo chain."""
+    row = con.execute("select value from warehouse_info where key = 'is_demo'").fetchone()
+    return bool(row and row[0] == "true")
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

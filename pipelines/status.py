@@ -1,0 +1,81 @@
+"""`studio-ops status`: what is in the warehouse, for people at a terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines.warehouse import open_snapshot
+
+RECENT_LOADS = 10
+
+
+def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    """The status report's sections as rows (used by the CLI and the tests)."""
+    tables = [
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_type = 'BASE TABLE' order by table_name"
+        ).fetchall()
+    ]
+    counts = [(t, con.execute(f'select count(*) from "{t}"').fetchone()[0]) for t in tables]
+    report = {
+        "loads": con.execute(
+            """
+            select load_id, file_name, kind, format, rows_read, rows_loaded, rows_rejected,
+                   strftime(finished_at, '%Y-%m-%d %H:%M')
+            from load_runs order by load_id desc limit ?
+            """,
+            [RECENT_LOADS],
+        ).fetchall(),
+        "tables": counts,
+        "dates": con.execute(
+            """
+            select location_id,
+                   min(start_at)::date, max(start_at)::date, count(*)
+            from raw_bookings group by location_id order by location_id
+            """
+        ).fetchall(),
+        "rejected": con.execute(
+            """
+            select regexp_replace(reason, '''[^'']*''', '''…''', 'g') as reason_kind, count(*)
+            from rejected_rows group by reason_kind order by count(*) desc, reason_kind
+            """
+        ).fetchall(),
+        "quality": [],
+    }
+    if "dq_issues" in tables:
+        report["quality"] = con.execute(
+            "select kind, count(*) from dq_issues group by kind order by count(*) desc, kind"
+        ).fetchall()
+    return report
+
+
+def print_status(db: Path) -> None:
+    """Print loads, row counts, date ranges, rejected rows by reason and quality findings."""
+    con = open_snapshot(db)
+    try:
+        report = warehouse_status(con)
+    finally:
+        con.close()
+    print(f"warehouse {db}")
+    print(f"\nlatest loads ({len(report['loads'])} shown):")
+    for load_id, name, kind, fmt, read, loaded, rejected, finished in report["loads"]:
+        print(
+            f"  #{load_id} {finished} {name}: {kind} ({fmt}), "
+            f"{read} read, {loaded} loaded, {rejected} rejected"
+        )
+    print("\nrows per table:")
+    for table, count in report["tables"]:
+        print(f"  {table:<28} {count:>12,}")
+    print("\nbookings per location:")
+    for location, first, last, count in report["dates"]:
+        print(f"  {location}: {first} to {last}, {count:,} bookings")
+    print("\nrejected rows by reason:" + ("" if report["rejected"] else " none"))
+    for reason, count in report["rejected"]:
+        print(f"  {count:>8,}  {reason}")
+    print("\ndata-quality findings:" + ("" if report["quality"] else " none"))
+    for kind, count in report["quality"]:
+        print(f"  {count:>8,}  {kind}")

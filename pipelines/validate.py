@@ -1,0 +1,301 @@
+"""Row validation: canonical text rows in, typed rows and rejected rows (with a reason) out.
+
+Validation runs in DuckDB, one set-based query per kind, so that it stays fast on millions of
+rows. Each query computes every typed column and a `reason` (the first rule a row breaks, or
+NULL). Dates and times are parsed only with the explicit formats below, so `03/04/2024` is a
+rejected row, never a guess between March and April.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+DATETIME_FORMATS = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+]
+DATE_FORMAT = "%Y-%m-%d"
+TIME_FORMATS = ["%H:%M:%S", "%H:%M"]
+
+TRUE_WORDS = ("true", "yes", "y", "1")
+FALSE_WORDS = ("false", "no", "n", "0")
+
+# Vendor status words (METRICS.md, Statuses) keyed by their letters only, lowercased, so that
+# "No Show", "NoShow", "no_show" and "No-Show" are one word.
+STATUS_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        ["completed", "checkedout", "show", "arrived", "servicecompleted", "paid"], "completed"
+    ),
+    **dict.fromkeys(["booked", "confirmed", "accepted", "pending", "requested"], "booked"),
+    **dict.fromkeys(["noshow", "missed"], "no_show"),
+    **dict.fromkeys(
+        [
+            "cancelled",
+            "canceled",
+            "cancelledbycustomer",
+            "canceledbycustomer",
+            "cancelledbyseller",
+            "canceledbyseller",
+        ],
+        "cancelled",
+    ),
+    **dict.fromkeys(
+        ["latecancel", "latecancelled", "latecanceled", "latecancellation"], "late_cancelled"
+    ),
+}
+CANONICAL_STATUSES = ("completed", "booked", "no_show", "cancelled", "late_cancelled")
+
+
+def status_key(word: str) -> str:
+    """The lookup key of a status word: its letters, lowercased."""
+    return re.sub(r"[^a-z]", "", word.lower())
+
+
+def canonical_status(word: str) -> str | None:
+    """The canonical status for a vendor word, or None when the word is unknown."""
+    return STATUS_WORDS.get(status_key(word))
+
+
+def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp macros and the status-word table the validation queries use."""
+    con.execute("create or replace temp table status_words (word varchar, canonical varchar)")
+    con.executemany("insert into status_words values (?, ?)", list(STATUS_WORDS.items()))
+    dt_formats = "[" + ", ".join(f"'{f}'" for f in DATETIME_FORMATS) + "]"
+    time_formats = "[" + ", ".join(f"'{f}'" for f in TIME_FORMATS) + "]"
+    true_words = ", ".join(f"'{w}'" for w in TRUE_WORDS)
+    false_words = ", ".join(f"'{w}'" for w in FALSE_WORDS)
+    con.execute(
+        f"""
+        create or replace temp macro parse_datetime(x) as try_strptime(x, {dt_formats});
+        create or replace temp macro parse_date(x) as
+            cast(try_strptime(x, '{DATE_FORMAT}') as date);
+        create or replace temp macro parse_time(x) as
+            cast(try_strptime(x, {time_formats}) as time);
+        create or replace temp macro parse_bool(x) as case
+            when lower(trim(x)) in ({true_words}) then true
+            when lower(trim(x)) in ({false_words}) then false
+        end;
+        create or replace temp macro is_bool(x) as
+            lower(trim(x)) in ({true_words}, {false_words});
+        -- Strip currency symbols and codes, then thousands separators (a comma before three
+        -- digits); a comma left over is a decimal comma, which is ambiguous: rejected.
+        create or replace temp macro price_text(x) as regexp_replace(
+            regexp_replace(x, '[^0-9.,\\-]', '', 'g'), ',([0-9]{{3}})', '\\1', 'g'
+        );
+        create or replace temp macro parse_price(x) as
+            try_cast(price_text(x) as decimal(12, 2));
+        create or replace temp macro parse_minutes(x) as try_cast(trim(x) as integer);
+        create or replace temp macro quoted(x) as '''' || left(x, 60) || '''';
+        """
+    )
+
+
+# Each rule: (condition that breaks it, reason). The first broken rule is the row's reason.
+_DATETIME_HINT = " is not a date-time (expected YYYY-MM-DD HH:MM)"
+_BOOL_HINT = " is not a yes/no value (true/false, yes/no, y/n, 1/0)"
+
+_RULES: dict[str, list[tuple[str, str]]] = {
+    "bookings": [
+        ("booking_id is null", "'booking_id is missing'"),
+        ("location_id is null", "'location_id is missing (add the column or pass --location)'"),
+        ("therapist_id is null", "'therapist_id is missing'"),
+        ("client_id is null", "'client_id is missing'"),
+        ("service is null", "'service is missing'"),
+        ("start_at is null", "'start_at is missing'"),
+        (
+            "parse_datetime(start_at) is null",
+            f"'start_at ' || quoted(start_at) || '{_DATETIME_HINT}'",
+        ),
+        (
+            "end_at is not null and parse_datetime(end_at) is null",
+            f"'end_at ' || quoted(end_at) || '{_DATETIME_HINT}'",
+        ),
+        ("end_at is null and duration_minutes is null", "'end_at or duration_minutes is missing'"),
+        (
+            "end_at is null and coalesce(parse_minutes(duration_minutes), 0) <= 0",
+            "'duration_minutes ' || quoted(duration_minutes) || ' is not a whole number > 0'",
+        ),
+        (
+            "end_at is not null and parse_datetime(end_at) <= parse_datetime(start_at)",
+            "'end_at ' || quoted(end_at) || ' is not after start_at ' || quoted(start_at)",
+        ),
+        ("status is null", "'status is missing'"),
+        ("sw.canonical is null", "'unknown status ' || quoted(status)"),
+        (
+            "uses_bars is not null and not is_bool(uses_bars)",
+            f"'uses_bars ' || quoted(uses_bars) || '{_BOOL_HINT}'",
+        ),
+        (
+            "created_at is not null and parse_datetime(created_at) is null",
+            f"'created_at ' || quoted(created_at) || '{_DATETIME_HINT}'",
+        ),
+        (
+            "cancelled_at is not null and parse_datetime(cancelled_at) is null",
+            f"'cancelled_at ' || quoted(cancelled_at) || '{_DATETIME_HINT}'",
+        ),
+        (
+            "price is not null and price_text(price) like '%,%'",
+            "'price ' || quoted(price) || ' has a decimal comma; use a point (95.50)'",
+        ),
+        (
+            "price is not null and parse_price(price) is null",
+            "'price ' || quoted(price) || ' is not a number'",
+        ),
+        (
+            "price is not null and parse_price(price) < 0",
+            "'price ' || quoted(price) || ' is negative'",
+        ),
+    ],
+    "rooms": [
+        ("date is null", "'date is missing'"),
+        (
+            "parse_date(date) is null",
+            "'date ' || quoted(date) || ' is not a date (expected YYYY-MM-DD)'",
+        ),
+        ("location_id is null", "'location_id is missing (add the column or pass --location)'"),
+        ("room_id is null", "'room_id is missing'"),
+        (
+            "has_bars is null or not is_bool(has_bars)",
+            f"'has_bars ' || quoted(coalesce(has_bars, '')) || '{_BOOL_HINT}'",
+        ),
+        (
+            "parse_time(opens_at) is null",
+            "'opens_at ' || quoted(coalesce(opens_at, '')) || ' is not a time (expected HH:MM)'",
+        ),
+        (
+            "parse_time(closes_at) is null",
+            "'closes_at ' || quoted(coalesce(closes_at, '')) || ' is not a time (expected HH:MM)'",
+        ),
+        (
+            "parse_time(closes_at) <= parse_time(opens_at)",
+            "'closes_at ' || quoted(closes_at) || ' is not after opens_at ' || quoted(opens_at)",
+        ),
+        (
+            "blocked_minutes is not null and coalesce(parse_minutes(blocked_minutes), -1) < 0",
+            "'blocked_minutes ' || quoted(blocked_minutes) || ' is not a whole number >= 0'",
+        ),
+    ],
+    "therapist_shifts": [
+        ("date is null", "'date is missing'"),
+        (
+            "parse_date(date) is null",
+            "'date ' || quoted(date) || ' is not a date (expected YYYY-MM-DD)'",
+        ),
+        ("location_id is null", "'location_id is missing (add the column or pass --location)'"),
+        ("therapist_id is null", "'therapist_id is missing'"),
+        (
+            "bar_trained is null or not is_bool(bar_trained)",
+            f"'bar_trained ' || quoted(coalesce(bar_trained, '')) || '{_BOOL_HINT}'",
+        ),
+        (
+            "parse_time(shift_start) is null",
+            "'shift_start ' || quoted(coalesce(shift_start, '')) || ' is not a time (expected HH:MM)'",
+        ),
+        (
+            "parse_time(shift_end) is null",
+            "'shift_end ' || quoted(coalesce(shift_end, '')) || ' is not a time (expected HH:MM)'",
+        ),
+        (
+            "parse_time(shift_end) <= parse_time(shift_start)",
+            "'shift_end ' || quoted(shift_end) || ' is not after shift_start ' || quoted(shift_start)",
+        ),
+        (
+            "break_minutes is not null and coalesce(parse_minutes(break_minutes), -1) < 0",
+            "'break_minutes ' || quoted(break_minutes) || ' is not a whole number >= 0'",
+        ),
+    ],
+    "locations": [
+        ("location_id is null", "'location_id is missing'"),
+    ],
+}
+
+# The typed columns each kind produces, in raw-table order (without load_id, line_number).
+_TYPED: dict[str, list[tuple[str, str]]] = {
+    "bookings": [
+        ("source", "coalesce(source, 'native')"),
+        ("booking_id", "booking_id"),
+        ("location_id", "location_id"),
+        ("room_id", "room_id"),
+        ("therapist_id", "therapist_id"),
+        ("client_id", "client_id"),
+        ("service", "service"),
+        ("uses_bars", "parse_bool(uses_bars)"),
+        ("status", "status_canonical"),
+        ("status_word", "status"),
+        ("price", "parse_price(price)"),
+        ("start_at", "parse_datetime(start_at)"),
+        (
+            "end_at",
+            "coalesce(parse_datetime(end_at), "
+            "parse_datetime(start_at) + to_minutes(parse_minutes(duration_minutes)))",
+        ),
+        ("created_at", "parse_datetime(created_at)"),
+        ("cancelled_at", "parse_datetime(cancelled_at)"),
+    ],
+    "rooms": [
+        ("date", "parse_date(date)"),
+        ("location_id", "location_id"),
+        ("room_id", "room_id"),
+        ("room_name", "room_name"),
+        ("has_bars", "parse_bool(has_bars)"),
+        ("opens_at", "parse_time(opens_at)"),
+        ("closes_at", "parse_time(closes_at)"),
+        ("blocked_minutes", "coalesce(parse_minutes(blocked_minutes), 0)"),
+    ],
+    "therapist_shifts": [
+        ("date", "parse_date(date)"),
+        ("location_id", "location_id"),
+        ("therapist_id", "therapist_id"),
+        ("therapist_name", "therapist_name"),
+        ("bar_trained", "parse_bool(bar_trained)"),
+        ("shift_start", "parse_time(shift_start)"),
+        ("shift_end", "parse_time(shift_end)"),
+        ("break_minutes", "coalesce(parse_minutes(break_minutes), 0)"),
+    ],
+    "locations": [
+        ("location_id", "location_id"),
+        ("name", "name"),
+        ("timezone", "timezone"),
+    ],
+}
+
+
+def typed_columns(kind: str) -> list[str]:
+    """The typed column names that `validate` produces for a kind (raw-table order)."""
+    return [name for name, _ in _TYPED[kind]]
+
+
+def validate(con: duckdb.DuckDBPyConnection, kind: str, source: str, target: str) -> None:
+    """Validate temp table `source` (canonical text) into temp table `target`.
+
+    `target` has line_number, raw_row, reason and the typed columns; rows with a NULL reason
+    are valid, the others are rejected with that reason.
+    """
+    _install_helpers(con)
+    reason = "case " + " ".join(f"when {cond} then {why}" for cond, why in _RULES[kind]) + " end"
+    typed = ", ".join(
+        f"case when reason is null then {expr} end as {name}" for name, expr in _TYPED[kind]
+    )
+    if kind == "bookings":
+        status_join = (
+            "left join status_words as sw "
+            "on sw.word = regexp_replace(lower(incoming.status), '[^a-z]', '', 'g')"
+        )
+    else:
+        status_join = "cross join (select cast(null as varchar) as canonical) as sw"
+    con.execute(
+        f"""
+        create or replace temp table {target} as
+        select line_number, raw_row, reason, {typed}
+        from (
+            select incoming.*, sw.canonical as status_canonical, {reason} as reason
+            from {source} as incoming
+            {status_join}
+        )
+        """
+    )
