@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import warehouse
-from pipelines.formats import ExportError, read_export
+from pipelines.formats import ExportError, ExportRows, read_export
 from pipelines.settings import Settings, load_settings
 from pipelines.validate import typed_columns, validate
 
@@ -134,16 +134,11 @@ def _load_file(
         )
 
     started = datetime.now()
-    con.execute("begin transaction")
     try:
-        result = _load_rows(con, path, file_name, location, digest, started)
-        con.execute("commit")
-        return result
+        return _load_rows(con, path, file_name, location, digest, started)
     except ExportError as error:
-        con.execute("rollback")
         return FileResult(file_name, "failed", message=str(error))
     except duckdb.Error as error:
-        con.execute("rollback")
         return FileResult(file_name, "failed", message=_first_line(error))
 
 
@@ -173,6 +168,35 @@ def _load_rows(
             first = rows.rejects[0][:2]
         raise ExportError(f"every row was rejected (first: line {first[0]}: {first[1]})")
 
+    # Reading and checking used temp tables only; the writes below are one transaction.
+    con.execute("begin transaction")
+    try:
+        _write_rows(con, rows, file_name, digest, started, valid, rejected)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("drop table export_rows; drop table export_checked")
+    return FileResult(
+        file_name,
+        "loaded",
+        kind=rows.kind,
+        format=rows.format,
+        rows_read=rows.rows_read,
+        rows_loaded=valid,
+        rows_rejected=rejected,
+    )
+
+
+def _write_rows(
+    con: duckdb.DuckDBPyConnection,
+    rows: ExportRows,
+    file_name: str,
+    digest: str,
+    started: datetime,
+    valid: int,
+    rejected: int,
+) -> None:
     load_id = con.execute("select nextval('load_id_seq')").fetchone()[0]
     con.execute(
         """
@@ -202,16 +226,6 @@ def _load_rows(
             rejected,
             started,
         ],
-    )
-    con.execute("drop table export_rows; drop table export_checked")
-    return FileResult(
-        file_name,
-        "loaded",
-        kind=rows.kind,
-        format=rows.format,
-        rows_read=rows.rows_read,
-        rows_loaded=valid,
-        rows_rejected=rejected,
     )
 
 

@@ -72,7 +72,7 @@ def read_header(path: Path) -> list[str]:
         text = sample.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         # A multi-byte character cut at the sample's end is fine; anything earlier is not.
-        if error.start < len(sample) - 4:
+        if len(sample) < TEXT_SAMPLE_BYTES or error.start < len(sample) - 4:
             raise ExportError(_not_utf8(sample, error.start)) from None
         text = sample[: error.start].decode("utf-8-sig")
     first = next(csv.reader(io.StringIO(text.lstrip("\r\n"))), [])
@@ -185,7 +185,8 @@ def _xlsx_rows(path: Path, limit: int | None = None) -> list[tuple[int, list[str
     import openpyxl  # imported here: only xlsx files need it
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # A file object, not a path: openpyxl judges paths by extension, we judge by content.
+        book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many types for a broken zip or xml
         raise ExportError(f"cannot open the workbook ({type(error).__name__}: {error})") from None
     try:
