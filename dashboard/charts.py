@@ -1,0 +1,329 @@
+"""Altair chart builders: pure functions from a small aggregated DataFrame to a chart.
+
+No queries here and no Streamlit calls; pages pass in what dashboard.data returned.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+BOOKING_KINDS = ["Bar session", "Other treatment", "No-show"]
+BOOKING_COLORS = ["#7b3fa0", "#4c9be8", "#c7c7c7"]
+RESOURCES = ["Bar rooms", "All rooms", "Therapists on shift"]
+RESOURCE_COLORS = ["#7b3fa0", "#4c9be8", "#e8894c"]
+OVER_LIMIT = "#d62728"
+
+
+def _rate(field: str, title: str, **kwargs) -> alt.Y:
+    return alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format="%"), **kwargs)
+
+
+def room_timeline(bookings: pd.DataFrame, rooms: list[tuple[str, bool]]) -> alt.Chart:
+    """The day's bookings as bars per room (rooms with ceiling bars marked "▮ bars")."""
+    labels = [f"{room} ▮ bars" if has_bars else room for room, has_bars in rooms]
+    frame = bookings.assign(
+        room_label=[
+            f"{room} ▮ bars" if has_bars else room
+            for room, has_bars in zip(bookings["room"], bookings["room_has_bars"], strict=True)
+        ]
+    )
+    extra = [x for x in frame["room_label"].unique() if x not in labels]
+    return (
+        alt.Chart(frame)
+        .mark_bar(cornerRadius=3, height={"band": 0.7})
+        .encode(
+            x=alt.X("start_at:T", title="Time of day", axis=alt.Axis(format="%H:%M")),
+            x2="end_at:T",
+            y=alt.Y("room_label:N", title=None, sort=labels + extra),
+            color=alt.Color(
+                "booking_kind:N",
+                title="Booking",
+                scale=alt.Scale(domain=BOOKING_KINDS, range=BOOKING_COLORS),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("room_label:N", title="Room"),
+                alt.Tooltip("service:N", title="Service"),
+                alt.Tooltip("therapist:N", title="Therapist"),
+                alt.Tooltip("start_at:T", title="Starts", format="%H:%M"),
+                alt.Tooltip("end_at:T", title="Ends", format="%H:%M"),
+                alt.Tooltip("booking_kind:N", title="Booking"),
+            ],
+        )
+        .properties(height=max(140, 42 * len(set(labels + extra))))
+    )
+
+
+def pacing(days: pd.DataFrame) -> alt.Chart:
+    """Booked share of room capacity per upcoming day, with the percentage on each bar."""
+    frame = days.assign(day_label=pd.to_datetime(days["date"]).dt.strftime("%a %d %b"))
+    order = list(frame["day_label"])
+    base = alt.Chart(frame).encode(
+        x=alt.X("day_label:N", title=None, sort=order, axis=alt.Axis(labelAngle=0)),
+        y=_rate("booked_share", "Booked", scale=alt.Scale(domain=[0, 1])),
+        tooltip=[
+            alt.Tooltip("day_label:N", title="Day"),
+            alt.Tooltip("booked_share:Q", title="Booked", format=".0%"),
+            alt.Tooltip("booked_hours:Q", title="Room hours booked", format=",.1f"),
+            alt.Tooltip("available_hours:Q", title="Room hours open", format=",.1f"),
+        ],
+    )
+    bars = base.mark_bar(color="#4c9be8", cornerRadiusTopLeft=3, cornerRadiusTopRight=3)
+    text = base.mark_text(dy=-8, fontSize=12).encode(text=alt.Text("booked_share:Q", format=".0%"))
+    return (bars + text).properties(height=260)
+
+
+def trend(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> alt.Chart:
+    """One line per location over time (period on x)."""
+    axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
+    fmt = ".1%" if kind == "rate" else ",.2f"
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=alt.Y(f"{value}:Q", title=title, axis=axis),
+            color=alt.Color("location_name:N", title="Location", legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("location_name:N", title="Location"),
+                alt.Tooltip("period:T", title="From"),
+                alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+            ],
+        )
+        .properties(height=280)
+    )
+
+
+def weekday_hour_heatmap(
+    frame: pd.DataFrame, value: str, title: str, kind: str = "rate", scheme: str = "blues"
+) -> alt.Chart:
+    """Weekday × clock-hour grid coloured by `value`, the value printed in each cell."""
+    fmt = ".0%" if kind == "rate" else ",.0f"
+    base = alt.Chart(frame).encode(
+        x=alt.X("hour:O", title="Hour of day"),
+        y=alt.Y("weekday:N", title=None, sort=WEEKDAYS),
+    )
+    domain = [0, 1] if kind == "rate" else alt.Undefined
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            f"{value}:Q",
+            title=title,
+            scale=alt.Scale(scheme=scheme, domain=domain),
+            legend=alt.Legend(format=fmt),
+        ),
+        tooltip=[
+            alt.Tooltip("weekday:N", title="Day"),
+            alt.Tooltip("hour:O", title="Hour"),
+            alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+        ],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text(f"{value}:Q", format=fmt),
+        color=alt.condition(
+            f"datum.{value} > {0.6 if kind == 'rate' else 'null'}",
+            alt.value("white"),
+            alt.value("#333"),
+        ),
+    )
+    return (cells + text).properties(height=260)
+
+
+def ranked_bars(
+    frame: pd.DataFrame,
+    category: str,
+    value: str,
+    title: str,
+    kind: str = "rate",
+    symbol: str = "$",
+    color: str | None = None,
+) -> alt.Chart:
+    """Horizontal bars, largest first, the value written at the end of each bar."""
+    fmt = {"rate": ".0%", "money": ",.2f", "hours": ",.1f"}.get(kind, ",.0f")
+    axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
+    order = list(frame.sort_values(value, ascending=False)[category])
+    base = alt.Chart(frame).encode(
+        y=alt.Y(f"{category}:N", title=None, sort=order),
+        x=alt.X(f"{value}:Q", title=title, axis=axis),
+        tooltip=[
+            alt.Tooltip(f"{category}:N"),
+            alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+        ],
+    )
+    color_encoding = (
+        alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="top"))
+        if color
+        else alt.value("#4c9be8")
+    )
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(color=color_encoding)
+    prefix = symbol if kind == "money" else ""
+    text = base.mark_text(align="left", dx=4, fontSize=12).encode(
+        text=alt.Text(f"{value}:Q", format=fmt) if not prefix else alt.Text("label:N")
+    )
+    if prefix:
+        text = text.transform_calculate(label=f"'{prefix}' + format(datum.{value}, '{fmt}')")
+    return (bars + text).properties(height=max(120, 28 * len(order)))
+
+
+def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
+    """Weekday × hour: colour = the resource that runs out first, shade = how full it is."""
+    return (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X("hour:O", title="Hour of day"),
+            y=alt.Y("weekday:N", title=None, sort=WEEKDAYS),
+            color=alt.Color(
+                "runs_out_first:N",
+                title="Runs out first",
+                scale=alt.Scale(domain=RESOURCES, range=RESOURCE_COLORS),
+                legend=alt.Legend(orient="top"),
+            ),
+            opacity=alt.Opacity(
+                "tightest_utilization:Q",
+                title="How full",
+                scale=alt.Scale(domain=[0, 1], range=[0.15, 1]),
+                legend=alt.Legend(format="%", orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("weekday:N", title="Day"),
+                alt.Tooltip("hour:O", title="Hour"),
+                alt.Tooltip("runs_out_first:N", title="Runs out first"),
+                alt.Tooltip("bar_room_utilization:Q", title="Bar rooms", format=".0%"),
+                alt.Tooltip("room_utilization:Q", title="All rooms", format=".0%"),
+                alt.Tooltip("therapist_utilization:Q", title="Therapists", format=".0%"),
+                alt.Tooltip("extra_bar_room_hours:Q", title="Extra bar room: h", format=",.1f"),
+                alt.Tooltip("extra_bar_shift_hours:Q", title="Extra shift: h", format=",.1f"),
+            ],
+        )
+        .properties(height=230)
+    )
+
+
+def room_time_split(rooms: pd.DataFrame) -> alt.Chart:
+    """Per bar room: hours of bar work, other work and empty time, stacked."""
+    frame = rooms.assign(
+        room_label=rooms["location_name"] + " · " + rooms["room"],
+        empty_hours=(rooms["available_hours"] - rooms["occupied_hours"]).clip(lower=0),
+        other_hours=rooms["occupied_hours"] - rooms["bar_hours"],
+    )
+    parts = {"bar_hours": "Bar work", "other_hours": "Other work", "empty_hours": "Empty"}
+    long = frame.melt(
+        id_vars=["room_label"], value_vars=list(parts), var_name="part", value_name="hours"
+    ).assign(part=lambda f: f["part"].map(parts))
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("room_label:N", title=None),
+            x=alt.X("hours:Q", title="Hours open", stack="normalize", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "part:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=list(parts.values()), range=["#7b3fa0", "#4c9be8", "#e6e6e6"]
+                ),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("part_order:Q"),
+            tooltip=[
+                alt.Tooltip("room_label:N", title="Room"),
+                alt.Tooltip("part:N", title="Time"),
+                alt.Tooltip("hours:Q", title="Hours", format=",.1f"),
+            ],
+        )
+        .transform_calculate(part_order="indexof(['Bar work', 'Other work', 'Empty'], datum.part)")
+        .properties(height=max(120, 30 * len(frame)))
+    )
+
+
+def therapist_week_grid(
+    frame: pd.DataFrame, value: str, title: str, limit: float, fmt: str = ",.0f"
+) -> alt.Chart:
+    """Therapist × week grid coloured by `value`; cells above `limit` outlined in red."""
+    base = alt.Chart(frame).encode(
+        x=alt.X("week:O", title="Week of", timeUnit="yearmonthdate", axis=alt.Axis(format="%d %b")),
+        y=alt.Y("therapist:N", title=None),
+    )
+    cells = base.mark_rect(strokeWidth=2).encode(
+        color=alt.Color(f"{value}:Q", title=title, scale=alt.Scale(scheme="oranges")),
+        stroke=alt.condition(f"datum.{value} > {limit}", alt.value(OVER_LIMIT), alt.value(None)),
+        tooltip=[
+            alt.Tooltip("therapist:N", title="Therapist"),
+            alt.Tooltip("week:T", title="Week of"),
+            alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+        ],
+    )
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text(f"{value}:Q", format=fmt),
+        color=alt.condition(f"datum.{value} > {limit}", alt.value(OVER_LIMIT), alt.value("#333")),
+    )
+    therapists = frame["therapist"].nunique()
+    return (cells + text).properties(height=max(120, 24 * therapists))
+
+
+def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
+    """First-visit month × months after: share of the cohort with a visit that month."""
+    data = frame.assign(cohort=pd.to_datetime(frame["cohort_month"]).dt.strftime("%Y-%m"))
+    base = alt.Chart(data).encode(
+        x=alt.X("months_after:O", title="Months after the first visit"),
+        y=alt.Y("cohort:O", title="First-visit month"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "active_share:Q",
+            title="Clients visiting",
+            scale=alt.Scale(scheme="greens", domain=[0, 1]),
+            legend=alt.Legend(format="%"),
+        ),
+        tooltip=[
+            alt.Tooltip("cohort:O", title="First-visit month"),
+            alt.Tooltip("months_after:O", title="Months after"),
+            alt.Tooltip("active_clients:Q", title="Clients visiting", format=","),
+            alt.Tooltip("active_share:Q", title="Share of cohort", format=".0%"),
+        ],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("active_share:Q", format=".0%"),
+        color=alt.condition("datum.active_share > 0.6", alt.value("white"), alt.value("#333")),
+    )
+    return (cells + text).properties(height=max(140, 26 * data["cohort"].nunique()))
+
+
+def rate_line(frame: pd.DataFrame, value: str, title: str) -> alt.Chart:
+    """A single rate over time (period on x)."""
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True, color="#4c9be8")
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=_rate(value, title),
+            tooltip=[
+                alt.Tooltip("period:T", title="From"),
+                alt.Tooltip(f"{value}:Q", title=title, format=".1%"),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def small_multiples(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> alt.Chart:
+    """One small line chart per location, same scale, for side-by-side comparison."""
+    axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
+    fmt = ".1%" if kind == "rate" else ",.2f"
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True, color="#4c9be8")
+        .encode(
+            x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
+            y=alt.Y(f"{value}:Q", title=title, axis=axis),
+            tooltip=[
+                alt.Tooltip("location_name:N", title="Location"),
+                alt.Tooltip("period:T", title="From"),
+                alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+            ],
+        )
+        .properties(width=300, height=150)
+        .facet(facet=alt.Facet("location_name:N", title=None), columns=3)
+    )

@@ -1,0 +1,1020 @@
+"""Every question the dashboard asks the warehouse: cached, location-scoped, parameterised.
+
+Rules (DESIGN.md invariants 3, 5 and 7):
+- Each query function takes the set of locations the viewer may see and filters on it in SQL.
+- All values reach DuckDB as bound parameters; no user text is ever formatted into SQL.
+- The published snapshot is opened read-only for one query and closed at once.
+- Results are cached by the snapshot's path, mtime and size, so a newly published load shows
+  up on the next rerun without restarting the app.
+- Aggregation happens in DuckDB; only the aggregated rows come back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from pipelines.settings import Settings, db_path, load_settings
+from pipelines.warehouse import WarehouseError, open_snapshot
+
+Locations = tuple[str, ...]
+
+GRAINS = ("day", "week", "month")
+HELD = ("completed", "booked", "no_show")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The published warehouse file, as a cache key: a new publish gives a new key."""
+
+    path: str
+    mtime_ns: int
+    size: int
+
+
+def snapshot() -> Snapshot:
+    """The published warehouse as it is now (raises WarehouseError when there is none)."""
+    path = db_path()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise WarehouseError(
+            f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
+        ) from None
+    return Snapshot(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _frame(snap: Snapshot, sql: str, params: tuple) -> pd.DataFrame:
+    con = open_snapshot(snap.path)
+    try:
+        bound = [list(p) if isinstance(p, tuple) else p for p in params]
+        return con.execute(sql, bound).df()
+    except duckdb.Error as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise WarehouseError(f"{Path(snap.path).name}: {first}") from None
+    finally:
+        con.close()
+
+
+def _query(sql: str, *params: object) -> pd.DataFrame:
+    return _frame(snapshot(), sql, tuple(params))
+
+
+def _scope(locations: Locations) -> tuple[str, ...]:
+    return tuple(sorted(set(locations)))
+
+
+# ---------------------------------------------------------------- warehouse facts
+
+
+def locations() -> pd.DataFrame:
+    """Every location in the warehouse: location_id and a display name."""
+    return _query(
+        """
+        select location_id, coalesce(nullif(name, ''), location_id) as location_name
+        from dim_locations
+        order by location_name, location_id
+        """
+    )
+
+
+def as_of_date() -> dt.date | None:
+    """The day the data is complete through (rpt_as_of.as_of_date), or None when empty."""
+    frame = _query("select as_of_date from rpt_as_of")
+    if frame.empty or pd.isna(frame.iloc[0, 0]):
+        return None
+    return pd.Timestamp(frame.iloc[0, 0]).date()
+
+
+def date_bounds() -> tuple[dt.date, dt.date] | None:
+    """The first and last day with any location-day row, or None when empty."""
+    frame = _query(
+        'select min("date") as first_day, max("date") as last_day from fct_location_days'
+    )
+    if frame.empty or pd.isna(frame.iloc[0, 0]):
+        return None
+    return pd.Timestamp(frame.iloc[0, 0]).date(), pd.Timestamp(frame.iloc[0, 1]).date()
+
+
+def is_demo() -> bool:
+    """True when the warehouse holds the generated demo chain."""
+    frame = _query("select value from warehouse_info where key = ?", "is_demo")
+    return bool(len(frame)) and str(frame.iloc[0, 0]).lower() == "true"
+
+
+def settings_in_force() -> Settings:
+    """The settings the marts were built with (the warehouse `settings` table), else the file."""
+    base = load_settings()
+    try:
+        frame = _query("select * from settings limit 1")
+        windows = _query("select window_days from settings_retention_windows order by 1")
+    except WarehouseError:
+        return base
+    if frame.empty:
+        return base
+    row = frame.iloc[0].to_dict()
+    values: dict[str, object] = {}
+    for name in base.as_rows():
+        if name in row and not pd.isna(row[name]):
+            values[name] = int(row[name])
+    if isinstance(row.get("currency_symbol"), str):
+        values["currency_symbol"] = row["currency_symbol"]
+    if len(windows):
+        values["retention_windows_days"] = tuple(int(v) for v in windows["window_days"])
+    return dataclasses.replace(base, **values)
+
+
+# ---------------------------------------------------------------- location KPIs
+
+# Ratios of sums over fct_location_days (METRICS.md), once for every location and once for
+# all of them together (grouping sets), so the "All locations" row uses identical definitions.
+# Rebooking needs its denominator (completed visits whose is_rebooked is known), which the
+# location-day mart does not carry, so it is counted from fct_bookings with the same scope.
+_KPI_SQL = """
+with day_totals as (
+    select
+        location_id,
+        grouping(location_id) = 1 as is_total,
+        count(distinct "date") as days,
+        sum(available_minutes) as available_minutes,
+        sum(occupied_minutes) as occupied_minutes,
+        sum(bar_room_available_minutes) as bar_room_available_minutes,
+        sum(bar_room_occupied_minutes) as bar_room_occupied_minutes,
+        sum(bar_room_bar_minutes) as bar_room_bar_minutes,
+        sum(scheduled_minutes) as scheduled_minutes,
+        sum(booked_minutes) as booked_minutes,
+        sum(bookings) as bookings,
+        sum(completed) as completed,
+        sum(no_shows) as no_shows,
+        sum(cancellations) as cancellations,
+        sum(late_cancellations) as late_cancellations,
+        sum(revenue)::double as revenue,
+        sum(new_clients) as new_clients
+    from fct_location_days
+    where list_contains(?, location_id) and "date" between ? and ?
+    group by grouping sets ((location_id), ())
+),
+rebooking as (
+    select
+        location_id,
+        grouping(location_id) = 1 as is_total,
+        count(*) filter (where is_rebooked) as rebooked_visits,
+        count(is_rebooked) as rebook_known_visits
+    from fct_bookings
+    where list_contains(?, location_id)
+        and booking_date between ? and ?
+        and status = 'completed'
+    group by grouping sets ((location_id), ())
+)
+select
+    d.location_id,
+    d.is_total,
+    case when d.is_total then 'All locations'
+        else coalesce(nullif(l.name, ''), d.location_id) end as location_name,
+    d.days,
+    d.occupied_minutes / nullif(d.available_minutes, 0) as room_utilization,
+    d.bar_room_bar_minutes / nullif(d.bar_room_available_minutes, 0) as bar_utilization,
+    d.bar_room_bar_minutes / nullif(d.bar_room_occupied_minutes, 0) as bar_fit,
+    d.booked_minutes / nullif(d.scheduled_minutes, 0) as therapist_utilization,
+    coalesce(d.bookings, 0) as bookings,
+    coalesce(d.completed, 0) as completed,
+    coalesce(d.no_shows, 0) as no_shows,
+    d.no_shows / nullif(d.completed + d.no_shows, 0) as no_show_rate,
+    coalesce(d.cancellations, 0) as cancellations,
+    coalesce(d.late_cancellations, 0) as late_cancellations,
+    coalesce(d.revenue, 0) as revenue,
+    d.revenue / nullif(d.available_minutes / 60.0, 0) as revpath,
+    coalesce(d.new_clients, 0) as new_clients,
+    coalesce(r.rebooked_visits, 0) as rebooked_visits,
+    r.rebooked_visits / nullif(r.rebook_known_visits, 0) as rebooking_rate,
+    d.available_minutes / 60.0 as available_hours,
+    d.occupied_minutes / 60.0 as occupied_hours
+from day_totals as d
+left join rebooking as r
+    on d.is_total = r.is_total and d.location_id is not distinct from r.location_id
+left join dim_locations as l on l.location_id = d.location_id
+order by d.is_total, location_name
+"""
+
+
+def _kpis(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    scope = _scope(locations)
+    return _query(_KPI_SQL, scope, start, end, scope, start, end)
+
+
+def kpi_totals(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object] | None:
+    """KPIs over all the given locations and days together; None when there is no data."""
+    frame = _kpis(locations, start, end)
+    total = frame[frame["is_total"]]
+    if total.empty or not total.iloc[0]["days"]:
+        return None
+    return total.iloc[0].to_dict()
+
+
+def kpis_by_location(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """One KPI row per location plus an "All locations" row (ratios of sums, same definitions)."""
+    frame = _kpis(locations, start, end)
+    if frame[~frame["is_total"]].empty:
+        return frame.iloc[0:0]
+    return frame.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- today
+
+
+def room_timeline(locations: Locations, day: dt.date) -> pd.DataFrame:
+    """The day's held bookings by room (start, end, bar work or not) for the timeline."""
+    return _query(
+        """
+        select
+            coalesce(r.room_name, b.room_id, 'No room') as room,
+            coalesce(r.has_bars, false) as room_has_bars,
+            b.start_at,
+            b.end_at,
+            b.service,
+            coalesce(t.therapist_name, b.therapist_id) as therapist,
+            case
+                when b.status = 'no_show' then 'No-show'
+                when b.uses_bars then 'Bar session'
+                else 'Other treatment'
+            end as booking_kind
+        from fct_bookings as b
+        left join dim_rooms as r on r.location_id = b.location_id and r.room_id = b.room_id
+        left join dim_therapists as t
+            on t.location_id = b.location_id and t.therapist_id = b.therapist_id
+        where list_contains(?, b.location_id) and b.booking_date = ? and b.is_held
+        order by room, b.start_at
+        """,
+        _scope(locations),
+        day,
+    )
+
+
+def rooms(locations: Locations) -> pd.DataFrame:
+    """The rooms of the given locations, bar rooms marked."""
+    return _query(
+        """
+        select location_id, room_id, coalesce(room_name, room_id) as room, has_bars
+        from dim_rooms
+        where list_contains(?, location_id)
+        order by location_id, room
+        """,
+        _scope(locations),
+    )
+
+
+def pacing(locations: Locations, after: dt.date, days: int = 14) -> pd.DataFrame:
+    """Booked share of room capacity for each of the next `days` days after `after`."""
+    return _query(
+        """
+        select
+            "date",
+            sum(occupied_minutes) / 60.0 as booked_hours,
+            sum(available_minutes) / 60.0 as available_hours,
+            sum(occupied_minutes) / nullif(sum(available_minutes), 0) as booked_share
+        from fct_room_days
+        where list_contains(?, location_id) and "date" > ? and "date" <= ?
+        group by "date"
+        order by "date"
+        """,
+        _scope(locations),
+        after,
+        after + dt.timedelta(days=days),
+    )
+
+
+# ---------------------------------------------------------------- capacity
+
+
+def utilization_trend(
+    locations: Locations, start: dt.date, end: dt.date, grain: str = "week"
+) -> pd.DataFrame:
+    """Room, bar and therapist utilization plus RevPATH per location and day/week/month."""
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}")
+    return _query(
+        """
+        select
+            date_trunc(?, d."date")::date as period,
+            coalesce(nullif(l.name, ''), d.location_id) as location_name,
+            sum(d.occupied_minutes) / nullif(sum(d.available_minutes), 0) as room_utilization,
+            sum(d.bar_room_bar_minutes) / nullif(sum(d.bar_room_available_minutes), 0)
+                as bar_utilization,
+            sum(d.booked_minutes) / nullif(sum(d.scheduled_minutes), 0)
+                as therapist_utilization,
+            sum(d.revenue)::double / nullif(sum(d.available_minutes) / 60.0, 0) as revpath,
+            sum(d.revenue)::double as revenue
+        from fct_location_days as d
+        left join dim_locations as l using (location_id)
+        where list_contains(?, d.location_id) and d."date" between ? and ?
+        group by all
+        order by period, location_name
+        """,
+        grain,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+_WEEKDAY = "strftime(h.\"date\", '%a')"
+
+
+def hourly_heatmap(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Room and therapist utilization by weekday and clock hour (ratios of sums)."""
+    return _query(
+        f"""
+        select
+            isodow(h."date") as weekday_number,
+            {_WEEKDAY} as weekday,
+            h.hour,
+            sum(h.room_occupied_minutes) / nullif(sum(h.room_available_minutes), 0)
+                as room_utilization,
+            sum(h.therapist_booked_minutes) / nullif(sum(h.therapist_scheduled_minutes), 0)
+                as therapist_utilization
+        from fct_hourly_capacity as h
+        where list_contains(?, h.location_id) and h."date" between ? and ?
+        group by all
+        having sum(h.room_available_minutes) > 0 or sum(h.therapist_scheduled_minutes) > 0
+        order by weekday_number, h.hour
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def room_use(
+    locations: Locations, start: dt.date, end: dt.date, bar_rooms_only: bool = False
+) -> pd.DataFrame:
+    """Per room: available, occupied and bar hours, utilization, bar utilization and bar fit."""
+    return _query(
+        """
+        select
+            coalesce(nullif(l.name, ''), d.location_id) as location_name,
+            coalesce(r.room_name, d.room_id) as room,
+            bool_or(d.has_bars) as has_bars,
+            sum(d.available_minutes) / 60.0 as available_hours,
+            sum(d.occupied_minutes) / 60.0 as occupied_hours,
+            sum(d.bar_minutes) / 60.0 as bar_hours,
+            sum(d.occupied_minutes - d.bar_minutes) filter (where d.has_bars) / 60.0
+                as non_bar_hours_in_bar_room,
+            sum(d.occupied_minutes) / nullif(sum(d.available_minutes), 0) as utilization,
+            sum(d.bar_minutes) filter (where d.has_bars)
+                / nullif(sum(d.available_minutes) filter (where d.has_bars), 0)
+                as bar_utilization,
+            sum(d.bar_minutes) filter (where d.has_bars)
+                / nullif(sum(d.occupied_minutes) filter (where d.has_bars), 0) as bar_fit
+        from fct_room_days as d
+        left join dim_rooms as r on r.location_id = d.location_id and r.room_id = d.room_id
+        left join dim_locations as l on l.location_id = d.location_id
+        where list_contains(?, d.location_id) and d."date" between ? and ?
+            and (not ? or d.has_bars)
+        group by all
+        order by location_name, room
+        """,
+        _scope(locations),
+        start,
+        end,
+        bar_rooms_only,
+    )
+
+
+def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per location, weekday and hour: which resource runs out first, and hours left unsold.
+
+    Method (kept simple, shown in the UI): the resource with the highest utilization in that
+    weekday-hour is the one that runs out first. An extra bar room would have sold the minutes
+    when every bar room was full. An extra bar-trained shift would have sold, in hours when the
+    therapists on shift were fully booked (or nobody was on shift), the room time left empty,
+    at most one hour per clock hour.
+    """
+    return _query(
+        f"""
+        with hours as (
+            select
+                h.location_id,
+                isodow(h."date") as weekday_number,
+                {_WEEKDAY} as weekday,
+                h.hour,
+                h.room_available_minutes,
+                h.room_occupied_minutes,
+                h.bar_room_available_minutes,
+                h.bar_room_occupied_minutes,
+                h.bar_rooms_full_minutes,
+                h.therapist_scheduled_minutes,
+                h.therapist_booked_minutes,
+                case
+                    when h.therapist_booked_minutes >= h.therapist_scheduled_minutes
+                        then least(
+                            60,
+                            greatest(h.room_available_minutes - h.room_occupied_minutes, 0)
+                        )
+                    else 0
+                end as room_minutes_without_therapist
+            from fct_hourly_capacity as h
+            where list_contains(?, h.location_id) and h."date" between ? and ?
+                and h.room_available_minutes > 0
+        ),
+        by_slot as (
+            select
+                location_id,
+                weekday_number,
+                weekday,
+                hour,
+                sum(bar_room_occupied_minutes) / nullif(sum(bar_room_available_minutes), 0)
+                    as bar_room_utilization,
+                sum(room_occupied_minutes) / nullif(sum(room_available_minutes), 0)
+                    as room_utilization,
+                sum(therapist_booked_minutes) / nullif(sum(therapist_scheduled_minutes), 0)
+                    as therapist_utilization,
+                sum(bar_rooms_full_minutes) / 60.0 as extra_bar_room_hours,
+                sum(room_minutes_without_therapist) / 60.0 as extra_bar_shift_hours
+            from hours
+            group by all
+        )
+        select
+            coalesce(nullif(l.name, ''), s.location_id) as location_name,
+            s.weekday_number,
+            s.weekday,
+            s.hour,
+            s.bar_room_utilization,
+            s.room_utilization,
+            s.therapist_utilization,
+            -- no therapist on shift while rooms are open: therapists ran out
+            case
+                when coalesce(s.therapist_utilization, 9) >= greatest(
+                    coalesce(s.bar_room_utilization, 0), coalesce(s.room_utilization, 0)
+                ) then 'Therapists on shift'
+                when coalesce(s.bar_room_utilization, -1) >= coalesce(s.room_utilization, 0)
+                    then 'Bar rooms'
+                else 'All rooms'
+            end as runs_out_first,
+            greatest(
+                coalesce(s.bar_room_utilization, 0),
+                coalesce(s.room_utilization, 0),
+                coalesce(s.therapist_utilization, 1)
+            ) as tightest_utilization,
+            s.extra_bar_room_hours,
+            s.extra_bar_shift_hours
+        from by_slot as s
+        left join dim_locations as l on l.location_id = s.location_id
+        order by location_name, s.weekday_number, s.hour
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def bottleneck_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per location: hours an extra bar room or an extra bar-trained shift would have sold."""
+    return _query(
+        """
+        with hours as (
+            select
+                location_id,
+                bar_rooms_full_minutes,
+                case
+                    when therapist_booked_minutes >= therapist_scheduled_minutes
+                        then least(
+                            60, greatest(room_available_minutes - room_occupied_minutes, 0)
+                        )
+                    else 0
+                end as room_minutes_without_therapist
+            from fct_hourly_capacity
+            where list_contains(?, location_id) and "date" between ? and ?
+                and room_available_minutes > 0
+        )
+        select
+            coalesce(nullif(l.name, ''), h.location_id) as location_name,
+            sum(h.bar_rooms_full_minutes) / 60.0 as extra_bar_room_hours,
+            sum(h.room_minutes_without_therapist) / 60.0 as extra_bar_shift_hours
+        from hours as h
+        left join dim_locations as l on l.location_id = h.location_id
+        group by all
+        order by location_name
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+# ---------------------------------------------------------------- ceiling-bar rooms
+
+
+def bar_rooms_full(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Hours per weekday and clock hour in which every bar room was occupied."""
+    return _query(
+        f"""
+        select
+            isodow(h."date") as weekday_number,
+            {_WEEKDAY} as weekday,
+            h.hour,
+            sum(h.bar_rooms_full_minutes) / 60.0 as full_hours,
+            sum(h.bar_rooms_full_minutes) / nullif(count(*) * 60.0, 0) as full_share
+        from fct_hourly_capacity as h
+        where list_contains(?, h.location_id) and h."date" between ? and ?
+            and h.bar_room_available_minutes > 0
+        group by all
+        order by weekday_number, h.hour
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+DQ_KIND_LABELS = {
+    "room_double_booked": "Room double-booked",
+    "therapist_double_booked": "Therapist double-booked",
+    "booking_outside_room_calendar": "Booking outside room hours",
+    "booking_outside_shift": "Booking outside therapist shift",
+    "bar_service_in_non_bar_room": "Bar service in a room without bars",
+    "bar_session_by_untrained_therapist": "Bar session by a therapist not bar-trained",
+    "blocked_time_conflict": "Booking during blocked room time",
+}
+
+
+def dq_findings(
+    locations: Locations,
+    start: dt.date,
+    end: dt.date,
+    kinds: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """Data-quality findings (dq_issues) for the locations and days, optionally of some kinds."""
+    return _query(
+        """
+        select
+            q."date",
+            coalesce(nullif(l.name, ''), q.location_id) as location_name,
+            q.kind,
+            q.entity_id,
+            q.detail
+        from dq_issues as q
+        left join dim_locations as l on l.location_id = q.location_id
+        where (q.location_id is null or list_contains(?, q.location_id))
+            and (q."date" is null or q."date" between ? and ?)
+            and (? or list_contains(?, q.kind))
+        order by q."date" desc nulls last, location_name, q.kind
+        """,
+        _scope(locations),
+        start,
+        end,
+        kinds is None,
+        tuple(kinds or ()),
+    )
+
+
+def dq_counts(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Number of data-quality findings per kind."""
+    return _query(
+        """
+        select kind, count(*) as findings
+        from dq_issues
+        where (location_id is null or list_contains(?, location_id))
+            and ("date" is null or "date" between ? and ?)
+        group by kind
+        order by findings desc, kind
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+# ---------------------------------------------------------------- therapists
+
+
+def therapist_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per therapist and location: utilization, hands-on hours, bar sessions, flags."""
+    return _query(
+        """
+        select
+            coalesce(nullif(l.name, ''), d.location_id) as location_name,
+            coalesce(t.therapist_name, d.therapist_id) as therapist,
+            coalesce(t.bar_trained, false) as bar_trained,
+            count(*) filter (where d.scheduled_minutes > 0) as shift_days,
+            sum(d.scheduled_minutes) / 60.0 as scheduled_hours,
+            sum(d.booked_minutes) / 60.0 as booked_hours,
+            sum(d.booked_minutes) / nullif(sum(d.scheduled_minutes), 0) as utilization,
+            sum(d.sessions) as sessions,
+            sum(d.hands_on_minutes) / 60.0 as hands_on_hours,
+            sum(d.bar_sessions) as bar_sessions,
+            max(d.bar_sessions) as most_bar_sessions_in_a_day,
+            sum(d.back_to_back_pairs) as back_to_back_pairs,
+            count(*) filter (where d.over_bar_limit) as days_over_bar_limit,
+            count(*) filter (where d.over_hands_on_limit) as days_over_hands_on_limit,
+            sum(d.outside_shift_minutes) / 60.0 as hours_booked_outside_shift
+        from fct_therapist_days as d
+        left join dim_therapists as t
+            on t.location_id = d.location_id and t.therapist_id = d.therapist_id
+        left join dim_locations as l on l.location_id = d.location_id
+        where list_contains(?, d.location_id) and d."date" between ? and ?
+        group by all
+        order by location_name, utilization desc nulls last, therapist
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def therapist_weeks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per therapist and week: hands-on hours and the most bar sessions on one day."""
+    return _query(
+        """
+        select
+            date_trunc('week', d."date")::date as week,
+            coalesce(t.therapist_name, d.therapist_id) as therapist,
+            sum(d.hands_on_minutes) / 60.0 as hands_on_hours,
+            max(d.bar_sessions) as most_bar_sessions_in_a_day,
+            sum(d.back_to_back_pairs) as back_to_back_pairs
+        from fct_therapist_days as d
+        left join dim_therapists as t
+            on t.location_id = d.location_id and t.therapist_id = d.therapist_id
+        where list_contains(?, d.location_id) and d."date" between ? and ?
+        group by all
+        order by therapist, week
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def therapist_flags(
+    locations: Locations, start: dt.date, end: dt.date, weekly_limit_hours: float
+) -> pd.DataFrame:
+    """Days over the bar or hands-on limit, and weeks over the weekly hands-on limit."""
+    return _query(
+        """
+        with days as (
+            select
+                d."date" as day_or_week_start,
+                d.location_id,
+                d.therapist_id,
+                'day' as period,
+                d.bar_sessions,
+                d.hands_on_minutes / 60.0 as hands_on_hours,
+                d.back_to_back_pairs,
+                concat_ws(', ',
+                    case when d.over_bar_limit then 'too many bar sessions' end,
+                    case when d.over_hands_on_limit then 'too many hands-on hours' end
+                ) as flag
+            from fct_therapist_days as d
+            where list_contains(?, d.location_id) and d."date" between ? and ?
+                and (d.over_bar_limit or d.over_hands_on_limit)
+        ),
+        weeks as (
+            select
+                date_trunc('week', d."date")::date as day_or_week_start,
+                d.location_id,
+                d.therapist_id,
+                'week' as period,
+                sum(d.bar_sessions) as bar_sessions,
+                sum(d.hands_on_minutes) / 60.0 as hands_on_hours,
+                sum(d.back_to_back_pairs) as back_to_back_pairs,
+                'over the weekly hands-on limit' as flag
+            from fct_therapist_days as d
+            where list_contains(?, d.location_id) and d."date" between ? and ?
+            group by all
+            having sum(d.hands_on_minutes) / 60.0 > ?
+        ),
+        flagged as (select * from days union all select * from weeks)
+        select
+            f.day_or_week_start,
+            f.period,
+            coalesce(nullif(l.name, ''), f.location_id) as location_name,
+            coalesce(t.therapist_name, f.therapist_id) as therapist,
+            f.flag,
+            f.bar_sessions,
+            f.hands_on_hours,
+            f.back_to_back_pairs
+        from flagged as f
+        left join dim_therapists as t
+            on t.location_id = f.location_id and t.therapist_id = f.therapist_id
+        left join dim_locations as l on l.location_id = f.location_id
+        order by f.day_or_week_start desc, location_name, therapist
+        """,
+        _scope(locations),
+        start,
+        end,
+        _scope(locations),
+        start,
+        end,
+        weekly_limit_hours,
+    )
+
+
+def rebalancing_hints(
+    locations: Locations, start: dt.date, end: dt.date, min_slack_minutes: int = 60
+) -> pd.DataFrame:
+    """For each therapist-day over a limit: colleagues on shift that day with slack and training.
+
+    A colleague qualifies when they work at the same location the same day, have at least
+    `min_slack_minutes` of unbooked shift time, and are bar-trained when the overload is bar work.
+    """
+    return _query(
+        """
+        with days as (
+            select
+                d.*,
+                coalesce(t.therapist_name, d.therapist_id) as therapist,
+                coalesce(t.bar_trained, false) as bar_trained
+            from fct_therapist_days as d
+            left join dim_therapists as t
+                on t.location_id = d.location_id and t.therapist_id = d.therapist_id
+            where list_contains(?, d.location_id) and d."date" between ? and ?
+        ),
+        over as (
+            select * from days where over_bar_limit or over_hands_on_limit
+        ),
+        helpers as (
+            select
+                o.location_id,
+                o."date",
+                o.therapist_id,
+                string_agg(
+                    h.therapist || ' (' || round(
+                        (h.scheduled_minutes - coalesce(h.booked_minutes, 0)) / 60.0, 1
+                    ) || ' h free)',
+                    ', ' order by h.scheduled_minutes - coalesce(h.booked_minutes, 0) desc
+                ) as could_take_over
+            from over as o
+            join days as h
+                on h.location_id = o.location_id
+                and h."date" = o."date"
+                and h.therapist_id <> o.therapist_id
+                and h.scheduled_minutes - coalesce(h.booked_minutes, 0) >= ?
+                and not h.over_bar_limit
+                and not h.over_hands_on_limit
+                and (h.bar_trained or not o.over_bar_limit)
+            group by all
+        )
+        select
+            o."date",
+            coalesce(nullif(l.name, ''), o.location_id) as location_name,
+            o.therapist as over_limit,
+            concat_ws(', ',
+                case when o.over_bar_limit then o.bar_sessions || ' bar sessions' end,
+                case when o.over_hands_on_limit
+                    then round(o.hands_on_minutes / 60.0, 1) || ' h hands-on' end
+            ) as load,
+            coalesce(h.could_take_over, 'nobody free with the right training') as could_take_over
+        from over as o
+        left join helpers as h
+            on h.location_id = o.location_id
+            and h."date" = o."date"
+            and h.therapist_id = o.therapist_id
+        left join dim_locations as l on l.location_id = o.location_id
+        order by o."date" desc, location_name, over_limit
+        """,
+        _scope(locations),
+        start,
+        end,
+        min_slack_minutes,
+    )
+
+
+# ---------------------------------------------------------------- clients & retention
+
+
+def retention_windows() -> tuple[int, ...]:
+    """The return windows (days) rpt_retention carries, from its eligible_N columns."""
+    frame = _query(
+        """
+        select column_name
+        from information_schema.columns
+        where table_name = 'rpt_retention' and column_name like 'eligible_%'
+        """
+    )
+    found = []
+    for name in frame["column_name"]:
+        match = re.fullmatch(r"eligible_(\d+)", name)
+        if match:
+            found.append(int(match.group(1)))
+    return tuple(sorted(found))
+
+
+def retention_cohorts(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per first-visit month: new clients, and eligible and returned counts per window."""
+    windows = retention_windows()
+    # Column names come from the warehouse's own schema (validated digits), never from users.
+    sums = ",\n".join(
+        f"sum(eligible_{n}) as eligible_{n}, sum(returned_{n}) as returned_{n}" for n in windows
+    )
+    return _query(
+        f"""
+        select
+            cohort_month::date as cohort_month,
+            sum(new_clients) as new_clients{"," if sums else ""}
+            {sums}
+        from rpt_retention
+        where list_contains(?, location_id)
+            and cohort_month::date between date_trunc('month', ?::date) and ?
+        group by cohort_month
+        order by cohort_month
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def cohort_activity(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Share of each first-visit month's clients with a completed visit N months later."""
+    return _query(
+        """
+        with cohort as (
+            select client_id, date_trunc('month', first_visit_date)::date as cohort_month
+            from dim_clients
+            where list_contains(?, first_location_id)
+                and first_visit_date between date_trunc('month', ?::date) and ?
+        ),
+        sizes as (
+            select cohort_month, count(*) as clients from cohort group by cohort_month
+        ),
+        visits as (
+            select distinct
+                c.cohort_month,
+                c.client_id,
+                datediff('month', c.cohort_month, date_trunc('month', b.booking_date))
+                    as months_after
+            from cohort as c
+            join fct_bookings as b on b.client_id = c.client_id and b.status = 'completed'
+        )
+        select
+            v.cohort_month,
+            v.months_after,
+            count(*) as active_clients,
+            count(*) / any_value(s.clients) as active_share
+        from visits as v
+        join sizes as s using (cohort_month)
+        group by all
+        order by v.cohort_month, v.months_after
+        """,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def rebooking_trend(
+    locations: Locations, start: dt.date, end: dt.date, grain: str = "week"
+) -> pd.DataFrame:
+    """Rebooking rate per period: completed visits rebooked the same day / visits known."""
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}")
+    return _query(
+        """
+        select
+            date_trunc(?, booking_date)::date as period,
+            count(is_rebooked) as visits,
+            count(*) filter (where is_rebooked) as rebooked_visits,
+            count(*) filter (where is_rebooked) / nullif(count(is_rebooked), 0)
+                as rebooking_rate
+        from fct_bookings
+        where list_contains(?, location_id) and booking_date between ? and ?
+            and status = 'completed'
+        group by period
+        having count(is_rebooked) > 0
+        order by period
+        """,
+        grain,
+        _scope(locations),
+        start,
+        end,
+    )
+
+
+def retention_by_first(
+    locations: Locations, start: dt.date, end: dt.date, by: str, window_days: int
+) -> pd.DataFrame:
+    """Return within `window_days` by the client's first therapist or first service."""
+    if by not in ("therapist", "service"):
+        raise ValueError("by must be 'therapist' or 'service'")
+    return _query(
+        """
+        with as_of as (select as_of_date from rpt_as_of),
+        cohort as (
+            select
+                c.client_id,
+                c.first_visit_date,
+                case when ? = 'therapist'
+                    then coalesce(t.therapist_name, c.first_therapist_id)
+                    else c.first_service end as first_by,
+                c.first_visit_date + ?::integer <= (select as_of_date from as_of) as eligible
+            from dim_clients as c
+            left join dim_therapists as t
+                on t.location_id = c.first_location_id
+                and t.therapist_id = c.first_therapist_id
+            where list_contains(?, c.first_location_id)
+                and c.first_visit_date between ? and ?
+        ),
+        returned as (
+            select distinct c.client_id
+            from cohort as c
+            join fct_bookings as b
+                on b.client_id = c.client_id
+                and b.status = 'completed'
+                and b.booking_date > c.first_visit_date
+                and b.booking_date <= c.first_visit_date + ?::integer
+            where c.eligible
+        )
+        select
+            c.first_by,
+            count(*) as new_clients,
+            count(*) filter (where c.eligible) as eligible,
+            count(r.client_id) as returned,
+            count(r.client_id) / nullif(count(*) filter (where c.eligible), 0) as return_rate
+        from cohort as c
+        left join returned as r using (client_id)
+        group by c.first_by
+        order by eligible desc, c.first_by
+        """,
+        by,
+        window_days,
+        _scope(locations),
+        start,
+        end,
+        window_days,
+    )
+
+
+def client_lists(locations: Locations, at_risk_days: int, lapsed_days: int) -> pd.DataFrame:
+    """At-risk and lapsed clients (no future booking), by the location of their first visit."""
+    return _query(
+        """
+        with as_of as (select as_of_date from rpt_as_of)
+        select
+            c.client_id,
+            case when datediff('day', c.last_visit_date, a.as_of_date) >= ?
+                then 'lapsed' else 'at risk' end as client_status,
+            coalesce(nullif(l.name, ''), c.first_location_id) as first_location,
+            c.first_visit_date,
+            c.last_visit_date,
+            datediff('day', c.last_visit_date, a.as_of_date) as days_since_last_visit,
+            c.completed_visits
+        from dim_clients as c
+        cross join as_of as a
+        left join dim_locations as l on l.location_id = c.first_location_id
+        where list_contains(?, c.first_location_id)
+            and c.next_booking_at is null
+            and datediff('day', c.last_visit_date, a.as_of_date) >= ?
+        order by client_status, days_since_last_visit, c.client_id
+        """,
+        lapsed_days,
+        _scope(locations),
+        at_risk_days,
+    )
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_runs() -> pd.DataFrame:
+    """Every file load, newest first (load_runs)."""
+    return _query(
+        """
+        select
+            started_at, file_name, kind, format, outcome,
+            rows_read, rows_loaded, rows_rejected, message
+        from load_runs
+        order by started_at desc, load_id desc
+        """
+    )
+
+
+def rejected_rows(limit: int = 5000) -> pd.DataFrame:
+    """Rows the loads refused, with file, line and reason (newest load first)."""
+    return _query(
+        """
+        select file_name, line_number, reason, raw_row
+        from rejected_rows
+        order by load_id desc, file_name, line_number
+        limit ?
+        """,
+        limit,
+    )
+
+
+def rejected_reasons() -> pd.DataFrame:
+    """How many rows were rejected for each reason."""
+    return _query(
+        """
+        select reason, count(*) as rows_rejected
+        from rejected_rows
+        group by reason
+        order by rows_rejected desc, reason
+        """
+    )

@@ -1,0 +1,174 @@
+"""Sidebar filters (dates and locations), kept in the URL so a link reproduces the view.
+
+The URL (st.query_params) wins when a page is opened from a link; within a session the last
+choice is remembered across pages (navigation clears the URL); otherwise the defaults are the
+four weeks up to the latest complete day, and every location.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from dashboard import data
+
+DEFAULT_DAYS = 28
+_SAVED = "saved_filters"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the viewer picked: locations (ids) and an inclusive date range."""
+
+    locations: data.Locations
+    start: dt.date
+    end: dt.date
+    names: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def days(self) -> int:
+        """Number of days in the range."""
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class Day:
+    """One location and one day (the Today page)."""
+
+    location: str
+    location_name: str
+    day: dt.date
+
+
+def _parse_date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _clip(day: dt.date, bounds: tuple[dt.date, dt.date]) -> dt.date:
+    return min(max(day, bounds[0]), bounds[1])
+
+
+def _saved() -> dict:
+    return st.session_state.setdefault(_SAVED, {})
+
+
+def _context() -> tuple[dict[str, str], tuple[dt.date, dt.date], dt.date] | None:
+    """Location names, the date bounds and the latest complete day; None for an empty warehouse."""
+    frame = data.locations()
+    bounds = data.date_bounds()
+    if frame.empty or bounds is None:
+        st.info("The warehouse has no bookings yet. Load export files on the Data page.")
+        return None
+    names = dict(zip(frame["location_id"], frame["location_name"], strict=True))
+    latest = data.as_of_date() or bounds[1]
+    return names, bounds, _clip(latest, bounds)
+
+
+def sidebar() -> Filters | None:
+    """Dates and locations in the sidebar; None (after a note) when there is nothing to show."""
+    context = _context()
+    if context is None:
+        return None
+    names, bounds, latest = context
+    ids = list(names)
+    saved = _saved()
+
+    # Seed the widgets: URL first, then this session's last choice, then the defaults.
+    if "filter_locations" not in st.session_state:
+        from_url = [x for x in st.query_params.get_all("location") if x in names]
+        st.session_state.filter_locations = from_url or saved.get("locations") or ids
+    else:
+        st.session_state.filter_locations = [
+            x for x in st.session_state.filter_locations if x in names
+        ]
+    if "filter_dates" not in st.session_state:
+        start = _parse_date(st.query_params.get("from"))
+        end = _parse_date(st.query_params.get("to"))
+        if start is None or end is None:
+            start, end = saved.get("dates") or (
+                latest - dt.timedelta(days=DEFAULT_DAYS - 1),
+                latest,
+            )
+        st.session_state.filter_dates = (start, end)
+    dates = tuple(st.session_state.filter_dates)
+    if dates:
+        st.session_state.filter_dates = tuple(sorted(_clip(d, bounds) for d in dates))
+
+    with st.sidebar:
+        st.multiselect(
+            "Locations",
+            options=ids,
+            format_func=lambda x: names.get(x, x),
+            key="filter_locations",
+            placeholder="Pick one or more locations",
+        )
+        st.date_input(
+            "Dates",
+            key="filter_dates",
+            min_value=bounds[0],
+            max_value=bounds[1],
+            format="YYYY-MM-DD",
+            help=f"Data runs from {bounds[0]:%d %b %Y} to {bounds[1]:%d %b %Y}; "
+            f"complete through {latest:%d %b %Y}.",
+        )
+
+    chosen = tuple(st.session_state.filter_locations)
+    dates = tuple(st.session_state.filter_dates)
+    start, end = (dates[0], dates[-1]) if dates else (latest, latest)
+    saved["locations"] = list(chosen)
+    saved["dates"] = (start, end)
+    saved.setdefault("location", chosen[0] if chosen else ids[0])
+    st.query_params.from_dict(
+        {"location": list(chosen), "from": start.isoformat(), "to": end.isoformat()}
+    )
+    if not chosen:
+        st.info("Pick at least one location in the sidebar.")
+        return None
+    return Filters(chosen, start, end, {x: names[x] for x in chosen})
+
+
+def day_and_location() -> Day | None:
+    """One location and one day in the sidebar (default: the latest complete day)."""
+    context = _context()
+    if context is None:
+        return None
+    names, bounds, latest = context
+    ids = list(names)
+    saved = _saved()
+
+    if "filter_location" not in st.session_state or st.session_state.filter_location not in names:
+        from_url = [x for x in st.query_params.get_all("location") if x in names]
+        remembered = saved.get("location")
+        st.session_state.filter_location = (
+            from_url[0] if from_url else remembered if remembered in names else ids[0]
+        )
+    if "filter_day" not in st.session_state or st.session_state.filter_day is None:
+        st.session_state.filter_day = _parse_date(st.query_params.get("day")) or saved.get(
+            "day", latest
+        )
+    st.session_state.filter_day = _clip(st.session_state.filter_day, bounds)
+
+    with st.sidebar:
+        st.selectbox(
+            "Location", options=ids, format_func=lambda x: names.get(x, x), key="filter_location"
+        )
+        st.date_input(
+            "Day",
+            key="filter_day",
+            min_value=bounds[0],
+            max_value=bounds[1],
+            format="YYYY-MM-DD",
+            help=f"Defaults to the latest complete day, {latest:%a %d %b %Y}.",
+        )
+
+    location = st.session_state.filter_location
+    day = st.session_state.filter_day
+    saved["location"] = location
+    saved["day"] = day
+    st.query_params.from_dict({"location": location, "day": day.isoformat()})
+    return Day(location, names[location], day)

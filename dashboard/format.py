@@ -1,0 +1,285 @@
+"""People-friendly numbers and tables: %, hours, money, column names, safe CSV.
+
+Pure functions (no Streamlit), so they are easy to test and reuse.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+
+DASH = "–"
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def pct(value: object, digits: int = 0) -> str:
+    """A 0..1 rate as a percentage ("72%"); a missing rate as a dash."""
+    if _missing(value):
+        return DASH
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def hours(value: object, digits: int = 1) -> str:
+    """Hours with one decimal ("12.5 h")."""
+    if _missing(value):
+        return DASH
+    return f"{float(value):,.{digits}f} h"
+
+
+def money(value: object, symbol: str = "$", digits: int = 0) -> str:
+    """An amount with the studio's currency symbol ("$1,234")."""
+    if _missing(value):
+        return DASH
+    amount = float(value)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{symbol}{abs(amount):,.{digits}f}"
+
+
+def count(value: object) -> str:
+    """A whole number with thousands separators."""
+    if _missing(value):
+        return DASH
+    return f"{round(float(value)):,}"
+
+
+def change(now: object, before: object, kind: str, symbol: str = "$") -> str | None:
+    """The change from `before` to `now` for a KPI tile (None when either is missing).
+
+    Rates change in percentage points ("+3.2 pts"), counts and money by their difference.
+    """
+    if _missing(now) or _missing(before):
+        return None
+    diff = float(now) - float(before)
+    if kind == "rate":
+        return f"{diff * 100:+.1f} pts"
+    if kind == "money":
+        return ("+" if diff >= 0 else "-") + money(abs(diff), symbol)
+    return f"{round(diff):+,}"
+
+
+# Column names in the studio's words, and how to show each kind of value.
+LABELS: dict[str, str] = {
+    "location_name": "Location",
+    "room": "Room",
+    "has_bars": "Has bars",
+    "therapist": "Therapist",
+    "bar_trained": "Bar-trained",
+    "date": "Date",
+    "day_or_week_start": "Day / week of",
+    "period": "Period",
+    "week": "Week of",
+    "cohort_month": "First-visit month",
+    "room_utilization": "Room utilization",
+    "bar_utilization": "Bar utilization",
+    "bar_fit": "Bar fit",
+    "therapist_utilization": "Therapist utilization",
+    "utilization": "Utilization",
+    "bookings": "Bookings",
+    "completed": "Completed visits",
+    "no_shows": "No-shows",
+    "no_show_rate": "No-show rate",
+    "cancellations": "Cancellations",
+    "late_cancellations": "Late cancels",
+    "revenue": "Revenue",
+    "revpath": "RevPATH",
+    "new_clients": "New clients",
+    "rebooked_visits": "Rebooked visits",
+    "rebooking_rate": "Rebooking rate",
+    "available_hours": "Room hours open",
+    "occupied_hours": "Room hours booked",
+    "bar_hours": "Bar-work hours",
+    "non_bar_hours_in_bar_room": "Non-bar hours in bar room",
+    "shift_days": "Shift days",
+    "scheduled_hours": "Shift hours",
+    "booked_hours": "Booked hours",
+    "sessions": "Sessions",
+    "hands_on_hours": "Hands-on hours",
+    "bar_sessions": "Bar sessions",
+    "most_bar_sessions_in_a_day": "Most bar sessions in a day",
+    "back_to_back_pairs": "Back-to-back sessions",
+    "days_over_bar_limit": "Days over bar limit",
+    "days_over_hands_on_limit": "Days over hands-on limit",
+    "hours_booked_outside_shift": "Hours booked outside shift",
+    "flag": "Flag",
+    "over_limit": "Over the limit",
+    "load": "Load that day",
+    "could_take_over": "Could take sessions (same day, right training)",
+    "kind": "Finding",
+    "entity_id": "Booking / room / therapist",
+    "detail": "Detail",
+    "findings": "Findings",
+    "first_by": "First",
+    "eligible": "Clients whose window has closed",
+    "returned": "Came back",
+    "return_rate": "Return rate",
+    "client_id": "Client",
+    "client_status": "Status",
+    "first_location": "First-visit location",
+    "first_visit_date": "First visit",
+    "last_visit_date": "Last visit",
+    "days_since_last_visit": "Days since last visit",
+    "completed_visits": "Visits",
+    "started_at": "Loaded at",
+    "file_name": "File",
+    "format": "Format",
+    "outcome": "Outcome",
+    "rows_read": "Rows read",
+    "rows_loaded": "Rows loaded",
+    "rows_rejected": "Rows rejected",
+    "message": "Message",
+    "line_number": "Line",
+    "reason": "Reason",
+    "raw_row": "Row as exported",
+    "extra_bar_room_hours": "Hours an extra bar room would sell",
+    "extra_bar_shift_hours": "Hours an extra bar-trained shift would sell",
+    "runs_out_first": "Runs out first",
+    "booked_share": "Booked",
+    "days": "Days",
+}
+
+RATE_COLUMNS = {
+    "room_utilization",
+    "bar_utilization",
+    "bar_fit",
+    "therapist_utilization",
+    "utilization",
+    "no_show_rate",
+    "rebooking_rate",
+    "return_rate",
+    "booked_share",
+    "bar_room_utilization",
+    "tightest_utilization",
+}
+MONEY_COLUMNS = {"revenue", "revpath"}
+HOUR_COLUMNS = {c for c in LABELS if c.endswith("_hours")}
+COUNT_COLUMNS = {
+    "bookings",
+    "completed",
+    "no_shows",
+    "cancellations",
+    "late_cancellations",
+    "new_clients",
+    "rebooked_visits",
+    "sessions",
+    "bar_sessions",
+    "back_to_back_pairs",
+    "findings",
+    "eligible",
+    "returned",
+    "completed_visits",
+    "rows_read",
+    "rows_loaded",
+    "rows_rejected",
+    "shift_days",
+    "days_over_bar_limit",
+    "days_over_hands_on_limit",
+}
+
+
+def label(column: str, symbol: str = "$") -> str:
+    """The people name of a column, with its unit ("Room utilization %", "Revenue ($)")."""
+    name = LABELS.get(column, column.replace("_", " ").capitalize())
+    if column in RATE_COLUMNS:
+        return f"{name} %"
+    if column in MONEY_COLUMNS:
+        return f"{name} ({symbol})"
+    return name
+
+
+def people_table(frame: pd.DataFrame, symbol: str = "$", keep: Iterable[str] = ()) -> pd.DataFrame:
+    """The frame as people read it: named columns, rates in %, hours and money rounded.
+
+    Columns listed in `keep` are passed through unchanged; the rest are dropped only when
+    they are internal (location_id, is_total, weekday_number).
+    """
+    internal = {"location_id", "is_total", "weekday_number"} - set(keep)
+    shown = frame.drop(columns=[c for c in frame.columns if c in internal])
+    out = pd.DataFrame(index=shown.index)
+    for column in shown.columns:
+        values = shown[column]
+        if column in RATE_COLUMNS:
+            values = (pd.to_numeric(values, errors="coerce") * 100).round(1)
+        elif column in MONEY_COLUMNS:
+            values = pd.to_numeric(values, errors="coerce").round(2)
+        elif column in HOUR_COLUMNS:
+            values = pd.to_numeric(values, errors="coerce").round(1)
+        elif column in COUNT_COLUMNS:
+            values = pd.to_numeric(values, errors="coerce").round(0).astype("Int64")
+        elif pd.api.types.is_bool_dtype(values):
+            values = values.map({True: "yes", False: "no"})
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            if (values.dropna().dt.normalize() == values.dropna()).all():
+                values = values.dt.date
+        out[label(column, symbol)] = values
+    return out.reset_index(drop=True)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_cell(value: object) -> object:
+    """A cell a spreadsheet will not run as a formula: text starting = + - @ tab CR gets a quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as UTF-8 CSV with formula-like text cells neutralised (the one place for it)."""
+    safe = frame.copy()
+    safe.columns = [csv_safe_cell(str(c)) for c in safe.columns]
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(csv_safe_cell)
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def cohort_table(cohorts: pd.DataFrame, windows: Iterable[int]) -> pd.DataFrame:
+    """Cohort rows as people read them: "42% (50 of 120)" per window, "open" while not closed."""
+    rows = []
+    for record in cohorts.to_dict("records"):
+        row: dict[str, object] = {
+            "First-visit month": pd.Timestamp(record["cohort_month"]).strftime("%b %Y"),
+            "New clients": count(record["new_clients"]),
+        }
+        for days in windows:
+            eligible = record.get(f"eligible_{days}")
+            returned = record.get(f"returned_{days}")
+            if _missing(eligible) or float(eligible) == 0:
+                cell = "open"
+            else:
+                rate = float(returned or 0) / float(eligible)
+                cell = f"{rate * 100:.0f}% ({count(returned)} of {count(eligible)})"
+            row[f"Back within {days} days"] = cell
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def is_finite(value: object) -> bool:
+    """True for a real, finite number."""
+    if _missing(value):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def meaning(metric_name: str) -> str | None:
+    """The metric's meaning from the metric dictionary, for tile help; None if not defined."""
+    try:
+        from pipelines.metrics import metric
+
+        return metric(metric_name).meaning
+    except Exception:  # a tile without help is better than a page that fails
+        return None

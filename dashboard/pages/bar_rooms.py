@@ -1,0 +1,78 @@
+"""Ceiling-bar rooms: bar utilization and fit, full hours, non-bar use, bar-work findings."""
+
+import streamlit as st
+
+from dashboard import charts, data, filters, tables
+from dashboard import format as fmt
+
+st.title("Ceiling-bar rooms")
+picked = filters.sidebar()
+if picked is None:
+    st.stop()
+symbol = data.settings_in_force().currency_symbol
+where = (picked.locations, picked.start, picked.end)
+st.caption(f"{', '.join(picked.names.values())} · {picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+
+totals = data.kpi_totals(*where)
+bar_rooms = data.room_use(*where, bar_rooms_only=True)
+full = data.bar_rooms_full(*where)
+if totals is None or bar_rooms.empty:
+    st.info("No rooms with ceiling bars in this selection.")
+    st.stop()
+
+tiles = st.columns(4)
+tiles[0].metric(
+    "Bar utilization",
+    fmt.pct(totals["bar_utilization"]),
+    help="Share of open bar-room time used for bar work.",
+    border=True,
+)
+tiles[1].metric(
+    "Bar fit",
+    fmt.pct(totals["bar_fit"]),
+    help="Share of booked bar-room time that needed the bars.",
+    border=True,
+)
+tiles[2].metric(
+    "Hours with every bar room full",
+    fmt.hours(full["full_hours"].sum() if len(full) else None),
+    help="Time when no bar room was free: bar clients could not be booked.",
+    border=True,
+)
+tiles[3].metric(
+    "Bar-room hours on other work",
+    fmt.hours(bar_rooms["non_bar_hours_in_bar_room"].sum()),
+    help="Bar rooms booked for treatments that do not need bars.",
+    border=True,
+)
+
+st.subheader("How bar-room time was used")
+st.altair_chart(charts.room_time_split(bar_rooms), width="stretch")
+tables.show_table(bar_rooms.drop(columns=["has_bars"]), "bar-rooms", symbol)
+
+st.subheader("When every bar room is full")
+if tables.has_rows(full, "No bar-room hours in this selection."):
+    st.altair_chart(
+        charts.weekday_hour_heatmap(
+            full, "full_share", "Time all bar rooms full", scheme="purples"
+        ),
+        width="stretch",
+    )
+    st.caption(
+        "Share of each hour, over the chosen days, in which every open bar room was occupied."
+    )
+
+st.subheader("Bar work in the wrong place or by the wrong person")
+left, right = st.columns(2)
+with left:
+    st.markdown("**Bar services in rooms without bars**")
+    wrong_room = data.dq_findings(*where, kinds=("bar_service_in_non_bar_room",))
+    if tables.has_rows(wrong_room, "None found."):
+        tables.show_table(
+            wrong_room.drop(columns=["kind"]), "bar-services-in-non-bar-rooms", symbol
+        )
+with right:
+    st.markdown("**Bar sessions by therapists not bar-trained**")
+    untrained = data.dq_findings(*where, kinds=("bar_session_by_untrained_therapist",))
+    if tables.has_rows(untrained, "None found."):
+        tables.show_table(untrained.drop(columns=["kind"]), "bar-sessions-by-untrained", symbol)

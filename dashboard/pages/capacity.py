@@ -1,0 +1,88 @@
+"""Capacity: utilization trend, weekday × hour heatmaps, rooms, and the bottleneck view."""
+
+import streamlit as st
+
+from dashboard import charts, data, filters, tables
+
+st.title("Capacity")
+picked = filters.sidebar()
+if picked is None:
+    st.stop()
+symbol = data.settings_in_force().currency_symbol
+where = (picked.locations, picked.start, picked.end)
+st.caption(f"{', '.join(picked.names.values())} · {picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+
+st.subheader("Utilization over time")
+left, right = st.columns(2)
+grain = left.segmented_control(
+    "Group by", ["day", "week", "month"], default="week", format_func=str.capitalize
+)
+measures = {
+    "Rooms": ("room_utilization", "Room utilization"),
+    "Ceiling bars": ("bar_utilization", "Bar utilization"),
+    "Therapists": ("therapist_utilization", "Therapist utilization"),
+}
+measure = right.segmented_control("Show", list(measures), default="Rooms") or "Rooms"
+trend = data.utilization_trend(*where, grain or "week")
+if tables.has_rows(trend):
+    column, title = measures[measure]
+    st.altair_chart(charts.trend(trend, column, title), width="stretch")
+
+st.subheader("Busy hours by weekday")
+hourly = data.hourly_heatmap(*where)
+if tables.has_rows(hourly):
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Rooms** — share of open room time booked")
+        st.altair_chart(
+            charts.weekday_hour_heatmap(hourly, "room_utilization", "Rooms booked"), width="stretch"
+        )
+    with right:
+        st.markdown("**Therapists** — share of shift time booked")
+        st.altair_chart(
+            charts.weekday_hour_heatmap(
+                hourly, "therapist_utilization", "Shift time booked", scheme="oranges"
+            ),
+            width="stretch",
+        )
+    st.caption(
+        "Hour by hour, room time counts every open hour: the exports do not say when in the day "
+        "a room was blocked, so blocked time is left out here (it is counted in the daily figures)."
+    )
+
+st.subheader("Utilization by room")
+room_use = data.room_use(*where)
+if tables.has_rows(room_use):
+    st.altair_chart(
+        charts.ranked_bars(
+            room_use.assign(room_label=room_use["location_name"] + " · " + room_use["room"]),
+            "room_label",
+            "utilization",
+            "Room utilization",
+        ),
+        width="stretch",
+    )
+    tables.show_table(room_use, "utilization-by-room", symbol)
+
+st.subheader("What runs out first")
+st.caption(
+    "For each weekday and hour, the resource with the highest share booked is the one that runs "
+    "out first: bar rooms, all rooms, or therapists on shift (no one on shift counts as "
+    "therapists running out). **An extra bar room** would have sold the minutes when every bar "
+    "room was occupied. **An extra bar-trained shift** would have sold the empty room time in "
+    "hours when every therapist on shift was fully booked, up to one hour per clock hour. Both "
+    "are upper bounds: they assume clients wanted those slots."
+)
+summary = data.bottleneck_summary(*where)
+if tables.has_rows(summary):
+    tables.show_table(summary, "extra-capacity-hours", symbol)
+    slots = data.bottlenecks(*where)
+    shown = list(slots["location_name"].unique())[:6]
+    if len(slots["location_name"].unique()) > 6:
+        st.caption("Showing the first six locations; pick fewer locations to see others.")
+    for name in shown:
+        st.markdown(f"**{name}**")
+        st.altair_chart(
+            charts.bottleneck_map(slots[slots["location_name"] == name]), width="stretch"
+        )
+    tables.show_table(slots, "bottlenecks-by-hour", symbol)

@@ -1,0 +1,78 @@
+"""Clients & retention: cohorts, cohort activity, rebooking, first therapist/service, lists."""
+
+import streamlit as st
+
+from dashboard import charts, data, filters, tables
+from dashboard import format as fmt
+
+st.title("Clients & retention")
+picked = filters.sidebar()
+if picked is None:
+    st.stop()
+settings = data.settings_in_force()
+symbol = settings.currency_symbol
+where = (picked.locations, picked.start, picked.end)
+as_of = data.as_of_date()
+st.caption(
+    f"{', '.join(picked.names.values())} · clients whose first visit fell between "
+    f"{picked.start:%d %b %Y} and {picked.end:%d %b %Y} (widen the dates for more cohorts). "
+    f"Data complete through {as_of:%d %b %Y}."
+)
+
+st.subheader("Do new clients come back?")
+windows = data.retention_windows()
+cohorts = data.retention_cohorts(*where)
+if tables.has_rows(cohorts):
+    st.caption(
+        "Each cell: share of a month's new clients who came back within N days, with how many "
+        "could have (clients whose N days have passed). **open** = too recent to tell yet."
+    )
+    tables.show_table(fmt.cohort_table(cohorts, windows), "retention-cohorts", people=False)
+
+st.subheader("Cohort activity")
+activity = data.cohort_activity(*where)
+if tables.has_rows(activity):
+    st.altair_chart(charts.cohort_heatmap(activity), width="stretch")
+    st.caption("Share of each first-visit month's clients with a completed visit N months later.")
+
+st.subheader("Rebooking rate")
+rebooking = data.rebooking_trend(*where)
+if tables.has_rows(rebooking, "No completed visits with booking dates in this selection."):
+    st.altair_chart(
+        charts.rate_line(rebooking, "rebooking_rate", "Rebooking rate"), width="stretch"
+    )
+    st.caption("Share of completed visits where the client booked again the same day.")
+
+st.subheader("Return by first therapist and first service")
+window = st.segmented_control(
+    "Came back within",
+    windows,
+    default=windows[0] if windows else None,
+    format_func="{} days".format,
+)
+if window:
+    left, right = st.columns(2)
+    for column, by, title in (
+        (left, "therapist", "First therapist"),
+        (right, "service", "First service"),
+    ):
+        with column:
+            st.markdown(f"**{title}**")
+            result = data.retention_by_first(*where, by, window)
+            if tables.has_rows(result):
+                shown = result.rename(columns={"first_by": f"first_{by}"})
+                tables.show_table(shown, f"return-by-first-{by}", symbol)
+
+st.subheader("Clients to win back")
+st.caption(
+    f"No visit for {settings.at_risk_days}+ days (**at risk**) or {settings.lapsed_days}+ days "
+    f"(**lapsed**) before {as_of:%d %b %Y}, and nothing booked; by the location of their first "
+    "visit. Client keys only: the warehouse holds no names or contact details."
+)
+clients = data.client_lists(picked.locations, settings.at_risk_days, settings.lapsed_days)
+if tables.has_rows(clients, "No at-risk or lapsed clients."):
+    counts = clients["client_status"].value_counts()
+    left, right = st.columns(2)
+    left.metric("At risk", fmt.count(counts.get("at risk", 0)), border=True)
+    right.metric("Lapsed", fmt.count(counts.get("lapsed", 0)), border=True)
+    tables.show_table(clients, "clients-to-win-back", symbol)

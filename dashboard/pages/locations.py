@@ -1,0 +1,71 @@
+"""Locations: side-by-side KPIs with an "All locations" row, rankings, small multiples."""
+
+import streamlit as st
+
+from dashboard import charts, data, filters, tables
+
+st.title("Locations")
+picked = filters.sidebar()
+if picked is None:
+    st.stop()
+symbol = data.settings_in_force().currency_symbol
+where = (picked.locations, picked.start, picked.end)
+st.caption(f"{picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+
+kpis = data.kpis_by_location(*where)
+if not tables.has_rows(kpis):
+    st.stop()
+
+st.subheader("Side by side")
+st.caption(
+    "Every row uses the same definitions. **All locations** divides the summed totals "
+    "(it is not an average of the rows above). RevPATH = revenue per open room hour."
+)
+columns = [
+    "location_name",
+    "room_utilization",
+    "bar_utilization",
+    "bar_fit",
+    "therapist_utilization",
+    "bookings",
+    "completed",
+    "no_show_rate",
+    "late_cancellations",
+    "revenue",
+    "revpath",
+    "new_clients",
+    "rebooking_rate",
+]
+tables.show_table(kpis[columns], "locations", symbol)
+
+each = kpis[~kpis["is_total"]]
+left, right = st.columns(2)
+with left:
+    st.subheader("RevPATH ranking")
+    st.altair_chart(
+        charts.ranked_bars(
+            each, "location_name", "revpath", f"RevPATH ({symbol})", "money", symbol
+        ),
+        width="stretch",
+    )
+with right:
+    st.subheader("Room utilization ranking")
+    st.altair_chart(
+        charts.ranked_bars(each, "location_name", "room_utilization", "Room utilization"),
+        width="stretch",
+    )
+
+st.subheader("Trends by location")
+measures = {
+    "Room utilization": ("room_utilization", "rate"),
+    "Bar utilization": ("bar_utilization", "rate"),
+    "Therapist utilization": ("therapist_utilization", "rate"),
+    f"RevPATH ({symbol})": ("revpath", "money"),
+}
+measure = st.segmented_control("Show", list(measures), default="Room utilization")
+measure = measure or "Room utilization"
+trend = data.utilization_trend(*where, "week")
+if tables.has_rows(trend):
+    column, kind = measures[measure]
+    st.altair_chart(charts.small_multiples(trend, column, measure, kind))
+    st.caption("Weekly figures; weeks cut by the date range count only the chosen days.")

@@ -1,0 +1,73 @@
+"""Therapists: utilization, weekly hands-on hours, bar sessions, flags, rebalancing hints."""
+
+import streamlit as st
+
+from dashboard import charts, data, filters, tables
+
+st.title("Therapists")
+picked = filters.sidebar()
+if picked is None:
+    st.stop()
+settings = data.settings_in_force()
+symbol = settings.currency_symbol
+where = (picked.locations, picked.start, picked.end)
+st.caption(f"{', '.join(picked.names.values())} · {picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+
+summary = data.therapist_summary(*where)
+if not tables.has_rows(summary):
+    st.stop()
+
+st.subheader("Utilization: share of shift time booked")
+st.altair_chart(
+    charts.ranked_bars(
+        summary.assign(label=summary["therapist"] + " (" + summary["location_name"] + ")"),
+        "label",
+        "utilization",
+        "Therapist utilization",
+        color="location_name" if len(picked.locations) > 1 else None,
+    ),
+    width="stretch",
+)
+tables.show_table(summary, "therapists", symbol)
+
+weeks = data.therapist_weeks(*where)
+left, right = st.columns(2)
+with left:
+    limit = settings.weekly_hands_on_hours_limit
+    st.subheader("Hands-on hours per week")
+    st.caption(f"Weekly limit {limit} h; weeks above it are outlined in red.")
+    st.altair_chart(
+        charts.therapist_week_grid(weeks, "hands_on_hours", "Hands-on hours", limit, ",.1f"),
+        width="stretch",
+    )
+with right:
+    limit = settings.max_bar_sessions_per_day
+    st.subheader("Most bar sessions in one day")
+    st.caption(f"Daily limit {limit} bar sessions; weeks with a day above it are outlined in red.")
+    st.altair_chart(
+        charts.therapist_week_grid(
+            weeks, "most_bar_sessions_in_a_day", "Bar sessions in a day", limit
+        ),
+        width="stretch",
+    )
+
+st.subheader("Flags")
+st.caption(
+    f"Days over {settings.max_bar_sessions_per_day} bar sessions or "
+    f"{settings.max_hands_on_minutes_per_day / 60:g} hands-on hours, and weeks over "
+    f"{settings.weekly_hands_on_hours_limit} hands-on hours. Back-to-back sessions: the gap "
+    f"before the next session was under {settings.turnover_minutes} minutes."
+)
+flags = data.therapist_flags(*where, settings.weekly_hands_on_hours_limit)
+if tables.has_rows(flags, "No one went over a limit in this selection."):
+    tables.show_table(flags, "therapist-flags", symbol)
+
+st.subheader("Rebalancing hints")
+st.caption(
+    "For each day someone went over a limit: colleagues at the same location that day with at "
+    "least one unbooked shift hour, not over a limit themselves, and bar-trained when the "
+    "overload was bar work."
+)
+hints = data.rebalancing_hints(*where)
+if tables.has_rows(hints, "Nothing to rebalance: no one went over a daily limit."):
+    tables.show_table(hints, "rebalancing-hints", symbol)

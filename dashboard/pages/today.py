@@ -1,0 +1,72 @@
+"""Today: one location, one day: KPI tiles, the room timeline and the next 14 days."""
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import charts, data, filters, tables
+from dashboard import format as fmt
+
+st.title("Today")
+choice = filters.day_and_location()
+if choice is None:
+    st.stop()
+
+symbol = data.settings_in_force().currency_symbol
+scope = (choice.location,)
+week_before = choice.day - dt.timedelta(days=7)
+st.caption(
+    f"**{choice.location_name}**, {choice.day:%A %d %B %Y}. "
+    f"Arrows compare with the same weekday a week earlier ({week_before:%a %d %b})."
+)
+
+now = data.kpi_totals(scope, choice.day, choice.day)
+before = data.kpi_totals(scope, week_before, week_before)
+
+# (label, metric, kind, a rise is bad)
+TILES = [
+    ("Room utilization", "room_utilization", "rate", False),
+    ("Bar utilization", "bar_utilization", "rate", False),
+    ("Therapist utilization", "therapist_utilization", "rate", False),
+    ("Bookings", "bookings", "count", False),
+    ("No-shows", "no_shows", "count", True),
+    ("Late cancels", "late_cancellations", "count", True),
+    ("Revenue", "revenue", "money", False),
+    ("RevPATH", "revpath", "money", False),
+    ("New clients", "new_clients", "count", False),
+    ("Rebooking rate", "rebooking_rate", "rate", False),
+]
+SHOW = {"rate": fmt.pct, "count": fmt.count, "money": lambda v: fmt.money(v, symbol)}
+
+if now is None:
+    st.info(f"No room calendar, shifts or bookings for {choice.location_name} on {choice.day}.")
+else:
+    for row in (TILES[:5], TILES[5:]):
+        for column, (title, name, kind, rise_is_bad) in zip(st.columns(5), row, strict=True):
+            value = now.get(name)
+            shown = fmt.money(value, symbol, 2) if name == "revpath" else SHOW[kind](value)
+            column.metric(
+                title,
+                shown,
+                delta=fmt.change(value, (before or {}).get(name), kind, symbol),
+                delta_color="inverse" if rise_is_bad else "normal",
+                help=fmt.meaning(name),
+                border=True,
+            )
+
+st.subheader("Rooms through the day")
+bookings = data.room_timeline(scope, choice.day)
+rooms = data.rooms(scope)
+if tables.has_rows(bookings, f"No bookings in any room at {choice.location_name} on this day."):
+    room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
+    st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
+    st.caption("Rooms marked ▮ bars have ceiling bars. No-shows still held the room.")
+
+st.subheader("Next 14 days: booked share of room time")
+upcoming = data.pacing(scope, choice.day)
+if tables.has_rows(upcoming, "No room calendar for the 14 days after this day yet."):
+    st.altair_chart(charts.pacing(upcoming), width="stretch")
+    st.caption(
+        "Room hours already held by bookings, out of the room hours open each day "
+        "(blocked time excluded)."
+    )

@@ -1,0 +1,45 @@
+"""Show a table with its CSV download, and the empty state; shared by every page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.format import csv_bytes, people_table
+
+NO_DATA = "No data for this selection. Widen the dates or pick more locations in the sidebar."
+
+
+def show_table(
+    frame: pd.DataFrame,
+    file_name: str,
+    symbol: str = "$",
+    *,
+    people: bool = True,
+    height: int | str = "auto",
+) -> None:
+    """A table in people's terms with a CSV download of exactly what is shown."""
+    shown = people_table(frame, symbol) if people else frame.reset_index(drop=True)
+    config = {
+        column: st.column_config.NumberColumn(format="localized")
+        for column in shown.columns
+        if pd.api.types.is_numeric_dtype(shown[column])
+        and not pd.api.types.is_bool_dtype(shown[column])
+    }
+    st.dataframe(shown, hide_index=True, width="stretch", height=height, column_config=config)
+    st.download_button(
+        "Download CSV",
+        data=csv_bytes(shown),
+        file_name=f"{file_name}.csv",
+        mime="text/csv",
+        key=f"download-{file_name}",
+        icon=":material/download:",
+    )
+
+
+def has_rows(frame: pd.DataFrame | None, message: str = NO_DATA) -> bool:
+    """False, after showing a friendly note, when there is nothing to show."""
+    if frame is None or len(frame) == 0:
+        st.info(message)
+        return False
+    return True

@@ -1,0 +1,62 @@
+"""studio-ops dashboard: the router only (page config, first-run demo, navigation, errors)."""
+
+import logging
+
+import streamlit as st
+
+from dashboard import data
+from pipelines.settings import db_path
+from pipelines.warehouse import WarehouseError
+
+st.set_page_config(page_title="Studio ops", page_icon=":material/spa:", layout="wide")
+
+PAGES = {
+    "Studio": [
+        st.Page("dashboard/pages/today.py", title="Today", icon=":material/today:", default=True),
+        st.Page("dashboard/pages/capacity.py", title="Capacity", icon=":material/grid_view:"),
+        st.Page(
+            "dashboard/pages/bar_rooms.py",
+            title="Ceiling-bar rooms",
+            icon=":material/fitness_center:",
+        ),
+        st.Page("dashboard/pages/therapists.py", title="Therapists", icon=":material/groups:"),
+        st.Page(
+            "dashboard/pages/clients.py", title="Clients & retention", icon=":material/loyalty:"
+        ),
+    ],
+    "Owner": [
+        st.Page("dashboard/pages/locations.py", title="Locations", icon=":material/storefront:"),
+    ],
+    "Data": [
+        st.Page("dashboard/pages/loads.py", title="Data", icon=":material/upload_file:"),
+        st.Page(
+            "dashboard/pages/metric_dictionary.py",
+            title="Metric dictionary",
+            icon=":material/menu_book:",
+        ),
+    ],
+}
+
+page = st.navigation(PAGES)
+
+try:
+    if not db_path().exists():
+        from pipelines.load import build_demo
+
+        with st.spinner(
+            "First run: building a demo chain of three studios so you can look around…"
+        ):
+            build_demo(db_path())
+    if data.is_demo():
+        st.info(
+            "**Demo data.** You are looking at a made-up chain of studios. "
+            "Load your own booking exports on the Data page.",
+            icon=":material/science:",
+        )
+    page.run()
+except WarehouseError as error:
+    st.error(str(error))
+except Exception as error:  # the page shows one line; the server log keeps the trace
+    logging.getLogger("studio_ops.dashboard").exception("page %s failed", page.title)
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    st.error(f"This page could not be shown: {first_line}")
