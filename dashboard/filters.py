@@ -1,5 +1,8 @@
 """Sidebar filters (dates and locations), kept in the URL so a link reproduces the view.
 
+URL parameters: ``locations`` (repeated), ``from`` and ``to`` (ISO dates) for the pages with a
+date range; ``location`` and ``day`` for the Today page.
+
 The URL (st.query_params) wins when a page is opened from a link; within a session the last
 choice is remembered across pages (navigation clears the URL); otherwise the defaults are the
 four weeks up to the latest complete day, and every location.
@@ -80,7 +83,7 @@ def sidebar() -> Filters | None:
 
     # Seed the widgets: URL first, then this session's last choice, then the defaults.
     if "filter_locations" not in st.session_state:
-        from_url = [x for x in st.query_params.get_all("location") if x in names]
+        from_url = [x for x in st.query_params.get_all("locations") if x in names]
         st.session_state.filter_locations = from_url or saved.get("locations") or ids
     else:
         st.session_state.filter_locations = [
@@ -124,7 +127,7 @@ def sidebar() -> Filters | None:
     saved["dates"] = (start, end)
     saved.setdefault("location", chosen[0] if chosen else ids[0])
     st.query_params.from_dict(
-        {"location": list(chosen), "from": start.isoformat(), "to": end.isoformat()}
+        {"locations": list(chosen), "from": start.isoformat(), "to": end.isoformat()}
     )
     if not chosen:
         st.info("Pick at least one location in the sidebar.")

@@ -1,5 +1,7 @@
 """Clients & retention: cohorts, cohort activity, rebooking, first therapist/service, lists."""
 
+import datetime as dt
+
 import streamlit as st
 
 from dashboard import charts, data, filters, tables
@@ -11,12 +13,21 @@ if picked is None:
     st.stop()
 settings = data.settings_in_force()
 symbol = settings.currency_symbol
-where = (picked.locations, picked.start, picked.end)
 as_of = data.as_of_date()
+span = st.segmented_control(
+    "Clients whose first visit was in",
+    ["the last 12 months", "the chosen dates"],
+    default="the last 12 months",
+    help="Cohorts need months of history; the last 12 months end on the last chosen day.",
+)
+if span == "the chosen dates":
+    first_from = picked.start
+else:
+    first_from = (picked.end.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
+where = (picked.locations, first_from, picked.end)
 st.caption(
-    f"{', '.join(picked.names.values())} · clients whose first visit fell between "
-    f"{picked.start:%d %b %Y} and {picked.end:%d %b %Y} (widen the dates for more cohorts). "
-    f"Data complete through {as_of:%d %b %Y}."
+    f"{', '.join(picked.names.values())} · first visits {first_from:%d %b %Y} – "
+    f"{picked.end:%d %b %Y}. Data complete through {as_of:%d %b %Y}."
 )
 
 st.subheader("Do new clients come back?")
@@ -36,12 +47,15 @@ if tables.has_rows(activity):
     st.caption("Share of each first-visit month's clients with a completed visit N months later.")
 
 st.subheader("Rebooking rate")
-rebooking = data.rebooking_trend(*where)
+rebooking = data.rebooking_trend(picked.locations, picked.start, picked.end)
 if tables.has_rows(rebooking, "No completed visits with booking dates in this selection."):
     st.altair_chart(
         charts.rate_line(rebooking, "rebooking_rate", "Rebooking rate"), width="stretch"
     )
-    st.caption("Share of completed visits where the client booked again the same day.")
+    st.caption(
+        "Share of completed visits (in the chosen dates) where the client booked again the "
+        "same day."
+    )
 
 st.subheader("Return by first therapist and first service")
 window = st.segmented_control(

@@ -1,0 +1,258 @@
+"""The dashboard in Streamlit's AppTest: every page renders, and the figures follow the marts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import format as fmt
+from pipelines import warehouse
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+PAGES = [
+    "today",
+    "capacity",
+    "bar_rooms",
+    "therapists",
+    "clients",
+    "locations",
+    "loads",
+    "metric_dictionary",
+]
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def app_env(demo_warehouse: Path, monkeypatch: pytest.MonkeyPatch):
+    """Point the app at the session demo warehouse and clear Streamlit caches around each test."""
+    monkeypatch.setenv("STUDIO_OPS_DB", str(demo_warehouse))
+    monkeypatch.delenv("STUDIO_OPS_SETTINGS", raising=False)
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def open_page(page: str, query: dict[str, object] | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"dashboard/pages/{page}.py").run()
+    return at
+
+
+def mart(db: Path, sql: str, *params: object) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+def tile(at: AppTest, label: str) -> str:
+    matches = [m.value for m in at.metric if m.label == label]
+    assert matches, f"no tile {label!r}; tiles: {[m.label for m in at.metric]}"
+    return matches[0]
+
+
+def day_totals(db: Path, location: str, day: dt.date) -> pd.Series:
+    frame = mart(
+        db,
+        """
+        select
+            sum(occupied_minutes) / sum(available_minutes) as room_utilization,
+            sum(booked_minutes) / sum(scheduled_minutes) as therapist_utilization,
+            sum(bookings) as bookings,
+            sum(no_shows) as no_shows,
+            sum(revenue)::double as revenue
+        from fct_location_days
+        where location_id = ? and "date" = ?
+        """,
+        location,
+        day,
+    )
+    return frame.iloc[0]
+
+
+def as_of(db: Path) -> dt.date:
+    return mart(db, "select as_of_date from rpt_as_of").iloc[0, 0].date()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_errors(page: str) -> None:
+    at = open_page(page)
+    assert not at.exception
+    assert not [e.value for e in at.error]
+    assert at.title, "each page has a title"
+    assert any("Demo data" in i.value for i in at.info), "the demo banner is visible"
+
+
+def test_today_defaults_to_latest_complete_day_and_matches_the_mart(demo_warehouse: Path) -> None:
+    at = open_page("today")
+    location = at.selectbox(key="filter_location").value
+    assert at.date_input(key="filter_day").value == as_of(demo_warehouse)
+    expected = day_totals(demo_warehouse, location, as_of(demo_warehouse))
+    assert tile(at, "Room utilization") == fmt.pct(expected["room_utilization"])
+    assert tile(at, "Bookings") == fmt.count(expected["bookings"])
+    assert tile(at, "Revenue") == fmt.money(expected["revenue"])
+
+
+def test_changing_location_and_day_changes_the_tiles_as_the_mart_says(
+    demo_warehouse: Path,
+) -> None:
+    at = open_page("today")
+    ids = mart(demo_warehouse, "select location_id from dim_locations order by 1")["location_id"]
+    day = as_of(demo_warehouse) - dt.timedelta(days=3)
+    seen = set()
+    for location_id in ids:
+        at.selectbox(key="filter_location").set_value(location_id)
+        at.date_input(key="filter_day").set_value(day)
+        at.run()
+        assert not at.exception
+        expected = day_totals(demo_warehouse, location_id, day)
+        assert tile(at, "Bookings") == fmt.count(expected["bookings"])
+        assert tile(at, "Therapist utilization") == fmt.pct(expected["therapist_utilization"])
+        assert tile(at, "No-shows") == fmt.count(expected["no_shows"])
+        seen.add((tile(at, "Bookings"), tile(at, "Revenue")))
+    assert len(seen) > 1, "different locations show different figures"
+
+
+def test_today_delta_compares_with_same_weekday_a_week_earlier(demo_warehouse: Path) -> None:
+    at = open_page("today")
+    location = at.selectbox(key="filter_location").value
+    day = as_of(demo_warehouse)
+    now = day_totals(demo_warehouse, location, day)
+    before = day_totals(demo_warehouse, location, day - dt.timedelta(days=7))
+    bookings = next(m for m in at.metric if m.label == "Bookings")
+    assert bookings.delta == fmt.change(now["bookings"], before["bookings"], "count")
+
+
+def test_a_link_reproduces_the_view(demo_warehouse: Path) -> None:
+    ids = list(
+        mart(demo_warehouse, "select location_id from dim_locations order by 1")["location_id"]
+    )
+    day = as_of(demo_warehouse) - dt.timedelta(days=10)
+    at = open_page("today", {"location": ids[-1], "day": day.isoformat()})
+    assert at.selectbox(key="filter_location").value == ids[-1]
+    assert at.date_input(key="filter_day").value == day
+    expected = day_totals(demo_warehouse, ids[-1], day)
+    assert tile(at, "Bookings") == fmt.count(expected["bookings"])
+
+
+def locations_table(at: AppTest) -> pd.DataFrame:
+    frame = at.dataframe[0].value
+    assert "Location" in frame.columns
+    return frame.set_index("Location")
+
+
+def test_locations_all_row_is_a_ratio_of_sums_and_follows_the_dates(demo_warehouse: Path) -> None:
+    at = open_page("locations")
+    end = as_of(demo_warehouse)
+    for start in (end - dt.timedelta(days=6), end - dt.timedelta(days=60)):
+        at.date_input(key="filter_dates").set_value((start, end))
+        at.run()
+        assert not at.exception
+        expected = mart(
+            demo_warehouse,
+            """
+            select
+                sum(occupied_minutes) / sum(available_minutes) as room_utilization,
+                sum(revenue)::double / (sum(available_minutes) / 60.0) as revpath,
+                sum(bookings) as bookings
+            from fct_location_days
+            where "date" between ? and ?
+            """,
+            start,
+            end,
+        ).iloc[0]
+        table = locations_table(at)
+        total = table.loc["All locations"]
+        assert total["Room utilization %"] == pytest.approx(
+            expected["room_utilization"] * 100, abs=0.051
+        )
+        assert total["RevPATH ($)"] == pytest.approx(expected["revpath"], abs=0.006)
+        assert total["Bookings"] == expected["bookings"]
+        assert len(table) == 4  # three locations and "All locations"
+
+
+def test_deselecting_a_location_removes_it_everywhere(demo_warehouse: Path) -> None:
+    at = open_page("locations")
+    box = at.multiselect(key="filter_locations")
+    keep = box.value[:1]
+    box.set_value(keep)
+    at.run()
+    assert not at.exception
+    table = locations_table(at)
+    assert len(table) == 2  # the one location and "All locations"
+    name = mart(demo_warehouse, "select name from dim_locations where location_id = ?", keep[0])
+    assert name.iloc[0, 0] in table.index
+    shared = at.query_params["locations"]
+    assert ([shared] if isinstance(shared, str) else list(shared)) == keep
+
+
+def test_no_location_picked_shows_a_note_not_an_error() -> None:
+    at = open_page("capacity")
+    at.multiselect(key="filter_locations").set_value([])
+    at.run()
+    assert not at.exception
+    assert any("Pick at least one location" in i.value for i in at.info)
+
+
+def test_clients_cohort_cells_still_open_say_open(demo_warehouse: Path) -> None:
+    at = open_page("clients")
+    assert not at.exception
+    cohorts = at.dataframe[0].value
+    latest = cohorts.iloc[-1]
+    assert latest["Back within 90 days"] == "open"
+    closed = cohorts[cohorts["Back within 30 days"] != "open"]
+    assert len(closed), "older cohorts show a rate"
+    assert closed["Back within 30 days"].str.contains(r"% \(\d[\d,]* of \d", regex=True).all()
+
+
+def test_a_new_snapshot_shows_on_the_next_rerun(demo_warehouse: Path, tmp_path: Path, monkeypatch):
+    db = tmp_path / "studio.duckdb"
+    shutil.copyfile(demo_warehouse, db)
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    at = open_page("locations")
+    assert "Renamed Studio" not in locations_table(at).index
+    with warehouse.building(db) as con:
+        con.execute("update dim_locations set name = 'Renamed Studio' where location_id = 'L01'")
+    at.run()
+    assert "Renamed Studio" in locations_table(at).index
+
+
+def test_first_run_builds_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "fresh" / "studio.duckdb"
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert db.exists()
+    assert any("Demo data" in i.value for i in at.info)
+    assert at.metric, "the Today page shows its tiles"
+
+
+def test_a_broken_warehouse_shows_one_line_not_a_trace(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "studio.duckdb"
+    db.write_text("this is not a database")
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "\n" not in at.error[0].value.strip()
+    assert str(db) in at.error[0].value
+
+
+def test_csv_download_neutralises_formulas() -> None:
+    frame = pd.DataFrame({"raw_row": ["=HYPERLINK()", "+1", "-2", "@x", "\tx", "\rx", "ok"]})
+    text = fmt.csv_bytes(frame).decode()
+    lines = text.splitlines()
+    assert lines[1:5] == ["'=HYPERLINK()", "'+1", "'-2", "'@x"]
+    assert "ok" in lines
+    assert not any(line.startswith(("=", "+", "-", "@")) for line in lines)
