@@ -20,23 +20,34 @@ def _rate(field: str, title: str, **kwargs) -> alt.Y:
     return alt.Y(f"{field}:Q", title=title, axis=alt.Axis(format="%"), **kwargs)
 
 
+def _room_label(room: str, has_bars: bool) -> str:
+    """The room name, with "(bars)" added for a bar room whose name does not say so."""
+    return f"{room} (bars)" if has_bars and "bar" not in room.lower() else room
+
+
 def room_timeline(bookings: pd.DataFrame, rooms: list[tuple[str, bool]]) -> alt.Chart:
-    """The day's bookings as bars per room (rooms with ceiling bars marked "▮ bars")."""
-    labels = [f"{room} ▮ bars" if has_bars else room for room, has_bars in rooms]
+    """The day's bookings as bars per room (rooms with ceiling bars marked "(bars)")."""
+    labels = [_room_label(room, has_bars) for room, has_bars in rooms]
     frame = bookings.assign(
         room_label=[
-            f"{room} ▮ bars" if has_bars else room
+            _room_label(room, has_bars)
             for room, has_bars in zip(bookings["room"], bookings["room_has_bars"], strict=True)
         ]
     )
     extra = [x for x in frame["room_label"].unique() if x not in labels]
     return (
         alt.Chart(frame)
-        .mark_bar(cornerRadius=3, height={"band": 0.7})
+        .mark_bar(cornerRadius=3)
         .encode(
             x=alt.X("start_at:T", title="Time of day", axis=alt.Axis(format="%H:%M")),
             x2="end_at:T",
-            y=alt.Y("room_label:N", title=None, sort=labels + extra),
+            y=alt.Y(
+                "room_label:N",
+                title=None,
+                sort=labels + extra,
+                scale=alt.Scale(domain=labels + extra, paddingInner=0.25),
+                axis=alt.Axis(labelLimit=220),
+            ),
             color=alt.Color(
                 "booking_kind:N",
                 title="Booking",
@@ -52,7 +63,7 @@ def room_timeline(bookings: pd.DataFrame, rooms: list[tuple[str, bool]]) -> alt.
                 alt.Tooltip("booking_kind:N", title="Booking"),
             ],
         )
-        .properties(height=max(140, 42 * len(set(labels + extra))))
+        .properties(height=alt.Step(44))
     )
 
 
@@ -83,7 +94,7 @@ def trend(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> al
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("period:T", title=None),
+            x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
             y=alt.Y(f"{value}:Q", title=title, axis=axis),
             color=alt.Color("location_name:N", title="Location", legend=alt.Legend(orient="top")),
             tooltip=[
@@ -144,7 +155,7 @@ def ranked_bars(
     axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
     order = list(frame.sort_values(value, ascending=False)[category])
     base = alt.Chart(frame).encode(
-        y=alt.Y(f"{category}:N", title=None, sort=order),
+        y=alt.Y(f"{category}:N", title=None, sort=order, axis=alt.Axis(labelLimit=320)),
         x=alt.X(f"{value}:Q", title=title, axis=axis),
         tooltip=[
             alt.Tooltip(f"{category}:N"),
@@ -163,7 +174,7 @@ def ranked_bars(
     )
     if prefix:
         text = text.transform_calculate(label=f"'{prefix}' + format(datum.{value}, '{fmt}')")
-    return (bars + text).properties(height=max(120, 28 * len(order)))
+    return (bars + text).properties(height=alt.Step(28))
 
 
 def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
@@ -184,7 +195,7 @@ def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
                 "tightest_utilization:Q",
                 title="How full",
                 scale=alt.Scale(domain=[0, 1], range=[0.15, 1]),
-                legend=alt.Legend(format="%", orient="top"),
+                legend=None,
             ),
             tooltip=[
                 alt.Tooltip("weekday:N", title="Day"),
@@ -197,7 +208,7 @@ def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("extra_bar_shift_hours:Q", title="Extra shift: h", format=",.1f"),
             ],
         )
-        .properties(height=230)
+        .properties(height=alt.Step(26))
     )
 
 
@@ -216,8 +227,10 @@ def room_time_split(rooms: pd.DataFrame) -> alt.Chart:
         alt.Chart(long)
         .mark_bar()
         .encode(
-            y=alt.Y("room_label:N", title=None),
-            x=alt.X("hours:Q", title="Hours open", stack="normalize", axis=alt.Axis(format="%")),
+            y=alt.Y("room_label:N", title=None, axis=alt.Axis(labelLimit=320)),
+            x=alt.X(
+                "hours:Q", title="Share of open hours", stack="normalize", axis=alt.Axis(format="%")
+            ),
             color=alt.Color(
                 "part:N",
                 title=None,
@@ -234,7 +247,7 @@ def room_time_split(rooms: pd.DataFrame) -> alt.Chart:
             ],
         )
         .transform_calculate(part_order="indexof(['Bar work', 'Other work', 'Empty'], datum.part)")
-        .properties(height=max(120, 30 * len(frame)))
+        .properties(height=alt.Step(32))
     )
 
 
@@ -264,7 +277,7 @@ def therapist_week_grid(
 
 
 def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
-    """First-visit month × months after: share of the cohort with a visit that month."""
+    """First-visit month × months after (1, 2, …): share of the cohort visiting that month."""
     data = frame.assign(cohort=pd.to_datetime(frame["cohort_month"]).dt.strftime("%Y-%m"))
     base = alt.Chart(data).encode(
         x=alt.X("months_after:O", title="Months after the first visit"),
@@ -297,7 +310,7 @@ def rate_line(frame: pd.DataFrame, value: str, title: str) -> alt.Chart:
         alt.Chart(frame)
         .mark_line(point=True, color="#4c9be8")
         .encode(
-            x=alt.X("period:T", title=None),
+            x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
             y=_rate(value, title),
             tooltip=[
                 alt.Tooltip("period:T", title="From"),
@@ -324,6 +337,6 @@ def small_multiples(frame: pd.DataFrame, value: str, title: str, kind: str = "ra
                 alt.Tooltip(f"{value}:Q", title=title, format=fmt),
             ],
         )
-        .properties(width=300, height=150)
+        .properties(width=230, height=150)
         .facet(facet=alt.Facet("location_name:N", title=None), columns=3)
     )

@@ -602,6 +602,8 @@ def therapist_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.
         select
             coalesce(nullif(l.name, ''), d.location_id) as location_name,
             coalesce(t.therapist_name, d.therapist_id) as therapist,
+            case when ? then therapist || ' (' || location_name || ')' else therapist end
+                as therapist_label,
             coalesce(t.bar_trained, false) as bar_trained,
             count(*) filter (where d.scheduled_minutes > 0) as shift_days,
             sum(d.scheduled_minutes) / 60.0 as scheduled_hours,
@@ -623,6 +625,7 @@ def therapist_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.
         group by all
         order by location_name, utilization desc nulls last, therapist
         """,
+        len(set(locations)) > 1,
         _scope(locations),
         start,
         end,
@@ -635,17 +638,23 @@ def therapist_weeks(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
         """
         select
             date_trunc('week', d."date")::date as week,
-            coalesce(t.therapist_name, d.therapist_id) as therapist,
+            case when ?
+                then coalesce(t.therapist_name, d.therapist_id)
+                    || ' (' || coalesce(nullif(l.name, ''), d.location_id) || ')'
+                else coalesce(t.therapist_name, d.therapist_id)
+            end as therapist,
             sum(d.hands_on_minutes) / 60.0 as hands_on_hours,
             max(d.bar_sessions) as most_bar_sessions_in_a_day,
             sum(d.back_to_back_pairs) as back_to_back_pairs
         from fct_therapist_days as d
         left join dim_therapists as t
             on t.location_id = d.location_id and t.therapist_id = d.therapist_id
+        left join dim_locations as l on l.location_id = d.location_id
         where list_contains(?, d.location_id) and d."date" between ? and ?
         group by all
         order by therapist, week
         """,
+        len(set(locations)) > 1,
         _scope(locations),
         start,
         end,
@@ -852,6 +861,7 @@ def cohort_activity(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
                     as months_after
             from cohort as c
             join fct_bookings as b on b.client_id = c.client_id and b.status = 'completed'
+            where date_trunc('month', b.booking_date) > c.cohort_month
         )
         select
             v.cohort_month,
@@ -987,7 +997,11 @@ def load_runs() -> pd.DataFrame:
     return _query(
         """
         select
-            started_at, file_name, kind, format, outcome,
+            started_at,
+            regexp_extract(file_name, '[^/\\\\]+$') as file_name,
+            kind as contents,
+            format,
+            outcome,
             rows_read, rows_loaded, rows_rejected, message
         from load_runs
         order by started_at desc, load_id desc

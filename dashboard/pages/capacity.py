@@ -31,14 +31,14 @@ if tables.has_rows(trend):
 st.subheader("Busy hours by weekday")
 hourly = data.hourly_heatmap(*where)
 if tables.has_rows(hourly):
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Rooms** — share of open room time booked")
+    rooms_tab, therapists_tab = st.tabs(["Rooms", "Therapists"])
+    with rooms_tab:
+        st.caption("Share of open room time booked, by weekday and hour of day.")
         st.altair_chart(
             charts.weekday_hour_heatmap(hourly, "room_utilization", "Rooms booked"), width="stretch"
         )
-    with right:
-        st.markdown("**Therapists** — share of shift time booked")
+    with therapists_tab:
+        st.caption("Share of therapists' shift time booked, by weekday and hour of day.")
         st.altair_chart(
             charts.weekday_hour_heatmap(
                 hourly, "therapist_utilization", "Shift time booked", scheme="oranges"
@@ -71,7 +71,8 @@ st.caption(
     "therapists running out). **An extra bar room** would have sold the minutes when every bar "
     "room was occupied. **An extra bar-trained shift** would have sold the empty room time in "
     "hours when every therapist on shift was fully booked, up to one hour per clock hour. Both "
-    "are upper bounds: they assume clients wanted those slots."
+    "are upper bounds: they assume clients wanted those slots. In the grids, a darker "
+    "colour means that resource was fuller."
 )
 summary = data.bottleneck_summary(*where)
 if tables.has_rows(summary):

@@ -44,7 +44,10 @@ st.subheader("Cohort activity")
 activity = data.cohort_activity(*where)
 if tables.has_rows(activity):
     st.altair_chart(charts.cohort_heatmap(activity), width="stretch")
-    st.caption("Share of each first-visit month's clients with a completed visit N months later.")
+    st.caption(
+        "Share of each first-visit month's clients who came back for a visit 1, 2, 3 … "
+        "calendar months later."
+    )
 
 st.subheader("Rebooking rate")
 rebooking = data.rebooking_trend(picked.locations, picked.start, picked.end)

@@ -60,15 +60,12 @@ if bounds is None:
 else:
     counts = data.dq_counts(everywhere, *bounds)
     if tables.has_rows(counts, "No data-quality findings."):
-        left, right = st.columns([1, 2])
-        with left:
-            tables.show_table(
-                counts.assign(kind=counts["kind"].map(lambda k: data.DQ_KIND_LABELS.get(k, k))),
-                "data-quality-counts",
-            )
-        with right:
-            findings = data.dq_findings(everywhere, *bounds)
-            tables.show_table(
-                findings.assign(kind=findings["kind"].map(lambda k: data.DQ_KIND_LABELS.get(k, k))),
-                "data-quality-findings",
-            )
+        tables.show_table(
+            counts.assign(kind=counts["kind"].map(lambda k: data.DQ_KIND_LABELS.get(k, k))),
+            "data-quality-counts",
+        )
+        findings = data.dq_findings(everywhere, *bounds)
+        tables.show_table(
+            findings.assign(kind=findings["kind"].map(lambda k: data.DQ_KIND_LABELS.get(k, k))),
+            "data-quality-findings",
+        )

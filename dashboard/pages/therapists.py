@@ -20,15 +20,15 @@ if not tables.has_rows(summary):
 st.subheader("Utilization: share of shift time booked")
 st.altair_chart(
     charts.ranked_bars(
-        summary.assign(label=summary["therapist"] + " (" + summary["location_name"] + ")"),
-        "label",
+        summary,
+        "therapist_label",
         "utilization",
         "Therapist utilization",
         color="location_name" if len(picked.locations) > 1 else None,
     ),
     width="stretch",
 )
-tables.show_table(summary, "therapists", symbol)
+tables.show_table(summary.drop(columns=["therapist_label"]), "therapists", symbol)
 
 weeks = data.therapist_weeks(*where)
 left, right = st.columns(2)
@@ -37,7 +37,7 @@ with left:
     st.subheader("Hands-on hours per week")
     st.caption(f"Weekly limit {limit} h; weeks above it are outlined in red.")
     st.altair_chart(
-        charts.therapist_week_grid(weeks, "hands_on_hours", "Hands-on hours", limit, ",.1f"),
+        charts.therapist_week_grid(weeks, "hands_on_hours", "Hands-on hours", limit, ",.0f"),
         width="stretch",
     )
 with right:

@@ -44,12 +44,14 @@ else:
     for row in (TILES[:5], TILES[5:]):
         for column, (title, name, kind, rise_is_bad) in zip(st.columns(5), row, strict=True):
             value = now.get(name)
+            previous = (before or {}).get(name)
+            unchanged = fmt.is_finite(value) and fmt.is_finite(previous) and value == previous
             shown = fmt.money(value, symbol, 2) if name == "revpath" else SHOW[kind](value)
             column.metric(
                 title,
                 shown,
-                delta=fmt.change(value, (before or {}).get(name), kind, symbol),
-                delta_color="inverse" if rise_is_bad else "normal",
+                delta=fmt.change(value, previous, kind, symbol),
+                delta_color="off" if unchanged else "inverse" if rise_is_bad else "normal",
                 help=fmt.meaning(name),
                 border=True,
             )
@@ -60,7 +62,7 @@ rooms = data.rooms(scope)
 if tables.has_rows(bookings, f"No bookings in any room at {choice.location_name} on this day."):
     room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
     st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
-    st.caption("Rooms marked ▮ bars have ceiling bars. No-shows still held the room.")
+    st.caption("Rooms marked (bars) have ceiling bars. No-shows still held the room.")
 
 st.subheader("Next 14 days: booked share of room time")
 upcoming = data.pacing(scope, choice.day)
