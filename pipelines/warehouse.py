@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.marts import build_settings_marts
 from pipelines.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -160,6 +161,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         _run_script(con, script)
     for script in mart_scripts():
         _run_script(con, script)
+    build_settings_marts(con, settings)
     check_marts(con)
 
 

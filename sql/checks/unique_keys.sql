@@ -1,0 +1,88 @@
+-- Every mart's grain: no key appears twice. Returns (mart, key) of duplicates.
+
+with
+
+duplicates as (
+    select 'fct_bookings' as mart, source || '/' || booking_id as mart_key
+    from fct_bookings
+    group by source, booking_id
+    having count(*) > 1
+
+    union all
+
+    select 'fct_room_days', location_id || '/' || room_id || '/' || date
+    from fct_room_days
+    group by location_id, room_id, date
+    having count(*) > 1
+
+    union all
+
+    select 'fct_therapist_days', location_id || '/' || therapist_id || '/' || date
+    from fct_therapist_days
+    group by location_id, therapist_id, date
+    having count(*) > 1
+
+    union all
+
+    select 'fct_location_days', location_id || '/' || date
+    from fct_location_days
+    group by location_id, date
+    having count(*) > 1
+
+    union all
+
+    select 'fct_hourly_capacity', location_id || '/' || date || '/' || hour
+    from fct_hourly_capacity
+    group by location_id, date, hour
+    having count(*) > 1
+
+    union all
+
+    select 'dim_clients', client_id
+    from dim_clients
+    group by client_id
+    having count(*) > 1
+
+    union all
+
+    select 'rpt_retention', cohort_month || '/' || location_id
+    from rpt_retention
+    group by cohort_month, location_id
+    having count(*) > 1
+
+    union all
+
+    select 'dim_locations', location_id
+    from dim_locations
+    group by location_id
+    having count(*) > 1
+
+    union all
+
+    select 'dim_rooms', location_id || '/' || room_id
+    from dim_rooms
+    group by location_id, room_id
+    having count(*) > 1
+
+    union all
+
+    select 'dim_therapists', location_id || '/' || therapist_id
+    from dim_therapists
+    group by location_id, therapist_id
+    having count(*) > 1
+
+    union all
+
+    select 'fct_therapist_weeks', location_id || '/' || therapist_id || '/' || week_start
+    from fct_therapist_weeks
+    group by location_id, therapist_id, week_start
+    having count(*) > 1
+
+    union all
+
+    select 'rpt_as_of', cast(count(*) as varchar)
+    from rpt_as_of
+    having count(*) <> 1
+)
+
+select * from duplicates

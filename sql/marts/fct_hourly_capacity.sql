@@ -1,0 +1,316 @@
+-- One row per location, day and clock hour with any opening hours, shift or
+-- booked time (METRICS.md fct_hourly_capacity). Every interval is cut at the
+-- hour: [hour:00, hour+1:00) of the calendar day. Blocked minutes and breaks have
+-- no clock position in the exports, so hourly availability ignores them.
+-- bar_rooms_full_minutes: an event sweep per location-day over bar-room opening
+-- hours (+1/-1 open) and bar-room occupied parts (+1/-1 occupied); the room bar
+-- capacity is full while at least one bar room is open and every open one is
+-- occupied (by any held booking).
+
+create or replace table fct_hourly_capacity as
+
+with
+
+room_days as (
+    select * from stg_exports__rooms
+),
+
+shifts as (
+    select * from stg_exports__therapist_shifts
+),
+
+room_segments as (
+    select * from int_room_booking_segments
+    where new_minutes > 0
+),
+
+therapist_segments as (
+    select * from int_therapist_booking_segments
+    where new_minutes > 0
+),
+
+-- opening hours cut at midnight
+room_open as (
+    select
+        location_id,
+        room_id,
+        has_bars,
+        date as piece_date,
+        open_at as piece_start,
+        least(close_at, date + interval 1 day) as piece_end,
+    from room_days
+    where close_at > open_at
+
+    union all
+
+    select
+        location_id,
+        room_id,
+        has_bars,
+        date + 1 as piece_date,
+        date + interval 1 day as piece_start,
+        close_at as piece_end,
+    from room_days
+    where close_at > date + interval 1 day
+),
+
+-- rooms sharing opening hours are cut into hours once
+room_open_groups as (
+    select
+        location_id,
+        piece_date,
+        piece_start,
+        piece_end,
+        count(*) as rooms,
+        count(*) filter (where has_bars) as bar_rooms,
+    from room_open
+    group by location_id, piece_date, piece_start, piece_end
+),
+
+-- shifts cut at midnight, merged per therapist-day so overlaps count once
+shift_pieces as (
+    select
+        location_id,
+        therapist_id,
+        date as piece_date,
+        shift_start_at as piece_start,
+        least(shift_end_at, date + interval 1 day) as piece_end,
+    from shifts
+    where shift_end_at > shift_start_at
+
+    union all
+
+    select
+        location_id,
+        therapist_id,
+        date + 1 as piece_date,
+        date + interval 1 day as piece_start,
+        shift_end_at as piece_end,
+    from shifts
+    where shift_end_at > date + interval 1 day
+),
+
+shift_new_parts as (
+    select
+        location_id,
+        piece_date,
+        greatest(
+            piece_start,
+            coalesce(
+                max(piece_end) over (
+                    partition by location_id, therapist_id, piece_date
+                    order by piece_start, piece_end
+                    rows between unbounded preceding and 1 preceding
+                ),
+                piece_start
+            )
+        ) as new_start,
+        piece_end as new_end,
+    from shift_pieces
+),
+
+-- the bar bottleneck: sweep bar-room open and occupied events in time order
+bar_events as (
+    select location_id, piece_date, piece_start as event_at, 1 as d_open, 0 as d_occ,
+    from room_open
+    where has_bars
+
+    union all
+
+    select location_id, piece_date, piece_end as event_at, -1 as d_open, 0 as d_occ,
+    from room_open
+    where has_bars
+
+    union all
+
+    select location_id, piece_date, new_start as event_at, 0 as d_open, 1 as d_occ,
+    from room_segments
+    where has_bars
+
+    union all
+
+    select location_id, piece_date, new_end as event_at, 0 as d_open, -1 as d_occ,
+    from room_segments
+    where has_bars
+),
+
+-- the running sums include every event at the same instant (range frame), so
+-- the last event of an instant carries the state until the next instant
+bar_states as (
+    select
+        location_id,
+        piece_date,
+        event_at,
+        sum(d_open) over running as open_rooms,
+        sum(d_occ) over running as occupied_rooms,
+        lead(event_at) over in_order as next_event_at,
+    from bar_events
+    window
+        in_order as (partition by location_id, piece_date order by event_at),
+        running as (
+            in_order range between unbounded preceding and current row
+        )
+),
+
+-- every interval with the measure it adds to (a weight per measure)
+intervals as (
+    select
+        location_id,
+        piece_date as date,
+        piece_start as interval_start,
+        piece_end as interval_end,
+        rooms as room_available,
+        0 as room_occupied,
+        bar_rooms as bar_room_available,
+        0 as bar_room_occupied,
+        0 as bar_rooms_full,
+        0 as therapist_scheduled,
+        0 as therapist_booked,
+    from room_open_groups
+
+    union all
+
+    select
+        location_id,
+        piece_date as date,
+        new_start as interval_start,
+        new_end as interval_end,
+        0 as room_available,
+        1 as room_occupied,
+        0 as bar_room_available,
+        case when has_bars then 1 else 0 end as bar_room_occupied,
+        0 as bar_rooms_full,
+        0 as therapist_scheduled,
+        0 as therapist_booked,
+    from room_segments
+
+    union all
+
+    select
+        location_id,
+        piece_date as date,
+        event_at as interval_start,
+        next_event_at as interval_end,
+        0 as room_available,
+        0 as room_occupied,
+        0 as bar_room_available,
+        0 as bar_room_occupied,
+        1 as bar_rooms_full,
+        0 as therapist_scheduled,
+        0 as therapist_booked,
+    from bar_states
+    where open_rooms > 0 and occupied_rooms >= open_rooms and next_event_at > event_at
+
+    union all
+
+    select
+        location_id,
+        piece_date as date,
+        new_start as interval_start,
+        new_end as interval_end,
+        0 as room_available,
+        0 as room_occupied,
+        0 as bar_room_available,
+        0 as bar_room_occupied,
+        0 as bar_rooms_full,
+        1 as therapist_scheduled,
+        0 as therapist_booked,
+    from shift_new_parts
+    where new_end > new_start
+
+    union all
+
+    select
+        location_id,
+        piece_date as date,
+        new_start as interval_start,
+        new_end as interval_end,
+        0 as room_available,
+        0 as room_occupied,
+        0 as bar_room_available,
+        0 as bar_room_occupied,
+        0 as bar_rooms_full,
+        0 as therapist_scheduled,
+        1 as therapist_booked,
+    from therapist_segments
+),
+
+hour_pieces as (
+    select
+        location_id,
+        hour_start,
+        room_available,
+        room_occupied,
+        bar_room_available,
+        bar_room_occupied,
+        bar_rooms_full,
+        therapist_scheduled,
+        therapist_booked,
+        date_diff(
+            'minute',
+            greatest(interval_start, hour_start),
+            least(interval_end, hour_start + interval 1 hour)
+        ) as minutes,
+    from (
+        select
+            *,
+            unnest(
+                range(
+                    date_trunc('hour', interval_start),
+                    interval_end,
+                    interval 1 hour
+                )
+            ) as hour_start,
+        from intervals
+    )
+),
+
+hours as (
+    select
+        location_id,
+        hour_start,
+
+        -- rooms
+        cast(sum(minutes * room_available) as bigint)
+            as room_available_minutes,
+        cast(sum(minutes * room_occupied) as bigint) as room_occupied_minutes,
+
+        -- ceiling bars
+        cast(sum(minutes * bar_room_available) as bigint)
+            as bar_room_available_minutes,
+        cast(sum(minutes * bar_room_occupied) as bigint)
+            as bar_room_occupied_minutes,
+        cast(sum(minutes * bar_rooms_full) as bigint) as bar_rooms_full_minutes,
+
+        -- therapists
+        cast(sum(minutes * therapist_scheduled) as bigint)
+            as therapist_scheduled_minutes,
+        cast(sum(minutes * therapist_booked) as bigint)
+            as therapist_booked_minutes,
+    from hour_pieces
+    group by location_id, hour_start
+),
+
+final as (
+    select
+        -- ids
+        location_id,
+        cast(hour_start as date) as date,
+        cast(hour(hour_start) as integer) as hour,
+
+        -- rooms
+        room_available_minutes,
+        room_occupied_minutes,
+
+        -- ceiling bars
+        bar_room_available_minutes,
+        bar_room_occupied_minutes,
+        bar_rooms_full_minutes,
+
+        -- therapists
+        therapist_scheduled_minutes,
+        therapist_booked_minutes,
+    from hours
+)
+
+select * from final
