@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
     load.add_argument("--location", help="location_id for exports that lack one")
+    load.add_argument(
+        "--mapping", type=Path, help="mapping file (TOML) for booking-system exports"
+    )
     load.set_defaults(run=_load)
 
     demo = commands.add_parser(
@@ -125,6 +128,7 @@ def _load(args: argparse.Namespace) -> int:
             files,
             settings=settings,
             location=args.location,
+            mapping=args.mapping,
             progress=lambda result: (advance(), print(result.summary(), flush=True)),
         )
     failed = [r for r in results if r.outcome == "failed"]

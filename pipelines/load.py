@@ -88,12 +88,18 @@ def load_files(
     location: str | None = None,
     progress: Callable[[FileResult], None] | None = None,
     display_names: dict[Path, str] | None = None,
+    mapping: Path | None = None,
 ) -> list[FileResult]:
     """Load files and folders into the warehouse at `db`; one result per file, in order.
 
     `display_names` gives the names to report and record for files (uploads are saved under
-    temp names). `progress` is called after each file.
+    temp names). `progress` is called after each file. `mapping` is a mapping file (TOML,
+    pipelines.formats.mapped) for vendor exports; client details are hashed with the salt of
+    pipelines.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`).
     """
+    from pipelines.pii import SaltSource
+
+    vendor = {"mapping": mapping, "salt": SaltSource(db)}
     settings = settings or load_settings()
     files = expand_paths(paths)
     display_names = display_names or {}
@@ -101,7 +107,9 @@ def load_files(
     try:
         with warehouse.building(db) as con:
             for path in files:
-                result = _load_file(con, path, display_names.get(path, str(path)), location)
+                result = _load_file(
+                    con, path, display_names.get(path, str(path)), location, vendor
+                )
                 results.append(result)
                 if progress:
                     progress(result)
@@ -114,7 +122,11 @@ def load_files(
 
 
 def _load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, file_name: str, location: str | None
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    file_name: str,
+    location: str | None,
+    vendor: dict | None = None,
 ) -> FileResult:
     if not path.exists():
         return FileResult(file_name, "failed", message="no such file")
@@ -135,7 +147,7 @@ def _load_file(
 
     started = datetime.now()
     try:
-        return _load_rows(con, path, file_name, location, digest, started)
+        return _load_rows(con, path, file_name, location, digest, started, vendor or {})
     except ExportError as error:
         return FileResult(file_name, "failed", message=str(error))
     except duckdb.Error as error:
@@ -149,8 +161,9 @@ def _load_rows(
     location: str | None,
     digest: str,
     started: datetime,
+    vendor: dict,
 ) -> FileResult:
-    rows = read_export(path, con, "export_rows", location)
+    rows = read_export(path, con, "export_rows", location, **vendor)
     if rows.rows_read == 0:
         raise ExportError("the file has a header but no rows")
     validate(con, rows.kind, rows.table, "export_checked")

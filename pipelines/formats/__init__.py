@@ -3,10 +3,15 @@
 Every adapter ends in the same place: a temp table of canonical columns as text (plus
 `line_number` and `raw_row`), which pipelines.validate then types and checks. Everything
 downstream of that table is shared by all formats.
+
+`read_export` is a small registry: each vendor adapter (one module each) looks at the file's
+content (magic bytes, an HTML table, BEGIN:VCALENDAR, header fields) in a fixed order; the
+native format is tried last, through its fast DuckDB CSV path. File names are never consulted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,10 +32,60 @@ class ExportRows:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
 
 
+def _adapters():
+    """Vendor adapters in detection order (the most specific signatures first)."""
+    from pipelines.formats import (
+        acuity,
+        calendly,
+        fresha,
+        ics,
+        jane,
+        mapped,
+        mindbody,
+        square,
+        vagaro,
+    )
+
+    return (ics, mindbody, acuity, calendly, fresha, vagaro, square, jane, mapped)
+
+
 def read_export(
-    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None = None
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    location: str | None = None,
+    mapping=None,
+    salt: Callable[[], str] | None = None,
 ) -> ExportRows:
-    """Read `path` into temp table `target` of canonical text rows, or raise ExportError."""
+    """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
+
+    `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, or None.
+    `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
+    """
+    from pipelines import pii
+    from pipelines.formats.common import Context, sniff
+    from pipelines.formats.mapped import load_mapping
+
+    if mapping is not None and not hasattr(mapping, "columns"):
+        mapping = load_mapping(mapping)
+    sniffed = sniff(path)
+    if salt is None:
+        salt = pii.env_salt
+    context = Context(con=con, target=target, location=location, mapping=mapping, salt=salt)
+    for adapter in _adapters():
+        if adapter.detect(sniffed, mapping):
+            return adapter.read(sniffed, context)
+    if sniffed.container == "html":
+        raise ExportError(
+            "an HTML page that is not a report this loader knows (expected a Mindbody "
+            "appointment export: one table per staff member)"
+        )
+    return _read_native(path, con, target, location)
+
+
+def _read_native(
+    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None
+) -> ExportRows:
     header = read_header(path)
     if not any(cell for cell in header):
         raise ExportError("the first line is empty; expected a header row")

@@ -1,0 +1,119 @@
+"""Acuity Scheduling: Reports -> Import/Export -> Export Appointments (CSV).
+
+Recognised by its literal header (`Start Time`, `End Time`, `First Name`, `Last Name`, `Type`,
+`Calendar`, `Appointment ID`, ...). Intake-form columns (arbitrary labels, trailing spaces) are
+ignored. Times are local, long form: `December 2, 2020 9:00 am` or 24-hour `September 2, 2019
+10:15`; `Date Scheduled` (`YYYY-MM-DD`, or the long form) is when the booking was made.
+
+What `Calendar` means (a therapist, a room or a location) differs per account, so the mapping
+must say it ([acuity] calendar); there is no default. When it is a room or a location, no
+column names the therapist, so only one-therapist accounts can load it ([acuity] therapist).
+
+Acuity has no status column. The rule used here:
+- `Label` Completed / Checked In -> completed; a `No Show` label -> no_show (studios create it);
+  other labels (free text such as "VIP") are not statuses, unless [status_words] maps them.
+- A `Canceled`/`Cancelled` column, when the export has one (yes/true), -> cancelled. Exports with
+  "include cancelled" ticked are not documented well enough to be sure how they mark cancelled
+  rows; a studio whose export marks them otherwise maps the word in [status_words] via `Label`.
+- Otherwise an appointment on a day before the load day is completed (it was booked and not
+  cancelled; Acuity records nothing more), and one on the load day or later is booked.
+Booking ids are Acuity's `Appointment ID`, stable across re-exports.
+"""
+
+from __future__ import annotations
+
+from pipelines.formats.common import (
+    Columns,
+    Context,
+    E,
+    Expr,
+    Sniff,
+    blank,
+    build_bookings,
+    client_cells,
+    iso_datetime,
+    read_vendor_table,
+)
+from pipelines.formats.tabular import ExportError
+
+NAME = "acuity"
+SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calendar")
+ID_COLUMN = "Appointment ID"
+DATETIME_FORMATS = ["%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%Y-%m-%d %H:%M"]
+DATE_FORMATS = ["%Y-%m-%d", "%B %d, %Y", "%Y-%m-%d %H:%M:%S", "%B %d, %Y %I:%M %p"]
+STATUSES = {
+    "Completed": "completed",
+    "Checked In": "completed",
+    "Checked-In": "completed",
+    "No Show": "no_show",
+    "No-Show": "no_show",
+    "Canceled": "cancelled",
+    "Cancelled": "cancelled",
+}
+
+
+def detect(sniff: Sniff, mapping) -> bool:
+    return (
+        sniff.container in ("csv", "xlsx")
+        and sniff.rows[:1] != []
+        and sniff.header_row(*SIGNATURE, ID_COLUMN) == 0
+    )
+
+
+def read(sniff: Sniff, ctx: Context):
+    meaning = ctx.mapping.acuity_calendar if ctx.mapping else None
+    if meaning is None:
+        raise ExportError(
+            "Acuity export: say what the Calendar column means: add [acuity] calendar = "
+            '"therapist" (or "room" or "location") to the mapping file (--mapping)'
+        )
+    if meaning != "location":
+        ctx.require_location("Acuity")
+    therapist = ctx.mapping.acuity_therapist
+    if meaning != "therapist" and not therapist:
+        # The calendar is a room or location: Acuity names no staff member anywhere else.
+        raise ExportError(
+            f"Acuity export: the Calendar column is the {meaning}, so no column names the "
+            'therapist: add [acuity] therapist = "NAME" (one-therapist accounts) to the mapping'
+        )
+    table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
+    c = Columns(table.header)
+    start = iso_datetime(c("Start Time"), DATETIME_FORMATS)
+    calendar = c("Calendar")
+    label = blank(c("Label"))
+    cancelled = blank(c("Canceled", "Cancelled"))
+    # A label is a status only when it is a known word (free labels like "VIP" are not).
+    status = E(
+        "case when lower({}) in ('yes', 'true', '1', 'y') then 'cancelled' "
+        "when {} in (select word from vendor_status) then {} "
+        "when try_strptime({}, '%Y-%m-%d %H:%M:%S') < current_date then 'completed' "
+        "else 'booked' end",
+        cancelled,
+        E("regexp_replace(lower({}), '[^a-z]', '', 'g')", label),
+        label,
+        start,
+    )
+    columns: dict[str, Expr] = {
+        "booking_id": c(ID_COLUMN),
+        "service": c("Type"),
+        "start_at": start,
+        "end_at": iso_datetime(c("End Time"), DATETIME_FORMATS),
+        "created_at": iso_datetime(c("Date Scheduled"), DATE_FORMATS),
+        "price": c("Appointment Price"),
+        "status": status,
+        meaning + "_id": calendar,
+    }
+    if meaning == "room":
+        columns["therapist_id"] = Expr("cast(? as varchar)", (therapist,))
+    client = client_cells(
+        c, email=("Email",), phone=("Phone",), first_last=("First Name", "Last Name")
+    )
+    return build_bookings(
+        ctx,
+        table,
+        columns,
+        client,
+        vendor=NAME,
+        format_name=f"acuity-{sniff.container}",
+        statuses=STATUSES,
+    )

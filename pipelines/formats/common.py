@@ -1,0 +1,481 @@
+"""What every vendor adapter shares: sniffing a file, the read context, and the SQL builder.
+
+A vendor adapter turns its file into a temp table of vendor text cells (`line_number, c0..cN`,
+as pipelines.formats.tabular does), then describes each canonical booking column as a SQL
+expression over those cells. `build_bookings` assembles the canonical temp table the native
+adapter also produces (`line_number, <bookings columns as text>, raw_row`): vendor dates become
+ISO text with explicit formats (a value that does not parse passes through unchanged, so the
+validator rejects the row with the raw value in its reason), vendor status words become
+canonical ones through a lookup table, and client names, emails and phones become a salted hash
+key (pipelines.pii) before anything is stored, in `raw_row` too.
+
+Vendor text never becomes SQL: header names pick column positions, and every value that comes
+from a file or a mapping (formats, words, names) is a bound parameter or a row of a temp table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pandas as pd
+
+from pipelines import pii
+from pipelines.formats import tabular
+from pipelines.formats.native import KINDS, normalise
+from pipelines.formats.tabular import ExportError
+
+if TYPE_CHECKING:
+    from pipelines.formats.mapped import Mapping
+
+SNIFF_ROWS = 40  # a preamble (Vagaro) puts the header as low as row 23
+ISO = "%Y-%m-%d %H:%M:%S"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+@dataclass
+class Sniff:
+    """A file's container (by its bytes) and, for tables, its first rows."""
+
+    path: Path
+    container: str  # csv | xlsx | parquet | html | ics
+    text_head: str = ""
+    rows: list[list[str]] = field(default_factory=list)
+
+    def header_row(self, *names: str) -> int | None:
+        """Index in `rows` of the first row holding every one of `names` (normalised)."""
+        wanted = {normalise(n) for n in names}
+        for index, row in enumerate(self.rows):
+            if wanted <= {normalise(c) for c in row if c}:
+                return index
+        return None
+
+    @property
+    def header(self) -> list[str]:
+        return self.rows[0] if self.rows else []
+
+
+def sniff(path: Path) -> Sniff:
+    """Recognise the container from the file's first bytes, never from its name."""
+    with open(path, "rb") as handle:
+        head = handle.read(tabular.TEXT_SAMPLE_BYTES)
+    if head.startswith(tabular.XLSX_MAGIC):
+        rows = [[c or "" for c in cells] for _, cells in tabular._xlsx_rows(path, limit=SNIFF_ROWS)]
+        return Sniff(path, "xlsx", rows=rows)
+    if head.startswith(tabular.PARQUET_MAGIC):
+        return Sniff(path, "parquet")
+    if head.startswith(OLE2_MAGIC):
+        raise ExportError(
+            "this is a binary Excel 97-2003 workbook (.xls); open it and save it as .xlsx or CSV"
+        )
+    if not head.strip():
+        raise ExportError("the file is empty")
+    text = head.decode("utf-8-sig", errors="replace")
+    start = text.lstrip(" \t\r\n\ufeff")
+    if start[:15].upper() == "BEGIN:VCALENDAR":
+        return Sniff(path, "ics", text_head=text)
+    lowered = start[:2048].lower()
+    if start.startswith("<") and any(
+        tag in lowered for tag in ("<html", "<!doctype html", "<table", "<head", "<body")
+    ):
+        return Sniff(path, "html", text_head=text)
+    if b"\x00" in head:
+        return Sniff(path, "csv")  # the native reader gives its own message
+    rows = []
+    reader = csv.reader(io.StringIO(start, newline=""))
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                rows.append([c.strip() for c in cells])
+            if len(rows) >= SNIFF_ROWS:
+                break
+    except csv.Error:
+        pass
+    return Sniff(path, "csv", text_head=text, rows=rows)
+
+
+@dataclass
+class Context:
+    """What a read needs besides the file: the connection, target, location, mapping, salt."""
+
+    con: duckdb.DuckDBPyConnection
+    target: str
+    location: str | None
+    mapping: Mapping | None
+    salt: Callable[[], str]
+
+    def source(self, vendor: str) -> str:
+        """The booking source: the vendor, or the mapping's per-account name."""
+        name = self.mapping.source_name if self.mapping else None
+        if not name:
+            return vendor
+        return name if name.startswith(vendor) else f"{vendor}-{name}"
+
+    def default_location(self) -> str | None:
+        if self.location:
+            return self.location
+        return self.mapping.location if self.mapping else None
+
+    def require_location(self, vendor: str) -> str:
+        location = self.default_location()
+        if not location:
+            raise ExportError(
+                f"{vendor} export has no location column: pass --location LOC, or add "
+                '[source] location = "L01" to the mapping file (--mapping)'
+            )
+        return location
+
+
+# --- SQL expressions with bound parameters ---------------------------------------------------
+
+
+class P:
+    """A bound parameter inside an expression template."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A SQL expression and the parameters its `?` placeholders bind, in order."""
+
+    sql: str
+    params: tuple = ()
+
+
+NULL = Expr("cast(null as varchar)")
+
+
+def E(template: str, *args: Expr | P | str) -> Expr:
+    """Fill each `{}` of template with an Expr, a parameter (P) or a fixed SQL snippet."""
+    parts = template.split("{}")
+    if len(parts) != len(args) + 1:
+        raise ValueError(f"template {template!r} needs {len(parts) - 1} arguments")
+    sql, params = [parts[0]], []
+    for arg, rest in zip(args, parts[1:], strict=True):
+        if isinstance(arg, Expr):
+            sql.append(arg.sql)
+            params.extend(arg.params)
+        elif isinstance(arg, P):
+            sql.append("?")
+            params.append(arg.value)
+        else:
+            sql.append(arg)
+        sql.append(rest)
+    return Expr("".join(sql), tuple(params))
+
+
+def lit(value: str | None) -> Expr:
+    return NULL if value is None else Expr("cast(? as varchar)", (value,))
+
+
+def blank(expr: Expr) -> Expr:
+    """Trimmed text, NULL when blank."""
+    return E("nullif(trim({}), '')", expr)
+
+
+def iso_datetime(expr: Expr, formats: Iterable[str]) -> Expr:
+    """Vendor date-time text -> ISO text with explicit formats; unparsed text passes through."""
+    return E(
+        "coalesce(strftime(try_strptime(trim({}), {}), '" + ISO + "'), {})",
+        expr,
+        P(list(formats)),
+        blank(expr),
+    )
+
+
+def iso_date_time(date: Expr, time: Expr, formats: Iterable[str]) -> Expr:
+    """A date cell and a time cell joined with a space, then parsed as one date-time."""
+    return iso_datetime(E("trim({}) || ' ' || trim({})", date, time), formats)
+
+
+def minutes_text(expr: Expr) -> Expr:
+    """`1h 30m`, `45m`, `2h`, `90`, `1:30` -> whole minutes as text; anything else unchanged."""
+    x = E("lower(trim({}))", expr)
+    return E(
+        "case when {} ~ '^[0-9]+$' then {} "
+        "when {} ~ '^([0-9]+) *h( *([0-9]+) *m(in)?)?$|^([0-9]+) *m(in)?$' then cast("
+        "coalesce(try_cast(regexp_extract({}, '([0-9]+) *h', 1) as integer), 0) * 60 + "
+        "coalesce(try_cast(regexp_extract({}, '([0-9]+) *m', 1) as integer), 0) as varchar) "
+        "when {} ~ '^[0-9]+:[0-9]{2}$' then cast("
+        "cast(split_part({}, ':', 1) as integer) * 60 + cast(split_part({}, ':', 2) as integer)"
+        " as varchar) else {} end",
+        x,
+        x,
+        x,
+        x,
+        x,
+        x,
+        x,
+        x,
+        blank(expr),
+    )
+
+
+def person_name(expr: Expr) -> Expr:
+    """Staff names as people write them: `Last, First` -> `First Last`, spaces collapsed."""
+    x = E("regexp_replace(trim({}), '\\s+', ' ', 'g')", expr)
+    return blank(
+        E(
+            "case when {} like '%,%' then trim(split_part({}, ',', 2)) || ' ' || "
+            "trim(split_part({}, ',', 1)) else {} end",
+            x,
+            x,
+            x,
+            x,
+        )
+    )
+
+
+class Columns:
+    """Vendor header -> cell expressions, matched like EXPORTS.md (case, spaces, underscores)."""
+
+    def __init__(self, header: list[str]) -> None:
+        self.header = header
+        self.positions: dict[str, int] = {}
+        for index, name in enumerate(header):
+            self.positions.setdefault(normalise(name or ""), index)
+
+    def index(self, *names: str) -> int | None:
+        for name in names:
+            position = self.positions.get(normalise(name))
+            if position is not None:
+                return position
+        return None
+
+    def has(self, *names: str) -> bool:
+        return self.index(*names) is not None
+
+    def __call__(self, *names: str) -> Expr:
+        """The first of `names` the header has, as a cell expression (NULL when none)."""
+        position = self.index(*names)
+        return NULL if position is None else Expr(f"t.c{position}")
+
+
+@dataclass
+class ClientCells:
+    """Which cells identify the client (all are PII and never stored as they are)."""
+
+    email: Expr = NULL
+    phone: Expr = NULL
+    name: Expr = NULL
+    positions: tuple[int, ...] = ()  # cells to replace by the key in raw_row
+
+
+def client_cells(columns: Columns, *, email=(), phone=(), name=(), first_last=None) -> ClientCells:
+    """ClientCells from header names; `first_last` = (first-name column, last-name column)."""
+    positions = []
+    for names in (email, phone, name, *(first_last or ())):
+        if isinstance(names, str):
+            names = (names,)
+        index = columns.index(*names)
+        if index is not None:
+            positions.append(index)
+    name_expr = columns(*name) if name else NULL
+    if first_last:
+        first, last = columns(first_last[0]), columns(first_last[1])
+        joined = E("nullif(trim(coalesce({}, '') || ' ' || coalesce({}, '')), '')", first, last)
+        name_expr = joined if name_expr is NULL else E("coalesce({}, {})", blank(name_expr), joined)
+    return ClientCells(
+        email=columns(*email) if email else NULL,
+        phone=columns(*phone) if phone else NULL,
+        name=name_expr,
+        positions=tuple(positions),
+    )
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def table_from_records(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    header: list[str],
+    records: list[list[object]],
+) -> tabular.Table:
+    """A temp text table (line_number, c0..cN) from [line, cell, ...] records."""
+    width = len(header)
+    padded = [
+        [r[0], *((list(r[1:]) + [None] * width)[:width])] for r in records
+    ]  # short rows padded
+    frame = pd.DataFrame(padded, columns=["line_number", *[f"c{i}" for i in range(width)]])
+    frame = frame.astype({f"c{i}": "object" for i in range(width)})
+    tabular._create_from_frame(con, name, frame, width)
+    return tabular.Table(name=name, header=header, container="", rows_read=len(records))
+
+
+def read_vendor_table(sniff_: Sniff, con: duckdb.DuckDBPyConnection, name: str) -> tabular.Table:
+    """A vendor CSV/XLSX whose header is the first row, read like a native file."""
+    return tabular.read_table(sniff_.path, con, name)
+
+
+def read_below_header(sniff_: Sniff, ctx: Context, header_at: int) -> tabular.Table:
+    """A table whose header sits under a preamble (row `header_at` of the non-blank rows);
+    a trailing totals row (first cell starting with "Total") is dropped."""
+    if sniff_.container == "xlsx":
+        rows = tabular._xlsx_rows(sniff_.path)
+    else:
+        text = sniff_.path.read_bytes().decode("utf-8-sig", errors="replace")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows, line_before = [], 0
+        for cells in reader:
+            start, line_before = line_before + 1, reader.line_num
+            if any(c.strip() for c in cells):
+                rows.append((start, cells))
+    header = [(c or "").strip() for c in rows[header_at][1]]
+    records = [
+        [line, *cells]
+        for line, cells in rows[header_at + 1 :]
+        if not re.match(r"(?i)^\s*(grand )?totals?\b", next((c for c in cells if c), "") or "")
+    ]
+    return table_from_records(ctx.con, f"{ctx.target}_vendor", header, records)
+
+
+def install_lookups(
+    ctx: Context, statuses: dict[str, str], location: str | None, source: str
+) -> None:
+    """Temp tables the canonical query joins: context values, status words, staff ids."""
+    con = ctx.con
+    words = {pii_free_key(k): v for k, v in statuses.items()}
+    therapists: dict[str, str] = {}
+    bar_services: list[str] = []
+    if ctx.mapping:
+        words.update({pii_free_key(k): v for k, v in ctx.mapping.status_words.items()})
+        therapists = ctx.mapping.therapists
+        bar_services = ctx.mapping.bar_services
+    con.execute(
+        "create or replace temp table vendor_ctx as "
+        "select cast(? as varchar) as location, cast(? as varchar) as source, "
+        "cast(? as varchar) as salt",
+        [location, source, ctx.salt()],
+    )
+    con.execute("create or replace temp table vendor_status (word varchar, canonical varchar)")
+    if words:
+        con.executemany("insert into vendor_status values (?, ?)", list(words.items()))
+    con.execute("create or replace temp table vendor_staff (name varchar, id varchar)")
+    if therapists:
+        con.executemany(
+            "insert into vendor_staff values (?, ?)",
+            [(k.strip().lower(), v) for k, v in therapists.items()],
+        )
+    con.execute("create or replace temp table vendor_bar_services (service varchar)")
+    if bar_services:
+        con.executemany(
+            "insert into vendor_bar_services values (?)",
+            [(s.strip().lower(),) for s in bar_services],
+        )
+
+
+def pii_free_key(word: str) -> str:
+    """Status lookup key: letters only, lowercased (as pipelines.validate matches words)."""
+    return re.sub(r"[^a-z]", "", word.lower())
+
+
+def build_bookings(
+    ctx: Context,
+    table: tabular.Table,
+    columns: dict[str, Expr],
+    client: ClientCells,
+    *,
+    vendor: str,
+    format_name: str,
+    statuses: dict[str, str],
+    location: str | None = None,
+    rows_read: int | None = None,
+    rejects: list[tuple[int, str, str]] | None = None,
+    where: str | None = None,
+    client_key: Expr | None = None,
+):
+    """Create ctx.target (canonical bookings text + raw_row without PII) from a vendor table.
+
+    `columns` maps canonical columns to expressions over the vendor cells (`t.c0` ...);
+    `status` is the vendor word, mapped here through `statuses` and the mapping's words;
+    `therapist_id` is a staff name, mapped through the mapping's [therapists] table;
+    `uses_bars` defaults to true for the mapping's bar services (else NULL: keywords decide).
+    """
+    from pipelines.formats import ExportRows
+
+    source = ctx.source(vendor)
+    location = location if location is not None else ctx.default_location()
+    install_lookups(ctx, statuses, location, source)
+    key = client_key or pii.client_key_sql(client.email, client.phone, client.name)
+    parts: list[Expr] = [Expr("t.line_number")]
+    for column in KINDS["bookings"].columns:
+        expr = columns.get(column, NULL)
+        if column == "source":
+            expr = Expr("ctx.source")
+        elif column == "client_id":
+            expr = Expr("t._client")
+        elif column == "location_id":
+            expr = E("coalesce({}, ctx.location)", blank(expr))
+        elif column == "status":
+            word = blank(expr)
+            expr = E(
+                "coalesce((select canonical from vendor_status "
+                "where word = regexp_replace(lower({}), '[^a-z]', '', 'g')), {})",
+                word,
+                word,
+            )
+        elif column == "therapist_id":
+            name = blank(expr)
+            expr = E(
+                "coalesce((select id from vendor_staff where name = lower({})), {})", name, name
+            )
+        elif column == "uses_bars" and expr is NULL:
+            expr = E(
+                "case when lower(trim({})) in (select service from vendor_bar_services)"
+                " then 'true' end",
+                columns.get("service", NULL),
+            )
+        else:
+            expr = blank(expr)
+        parts.append(E("{} as " + column, expr))
+    # raw_row keeps only the cells the adapter reads, client cells replaced by the key: free
+    # text (notes, intake answers) is left out, as it may hold client details too.
+    used = {int(n) for p in parts for n in re.findall(r"\bt\.c(\d+)\b", p.sql)}
+    pii_cells = set(client.positions)
+    raw_cells = [
+        "coalesce(t._client, '')" if i in pii_cells else f"coalesce(t.c{i}, '')"
+        for i in sorted(used | pii_cells)
+    ]
+    parts.append(Expr(f"{' || chr(44) || '.join(raw_cells) or chr(39) * 2} as raw_row"))
+    select = E(", ".join(["{}"] * len(parts)), *parts)
+    inner = E("select t.*, {} as _client from " + table.name + " as t, vendor_ctx as ctx", key)
+    filter_sql = f" where {where}" if where else ""
+    query = E(
+        "create or replace temp table "
+        + ctx.target
+        + " as select {} from ({}) as t, vendor_ctx as ctx"
+        + filter_sql,
+        select,
+        inner,
+    )
+    ctx.con.execute(query.sql, list(query.params))
+    ctx.con.execute(f"drop table if exists {table.name}")
+    count = ctx.con.execute(f"select count(*) from {ctx.target}").fetchone()[0]
+    return ExportRows(
+        kind="bookings",
+        format=format_name,
+        table=ctx.target,
+        rows_read=rows_read if rows_read is not None else count,
+        rejects=scrub_rejects(rejects or table.rejects, client.positions),
+    )
+
+
+def scrub_rejects(
+    rejects: list[tuple[int, str, str]], positions: Iterable[int]
+) -> list[tuple[int, str, str]]:
+    """Rows rejected before validation (a wrong field count): their cells may have shifted, so
+    no cell can be trusted not to be a client's name, email or phone: the raw text is withheld."""
+    del positions
+    return [
+        (line, reason, f"(raw row withheld: {raw.count(',') + 1} cells, may hold client details)")
+        for line, reason, raw in rejects
+    ]

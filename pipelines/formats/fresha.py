@@ -1,0 +1,5 @@
+"""stub"""
+
+
+def detect(sniff, mapping):
+    return False
