@@ -6,6 +6,7 @@ Screenshots go to screenshots/ (git-ignored) so a person can look at each page a
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -54,11 +55,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run` on a free port against the demo warehouse; yields its base URL."""
+def app_server(
+    demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """`streamlit run` on a free port against a copy of the demo; yields (URL, warehouse path)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "STUDIO_OPS_DB": str(demo_warehouse)}
+    folder = tmp_path_factory.mktemp("server")
+    log = folder / "streamlit.log"
+    db = folder / "studio.duckdb"
+    shutil.copyfile(demo_warehouse, db)
+    env = {**os.environ, "STUDIO_OPS_DB": str(db)}
     env.pop("STUDIO_OPS_SETTINGS", None)
     command = [
         sys.executable,
@@ -93,7 +99,7 @@ def app_url(demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> I
                 if time.monotonic() > deadline:
                     pytest.fail(f"streamlit did not answer within 60 s:\n{log.read_text()}")
                 time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", db
         finally:
             server.terminate()
             try:
@@ -104,7 +110,7 @@ def app_url(demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="module")
-def browser_page(app_url: str):
+def browser_page(app_server):
     """One headless Chromium tab at 1280×800."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
@@ -129,9 +135,9 @@ def wait_until_idle(page, timeout_ms: int = 60_000) -> None:
 
 
 @pytest.mark.parametrize(("path", "name", "has_chart"), PAGES, ids=[p[1] for p in PAGES])
-def test_page_draws_without_an_exception(browser_page, app_url: str, path, name, has_chart):
+def test_page_draws_without_an_exception(browser_page, app_server, path, name, has_chart):
     page = browser_page
-    page.goto(f"{app_url}/{path}")
+    page.goto(f"{app_server[0]}/{path}")
     wait_until_idle(page)
     page.wait_for_selector("h1", timeout=30_000)
     if has_chart:
@@ -145,3 +151,26 @@ def test_page_draws_without_an_exception(browser_page, app_url: str, path, name,
     assert page.locator("[data-testid='stAlertContentError']").count() == 0, page.locator(
         "[data-testid='stAlertContentError']"
     ).first.inner_text()
+
+
+def test_a_bad_upload_shows_one_line_and_changes_nothing(browser_page, app_server, tmp_path):
+    page = browser_page
+    base, db = app_server
+    before = db.stat().st_mtime_ns, db.stat().st_size
+    bad = tmp_path / "not-an-export.csv"
+    bad.write_text("hello,world\n1,2\n")
+    page.goto(f"{base}/loads")
+    wait_until_idle(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+    page.get_by_text(bad.name).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Load files").click()
+    error = page.locator("[data-testid='stAlertContentError']").first
+    error.wait_for(timeout=60_000)
+    wait_until_idle(page)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "data_bad_upload.png"))
+    message = error.inner_text().strip()
+    assert message.startswith("not-an-export.csv: not loaded: ")
+    assert "\n" not in message
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == before
+    assert page.locator("[data-testid='stException']").count() == 0

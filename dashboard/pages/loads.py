@@ -1,5 +1,6 @@
 """Data: upload exports, past loads, rejected rows and data-quality findings."""
 
+import inspect
 import tempfile
 from pathlib import Path
 
@@ -24,13 +25,19 @@ with st.form("upload", clear_on_submit=True):
 if submitted and files:
     with tempfile.TemporaryDirectory(prefix="studio-ops-upload-") as folder:
         paths = []
-        for upload in files:
-            path = Path(folder) / Path(upload.name).name  # keep the original file name
+        for number, upload in enumerate(files):
+            # one sub-folder per upload keeps the original file name, even for two same names
+            path = Path(folder) / str(number) / Path(upload.name).name
+            path.parent.mkdir()
             path.write_bytes(upload.getvalue())
             paths.append(path)
+        # report and record the names people uploaded, not the temp folder
+        extra = {}
+        if "display_names" in inspect.signature(load_files).parameters:
+            extra["display_names"] = {path: path.name for path in paths}
         with st.spinner("Loading…"):
             results = load_files(
-                db_path(), paths, load_settings(), location=location.strip() or None
+                db_path(), paths, load_settings(), location=location.strip() or None, **extra
             )
     for result in results:
         show = {"loaded": st.success, "skipped": st.info}.get(result.outcome, st.error)
