@@ -465,7 +465,7 @@ def build_bookings(
         format=format_name,
         table=ctx.target,
         rows_read=rows_read if rows_read is not None else count,
-        rejects=scrub_rejects(rejects or table.rejects, client.positions),
+        rejects=scrub_rejects(table.rejects, client.positions) + list(rejects or []),
     )
 
 

@@ -18,6 +18,7 @@ needs an answer the file does not give stops with a message naming the line to a
     summary = "(?P<service>.+?) - (?P<client>.+)"   # named groups: service, client, therapist
     therapist = "Maya Chen"      # whose calendar this is (else a `therapist` group or the name)
     location_is = "room"         # what an event's LOCATION means: room | location | ignore
+    timezone = "America/Denver"  # for UTC times when the calendar names no X-WR-TIMEZONE
     [columns]                    # generic mapping: canonical field = column header
     booking_id = "Appt #"
     [formats]
@@ -93,6 +94,7 @@ class Mapping:
     ics_summary: str | None = None
     ics_therapist: str | None = None
     ics_location_is: str = "ignore"
+    ics_timezone: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     datetime_formats: list[str] = field(default_factory=list)
     status_words: dict[str, str] = field(default_factory=dict)
@@ -152,6 +154,7 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
         ics_summary=text("ics", "summary"),
         ics_therapist=text("ics", "therapist"),
         ics_location_is=text("ics", "location_is") or "ignore",
+        ics_timezone=text("ics", "timezone"),
         datetime_formats=texts("formats", "datetime"),
     )
     if mapping.source_name is not None and not re.fullmatch(

@@ -1,5 +1,153 @@
-"""stub"""
+"""Vagaro: Reports -> Appointments Summary, `.xlsx` only, one file per status.
+
+Recognised by content: a workbook (or CSV) whose header row, which may sit under a report
+preamble (row 23 seen), names the `Service Provider`, the `Customer` (or `Client`), the
+`Status` and a date column. A trailing totals row is dropped. Header names vary a little by
+report, so each field accepts a few synonyms (FIELDS).
+
+Statuses: Accepted, Awaiting Confirmation, Confirmed -> booked; Show, Ready to Start,
+In Progress, Service Completed -> completed; No-Show -> no_show; Cancelled -> cancelled.
+Dates: `M/D/YYYY`, `Mon D, YYYY`, `Wed, Mar 4, 2026` with `h:mm AM` times, or real Excel
+date-time cells; other orders need [formats] datetime in the mapping.
+
+Booking ids: the report's appointment id when it has one; otherwise a hash of provider, start
+and client key. Since every status has its own file, an appointment whose status changed moves
+from one file to the other under the same id, and the later load wins.
+"""
+
+from __future__ import annotations
+
+from pipelines.formats.common import (
+    Columns,
+    Context,
+    E,
+    Expr,
+    Sniff,
+    blank,
+    build_bookings,
+    client_cells,
+    iso_datetime,
+    minutes_text,
+    person_name,
+    read_below_header,
+)
+from pipelines.formats.native import normalise
+
+NAME = "vagaro"
+FIELDS: dict[str, tuple[str, ...]] = {
+    "provider": ("Service Provider", "Provider", "Employee"),
+    "customer": ("Customer", "Customer Name", "Client", "Client Name"),
+    "email": ("Email", "Customer Email"),
+    "phone": ("Phone", "Cell Phone", "Customer Phone", "Mobile"),
+    "service": ("Service", "Service Name", "Services"),
+    "date": ("Appointment Date", "Appt. Date", "Appt Date", "Date"),
+    "start": ("Start Time", "Time", "Appt. Time"),
+    "end": ("End Time",),
+    "duration": ("Duration", "Service Duration"),
+    "status": ("Status", "Appointment Status"),
+    "id": ("Appointment ID", "Appointment #", "Appt ID", "Confirmation #"),
+    "price": ("Service Price", "Price", "Amount"),
+    "booked": ("Booked On", "Booking Date", "Created Date", "Date Booked"),
+    "location": ("Business Location", "Location"),
+    "room": ("Resource", "Room"),
+}
+DATETIME_FORMATS = [
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M%p",
+    "%m/%d/%Y %H:%M",
+    "%b %d, %Y %I:%M %p",
+    "%a, %b %d, %Y %I:%M %p",
+    "%Y-%m-%d %I:%M %p",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+]
+DATE_FORMATS = ["%m/%d/%Y", "%b %d, %Y", "%a, %b %d, %Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"]
+STATUSES = {
+    "Accepted": "booked",
+    "Awaiting Confirmation": "booked",
+    "Confirmed": "booked",
+    "Show": "completed",
+    "Ready to Start": "completed",
+    "In Progress": "completed",
+    "Service Completed": "completed",
+    "No-Show": "no_show",
+    "Cancelled": "cancelled",
+    "Canceled": "cancelled",
+}
 
 
-def detect(sniff, mapping):
-    return False
+def _header_at(sniff: Sniff) -> int | None:
+    for index, row in enumerate(sniff.rows):
+        names = {normalise(c) for c in row if c}
+
+        def has(field: str, names: set[str] = names) -> bool:
+            return any(normalise(s) in names for s in FIELDS[field])
+
+        if all(has(f) for f in ("provider", "customer", "status", "date")):
+            return index
+    return None
+
+
+def detect(sniff: Sniff, mapping) -> bool:
+    return sniff.container in ("csv", "xlsx") and _header_at(sniff) is not None
+
+
+def _day(expr: Expr) -> Expr:
+    """A date cell: text, or an Excel date read as `YYYY-MM-DD 00:00:00`."""
+    return E("regexp_replace(trim({}), ' 00:00:00$', '')", expr)
+
+
+def _clock(expr: Expr) -> Expr:
+    """A time cell: text (`9:00 AM`) or an Excel time read as `HH:MM:SS`."""
+    return E("trim({})", expr)
+
+
+def read(sniff: Sniff, ctx: Context):
+    table = read_below_header(sniff, ctx, _header_at(sniff))
+    c = Columns(table.header)
+
+    def col(field: str) -> Expr:
+        return c(*FIELDS[field])
+
+    if not c.has(*FIELDS["location"]):
+        ctx.require_location("Vagaro")
+    formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
+    day = _day(col("date"))
+    start = iso_datetime(E("{} || ' ' || {}", day, _clock(col("start"))), formats)
+    end = E(
+        "case when {} is not null then {} end",
+        blank(col("end")),
+        iso_datetime(E("{} || ' ' || {}", day, _clock(col("end"))), formats),
+    )
+    staff = person_name(col("provider"))
+    booking_id = E(
+        "coalesce({}, 'vg-' || left(sha256(coalesce({}, '') || '|' || coalesce({}, '') || '|' "
+        "|| coalesce(t._client, '')), 16))",
+        blank(col("id")),
+        staff,
+        start,
+    )
+    columns = {
+        "booking_id": booking_id,
+        "location_id": col("location"),
+        "room_id": col("room"),
+        "therapist_id": staff,
+        "service": col("service"),
+        "start_at": start,
+        "end_at": end,
+        "duration_minutes": minutes_text(col("duration")),
+        "status": col("status"),
+        "created_at": iso_datetime(col("booked"), DATE_FORMATS + formats),
+        "price": col("price"),
+    }
+    client = client_cells(c, email=FIELDS["email"], phone=FIELDS["phone"], name=FIELDS["customer"])
+    return build_bookings(
+        ctx,
+        table,
+        columns,
+        client,
+        vendor=NAME,
+        format_name=f"vagaro-{sniff.container}",
+        statuses=STATUSES,
+    )
