@@ -254,14 +254,22 @@ def room_time_split(rooms: pd.DataFrame) -> alt.Chart:
 def therapist_week_grid(
     frame: pd.DataFrame, value: str, title: str, limit: float, fmt: str = ",.0f"
 ) -> alt.Chart:
-    """Therapist × week grid coloured by `value`; cells above `limit` outlined in red."""
+    """Therapist × week grid shaded by `value` up to `limit`; cells above `limit` in red."""
     base = alt.Chart(frame).encode(
         x=alt.X("week:O", title="Week of", timeUnit="yearmonthdate", axis=alt.Axis(format="%d %b")),
-        y=alt.Y("therapist:N", title=None),
+        y=alt.Y("therapist:N", title=None, axis=alt.Axis(labelLimit=320)),
     )
-    cells = base.mark_rect(strokeWidth=2).encode(
-        color=alt.Color(f"{value}:Q", title=title, scale=alt.Scale(scheme="oranges")),
-        stroke=alt.condition(f"datum.{value} > {limit}", alt.value(OVER_LIMIT), alt.value(None)),
+    over = f"datum.{value} > {limit}"
+    cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
+        color=alt.condition(
+            over,
+            alt.value(OVER_LIMIT),
+            alt.Color(
+                f"{value}:Q",
+                title=title,
+                scale=alt.Scale(scheme="blues", domain=[0, limit]),
+            ),
+        ),
         tooltip=[
             alt.Tooltip("therapist:N", title="Therapist"),
             alt.Tooltip("week:T", title="Week of"),
@@ -270,10 +278,11 @@ def therapist_week_grid(
     )
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text(f"{value}:Q", format=fmt),
-        color=alt.condition(f"datum.{value} > {limit}", alt.value(OVER_LIMIT), alt.value("#333")),
+        color=alt.condition(
+            f"{over} || datum.{value} > {0.6 * limit}", alt.value("white"), alt.value("#333")
+        ),
     )
-    therapists = frame["therapist"].nunique()
-    return (cells + text).properties(height=max(120, 24 * therapists))
+    return (cells + text).properties(height=alt.Step(22))
 
 
 def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:

@@ -31,19 +31,18 @@ st.altair_chart(
 tables.show_table(summary.drop(columns=["therapist_label"]), "therapists", symbol)
 
 weeks = data.therapist_weeks(*where)
-left, right = st.columns(2)
-with left:
+st.subheader("Workload week by week")
+hours_tab, bars_tab = st.tabs(["Hands-on hours per week", "Most bar sessions in one day"])
+with hours_tab:
     limit = settings.weekly_hands_on_hours_limit
-    st.subheader("Hands-on hours per week")
-    st.caption(f"Weekly limit {limit} h; weeks above it are outlined in red.")
+    st.caption(f"Weekly limit {limit} h; weeks above it are red.")
     st.altair_chart(
         charts.therapist_week_grid(weeks, "hands_on_hours", "Hands-on hours", limit, ",.0f"),
         width="stretch",
     )
-with right:
+with bars_tab:
     limit = settings.max_bar_sessions_per_day
-    st.subheader("Most bar sessions in one day")
-    st.caption(f"Daily limit {limit} bar sessions; weeks with a day above it are outlined in red.")
+    st.caption(f"Daily limit {limit} bar sessions; weeks with a day above it are red.")
     st.altair_chart(
         charts.therapist_week_grid(
             weeks, "most_bar_sessions_in_a_day", "Bar sessions in a day", limit
