@@ -29,9 +29,22 @@ FALSE_WORDS = ("false", "no", "n", "0")
 # "No Show", "NoShow", "no_show" and "No-Show" are one word.
 STATUS_WORDS: dict[str, str] = {
     **dict.fromkeys(
-        ["completed", "checkedout", "show", "arrived", "servicecompleted", "paid"], "completed"
+        ["completed", "checkedout", "show", "arrived", "servicecompleted", "paid", "checkedin"],
+        "completed",
     ),
-    **dict.fromkeys(["booked", "confirmed", "accepted", "pending", "requested"], "booked"),
+    **dict.fromkeys(
+        [
+            "booked",
+            "confirmed",
+            "accepted",
+            "pending",
+            "requested",
+            # vendor words (EXPORTS.md): Jane, Vagaro
+            "bookedonline",
+            "awaitingconfirmation",
+        ],
+        "booked",
+    ),
     **dict.fromkeys(["noshow", "missed"], "no_show"),
     **dict.fromkeys(
         [
@@ -41,6 +54,7 @@ STATUS_WORDS: dict[str, str] = {
             "canceledbycustomer",
             "cancelledbyseller",
             "canceledbyseller",
+            "declined",  # Square: the seller declined the request; the slot stays free
         ],
         "cancelled",
     ),

@@ -219,6 +219,17 @@ def minutes_text(expr: Expr) -> Expr:
     )
 
 
+def past_or_future(start: Expr) -> Expr:
+    """For exports that never record completion: a day before the load day is completed, the
+    load day or later booked (an ISO start that does not parse stays booked and is rejected
+    for its start_at anyway)."""
+    return E(
+        "case when try_strptime({}, '" + ISO + "') < current_date then 'completed' "
+        "else 'booked' end",
+        start,
+    )
+
+
 def person_name(expr: Expr) -> Expr:
     """Staff names as people write them: `Last, First` -> `First Last`, spaces collapsed."""
     x = E("regexp_replace(trim({}), '\\s+', ' ', 'g')", expr)
@@ -271,6 +282,9 @@ class ClientCells:
 
 def client_cells(columns: Columns, *, email=(), phone=(), name=(), first_last=None) -> ClientCells:
     """ClientCells from header names; `first_last` = (first-name column, last-name column)."""
+    email, phone, name = (
+        (names,) if isinstance(names, str) else tuple(names) for names in (email, phone, name)
+    )
     positions = []
     for names in (email, phone, name, *(first_last or ())):
         if isinstance(names, str):

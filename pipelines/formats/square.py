@@ -1,5 +1,152 @@
-"""stub"""
+"""Square Appointments: the appointments history export (past and upcoming), CSV or XLSX.
+
+Recognised by its header: a `Team Member` (or `Staff`), a `Customer` name column, a `Status`
+column and `Start Time`/`Date`. Square does not document the export's columns; the synonyms
+in FIELDS cover the layouts known to the project. Statuses are the API's (PENDING, ACCEPTED,
+CANCELLED_BY_CUSTOMER, CANCELLED_BY_SELLER, DECLINED, NO_SHOW) or their display words.
+Square has no "completed": an ACCEPTED appointment on a day before the load day is completed,
+on the load day or later booked. A DECLINED request never held the slot and counts as
+cancelled. `Resource` (the room resource of the appointment segment) becomes the room.
+Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept).
+Booking ids: `Appointment ID`/`Booking ID`.
+"""
+
+from __future__ import annotations
+
+from pipelines.formats.common import (
+    Columns,
+    Context,
+    E,
+    Expr,
+    Sniff,
+    blank,
+    build_bookings,
+    client_cells,
+    iso_datetime,
+    minutes_text,
+    past_or_future,
+    person_name,
+    read_vendor_table,
+)
+from pipelines.formats.native import normalise
+
+NAME = "square"
+FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("Appointment ID", "Booking ID", "ID"),
+    "staff": ("Team Member", "Staff", "Staff Member"),
+    "customer": ("Customer", "Customer Name", "Client"),
+    "email": ("Customer Email", "Email"),
+    "phone": ("Customer Phone", "Phone"),
+    "service": ("Service", "Service Name", "Services", "Item"),
+    "start": ("Start Time", "Start", "Start At"),
+    "date": ("Date", "Appointment Date"),
+    "end": ("End Time", "End", "End At"),
+    "duration": ("Duration", "Duration (min)", "Duration Minutes"),
+    "status": ("Status", "Appointment Status"),
+    "price": ("Price", "Amount", "Service Price"),
+    "created": ("Created At", "Created", "Booked At"),
+    "location": ("Location",),
+    "room": ("Resource", "Resources", "Room"),
+}
+DATETIME_FORMATS = [
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M",
+    "%Y-%m-%d %I:%M %p",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+]
+STATUSES = {
+    "PENDING": "booked",
+    "CANCELLED_BY_CUSTOMER": "cancelled",
+    "CANCELLED_BY_SELLER": "cancelled",
+    "DECLINED": "cancelled",
+    "NO_SHOW": "no_show",
+}
 
 
-def detect(sniff, mapping):
-    return False
+def _header(sniff: Sniff) -> set[str]:
+    return {normalise(c) for c in sniff.header if c}
+
+
+def _has(names: set[str], field: str) -> bool:
+    return any(normalise(s) in names for s in FIELDS[field])
+
+
+def detect(sniff: Sniff, mapping) -> bool:
+    if sniff.container not in ("csv", "xlsx"):
+        return False
+    names = _header(sniff)
+    return all(_has(names, f) for f in ("staff", "customer", "status", "id")) and (
+        _has(names, "start") or _has(names, "date")
+    )
+
+
+def read(sniff: Sniff, ctx: Context):
+    table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
+    c = Columns(table.header)
+
+    def col(field: str) -> Expr:
+        return c(*FIELDS[field])
+
+    if not c.has(*FIELDS["location"]):
+        ctx.require_location("Square")
+    formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
+
+    # ISO 8601 with an offset (2026-03-02T09:00:00-07:00): keep the local wall-clock part.
+    def local(expr: Expr) -> Expr:
+        return E(
+            "regexp_replace(trim({}), '^(\\d{4}-\\d{2}-\\d{2})T(\\d{2}:\\d{2}(:\\d{2})?)"
+            "(\\.\\d+)?([+-]\\d{2}:?\\d{2}|Z)?$', '\\1 \\2')",
+            expr,
+        )
+
+    start_text = E(
+        "case when {} is not null and {} is not null then trim({}) || ' ' || trim({}) else {} end",
+        blank(col("date")),
+        blank(col("start")),
+        col("date"),
+        col("start"),
+        E("coalesce({}, {})", blank(col("start")), blank(col("date"))),
+    )
+    start = iso_datetime(local(start_text), formats)
+    word = E("upper(regexp_replace(trim({}), '[ -]+', '_', 'g'))", col("status"))
+    status = E(
+        "case when {} = 'ACCEPTED' then {} else trim({}) end",
+        word,
+        past_or_future(start),
+        col("status"),
+    )
+    end_text = E(
+        "case when {} is null then null when {} is not null and {} !~ '\\d{4}-|/' "
+        "then trim({}) || ' ' || trim({}) else {} end",
+        blank(col("end")),
+        blank(col("date")),
+        col("end"),
+        col("date"),
+        col("end"),
+        col("end"),
+    )
+    columns = {
+        "booking_id": col("id"),
+        "location_id": col("location"),
+        "room_id": col("room"),
+        "therapist_id": person_name(col("staff")),
+        "service": col("service"),
+        "start_at": start,
+        "end_at": iso_datetime(local(end_text), formats),
+        "duration_minutes": minutes_text(col("duration")),
+        "status": status,
+        "created_at": iso_datetime(local(col("created")), formats),
+        "price": col("price"),
+    }
+    client = client_cells(c, email=FIELDS["email"], phone=FIELDS["phone"], name=FIELDS["customer"])
+    return build_bookings(
+        ctx,
+        table,
+        columns,
+        client,
+        vendor=NAME,
+        format_name=f"square-{sniff.container}",
+        statuses=STATUSES,
+    )
