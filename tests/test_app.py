@@ -118,7 +118,7 @@ def test_changing_location_and_day_changes_the_tiles_as_the_mart_says(
         assert not at.exception
         expected = day_totals(demo_warehouse, location_id, day)
         assert tile(at, "Bookings") == fmt.count(expected["bookings"])
-        assert tile(at, "Therapist utilization") == fmt.pct(expected["therapist_utilization"])
+        assert tile(at, "Shift time booked") == fmt.pct(expected["therapist_utilization"])
         assert tile(at, "No-shows") == fmt.count(expected["no_shows"])
         seen.add((tile(at, "Bookings"), tile(at, "Revenue")))
     assert len(seen) > 1, "different locations show different figures"
@@ -256,3 +256,42 @@ def test_csv_download_neutralises_formulas() -> None:
     assert lines[1:5] == ["'=HYPERLINK()", "'+1", "'-2", "'@x"]
     assert "ok" in lines
     assert not any(line.startswith(("=", "+", "-", "@")) for line in lines)
+
+
+def test_capacity_room_table_follows_the_room_mart(demo_warehouse: Path) -> None:
+    at = open_page("capacity")
+    end = as_of(demo_warehouse)
+    start = end - dt.timedelta(days=13)
+    at.date_input(key="filter_dates").set_value((start, end))
+    at.run()
+    assert not at.exception
+    expected = mart(
+        demo_warehouse,
+        """
+        select
+            coalesce(nullif(l.name, ''), d.location_id) as location_name,
+            coalesce(r.room_name, d.room_id) as room,
+            sum(d.occupied_minutes) / sum(d.available_minutes) as utilization
+        from fct_room_days as d
+        join dim_rooms as r using (location_id, room_id)
+        join dim_locations as l using (location_id)
+        where d."date" between ? and ?
+        group by all
+        """,
+        start,
+        end,
+    ).set_index(["location_name", "room"])
+    rooms = next(d.value for d in at.dataframe if "Room" in d.value.columns)
+    assert len(rooms) == len(expected)
+    for row in rooms.to_dict("records"):
+        share = expected.loc[(row["Location"], row["Room"]), "utilization"]
+        assert row["Utilization %"] == pytest.approx(share * 100, abs=0.051)
+
+
+def test_metric_dictionary_lists_every_metric() -> None:
+    from pipelines.metrics import load_dictionary
+
+    at = open_page("metric_dictionary")
+    shown = at.dataframe[0].value
+    assert len(shown) == len(load_dictionary())
+    assert set(shown["Name"]) == {m.name for m in load_dictionary()}

@@ -27,7 +27,7 @@ before = data.kpi_totals(scope, week_before, week_before)
 TILES = [
     ("Room utilization", "room_utilization", "rate", False),
     ("Bar utilization", "bar_utilization", "rate", False),
-    ("Therapist utilization", "therapist_utilization", "rate", False),
+    ("Shift time booked", "therapist_utilization", "rate", False),
     ("Bookings", "bookings", "count", False),
     ("No-shows", "no_shows", "count", True),
     ("Late cancels", "late_cancellations", "count", True),
@@ -52,6 +52,7 @@ else:
                 shown,
                 delta=fmt.change(value, previous, kind, symbol),
                 delta_color="off" if unchanged else "inverse" if rise_is_bad else "normal",
+                delta_arrow="off" if unchanged else "auto",
                 help=fmt.meaning(name),
                 border=True,
             )
