@@ -34,13 +34,13 @@ tiles[1].metric(
     border=True,
 )
 tiles[2].metric(
-    "Hours with every bar room full",
+    "All bar rooms full",
     fmt.hours(full["full_hours"].sum() if len(full) else None),
     help="Time when no bar room was free: bar clients could not be booked.",
     border=True,
 )
 tiles[3].metric(
-    "Bar-room hours on other work",
+    "Bar rooms, other work",
     fmt.hours(bar_rooms["non_bar_hours_in_bar_room"].sum()),
     help="Bar rooms booked for treatments that do not need bars.",
     border=True,
