@@ -52,15 +52,29 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--start", type=_date, default=None, help="first day (YYYY-MM-DD); default: DAYS ago"
     )
+    generate.add_argument(
+        "--format",
+        choices=(
+            "native",
+            "acuity",
+            "calendly",
+            "fresha",
+            "mindbody",
+            "vagaro",
+            "square",
+            "jane",
+            "ics",
+        ),
+        default="native",
+        help="write bookings as this booking system exports them (one folder per location)",
+    )
     generate.set_defaults(run=_generate)
 
     load = commands.add_parser("load", help="load export files and folders")
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
     load.add_argument("--location", help="location_id for exports that lack one")
-    load.add_argument(
-        "--mapping", type=Path, help="mapping file (TOML) for booking-system exports"
-    )
+    load.add_argument("--mapping", type=Path, help="mapping file (TOML) for booking-system exports")
     load.set_defaults(run=_load)
 
     demo = commands.add_parser(
@@ -107,6 +121,14 @@ def _generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             start=args.start,
             progress=advance,
+        )
+    if args.format != "native":
+        from pipelines.vendor_writers import write_vendor
+
+        write_vendor(args.outdir, args.format)
+        print(
+            f"bookings in {args.format} format: load each location's folder with --mapping "
+            f"{args.outdir}/mappings/<location>.toml"
         )
     elapsed = time.perf_counter() - started
     rows = ", ".join(f"{count:,} {name}" for name, count in counts.items())
