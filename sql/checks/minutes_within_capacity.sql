@@ -1,4 +1,5 @@
--- Arithmetic invariants of the minute columns. Returns (mart, key, rule broken).
+-- Arithmetic invariants of the minute columns. Returns (mart, key, rule
+-- broken).
 
 with
 

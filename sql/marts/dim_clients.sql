@@ -1,8 +1,9 @@
--- One row per client with at least one completed visit (METRICS.md dim_clients).
--- next_booking_at: the earliest booked (not yet closed) appointment on or after
--- the as-of date. client_status, for the at-risk and lapsed lists: 'booked' (has a
--- next booking), else 'lapsed' (days_since_last_visit >= lapsed_days), else
--- 'at_risk' (>= at_risk_days), else 'active'.
+-- One row per client with at least one completed visit (METRICS.md
+-- dim_clients). next_booking_at: the earliest booked (not yet closed)
+-- appointment on or after the as-of date. client_status, for the at-risk and
+-- lapsed lists: 'booked' (has a next booking), else 'lapsed'
+-- (days_since_last_visit >= lapsed_days), else 'at_risk' (>= at_risk_days),
+-- else 'active'.
 
 create or replace table dim_clients as
 

@@ -1,6 +1,6 @@
--- One row per location named by any export: display name and time zone (from the
--- locations export when there is one), rooms and bar rooms (latest), and the
--- first and last day with data.
+-- One row per location named by any export: display name and time zone (from
+-- the locations export when there is one), rooms and bar rooms (latest), and
+-- the first and last day with data.
 
 create or replace table dim_locations as
 

@@ -1,6 +1,6 @@
 -- One row per data-quality finding: kind, location_id, entity_id (the room,
--- therapist or booking concerned), date and a readable detail. Findings are shown
--- to users; they never stop a build (sql/checks does that).
+-- therapist or booking concerned), date and a readable detail. Findings are
+-- shown to users; they never stop a build (sql/checks does that).
 
 create or replace table dq_issues as
 
@@ -36,8 +36,8 @@ therapist_segments as (
 ),
 
 -- double bookings come from the sorted segments: a booking that starts while an
--- earlier held booking of the same room (inside opening hours) or therapist (that
--- day) still runs
+-- earlier held booking of the same room (inside opening hours) or therapist
+-- (that day) still runs
 room_double_booked as (
     select
         'room_double_booked' as kind,

@@ -1,9 +1,10 @@
 -- One row per booking (after de-duplication), keyed by (source, booking_id).
 -- is_first_visit: the client's earliest completed booking chain-wide (ties by
--- booking_id, then source). is_rebooked (completed bookings only): the client has
--- another booking, any status, created on this booking's date and starting after
--- this booking ends; NULL when no such booking is known but a later booking of the
--- client has an unknown created_at (its source does not export it).
+-- booking_id, then source). is_rebooked (completed bookings only): the client
+-- has another booking, any status, created on this booking's date and starting
+-- after this booking ends; NULL when no such booking is known but a later
+-- booking of the client has an unknown created_at (its source does not export
+-- it).
 
 create or replace table fct_bookings as
 
@@ -13,41 +14,28 @@ bookings as (
     select * from stg_exports__bookings
 ),
 
-completed as (
-    select * from bookings where status = 'completed'
-),
-
-first_visits as (
+-- per client: the earliest completed booking (ties by booking_id, then source)
+-- and the latest start among bookings whose creation time is unknown
+client_facts as (
     select
         client_id,
         min({
             'start_at': start_at, 'booking_id': booking_id, 'source': source
-        }) as first_booking,
-    from completed
+        }) filter (where status = 'completed') as first_completed,
+        max(start_at) filter (where created_at is null) as last_unknown_start_at,
+    from bookings
     group by client_id
 ),
 
--- bookings created on a completed visit's day that start after it ends
-rebooked_on_the_day as (
-    select distinct
-        completed.source,
-        completed.booking_id,
-    from completed
-    inner join bookings as later
-        on
-            completed.client_id = later.client_id
-            and completed.booking_date = cast(later.created_at as date)
-            and later.start_at > completed.end_at
-),
-
--- the latest start of each client's bookings whose creation time is unknown
-unknown_creation as (
+-- per client and creation day: the latest start among bookings made that day
+created_on_day as (
     select
         client_id,
-        max(start_at) as last_unknown_start_at,
+        cast(created_at as date) as created_date,
+        max(start_at) as last_start_at,
     from bookings
-    where created_at is null
-    group by client_id
+    where created_at is not null
+    group by client_id, cast(created_at as date)
 ),
 
 final as (
@@ -82,30 +70,28 @@ final as (
 
         -- clients
         coalesce(
-            first_visits.client_id is not null, false
+            bookings.status = 'completed'
+            and bookings.start_at = client_facts.first_completed.start_at
+            and bookings.booking_id = client_facts.first_completed.booking_id
+            and bookings.source = client_facts.first_completed.source,
+            false
         ) as is_first_visit,
         case
             when bookings.status <> 'completed' then null
-            when rebooked_on_the_day.booking_id is not null then true
-            when unknown_creation.last_unknown_start_at > bookings.end_at
-                then null
+            when created_on_day.last_start_at > bookings.end_at then true
+            when client_facts.last_unknown_start_at > bookings.end_at then null
             else false
         end as is_rebooked,
 
         -- extras
         bookings.is_worked,
     from bookings
-    left join first_visits
+    left join client_facts
+        on bookings.client_id = client_facts.client_id
+    left join created_on_day
         on
-            bookings.client_id = first_visits.client_id
-            and bookings.source = first_visits.first_booking.source
-            and bookings.booking_id = first_visits.first_booking.booking_id
-    left join rebooked_on_the_day
-        on
-            bookings.source = rebooked_on_the_day.source
-            and bookings.booking_id = rebooked_on_the_day.booking_id
-    left join unknown_creation
-        on bookings.client_id = unknown_creation.client_id
+            bookings.client_id = created_on_day.client_id
+            and bookings.booking_date = created_on_day.created_date
 )
 
 select * from final

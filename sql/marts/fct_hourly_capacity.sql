@@ -1,7 +1,7 @@
 -- One row per location, day and clock hour with any opening hours, shift or
 -- booked time (METRICS.md fct_hourly_capacity). Every interval is cut at the
--- hour: [hour:00, hour+1:00) of the calendar day. Blocked minutes and breaks have
--- no clock position in the exports, so hourly availability ignores them.
+-- hour: [hour:00, hour+1:00) of the calendar day. Blocked minutes and breaks
+-- have no clock position in the exports, so hourly availability ignores them.
 -- bar_rooms_full_minutes: an event sweep per location-day over bar-room opening
 -- hours (+1/-1 open) and bar-room occupied parts (+1/-1 occupied); the room bar
 -- capacity is full while at least one bar room is open and every open one is
@@ -111,25 +111,45 @@ shift_new_parts as (
 
 -- the bar bottleneck: sweep bar-room open and occupied events in time order
 bar_events as (
-    select location_id, piece_date, piece_start as event_at, 1 as d_open, 0 as d_occ,
+    select
+        location_id,
+        piece_date,
+        piece_start as event_at,
+        1 as d_open,
+        0 as d_occ,
     from room_open
     where has_bars
 
     union all
 
-    select location_id, piece_date, piece_end as event_at, -1 as d_open, 0 as d_occ,
+    select
+        location_id,
+        piece_date,
+        piece_end as event_at,
+        -1 as d_open,
+        0 as d_occ,
     from room_open
     where has_bars
 
     union all
 
-    select location_id, piece_date, new_start as event_at, 0 as d_open, 1 as d_occ,
+    select
+        location_id,
+        piece_date,
+        new_start as event_at,
+        0 as d_open,
+        1 as d_occ,
     from room_segments
     where has_bars
 
     union all
 
-    select location_id, piece_date, new_end as event_at, 0 as d_open, -1 as d_occ,
+    select
+        location_id,
+        piece_date,
+        new_end as event_at,
+        0 as d_open,
+        -1 as d_occ,
     from room_segments
     where has_bars
 ),
@@ -199,7 +219,10 @@ intervals as (
         0 as therapist_scheduled,
         0 as therapist_booked,
     from bar_states
-    where open_rooms > 0 and occupied_rooms >= open_rooms and next_event_at > event_at
+    where
+        open_rooms > 0
+        and occupied_rooms >= open_rooms
+        and next_event_at > event_at
 
     union all
 

@@ -1,13 +1,14 @@
--- One row per held booking per room-day whose opening hours it touches: the part
--- of the booking inside [open_at, close_at) and the part of that which no earlier
--- booking of the room-day already covers (the "new" part). New parts are disjoint,
--- so summing them gives the union of intervals without expanding minutes:
--- sort by start; new part = [max(start, running max of earlier ends), end).
--- bar_new_* does the same over bookings with uses_bars only.
--- Opening hours past midnight and bookings past midnight are split at midnight
--- (piece_date is the calendar day of the piece, date the room-day it belongs to).
--- overlaps_earlier marks a booking that starts while an earlier one still runs.
--- A build intermediate: a temporary table (not published), read by the marts.
+-- One row per held booking per room-day whose opening hours it touches: the
+-- part of the booking inside [open_at, close_at) and the part of that which no
+-- earlier booking of the room-day already covers (the "new" part). New parts
+-- are disjoint, so summing them gives the union of intervals without expanding
+-- minutes: sort by start; new part = [max(start, running max of earlier ends),
+-- end). bar_new_* does the same over bookings with uses_bars only. Opening
+-- hours past midnight and bookings past midnight are split at midnight
+-- (piece_date is the calendar day of the piece, date the room-day it belongs
+-- to). overlaps_earlier marks a booking that starts while an earlier one still
+-- runs. A build intermediate: a temporary table (not published), read by the
+-- marts.
 
 create or replace temp table int_room_booking_segments as
 

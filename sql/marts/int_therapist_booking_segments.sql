@@ -1,11 +1,12 @@
--- One row per held booking per calendar day it touches (a booking past midnight is
--- cut there), with the part no earlier booking of that therapist-day covers (the
--- "new" part: sort by start; new part = [max(start, running max of earlier
+-- One row per held booking per calendar day it touches (a booking past midnight
+-- is cut there), with the part no earlier booking of that therapist-day covers
+-- (the "new" part: sort by start; new part = [max(start, running max of earlier
 -- ends), end)). New parts are disjoint, so their sum is the union of the
--- therapist's booked intervals without expanding minutes. *_outside_shift_minutes:
--- minutes of the piece / of its new part outside every shift interval that day.
--- The same sort gives double bookings and back-to-back pairs (turnover_minutes).
--- A build intermediate: a temporary table (not published), read by the marts.
+-- therapist's booked intervals without expanding minutes.
+-- *_outside_shift_minutes: minutes of the piece / of its new part outside every
+-- shift interval that day. The same sort gives double bookings and back-to-back
+-- pairs (turnover_minutes). A build intermediate: a temporary table (not
+-- published), read by the marts.
 
 create or replace temp table int_therapist_booking_segments as
 
@@ -198,8 +199,9 @@ final as (
         piece_start < coalesce(covered_until, piece_start) as overlaps_earlier,
         covered_until as earlier_end_at,
 
-        -- back-to-back: worked, on its own booking_date, and the previous worked
-        -- booking (by start) ended less than turnover_minutes before it started
+        -- back-to-back: worked, on its own booking_date, and the previous
+        -- worked booking (by start) ended less than turnover_minutes before it
+        -- started
         is_worked,
         uses_bars,
         start_at,

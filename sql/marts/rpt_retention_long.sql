@@ -1,9 +1,10 @@
 -- First-visit cohorts in long form: one row per cohort month, first-visit
--- location, first therapist and configured retention window (settings). The wide
--- rpt_retention (eligible_N / returned_N per window) is pivoted from this table by
--- pipelines/marts.py. A client is eligible for window N when first_visit_date + N
--- <= as_of_date (open windows are left out, never counted as lost) and returned
--- when a completed visit on a later date falls no later than first_visit_date + N.
+-- location, first therapist and configured retention window (settings). The
+-- wide rpt_retention (eligible_N / returned_N per window) is pivoted from this
+-- table by pipelines/marts.py. A client is eligible for window N when
+-- first_visit_date + N <= as_of_date (open windows are left out, never counted
+-- as lost) and returned when a completed visit on a later date falls no later
+-- than first_visit_date + N.
 
 create or replace table rpt_retention_long as
 

@@ -1,6 +1,7 @@
--- Bookings, typed and cleaned: one row per (source, booking_id), the latest load wins.
--- uses_bars comes from the export when it has it, else from settings_bar_keywords
--- (case-insensitive substring of the service name). is_late_cancel follows METRICS.md.
+-- Bookings, typed and cleaned: one row per (source, booking_id), the latest
+-- load wins. uses_bars comes from the export when it has it, else from
+-- settings_bar_keywords (case-insensitive substring of the service name).
+-- is_late_cancel follows METRICS.md.
 
 create or replace view stg_exports__bookings as
 

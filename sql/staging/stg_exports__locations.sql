@@ -1,5 +1,5 @@
--- Locations: every location any export names. raw_locations (often empty) adds a
--- display name and a time zone; a location without one is named by its id.
+-- Locations: every location any export names. raw_locations (often empty) adds
+-- a display name and a time zone; a location without one is named by its id.
 
 create or replace view stg_exports__locations as
 

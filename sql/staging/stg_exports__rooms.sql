@@ -31,7 +31,8 @@ superseded_rows as (
 latest_rows as (
     select *
     from raw_rows
-    anti join superseded_rows using (location_id, room_id, date, load_id, line_number)
+    anti join superseded_rows
+        using (location_id, room_id, date, load_id, line_number)
 ),
 
 final as (

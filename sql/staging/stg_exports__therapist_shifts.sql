@@ -1,5 +1,6 @@
--- Therapist shifts, typed: one row per therapist, location, day and shift start,
--- the latest load wins. A shift ending before it starts ends after midnight.
+-- Therapist shifts, typed: one row per therapist, location, day and shift
+-- start, the latest load wins. A shift ending before it starts ends after
+-- midnight.
 
 create or replace view stg_exports__therapist_shifts as
 
@@ -21,7 +22,8 @@ duplicate_keys as (
 superseded_rows as (
     select location_id, therapist_id, date, shift_start, load_id, line_number
     from raw_rows
-    semi join duplicate_keys using (location_id, therapist_id, date, shift_start)
+    semi join duplicate_keys
+        using (location_id, therapist_id, date, shift_start)
     qualify row_number() over (
         partition by location_id, therapist_id, date, shift_start
         order by load_id desc, line_number desc
@@ -31,7 +33,9 @@ superseded_rows as (
 latest_rows as (
     select *
     from raw_rows
-    anti join superseded_rows using (location_id, therapist_id, date, shift_start, load_id, line_number)
+    anti join superseded_rows using (
+        location_id, therapist_id, date, shift_start, load_id, line_number
+    )
 ),
 
 final as (
