@@ -573,3 +573,23 @@ def test_round_trip_native_and_vendor_give_the_same_marts(
         assert got["completed"][0][1] == expected["completed"][0][1] + expected["no_shows"][0][1]
     if vendor == "acuity":
         assert got["cancellations"] == [("L01", 0)]
+
+
+def test_mapping_names_therapists_and_bar_services(tmp_path: Path, mapping: Path) -> None:
+    text = (
+        mapping.read_text()
+        + '[therapists]\n"Elena Novak" = "L01-T01"\n'
+        + '[services]\nbar_services = ["Swedish 60"]\n'
+    )
+    mapping.write_text(text)
+    db = tmp_path / "w.duckdb"
+    load_files(db, [FIXTURES / "events-export.csv"], mapping=mapping)
+    rows = query(
+        db, "select booking_id, therapist_id, uses_bars from raw_bookings order by booking_id"
+    )
+    assert rows == [
+        ("INV-1001", "L01-T01", None),  # not listed: the bar keywords decide in staging
+        ("INV-1002", "L01-T01", True),
+        ("INV-1003", "Marcus Silva", None),
+        ("INV-1004", "Marcus Silva", True),
+    ]
