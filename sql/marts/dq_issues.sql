@@ -6,21 +6,12 @@ create or replace table dq_issues as
 
 with
 
-bookings as (
-    select * from fct_bookings
-    where is_held and end_at > start_at
-),
-
 room_days as (
     select * from fct_room_days
 ),
 
 rooms as (
     select * from dim_rooms
-),
-
-therapist_days as (
-    select * from fct_therapist_days
 ),
 
 therapists as (
@@ -72,8 +63,10 @@ therapist_double_booked as (
     where overlaps_earlier
 ),
 
--- bookings partly outside opening hours: only their segments are summed
-partly_outside_hours as (
+-- bookings with minutes outside their room's opening hours: only segments
+-- shorter than their booking are summed (a booking touching no opening hours
+-- has one empty segment)
+outside_hours as (
     select
         location_id,
         room_id,
@@ -87,61 +80,35 @@ partly_outside_hours as (
     having sum(segment_minutes) < any_value(minutes)
 ),
 
--- bookings with no minute inside their room's opening hours
-wholly_outside_hours as (
-    select
-        bookings.location_id,
-        bookings.room_id,
-        bookings.booking_date,
-        bookings.booking_id,
-        bookings.minutes,
-    from bookings
-    anti join room_segments
-        on
-            bookings.source = room_segments.source
-            and bookings.booking_id = room_segments.booking_id
-    where bookings.room_id is not null
-),
-
 booking_outside_room_calendar as (
     select
         'booking_outside_room_calendar' as kind,
-        location_id,
-        booking_id as entity_id,
-        booking_date as date,
-        format(
-            '{} of {} minutes of booking {} fall outside the opening hours of room {}',
-            minutes - inside_minutes, minutes, booking_id, room_id
-        ) as detail,
-    from partly_outside_hours
-
-    union all
-
-    select
-        'booking_outside_room_calendar' as kind,
-        wholly_outside_hours.location_id,
-        wholly_outside_hours.booking_id as entity_id,
-        wholly_outside_hours.booking_date as date,
+        outside_hours.location_id,
+        outside_hours.booking_id as entity_id,
+        outside_hours.booking_date as date,
         case
             when room_days.room_id is null
                 then format(
                     'booking {}: room {} has no calendar row for {}',
-                    wholly_outside_hours.booking_id,
-                    wholly_outside_hours.room_id,
-                    wholly_outside_hours.booking_date
+                    outside_hours.booking_id,
+                    outside_hours.room_id,
+                    outside_hours.booking_date
                 )
             else format(
-                'booking {} falls wholly outside the opening hours of room {}',
-                wholly_outside_hours.booking_id,
-                wholly_outside_hours.room_id
+                '{} of {} minutes of booking {} fall outside the opening '
+                || 'hours of room {}',
+                outside_hours.minutes - outside_hours.inside_minutes,
+                outside_hours.minutes,
+                outside_hours.booking_id,
+                outside_hours.room_id
             )
         end as detail,
-    from wholly_outside_hours
+    from outside_hours
     left join room_days
         on
-            wholly_outside_hours.location_id = room_days.location_id
-            and wholly_outside_hours.room_id = room_days.room_id
-            and wholly_outside_hours.booking_date = room_days.date
+            outside_hours.location_id = room_days.location_id
+            and outside_hours.room_id = room_days.room_id
+            and outside_hours.booking_date = room_days.date
 ),
 
 outside_shift_bookings as (
@@ -170,55 +137,76 @@ booking_outside_shift as (
     from outside_shift_bookings
 ),
 
+-- bar work in a room without bars that day (the room's latest equipment when
+-- the booking touches no calendar day)
+bar_pieces_in_rooms as (
+    select distinct
+        location_id,
+        room_id,
+        booking_date,
+        booking_id,
+        has_bars,
+    from room_segments
+    where uses_bars and not coalesce(has_bars, false)
+),
+
 bar_service_in_non_bar_room as (
     select
         'bar_service_in_non_bar_room' as kind,
-        bookings.location_id,
-        bookings.booking_id as entity_id,
-        bookings.booking_date as date,
+        bar_pieces_in_rooms.location_id,
+        bar_pieces_in_rooms.booking_id as entity_id,
+        bar_pieces_in_rooms.booking_date as date,
         format(
-            'bar service ''{}'' (booking {}) in room {}, which has no bars',
-            bookings.service, bookings.booking_id, bookings.room_id
+            'bar service (booking {}) in room {}, which has no bars',
+            bar_pieces_in_rooms.booking_id,
+            bar_pieces_in_rooms.room_id
         ) as detail,
-    from bookings
-    left join room_days
-        on
-            bookings.location_id = room_days.location_id
-            and bookings.room_id = room_days.room_id
-            and bookings.booking_date = room_days.date
+    from bar_pieces_in_rooms
     left join rooms
         on
-            bookings.location_id = rooms.location_id
-            and bookings.room_id = rooms.room_id
+            bar_pieces_in_rooms.location_id = rooms.location_id
+            and bar_pieces_in_rooms.room_id = rooms.room_id
+    where not coalesce(bar_pieces_in_rooms.has_bars, rooms.has_bars, true)
+),
+
+-- bar work by a therapist not bar-trained on that day's shifts (the latest
+-- training when there is no shift that day)
+bar_pieces_by_therapists as (
+    select
+        location_id,
+        therapist_id,
+        booking_date,
+        booking_id,
+        shift_bar_trained,
+    from therapist_segments
     where
-        bookings.uses_bars
-        and bookings.room_id is not null
-        and not coalesce(room_days.has_bars, rooms.has_bars, true)
+        uses_bars
+        and piece_date = booking_date
+        and not coalesce(shift_bar_trained, false)
 ),
 
 bar_session_by_untrained_therapist as (
     select
         'bar_session_by_untrained_therapist' as kind,
-        bookings.location_id,
-        bookings.booking_id as entity_id,
-        bookings.booking_date as date,
+        bar_pieces_by_therapists.location_id,
+        bar_pieces_by_therapists.booking_id as entity_id,
+        bar_pieces_by_therapists.booking_date as date,
         format(
-            'bar service ''{}'' (booking {}) by therapist {}, not bar-trained',
-            bookings.service, bookings.booking_id, bookings.therapist_id
+            'bar service (booking {}) by therapist {}, who is not bar-trained',
+            bar_pieces_by_therapists.booking_id,
+            bar_pieces_by_therapists.therapist_id
         ) as detail,
-    from bookings
-    left join therapist_days
-        on
-            bookings.location_id = therapist_days.location_id
-            and bookings.therapist_id = therapist_days.therapist_id
-            and bookings.booking_date = therapist_days.date
+    from bar_pieces_by_therapists
     left join therapists
         on
-            bookings.location_id = therapists.location_id
-            and bookings.therapist_id = therapists.therapist_id
+            bar_pieces_by_therapists.location_id = therapists.location_id
+            and bar_pieces_by_therapists.therapist_id = therapists.therapist_id
     where
-        bookings.uses_bars
-        and not coalesce(therapist_days.bar_trained, therapists.bar_trained, true)
+        not coalesce(
+            bar_pieces_by_therapists.shift_bar_trained,
+            therapists.bar_trained,
+            true
+        )
 ),
 
 blocked_time_conflict as (

@@ -94,31 +94,37 @@ booking_pieces as (
     )
 ),
 
+-- a booking piece that touches no opening hours is kept once, as an empty
+-- segment with date NULL (in_opening_hours false), for the data-quality report
 clipped as (
     select
-        window_pieces.location_id,
-        window_pieces.room_id,
+        booking_pieces.location_id,
+        booking_pieces.room_id,
         window_pieces.date,
-        window_pieces.piece_date,
+        booking_pieces.piece_date,
         window_pieces.has_bars,
         booking_pieces.source,
         booking_pieces.booking_id,
         booking_pieces.uses_bars,
         booking_pieces.booking_date,
         booking_pieces.minutes,
-        greatest(
-            booking_pieces.piece_start, window_pieces.piece_start
-        ) as segment_start,
-        least(booking_pieces.piece_end, window_pieces.piece_end) as segment_end,
+        window_pieces.date is not null as in_opening_hours,
+        case
+            when window_pieces.date is null then booking_pieces.piece_start
+            else greatest(booking_pieces.piece_start, window_pieces.piece_start)
+        end as segment_start,
+        case
+            when window_pieces.date is null then booking_pieces.piece_start
+            else least(booking_pieces.piece_end, window_pieces.piece_end)
+        end as segment_end,
     from booking_pieces
-    inner join window_pieces
+    left join window_pieces
         on
             booking_pieces.location_id = window_pieces.location_id
             and booking_pieces.room_id = window_pieces.room_id
             and booking_pieces.piece_date = window_pieces.piece_date
-    where
-        booking_pieces.piece_start < window_pieces.piece_end
-        and booking_pieces.piece_end > window_pieces.piece_start
+            and booking_pieces.piece_start < window_pieces.piece_end
+            and booking_pieces.piece_end > window_pieces.piece_start
 ),
 
 covered_before as (
@@ -167,13 +173,15 @@ final as (
         uses_bars,
 
         -- the booking inside opening hours
+        in_opening_hours,
         minutes,
         segment_start,
         segment_end,
         date_diff('minute', segment_start, segment_end) as segment_minutes,
 
         -- double bookings: an earlier booking of the room-day still runs
-        segment_start < coalesce(covered_until, segment_start)
+        in_opening_hours
+        and segment_start < coalesce(covered_until, segment_start)
             as overlaps_earlier,
         covered_until as earlier_end_at,
 

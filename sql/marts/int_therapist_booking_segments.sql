@@ -74,6 +74,7 @@ shift_pieces as (
     select
         location_id,
         therapist_id,
+        bar_trained,
         date as piece_date,
         shift_start_at as piece_start,
         least(shift_end_at, date + interval 1 day) as piece_end,
@@ -85,6 +86,7 @@ shift_pieces as (
     select
         location_id,
         therapist_id,
+        bar_trained,
         date + 1 as piece_date,
         date + interval 1 day as piece_start,
         shift_end_at as piece_end,
@@ -113,6 +115,7 @@ shift_lists as (
             // 60,
             'e': epoch(piece_end) // 60
         }) as shift_parts,
+        bool_or(bar_trained) as bar_trained,
     from shift_covered_before
     where piece_end > coalesce(covered_until, piece_start)
     group by location_id, therapist_id, piece_date
@@ -151,6 +154,7 @@ new_parts as (
 in_shift as (
     select
         new_parts.*,
+        shift_lists.bar_trained as shift_bar_trained,
         coalesce(list_sum(list_transform(
             shift_lists.shift_parts,
             lambda part: greatest(
@@ -213,6 +217,9 @@ final as (
             < (select turnover_minutes from settings),
             false
         ) as is_back_to_back,
+
+        -- bar training on that day's shifts (NULL without a shift)
+        shift_bar_trained,
 
         -- outside every shift
         date_diff('minute', piece_start, piece_end)
