@@ -1,4 +1,4 @@
-"""The `studio-ops` command: generate, load, demo, status.
+"""The `studio-ops` command: generate, load, demo, status, access.
 
 Exit codes: 0 when every file loaded (rejected rows are reported, not fatal), 1 when a file
 could not be loaded at all or the warehouse failed, 2 for usage errors. Errors are one line on
@@ -89,6 +89,31 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="loads, row counts, rejected rows, data quality")
     status.add_argument("--db", type=Path)
     status.set_defaults(run=_status)
+
+    access = commands.add_parser("access", help="who may sign in to the dashboard")
+    access_commands = access.add_subparsers(dest="access_command", required=True, metavar="ACTION")
+    add_user = access_commands.add_parser(
+        "add-user", help="add or replace a user (prompts for the password)"
+    )
+    add_user.add_argument("name")
+    add_user.add_argument("--role", required=True, choices=("owner", "manager", "scheduler"))
+    add_user.add_argument(
+        "--locations", default="", help="comma-separated location ids (owners see all)"
+    )
+    add_user.add_argument("--email", help="identity for single sign-on (st.login), if used")
+    add_user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add_user.add_argument(
+        "--no-password", action="store_true", help="single sign-on only (needs --email)"
+    )
+    add_user.add_argument(
+        "--file", type=Path, help="access file (default: $STUDIO_OPS_ACCESS or the setting)"
+    )
+    add_user.set_defaults(run=_access_add_user)
+    list_users = access_commands.add_parser("list", help="users, roles and locations")
+    list_users.add_argument("--file", type=Path)
+    list_users.set_defaults(run=_access_list)
     return parser
 
 
@@ -183,9 +208,8 @@ def _demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = build_demo(db, settings=load_settings())
     bookings = sum(r.rows_loaded for r in results if r.kind == "bookings")
-    print(
-        f"built the demo chain in {db}: {bookings:,} bookings in {time.perf_counter() - started:.1f}s"
-    )
+    elapsed = time.perf_counter() - started
+    print(f"built the demo chain in {db}: {bookings:,} bookings in {elapsed:.1f}s")
     return 0
 
 
@@ -193,6 +217,68 @@ def _status(args: argparse.Namespace) -> int:
     from pipelines.status import print_status
 
     print_status(db_path(args.db))
+    return 0
+
+
+def _access_file(explicit: Path | None) -> Path:
+    from pipelines.access import ACCESS_ENV, access_path
+
+    path = explicit or access_path(load_settings())
+    if path is None:
+        raise SettingsError(
+            f"no access file configured: pass --file, set {ACCESS_ENV}, "
+            "or set access_file in the settings"
+        )
+    return path
+
+
+def _access_add_user(args: argparse.Namespace) -> int:
+    from pipelines.access import AccessError, add_user
+
+    path = _access_file(args.file)
+    if args.no_password:
+        password = None
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("studio-ops: the passwords differ; nothing written", file=sys.stderr)
+            return 1
+    if password is not None and len(password) < 8:
+        print("studio-ops: the password needs at least 8 characters", file=sys.stderr)
+        return 1
+    try:
+        user = add_user(
+            path, args.name, args.role, args.locations.split(","), password, email=args.email
+        )
+    except AccessError as error:
+        print(f"studio-ops: {error}", file=sys.stderr)
+        return 1
+    where = ", ".join(user.locations) if user.locations else "every location"
+    print(f"{path}: {user.name} ({user.role}) sees {where}")
+    return 0
+
+
+def _access_list(args: argparse.Namespace) -> int:
+    from pipelines.access import AccessError, load_users
+
+    path = _access_file(args.file)
+    try:
+        users = load_users(path)
+    except AccessError as error:
+        print(f"studio-ops: {error}", file=sys.stderr)
+        return 1
+    for user in users.values():
+        where = ", ".join(user.locations) if not user.sees_every_location else "every location"
+        sign_in = " + ".join(
+            part
+            for part, present in (("password", user.password_hash), ("sso", user.email))
+            if present
+        )
+        print(f"{user.name}\t{user.role}\t{where}\t{sign_in}")
     return 0
 
 

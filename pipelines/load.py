@@ -33,6 +33,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "locations": ("location_id",),
 }
 RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
+# Files in an export folder that are never exports (mapping files, notes); named files load.
+NOT_EXPORTS = {".toml", ".md", ".txt", ".pdf"}
 
 
 @dataclass
@@ -66,7 +68,8 @@ class _NothingToPublish(Exception):
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files named, and the files inside folders named (sorted; hidden files skipped)."""
+    """Files named, and the export files inside folders named (sorted; hidden files and
+    mapping or note files skipped)."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -74,6 +77,7 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
+                and p.suffix.lower() not in NOT_EXPORTS
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
@@ -89,17 +93,20 @@ def load_files(
     progress: Callable[[FileResult], None] | None = None,
     display_names: dict[Path, str] | None = None,
     mapping: Path | None = None,
+    allowed_locations: Iterable[str] | None = None,
 ) -> list[FileResult]:
     """Load files and folders into the warehouse at `db`; one result per file, in order.
 
     `display_names` gives the names to report and record for files (uploads are saved under
     temp names). `progress` is called after each file. `mapping` is a mapping file (TOML,
     pipelines.formats.mapped) for vendor exports; client details are hashed with the salt of
-    pipelines.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`).
+    pipelines.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`). `allowed_locations`, when
+    given, is the set of locations the person loading may write (the dashboard passes a
+    manager's locations): rows of any other location are rejected with that reason.
     """
     from pipelines.pii import SaltSource
 
-    vendor = {"mapping": mapping, "salt": SaltSource(db)}
+    vendor = {"mapping": mapping, "salt": SaltSource(db), "allowed": allowed_locations}
     settings = settings or load_settings()
     files = expand_paths(paths)
     display_names = display_names or {}
@@ -107,9 +114,7 @@ def load_files(
     try:
         with warehouse.building(db) as con:
             for path in files:
-                result = _load_file(
-                    con, path, display_names.get(path, str(path)), location, vendor
-                )
+                result = _load_file(con, path, display_names.get(path, str(path)), location, vendor)
                 results.append(result)
                 if progress:
                     progress(result)
@@ -163,10 +168,12 @@ def _load_rows(
     started: datetime,
     vendor: dict,
 ) -> FileResult:
-    rows = read_export(path, con, "export_rows", location, **vendor)
+    vendor = dict(vendor)
+    allowed = vendor.pop("allowed", None)
+    rows = _read_and_validate(con, path, location, vendor)
+    _reject_other_locations(con, allowed)
     if rows.rows_read == 0:
         raise ExportError("the file has a header but no rows")
-    validate(con, rows.kind, rows.table, "export_checked")
     valid, rejected = con.execute(
         "select count(*) filter (reason is null), count(*) filter (reason is not null) "
         "from export_checked"
@@ -189,7 +196,7 @@ def _load_rows(
     except BaseException:
         con.execute("rollback")
         raise
-    con.execute("drop table export_rows; drop table export_checked")
+    con.execute("drop table if exists export_rows; drop table export_checked")
     return FileResult(
         file_name,
         "loaded",
@@ -198,6 +205,44 @@ def _load_rows(
         rows_read=rows.rows_read,
         rows_loaded=valid,
         rows_rejected=rejected,
+    )
+
+
+def _read_and_validate(
+    con: duckdb.DuckDBPyConnection, path: Path, location: str | None, vendor: dict
+) -> ExportRows:
+    """Read and validate a file into temp table `export_checked`.
+
+    A native CSV is first read lazily, straight from DuckDB's parser into validation; when the
+    parser refuses the file or its records are not one line each (so line numbers would be
+    off), it is read again by the careful path, which rejects single rows with exact lines.
+    """
+    rows = read_export(path, con, "export_rows", location, **vendor)
+    if rows.plain_records is not None:
+        try:
+            validate(con, rows.kind, rows.table, "export_checked", rows.params)
+            count = con.execute("select count(*) from export_checked").fetchone()[0]
+            if count == rows.plain_records:
+                rows.rows_read = count
+                return rows
+        except duckdb.Error:
+            pass  # e.g. a row with the wrong number of fields: the careful path says which
+        rows = read_export(path, con, "export_rows", location, lazy=False, **vendor)
+    validate(con, rows.kind, rows.table, "export_checked", rows.params)
+    return rows
+
+
+def _reject_other_locations(con: duckdb.DuckDBPyConnection, allowed: Iterable[str] | None) -> None:
+    """Reject rows of locations the person loading may not write (None: any location)."""
+    if allowed is None:
+        return
+    con.execute(
+        """
+        update export_checked
+        set reason = printf('location_id ''%s'' is not one of your locations', location_id)
+        where reason is null and not list_contains(?, location_id)
+        """,
+        [sorted(set(allowed))],
     )
 
 

@@ -112,6 +112,7 @@ def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
 # Each rule: (condition that breaks it, reason). The first broken rule is the row's reason.
 _DATETIME_HINT = " is not a date-time (expected YYYY-MM-DD HH:MM)"
 _BOOL_HINT = " is not a yes/no value (true/false, yes/no, y/n, 1/0)"
+_TIME_HINT = " is not a time (expected HH:MM)"
 
 _RULES: dict[str, list[tuple[str, str]]] = {
     "bookings": [
@@ -179,11 +180,11 @@ _RULES: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "parse_time(opens_at) is null",
-            "'opens_at ' || quoted(coalesce(opens_at, '')) || ' is not a time (expected HH:MM)'",
+            f"'opens_at ' || quoted(coalesce(opens_at, '')) || '{_TIME_HINT}'",
         ),
         (
             "parse_time(closes_at) is null",
-            "'closes_at ' || quoted(coalesce(closes_at, '')) || ' is not a time (expected HH:MM)'",
+            f"'closes_at ' || quoted(coalesce(closes_at, '')) || '{_TIME_HINT}'",
         ),
         (
             "parse_time(closes_at) <= parse_time(opens_at)",
@@ -208,15 +209,16 @@ _RULES: dict[str, list[tuple[str, str]]] = {
         ),
         (
             "parse_time(shift_start) is null",
-            "'shift_start ' || quoted(coalesce(shift_start, '')) || ' is not a time (expected HH:MM)'",
+            f"'shift_start ' || quoted(coalesce(shift_start, '')) || '{_TIME_HINT}'",
         ),
         (
             "parse_time(shift_end) is null",
-            "'shift_end ' || quoted(coalesce(shift_end, '')) || ' is not a time (expected HH:MM)'",
+            f"'shift_end ' || quoted(coalesce(shift_end, '')) || '{_TIME_HINT}'",
         ),
         (
             "parse_time(shift_end) <= parse_time(shift_start)",
-            "'shift_end ' || quoted(shift_end) || ' is not after shift_start ' || quoted(shift_start)",
+            "'shift_end ' || quoted(shift_end) || ' is not after shift_start '"
+            " || quoted(shift_start)",
         ),
         (
             "break_minutes is not null and coalesce(parse_minutes(break_minutes), -1) < 0",
@@ -284,8 +286,15 @@ def typed_columns(kind: str) -> list[str]:
     return [name for name, _ in _TYPED[kind]]
 
 
-def validate(con: duckdb.DuckDBPyConnection, kind: str, source: str, target: str) -> None:
-    """Validate temp table `source` (canonical text) into temp table `target`.
+def validate(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    source: str,
+    target: str,
+    params: dict[str, object] | None = None,
+) -> None:
+    """Validate `source` (a temp table or a parenthesised SELECT of canonical text, taking the
+    named `params`) into temp table `target`.
 
     `target` has line_number, raw_row, reason and the typed columns; rows with a NULL reason
     are valid, the others are rejected with that reason.
@@ -311,5 +320,6 @@ def validate(con: duckdb.DuckDBPyConnection, kind: str, source: str, target: str
             from {source} as incoming
             {status_join}
         )
-        """
+        """,
+        params or {},
     )

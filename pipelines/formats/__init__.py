@@ -18,7 +18,13 @@ from pathlib import Path
 import duckdb
 
 from pipelines.formats import native
-from pipelines.formats.tabular import ExportError, read_header, read_table
+from pipelines.formats.tabular import (
+    ExportError,
+    fast_csv_select,
+    plain_record_count,
+    read_header,
+    read_table,
+)
 
 
 @dataclass
@@ -28,8 +34,12 @@ class ExportRows:
     kind: str
     format: str
     table: str
-    rows_read: int
+    rows_read: int | None  # None: not known until the lazy `table` is read
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    # A lazy read: `table` is a parenthesised SELECT taking these named parameters, and
+    # `plain_records` is how many records it must give for its line numbers to be right.
+    params: dict[str, object] = field(default_factory=dict)
+    plain_records: int | None = None
 
 
 def _adapters():
@@ -56,11 +66,13 @@ def read_export(
     location: str | None = None,
     mapping=None,
     salt: Callable[[], str] | None = None,
+    lazy: bool = True,
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
     `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, or None.
     `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
+    `lazy` lets a native CSV be read by DuckDB straight into validation (see ExportRows).
     """
     from pipelines import pii
     from pipelines.formats.common import Context, sniff
@@ -80,11 +92,11 @@ def read_export(
             "an HTML page that is not a report this loader knows (expected a Mindbody "
             "appointment export: one table per staff member)"
         )
-    return _read_native(path, con, target, location)
+    return _read_native(path, con, target, location, lazy and sniffed.container == "csv")
 
 
 def _read_native(
-    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None
+    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None, lazy: bool
 ) -> ExportRows:
     header = read_header(path)
     if not any(cell for cell in header):
@@ -94,6 +106,16 @@ def _read_native(
         raise ExportError(
             "the header matches no known export "
             f"({native.closest_kind_hint(header)}; see EXPORTS.md)"
+        )
+    if lazy:
+        # The fast path: DuckDB reads the file once, inside validation.
+        return ExportRows(
+            kind=kind.name,
+            format="native-csv",
+            table=native.canonical_select(fast_csv_select(header), header, kind),
+            rows_read=None,
+            params={"path": str(path), "location": location},
+            plain_records=plain_record_count(path),
         )
     table = read_table(path, con, f"{target}_text")
     native.to_canonical(con, table, kind, target, location)

@@ -127,29 +127,34 @@ def closest_kind_hint(header: list[str]) -> str:
     return f"closest is {best.name}, which also needs {', '.join(missing)}"
 
 
-def to_canonical(
-    con: duckdb.DuckDBPyConnection, table: Table, kind: Kind, target: str, location: str | None
-) -> None:
-    """Create temp table `target` (line_number, canonical columns as text) from a read table.
+def canonical_select(source: str, header: list[str], kind: Kind) -> str:
+    """A SELECT of canonical text columns (plus line_number, raw_row) over `source`.
 
-    Blank cells become NULL; `location` fills a missing or blank location_id.
+    `source` is a table name or a parenthesised SELECT with columns line_number, c0, c1, ...
+    Blank cells become NULL; the parameter `$location` fills a missing or blank location_id.
     """
-    positions = column_positions(table.header, kind)
+    positions = column_positions(header, kind)
     selects = ["line_number"]
-    params: list[object] = []
     for column in kind.columns:
         if column in positions:
             expression = f"nullif(trim(c{positions[column]}), '')"
         else:
             expression = "cast(null as varchar)"
         if column == "location_id":
-            expression = f"coalesce({expression}, ?)"
-            params.append(location)
+            expression = f"coalesce({expression}, $location)"
         selects.append(f"{expression} as {column}")
     # The raw text of each record, kept for rejected_rows.
-    raw = " || ',' || ".join(f"coalesce(c{i}, '')" for i in range(len(table.header))) or "''"
+    raw = " || ',' || ".join(f"coalesce(c{i}, '')" for i in range(len(header))) or "''"
     selects.append(f"{raw} as raw_row")
+    return f"(select {', '.join(selects)} from {source})"
+
+
+def to_canonical(
+    con: duckdb.DuckDBPyConnection, table: Table, kind: Kind, target: str, location: str | None
+) -> None:
+    """Create temp table `target` (line_number, canonical columns as text) from a read table."""
+    select = canonical_select(table.name, table.header, kind)
     con.execute(
-        f"create or replace temp table {target} as select {', '.join(selects)} from {table.name}",
-        params,
+        f"create or replace temp table {target} as select * from {select}",
+        {"location": location},
     )

@@ -89,6 +89,35 @@ def read_table(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
     return _read_csv(path, con, name)
 
 
+def fast_csv_select(header: list[str]) -> str:
+    """A SELECT over DuckDB's CSV reader of the file `$path`: line_number, c0, c1, ... as text.
+
+    Nothing is materialised: the caller wraps it and reads the file once. The line numbers are
+    right only when every record is one line; `plain_record_count` says how many records that
+    needs, and callers fall back to `read_table` when the count differs or the parse fails.
+    """
+    columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(len(header))) + "}"
+    # row_number() over () streams in file order (DuckDB preserves insertion order).
+    return f"""(
+        select row_number() over () + 1 as line_number, *
+        from read_csv(
+            $path, header = false, skip = 1, all_varchar = true, auto_detect = false,
+            delim = ',', quote = '"', escape = '"', strict_mode = true,
+            columns = {columns}
+        )
+    )"""
+
+
+def plain_record_count(path: Path) -> int:
+    """Records a CSV has if each is exactly one line (lines after the header, no blank ones)."""
+    newlines, last = 0, b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return newlines - 1 if last == b"\n" else newlines
+
+
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
     header = read_header(path)
     width = len(header)
@@ -110,7 +139,7 @@ def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
         rows = None
     # DuckDB keeps insertion order, so the rowid order gives the line of a record, but only when
     # every record is exactly one line: check that against the file's newline count.
-    if rows is not None and _count_newlines(path) in (rows, rows + 1):
+    if rows is not None and plain_record_count(path) == rows:
         con.execute(
             f"""
             create or replace temp table {name} as
@@ -256,14 +285,6 @@ def _create_from_frame(
         )
     finally:
         con.unregister(f"{name}_frame")
-
-
-def _count_newlines(path: Path) -> int:
-    count = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            count += chunk.count(b"\n")
-    return count
 
 
 def _not_utf8(raw: bytes, position: int) -> str:
