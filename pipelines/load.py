@@ -113,6 +113,7 @@ def load_files(
     results: list[FileResult] = []
     try:
         with warehouse.building(db) as con:
+            _start_change_log(con)
             for path in files:
                 result = _load_file(con, path, display_names.get(path, str(path)), location, vendor)
                 results.append(result)
@@ -293,6 +294,14 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
     columns = ", ".join(typed_columns(kind))
     key_list = ", ".join(key)
     matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
+    new_rows = "(select * from export_checked where reason is null)"
+    old_rows = f"""(
+        select {table}.* from {table}
+        semi join (select distinct {key_list} from export_checked where reason is null) as new_keys
+        on {matches}
+    )"""
+    _record_changes(con, kind, old_rows)
+    _record_changes(con, kind, new_rows)
     con.execute(
         f"""
         delete from {table} using (
@@ -311,6 +320,43 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
         """,
         [load_id],
     )
+
+
+def _start_change_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables of what this load touched, for the incremental mart refresh.
+
+    `changed_location_days`: every (location_id, date) whose raw rows were added, replaced or
+    removed (a booking counts on each date it spans); `changed_clients`: every client with a
+    booking added or replaced; `changed_locations`: locations whose details changed.
+    """
+    con.execute(
+        """
+        create or replace temp table changed_location_days (location_id varchar, date date);
+        create or replace temp table changed_clients (client_id varchar);
+        create or replace temp table changed_locations (location_id varchar);
+        """
+    )
+
+
+def _record_changes(con: duckdb.DuckDBPyConnection, kind: str, rows: str) -> None:
+    """Add the location-days and clients of `rows` (a parenthesised SELECT) to the change log."""
+    if kind == "bookings":
+        con.execute(
+            f"""
+            insert into changed_location_days
+            select distinct location_id, unnest(range(
+                cast(start_at as date), cast(end_at as date) + interval 1 day, interval 1 day
+            ))::date
+            from {rows}
+            """
+        )
+        con.execute(f"insert into changed_clients select distinct client_id from {rows}")
+    elif kind == "locations":
+        con.execute(f"insert into changed_locations select distinct location_id from {rows}")
+    else:
+        con.execute(
+            f"insert into changed_location_days select distinct location_id, date from {rows}"
+        )
 
 
 def build_demo(db: Path | str, *, settings: Settings | None = None) -> list[FileResult]:
