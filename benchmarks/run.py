@@ -32,8 +32,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# scale -> (locations, days); the generator makes about 27 bookings per location-day.
-SCALES = {"100k": (10, 365), "1m": (50, 730), "10m": (300, 1217)}
+# scale -> (locations, days); the generator makes about 25 bookings per location-day.
+SCALES = {"100k": (10, 365), "1m": (50, 730), "10m": (300, 1350)}
 START = date(2021, 1, 4)
 SEED = 7
 CHROMIUM = Path("/usr/bin/chromium")
