@@ -1,10 +1,10 @@
-"""studio-ops dashboard: the router only (page config, first-run demo, navigation, errors)."""
+"""studio-ops dashboard: the router only (page config, sign-in, first-run demo, navigation)."""
 
 import logging
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
 from pipelines.settings import db_path
 from pipelines.warehouse import WarehouseError
 
@@ -37,26 +37,29 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES)
+viewer = auth.gate()
+page = st.navigation(PAGES, position="sidebar" if viewer else "hidden")
 
-try:
-    if not db_path().exists():
-        from pipelines.load import build_demo
+# Without a viewer the sign-in form (or why nobody can sign in) is shown instead of a page.
+if viewer is not None:
+    try:
+        if not db_path().exists():
+            from pipelines.load import build_demo
 
-        with st.spinner(
-            "First run: building a demo chain of three studios so you can look around…"
-        ):
-            build_demo(db_path())
-    if data.is_demo():
-        st.info(
-            "**Demo data.** You are looking at a made-up chain of studios. "
-            "Load your own booking exports on the Data page.",
-            icon=":material/science:",
-        )
-    page.run()
-except WarehouseError as error:
-    st.error(str(error))
-except Exception as error:  # the page shows one line; the server log keeps the trace
-    logging.getLogger("studio_ops.dashboard").exception("page %s failed", page.title)
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    st.error(f"This page could not be shown: {first_line}")
+            with st.spinner(
+                "First run: building a demo chain of three studios so you can look around…"
+            ):
+                build_demo(db_path())
+        if data.is_demo():
+            st.info(
+                "**Demo data.** You are looking at a made-up chain of studios. "
+                "Load your own booking exports on the Data page.",
+                icon=":material/science:",
+            )
+        page.run()
+    except WarehouseError as error:
+        st.error(str(error))
+    except Exception as error:  # the page shows one line; the server log keeps the trace
+        logging.getLogger("studio_ops.dashboard").exception("page %s failed", page.title)
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        st.error(f"This page could not be shown: {first_line}")

@@ -1,7 +1,9 @@
 """Every question the dashboard asks the warehouse: cached, location-scoped, parameterised.
 
 Rules (DESIGN.md invariants 3, 5 and 7):
-- Each query function takes the set of locations the viewer may see and filters on it in SQL.
+- Each query function takes the set of locations the viewer picked and filters on it in SQL,
+  after intersecting it with the locations the signed-in user may see (dashboard.auth), so a
+  location named in the URL that the user may not see returns nothing.
 - All values reach DuckDB as bound parameters; no user text is ever formatted into SQL.
 - The published snapshot is opened read-only for one query and closed at once.
 - Results are cached by the snapshot's path, mtime and size, so a newly published load shows
@@ -21,6 +23,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from dashboard import auth
 from pipelines.settings import Settings, db_path, load_settings
 from pipelines.warehouse import WarehouseError, open_snapshot
 
@@ -69,20 +72,33 @@ def _query(sql: str, *params: object) -> pd.DataFrame:
 
 
 def _scope(locations: Locations) -> tuple[str, ...]:
-    return tuple(sorted(set(locations)))
+    """What the viewer picked, intersected with what the signed-in user may see."""
+    chosen = {x for x in locations if isinstance(x, str)}
+    allowed = auth.allowed_locations()
+    if allowed is not None:
+        chosen &= set(allowed)
+    return tuple(sorted(chosen))
+
+
+def _everything_allowed() -> bool:
+    return auth.allowed_locations() is None
 
 
 # ---------------------------------------------------------------- warehouse facts
 
 
 def locations() -> pd.DataFrame:
-    """Every location in the warehouse: location_id and a display name."""
+    """The locations the viewer may see: location_id and a display name."""
+    allowed = auth.allowed_locations()
     return _query(
         """
         select location_id, coalesce(nullif(name, ''), location_id) as location_name
         from dim_locations
+        where ? or list_contains(?, location_id)
         order by location_name, location_id
-        """
+        """,
+        allowed is None,
+        tuple(sorted(allowed or ())),
     )
 
 
@@ -95,9 +111,16 @@ def as_of_date() -> dt.date | None:
 
 
 def date_bounds() -> tuple[dt.date, dt.date] | None:
-    """The first and last day with any location-day row, or None when empty."""
+    """The first and last day of the viewer's locations' location-day rows, or None."""
+    allowed = auth.allowed_locations()
     frame = _query(
-        'select min("date") as first_day, max("date") as last_day from fct_location_days'
+        """
+        select min("date") as first_day, max("date") as last_day
+        from fct_location_days
+        where ? or list_contains(?, location_id)
+        """,
+        allowed is None,
+        tuple(sorted(allowed or ())),
     )
     if frame.empty or pd.isna(frame.iloc[0, 0]):
         return None
@@ -992,8 +1015,12 @@ def client_lists(locations: Locations, at_risk_days: int, lapsed_days: int) -> p
 # ---------------------------------------------------------------- data
 
 
+# Load history and rejected rows belong to files, not locations (a file can hold several), so
+# only viewers who see every location see them; others get the same columns and no rows.
+
+
 def load_runs() -> pd.DataFrame:
-    """Every file load, newest first (load_runs)."""
+    """Every file load, newest first (load_runs); owners only."""
     return _query(
         """
         select
@@ -1004,31 +1031,37 @@ def load_runs() -> pd.DataFrame:
             outcome,
             rows_read, rows_loaded, rows_rejected, message
         from load_runs
+        where ?
         order by started_at desc, load_id desc
-        """
+        """,
+        _everything_allowed(),
     )
 
 
 def rejected_rows(limit: int = 5000) -> pd.DataFrame:
-    """Rows the loads refused, with file, line and reason (newest load first)."""
+    """Rows the loads refused, with file, line and reason (newest load first); owners only."""
     return _query(
         """
         select file_name, line_number, reason, raw_row
         from rejected_rows
+        where ?
         order by load_id desc, file_name, line_number
         limit ?
         """,
+        _everything_allowed(),
         limit,
     )
 
 
 def rejected_reasons() -> pd.DataFrame:
-    """How many rows were rejected for each reason."""
+    """How many rows were rejected for each reason; owners only."""
     return _query(
         """
         select reason, count(*) as rows_rejected
         from rejected_rows
+        where ?
         group by reason
         order by rows_rejected desc, reason
-        """
+        """,
+        _everything_allowed(),
     )

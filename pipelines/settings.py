@@ -46,6 +46,8 @@ class Settings:
     lapsed_days: int = 90
     bar_service_keywords: tuple[str, ...] = DEFAULT_BAR_KEYWORDS
     currency_symbol: str = "$"
+    access_file: str | None = None  # pipelines.access; STUDIO_OPS_ACCESS wins
+    max_upload_mb: int = 200  # the Data page refuses bigger uploads with one line
     source_file: str | None = field(default=None, compare=False)
 
     def as_rows(self) -> dict[str, object]:
@@ -69,6 +71,7 @@ _INT_SETTINGS = {
     "weekly_hands_on_hours_limit",
     "at_risk_days",
     "lapsed_days",
+    "max_upload_mb",
 }
 
 
@@ -130,6 +133,10 @@ def load_settings(path: Path | str | None = None) -> Settings:
             if not isinstance(value, str):
                 raise SettingsError(f"{path}: currency_symbol must be text")
             clean[name] = value
+        elif name == "access_file":
+            if not isinstance(value, str) or not value.strip():
+                raise SettingsError(f"{path}: access_file must be a file path")
+            clean[name] = value.strip()
     return Settings(**clean, source_file=str(path))
 
 

@@ -1,63 +1,92 @@
 """Data: upload exports, past loads, rejected rows and data-quality findings."""
 
-import inspect
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import data, tables
+from dashboard import auth, data, tables
 from pipelines.load import load_files
 from pipelines.settings import db_path, load_settings
 
 st.title("Data")
 
+viewer = auth.viewer()
+allowed = viewer.allowed() if viewer else ()
+cap_mb = load_settings().max_upload_mb
+
 st.subheader("Load export files")
-with st.form("upload", clear_on_submit=True):
-    files = st.file_uploader(
-        "Booking, room and shift exports (CSV, XLSX, XLS, ICS)", accept_multiple_files=True
-    )
-    location = st.text_input(
-        "Location (only for exports that do not say which location they are from)",
-        placeholder="for example downtown",
-    )
-    submitted = st.form_submit_button("Load files", type="primary")
-if submitted and files:
-    with tempfile.TemporaryDirectory(prefix="studio-ops-upload-") as folder:
-        paths = []
-        for number, upload in enumerate(files):
-            # one sub-folder per upload keeps the original file name, even for two same names
-            path = Path(folder) / str(number) / Path(upload.name).name
-            path.parent.mkdir()
-            path.write_bytes(upload.getvalue())
-            paths.append(path)
-        # report and record the names people uploaded, not the temp folder
-        extra = {}
-        if "display_names" in inspect.signature(load_files).parameters:
-            extra["display_names"] = {path: path.name for path in paths}
-        with st.spinner("Loading…"):
-            results = load_files(
-                db_path(), paths, load_settings(), location=location.strip() or None, **extra
-            )
-    for result in results:
-        show = {"loaded": st.success, "skipped": st.info}.get(result.outcome, st.error)
-        show(result.summary())
-elif submitted:
-    st.warning("Choose at least one file first.")
+if viewer is None or not viewer.may_upload:
+    st.caption("Loading exports is for owners and managers; your account can read the data.")
+else:
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader(
+            "Booking, room and shift exports (CSV, XLSX, XLS, ICS)",
+            accept_multiple_files=True,
+            max_upload_size=cap_mb,
+            help=f"At most {cap_mb} MB per file.",
+        )
+        location = st.text_input(
+            "Location (only for exports that do not say which location they are from)",
+            placeholder="for example downtown",
+        )
+        submitted = st.form_submit_button("Load files", type="primary")
+    location = location.strip() or None
+    if submitted and files and location is not None and allowed is not None:
+        if location not in allowed:
+            st.error(f"{location}: not loaded: not one of your locations ({', '.join(allowed)})")
+            files = []
+    too_big = [f for f in files or [] if f.size > cap_mb * 1024 * 1024]
+    for upload in too_big:
+        st.error(
+            f"{Path(upload.name).name}: not loaded: {upload.size / 1024 / 1024:,.1f} MB is over "
+            f"the {cap_mb} MB upload limit; load it with `studio-ops load` instead"
+        )
+    files = [f for f in files or [] if f not in too_big]
+    if submitted and files:
+        with tempfile.TemporaryDirectory(prefix="studio-ops-upload-") as folder:
+            paths = []
+            for number, upload in enumerate(files):
+                # one sub-folder per upload keeps the original file name, even for two same names
+                path = Path(folder) / str(number) / Path(upload.name).name
+                path.parent.mkdir()
+                path.write_bytes(upload.getvalue())
+                paths.append(path)
+            with st.spinner("Loading…"):
+                results = load_files(
+                    db_path(),
+                    paths,
+                    load_settings(),
+                    location=location,
+                    # report and record the names people uploaded, not the temp folder
+                    display_names={path: path.name for path in paths},
+                    allowed_locations=allowed,
+                )
+        for result in results:
+            show = {"loaded": st.success, "skipped": st.info}.get(result.outcome, st.error)
+            show(result.summary())
+    elif submitted and not too_big:
+        st.warning("Choose at least one file first.")
 
-st.subheader("Loads")
-runs = data.load_runs()
-if tables.has_rows(runs, "Nothing loaded yet."):
-    tables.show_table(runs, "loads")
+if viewer is not None and viewer.sees_every_location:
+    st.subheader("Loads")
+    runs = data.load_runs()
+    if tables.has_rows(runs, "Nothing loaded yet."):
+        tables.show_table(runs, "loads")
 
-st.subheader("Rejected rows")
-reasons = data.rejected_reasons()
-if tables.has_rows(reasons, "No rows were rejected."):
-    left, right = st.columns([1, 2])
-    with left:
-        tables.show_table(reasons, "rejected-reasons")
-    with right:
-        tables.show_table(data.rejected_rows(), "rejected-rows")
+    st.subheader("Rejected rows")
+    reasons = data.rejected_reasons()
+    if tables.has_rows(reasons, "No rows were rejected."):
+        left, right = st.columns([1, 2])
+        with left:
+            tables.show_table(reasons, "rejected-reasons")
+        with right:
+            tables.show_table(data.rejected_rows(), "rejected-rows")
+else:
+    st.caption(
+        "The load history and rejected rows cover whole files, which can hold several "
+        "locations, so only owners see them."
+    )
 
 st.subheader("Data-quality findings")
 everywhere = tuple(data.locations()["location_id"])

@@ -8,6 +8,12 @@ adapters map positions to canonical names from their own fixed lists.
 Big CSVs go through DuckDB's parser. When a file is not plain (a quoted newline, a blank line,
 a row with the wrong number of fields, text that is not UTF-8), the slower Python `csv` path
 reads it instead, because it knows each record's exact line and can reject single rows.
+
+Text encodings: UTF-8 (a BOM is fine). A file that starts with a UTF-16 byte-order mark (what
+Excel writes for "Unicode Text") is decoded as UTF-16 by the slow path, and when its first line
+has tabs and no commas it is read as tab-separated, as Excel writes it. Nothing else is
+guessed: a file that is not valid UTF-8 (Windows-1252 or Latin-1, say) is rejected with the
+line, the byte and how to re-save it, because a wrong guess would load wrong names silently.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pandas as pd
 XLSX_MAGIC = b"PK\x03\x04"
 PARQUET_MAGIC = b"PAR1"
 TEXT_SAMPLE_BYTES = 64 * 1024
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class ExportError(ValueError):
@@ -64,19 +71,45 @@ def read_header(path: Path) -> list[str]:
         return [row[0] for row in rows]
     with open(path, "rb") as handle:
         sample = handle.read(TEXT_SAMPLE_BYTES)
-    if not sample.strip():
+    text = _decode_sample(sample, complete=len(sample) < TEXT_SAMPLE_BYTES)
+    if not text.strip("\ufeff \t\r\n"):
         raise ExportError("the file is empty")
+    if "\x00" in text:
+        raise ExportError("this is not a text export (it contains NUL bytes)")
+    text = text.lstrip("\r\n")
+    first = next(csv.reader(io.StringIO(text), delimiter=_delimiter(sample, text)), [])
+    return [cell.strip() for cell in first]
+
+
+def is_utf16(path: Path) -> bool:
+    """Whether a text file starts with a UTF-16 byte-order mark (read by the slow path only)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) in UTF16_BOMS
+
+
+def _decode_sample(sample: bytes, complete: bool) -> str:
+    """The text of a file's first bytes; a character cut at the sample's end is dropped."""
+    if sample[:2] in UTF16_BOMS:
+        import codecs
+
+        return codecs.getincrementaldecoder("utf-16")("replace").decode(sample, final=complete)
     if b"\x00" in sample:
         raise ExportError("this is not a text export (it contains NUL bytes)")
     try:
-        text = sample.decode("utf-8-sig")
+        return sample.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         # A multi-byte character cut at the sample's end is fine; anything earlier is not.
-        if len(sample) < TEXT_SAMPLE_BYTES or error.start < len(sample) - 4:
+        if complete or error.start < len(sample) - 4:
             raise ExportError(_not_utf8(sample, error.start)) from None
-        text = sample[: error.start].decode("utf-8-sig")
-    first = next(csv.reader(io.StringIO(text.lstrip("\r\n"))), [])
-    return [cell.strip() for cell in first]
+        return sample[: error.start].decode("utf-8-sig")
+
+
+def _delimiter(raw_head: bytes, text: str) -> str:
+    """Tab for a UTF-16 file whose first line has tabs and no commas (Excel's Unicode Text)."""
+    first_line = text.split("\n", 1)[0]
+    if raw_head[:2] in UTF16_BOMS and "\t" in first_line and "," not in first_line:
+        return "\t"
+    return ","
 
 
 def read_table(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
@@ -120,6 +153,8 @@ def plain_record_count(path: Path) -> int:
 
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
     header = read_header(path)
+    if is_utf16(path):
+        return _read_csv_slow(path, con, name, header)
     width = len(header)
     columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(width)) + "}"
     try:
@@ -157,17 +192,30 @@ def _read_csv_slow(
     path: Path, con: duckdb.DuckDBPyConnection, name: str, header: list[str]
 ) -> Table:
     raw = path.read_bytes()
-    if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        raise ExportError(f"line {line}: NUL byte; this is not a text export")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ExportError(_not_utf8(raw, error.start)) from None
+    if raw[:2] in UTF16_BOMS:
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ExportError(
+                f"not valid UTF-16 text (at byte {error.start}) although it starts with a "
+                "UTF-16 byte-order mark; export or save the file as CSV UTF-8"
+            ) from None
+    else:
+        if b"\x00" in raw:
+            line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+            raise ExportError(f"line {line}: NUL byte; this is not a text export")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ExportError(_not_utf8(raw, error.start)) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise ExportError(f"line {line}: NUL character; this is not a text export")
     width = len(header)
     table = Table(name=name, header=header, container="csv")
     records: list[list[str | None]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    delimiter = _delimiter(raw[:2], text.lstrip("\ufeff\r\n"))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     line_before = 0
     try:
         for cells in reader:
@@ -289,7 +337,14 @@ def _create_from_frame(
 
 def _not_utf8(raw: bytes, position: int) -> str:
     line = raw[:position].count(b"\n") + 1
+    byte = raw[position]
+    guess = ""
+    if byte >= 0x80:
+        # Name the likely 8-bit encoding and what the byte would mean in it, but do not guess.
+        char = bytes([byte]).decode("cp1252", errors="replace")
+        if char.isprintable() and char != "\ufffd":
+            guess = f", perhaps Windows-1252 or Latin-1 for '{char}'"
     return (
-        f"line {line}: not UTF-8 text (byte 0x{raw[position]:02x}); "
+        f"line {line}: not UTF-8 text (byte 0x{byte:02x}{guess}); "
         "export or save the file as CSV UTF-8"
     )

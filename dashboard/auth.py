@@ -1,0 +1,185 @@
+"""Who is looking, and which locations they may see (DESIGN.md invariant 5).
+
+The router calls :func:`gate` once per run, before any page: it works out the signed-in user
+from the access file (pipelines.access), stores the resulting :class:`Viewer` in the session,
+and shows the sign-in form instead of the page when nobody is signed in. dashboard.data reads
+:func:`allowed_locations` for every query and intersects it with what the viewer picked, so a
+location a user may not see never reaches SQL, whatever the URL says.
+
+Two ways to sign in, both mapped through the same access file:
+- a user name and password (argon2 hash in the file);
+- Streamlit's own ``st.login`` (OIDC), when ``.streamlit/secrets.toml`` has an ``[auth]``
+  section: the identity's email is looked up in the file's ``email`` fields.
+
+Without an access file the app is open, and :func:`gate` says so on every page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import streamlit as st
+
+from pipelines import access
+from pipelines.access import AccessError, User
+from pipelines.settings import SettingsError
+
+SESSION_USER = "auth_user_name"
+SESSION_VIEWER = "auth_viewer"
+OPEN_ACCESS_NOTE = (
+    ":material/lock_open: **Open access:** there is no access file, so anyone who can reach "
+    "this address sees every location. See *Access control* in the README to add sign-in."
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person looking at the app: their user entry, or nobody in particular (open access)."""
+
+    user: User | None
+
+    @property
+    def open_access(self) -> bool:
+        """True when no access file is configured (everyone sees everything)."""
+        return self.user is None
+
+    def allowed(self) -> tuple[str, ...] | None:
+        """The locations this viewer may see; None means every location."""
+        return None if self.user is None else self.user.allowed()
+
+    @property
+    def may_upload(self) -> bool:
+        """Owners and managers (and everyone on an open app) may load exports."""
+        return self.user is None or self.user.may_upload
+
+    @property
+    def sees_every_location(self) -> bool:
+        """Owners, and everyone on an open app."""
+        return self.user is None or self.user.sees_every_location
+
+
+def _oidc_configured() -> bool:
+    try:
+        return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+    except Exception:  # a broken secrets file means no single sign-on, not a broken app
+        return False
+
+
+@lru_cache(maxsize=8)
+def _users_cached(path: str, mtime_ns: int, size: int) -> dict[str, User]:
+    return access.load_users(Path(path))
+
+
+def _users(path: Path) -> dict[str, User]:
+    stat = path.stat()  # FileNotFoundError: configured but missing, handled by callers
+    return _users_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def _signed_in(users: dict[str, User]) -> User | None:
+    if _oidc_configured() and st.user.is_logged_in:
+        return access.user_for_email(users, st.user.get("email"))
+    name = st.session_state.get(SESSION_USER)
+    return users.get(name) if isinstance(name, str) else None
+
+
+def current_viewer() -> Viewer | None:
+    """The viewer for this run; None when an access file exists and nobody is signed in.
+
+    Raises AccessError when the access file is configured but missing or broken: the app then
+    stays closed rather than open.
+    """
+    try:
+        path = access.access_path()
+    except SettingsError as error:
+        raise AccessError(str(error)) from None
+    if path is None:
+        return Viewer(None)
+    try:
+        users = _users(path)
+    except FileNotFoundError:
+        raise AccessError(f"{path}: access file not found; nobody can sign in") from None
+    user = _signed_in(users)
+    return Viewer(user) if user else None
+
+
+def viewer() -> Viewer | None:
+    """The viewer the router stored for this run (computed now if it has not run)."""
+    if SESSION_VIEWER in st.session_state:
+        return st.session_state[SESSION_VIEWER]
+    try:
+        return current_viewer()
+    except AccessError:
+        return None
+
+
+def allowed_locations() -> tuple[str, ...] | None:
+    """Locations the viewer may see (None: every location); nobody signed in sees none."""
+    found = viewer()
+    return () if found is None else found.allowed()
+
+
+def gate() -> Viewer | None:
+    """Sign-in for this run: the viewer, or None after showing the sign-in form (or an error).
+
+    Call once per run, before the page: the viewer is stored for dashboard.data.
+    """
+    st.session_state.pop(SESSION_VIEWER, None)
+    try:
+        found = current_viewer()
+    except AccessError as error:
+        st.session_state[SESSION_VIEWER] = None
+        st.error(str(error))
+        return None
+    st.session_state[SESSION_VIEWER] = found
+    if found is None:
+        _sign_in_form()
+        return None
+    if found.open_access:
+        st.caption(OPEN_ACCESS_NOTE)
+    else:
+        _sidebar_account(found.user)
+    return found
+
+
+def _sign_in_form() -> None:
+    path = access.access_path()
+    users = _users(path)
+    st.title("Sign in")
+    oidc = _oidc_configured()
+    if oidc and st.user.is_logged_in:
+        st.warning(
+            f"You are signed in as {st.user.get('email') or 'an unknown identity'}, but the "
+            "access file gives that identity no access. Ask the studio owner to add you."
+        )
+        st.button("Sign out", on_click=st.logout, key="sign_out_unknown")
+        return
+    if oidc:
+        st.button("Sign in with single sign-on", on_click=st.login, type="primary")
+    if any(u.password_hash for u in users.values()) or not oidc:
+        with st.form("sign_in"):
+            name = st.text_input("User name", key="sign_in_name")
+            password = st.text_input("Password", type="password", key="sign_in_password")
+            submitted = st.form_submit_button("Sign in", type="primary")
+        if submitted:
+            user = access.check_password(users, name, password)
+            if user is None:
+                st.error("Wrong user name or password.")
+            else:
+                st.session_state[SESSION_USER] = user.name
+                st.rerun()
+
+
+def _sign_out() -> None:
+    st.session_state.pop(SESSION_USER, None)
+    st.session_state.pop(SESSION_VIEWER, None)
+    if _oidc_configured() and st.user.is_logged_in:
+        st.logout()
+
+
+def _sidebar_account(user: User) -> None:
+    where = "every location" if user.sees_every_location else ", ".join(user.locations)
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.name}** ({user.role}: {where})")
+        st.button("Sign out", on_click=_sign_out, icon=":material/logout:", key="sign_out")

@@ -1,0 +1,239 @@
+"""Who may see which locations: the access file (TOML), shared by the dashboard and the CLI.
+
+The access file is optional. Without one the dashboard is open to anyone who can reach it (and
+says so on every page). With one, every viewer signs in, and sees only the locations the file
+gives them:
+
+```toml
+[users.maria]
+role = "manager"              # owner | manager | scheduler
+locations = ["L01", "L02"]    # owners see every location and need none
+email = "maria@example.com"   # the identity st.login (OIDC) reports, when that is configured
+password_hash = "$argon2id$v=19$m=65536,t=3,p=4$..."
+```
+
+Passwords are stored only as argon2id hashes (argon2-cffi); `studio-ops access add-user`
+writes them. The path comes from the environment variable STUDIO_OPS_ACCESS, else the
+`access_file` setting (relative to the settings file), else there is none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.settings import Settings, load_settings
+
+ACCESS_ENV = "STUDIO_OPS_ACCESS"
+ROLES = ("owner", "manager", "scheduler")
+UPLOAD_ROLES = ("owner", "manager")
+# Names and location ids go into TOML keys and values as they are: keep them plain.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+LOCATION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+EMAIL_PATTERN = re.compile(r"[^@\s\"\\]+@[^@\s\"\\]+")
+
+
+class AccessError(ValueError):
+    """An access file or a user entry that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class User:
+    """One person who may sign in: a role and the locations they may see."""
+
+    name: str
+    role: str
+    locations: tuple[str, ...] = ()
+    email: str | None = None
+    password_hash: str | None = None
+
+    @property
+    def sees_every_location(self) -> bool:
+        """Owners see every location, including ones loaded later."""
+        return self.role == "owner"
+
+    @property
+    def may_upload(self) -> bool:
+        """Owners and managers load exports; schedulers only read."""
+        return self.role in UPLOAD_ROLES
+
+    def allowed(self) -> tuple[str, ...] | None:
+        """The locations this user may see; None means every location."""
+        return None if self.sees_every_location else self.locations
+
+
+def access_path(settings: Settings | None = None) -> Path | None:
+    """The access file in force (it may not exist yet), or None when none is configured."""
+    env = os.environ.get(ACCESS_ENV)
+    if env:
+        return Path(env)
+    settings = settings or load_settings()
+    if not settings.access_file:
+        return None
+    path = Path(settings.access_file).expanduser()
+    if not path.is_absolute() and settings.source_file:
+        path = Path(settings.source_file).parent / path
+    return path
+
+
+def load_users(path: Path) -> dict[str, User]:
+    """Every user in the access file by name; a broken file raises AccessError."""
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise AccessError(f"{path}: access file not found") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise AccessError(f"{path}: not a readable TOML access file ({error})") from None
+    users_table = raw.get("users", {})
+    if not isinstance(users_table, dict):
+        raise AccessError(f"{path}: [users] must be a table of users")
+    users: dict[str, User] = {}
+    for name, entry in users_table.items():
+        users[name] = _user(path, name, entry)
+    return users
+
+
+def _user(path: Path, name: str, entry: object) -> User:
+    where = f"{path}: user {name!r}"
+    if not isinstance(entry, dict):
+        raise AccessError(f"{where} must be a table ([users.{name}])")
+    if "password" in entry:
+        raise AccessError(
+            f"{where}: plain passwords are not accepted; set one with `studio-ops access add-user`"
+        )
+    unknown = sorted(set(entry) - {"role", "locations", "email", "password_hash"})
+    if unknown:
+        raise AccessError(f"{where}: unknown key '{unknown[0]}'")
+    role = entry.get("role")
+    if role not in ROLES:
+        raise AccessError(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+    locations = entry.get("locations", [])
+    if not isinstance(locations, list) or not all(isinstance(x, str) for x in locations):
+        raise AccessError(f"{where}: locations must be a list of location ids")
+    if role != "owner" and not locations:
+        raise AccessError(f"{where}: a {role} needs at least one location")
+    email = entry.get("email")
+    if email is not None and not isinstance(email, str):
+        raise AccessError(f"{where}: email must be text")
+    password_hash = entry.get("password_hash")
+    if password_hash is not None and (
+        not isinstance(password_hash, str) or not password_hash.startswith("$argon2")
+    ):
+        raise AccessError(f"{where}: password_hash must be an argon2 hash (use add-user)")
+    return User(
+        name=name,
+        role=role,
+        locations=tuple(dict.fromkeys(x.strip() for x in locations if x.strip())),
+        email=email.strip().lower() if email else None,
+        password_hash=password_hash,
+    )
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password` (argon2-cffi's recommended parameters)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(password)
+
+
+def check_password(users: dict[str, User], name: str, password: str) -> User | None:
+    """The user when `name` and `password` match an entry with a password, else None."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import Argon2Error, InvalidHashError
+
+    user = users.get(name.strip())
+    if user is None or not user.password_hash or not password:
+        return None
+    try:
+        PasswordHasher().verify(user.password_hash, password)
+    except (Argon2Error, InvalidHashError):
+        return None
+    return user
+
+
+def user_for_email(users: dict[str, User], email: str | None) -> User | None:
+    """The user whose `email` is the identity st.login reported (case ignored), else None."""
+    if not email:
+        return None
+    wanted = email.strip().lower()
+    matches = [u for u in users.values() if u.email == wanted]
+    return matches[0] if len(matches) == 1 else None
+
+
+def add_user(
+    path: Path,
+    name: str,
+    role: str,
+    locations: list[str],
+    password: str | None,
+    email: str | None = None,
+) -> User:
+    """Add or replace a user in the access file (created mode 0600); returns the user.
+
+    The file is rewritten whole (other users kept, comments not) and replaced atomically.
+    """
+    if not NAME_PATTERN.fullmatch(name):
+        raise AccessError(
+            f"user name {name!r}: use letters, digits and . _ @ + - (at most 64 characters)"
+        )
+    if role not in ROLES:
+        raise AccessError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    locations = list(dict.fromkeys(x.strip() for x in locations if x.strip()))
+    for location in locations:
+        if not LOCATION_PATTERN.fullmatch(location):
+            raise AccessError(f"location id {location!r}: use letters, digits and . _ -")
+    if role != "owner" and not locations:
+        raise AccessError(f"a {role} needs --locations (for example --locations L01,L02)")
+    if email is not None and not EMAIL_PATTERN.fullmatch(email.strip()):
+        raise AccessError(f"email {email!r} does not look like an email address")
+    if password is None and email is None:
+        raise AccessError("give a password, an --email for single sign-on, or both")
+    users = load_users(path) if path.exists() else {}
+    user = User(
+        name=name,
+        role=role,
+        locations=tuple(locations),
+        email=email.strip().lower() if email else None,
+        password_hash=hash_password(password) if password is not None else None,
+    )
+    users[name] = user
+    _write(path, users)
+    return user
+
+
+def _write(path: Path, users: dict[str, User]) -> None:
+    lines = [
+        "# studio-ops access file: who may sign in and which locations they see.",
+        "# Written by `studio-ops access add-user`; passwords are argon2 hashes only.",
+    ]
+    for user in users.values():
+        lines += ["", f'[users."{_toml_text(user.name)}"]', f'role = "{user.role}"']
+        if user.locations:
+            quoted = ", ".join(f'"{_toml_text(x)}"' for x in user.locations)
+            lines.append(f"locations = [{quoted}]")
+        if user.email:
+            lines.append(f'email = "{_toml_text(user.email)}"')
+        if user.password_hash:
+            lines.append(f'password_hash = "{_toml_text(user.password_hash)}"')
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _toml_text(value: str) -> str:
+    """Text for a TOML basic string (inputs are checked plain; this guards the rest)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
