@@ -12,6 +12,8 @@ half-built copy (the lock is an ``flock``, which the kernel releases when a proc
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.marts import build_settings_marts
+from pipelines.marts import build_settings_marts, retention_sql
 from pipelines.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -154,30 +156,278 @@ def mart_scripts() -> list[Path]:
     return [scripts[name] for name in ordered]
 
 
-def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Rebuild staging views and mart tables from the raw tables, then check them."""
+# Marts refreshed key by key in an incremental build: the scope table whose keys are replaced
+# and the key columns. Their SQL reads the scope through `--incremental:` lines (see below).
+REFRESHED = {
+    "fct_bookings": ("scope_clients", ("client_id",)),
+    "int_client_visits": ("scope_clients", ("client_id",)),
+    "fct_room_days": ("scope_days", ("location_id", "date")),
+    "fct_therapist_days": ("scope_days", ("location_id", "date")),
+    "fct_hourly_capacity": ("scope_days", ("location_id", "date")),
+    "fct_location_days": ("scope_days", ("location_id", "date")),
+    "dq_issues": ("scope_days", ("location_id", "date")),
+    "fct_therapist_weeks": ("scope_weeks", ("location_id", "week_start")),
+}
+# Marts an incremental build runs first: the client marts, and the dims whose latest bar
+# equipment / training dq_issues falls back on (a change there widens the refreshed days).
+REFRESHED_FIRST = ("fct_bookings", "int_client_visits", "dim_rooms", "dim_therapists")
+# A change log covering more than this share of the location-days rebuilds everything.
+INCREMENTAL_MAX_SHARE = 0.2
+# Days around a changed day whose marts can change (opening hours, shifts and bookings run past
+# midnight), and days around a refreshed day whose raw rows its figures read.
+REFRESH_MARGIN_DAYS = 2
+INCREMENTAL_LINE = re.compile(r"^(\s*)--incremental: ?", re.MULTILINE)
+
+
+def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """Build staging views and mart tables from the raw tables, check them; return the mode.
+
+    A full build ('full') runs every script as written. An incremental build ('incremental')
+    refreshes only what the load's change log (pipelines.load: temp tables
+    `changed_location_days`, `changed_clients`) touched: the same scripts run with their
+    `--incremental:` lines switched on, which semi-join their inputs to scope tables, and their
+    rows replace the rows of the scope's keys. It runs when the marts exist, were built with the
+    same settings and SQL (`mart_build_state`), and the change covers at most
+    INCREMENTAL_MAX_SHARE of the location-days.
+    """
     write_settings(con, settings)
-    for script in sorted((SQL_DIR / "staging").glob("*.sql")):
-        _run_script(con, script)
-    for script in mart_scripts():
-        _run_script(con, script)
+    fingerprint = _fingerprint(settings)
+    mode = "full"
+    if _can_refresh(con, fingerprint):
+        mode = _refresh_marts(con)
+    if mode == "full":
+        for script in sorted((SQL_DIR / "staging").glob("*.sql")):
+            _run_script(con, script)
+        for script in mart_scripts():
+            _run_script(con, script)
     build_settings_marts(con, settings)
-    check_marts(con)
+    check_marts(con, incremental=mode == "incremental")
+    con.execute(
+        "create or replace table mart_build_state as "
+        "select ? as settings_hash, ? as sql_hash, ? as mode, now()::timestamp as built_at",
+        [*fingerprint, mode],
+    )
+    return mode
+
+
+def _fingerprint(settings: Settings) -> tuple[str, str]:
+    """Hashes of the settings the marts read and of the SQL that builds and checks them."""
+    used = {
+        **settings.as_rows(),
+        "currency_symbol": settings.currency_symbol,
+        "bar_service_keywords": sorted(word.lower() for word in settings.bar_service_keywords),
+        "retention_windows_days": sorted(set(settings.retention_windows_days)),
+    }
+    settings_hash = hashlib.sha256(json.dumps(used, sort_keys=True).encode()).hexdigest()
+    sql = hashlib.sha256()
+    for folder in ("staging", "marts", "checks"):
+        for script in sorted((SQL_DIR / folder).glob("*.sql")):
+            sql.update(f"{folder}/{script.name}\n".encode() + script.read_bytes())
+    sql.update(retention_sql(settings.retention_windows_days).encode())
+    return settings_hash, sql.hexdigest()
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str, temporary: bool = False) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where table_name = ? and temporary = ?",
+            [name, temporary],
+        ).fetchone()[0]
+    )
+
+
+def _can_refresh(con: duckdb.DuckDBPyConnection, fingerprint: tuple[str, str]) -> bool:
+    """Whether an incremental refresh may run (else a full build)."""
+    if not all(
+        _exists(con, name, temporary=True) for name in ("changed_location_days", "changed_clients")
+    ):
+        return False
+    if not all(_exists(con, name) for name in [*REFRESHED, "mart_build_state"]):
+        return False
+    state = con.execute("select settings_hash, sql_hash from mart_build_state").fetchall()
+    if state != [fingerprint]:
+        return False
+    changed, total = con.execute(
+        "select (select count(*) from (select distinct * from changed_location_days)), "
+        "(select count(*) from fct_location_days)"
+    ).fetchone()
+    return total > 0 and changed <= INCREMENTAL_MAX_SHARE * total
+
+
+def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
+    """Refresh the marts for the change log's scope; 'full' when the scope turns out too big."""
+    con.execute(
+        """
+        create or replace temp table scope_clients as
+        select distinct client_id from changed_clients;
+        create or replace temp table fct_bookings__before as
+        select * from fct_bookings semi join scope_clients using (client_id);
+        create or replace temp table dim_rooms__before as
+        select location_id, room_id, has_bars from dim_rooms;
+        create or replace temp table dim_therapists__before as
+        select location_id, therapist_id, bar_trained from dim_therapists;
+        """
+    )
+    # Staging views whose scoped text differs are shadowed by temp views for this build.
+    shadowed = []
+    for script in sorted((SQL_DIR / "staging").glob("*.sql")):
+        text = script.read_text()
+        scoped = INCREMENTAL_LINE.sub(r"\1", text)
+        if scoped != text:
+            scoped = scoped.replace("create or replace view", "create or replace temp view", 1)
+            shadowed.append(script.stem)
+        _execute(con, script, scoped)
+    try:
+        scripts = {p.stem: p for p in mart_scripts()}
+        for name in REFRESHED_FIRST:
+            _run_scoped(con, scripts[name])
+        _build_scope(con)
+        changed, total = con.execute(
+            "select (select count(*) from scope_days), (select count(*) from fct_location_days)"
+        ).fetchone()
+        if changed > INCREMENTAL_MAX_SHARE * total:
+            return "full"
+        for name, script in scripts.items():
+            if name not in REFRESHED_FIRST:
+                _run_scoped(con, script)
+    finally:
+        for name in shadowed:
+            con.execute(f"drop view if exists temp.main.{name}")
+    return "incremental"
+
+
+def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
+    """The keys to refresh (`scope_days`, `scope_weeks`) and the raw days they read
+    (`scope_input_days`, `scope_week_days`), once fct_bookings and the dims are refreshed."""
+    con.execute(
+        f"""
+        create or replace temp table scope_days as
+        with
+        fct_bookings__after as (
+            select * from fct_bookings semi join scope_clients using (client_id)
+        ),
+        -- client flags (first visit, rebooked) that moved count where they were and are
+        moved_bookings as (
+            (select * from fct_bookings__before except all select * from fct_bookings__after)
+            union all
+            (select * from fct_bookings__after except all select * from fct_bookings__before)
+        ),
+        -- dq_issues falls back on a room's latest bar equipment and a therapist's latest
+        -- training for bookings outside the calendar or shifts
+        rooms_changed as (
+            select location_id, room_id from dim_rooms__before
+            full join dim_rooms using (location_id, room_id)
+            where dim_rooms__before.has_bars is distinct from dim_rooms.has_bars
+        ),
+        therapists_changed as (
+            select location_id, therapist_id from dim_therapists__before
+            full join dim_therapists using (location_id, therapist_id)
+            where dim_therapists__before.bar_trained is distinct from dim_therapists.bar_trained
+        ),
+        -- raw rows count on the days around them (past midnight); moved client flags and
+        -- dq fallbacks count on their booking day only
+        raw_days as (
+            select distinct location_id, date + cast(day_offset as integer) as date
+            from changed_location_days
+            cross join range(-{REFRESH_MARGIN_DAYS}, {REFRESH_MARGIN_DAYS + 1})
+                as offsets(day_offset)
+        ),
+        final as (
+            select location_id, date from raw_days
+            union
+            select location_id, booking_date from moved_bookings
+            union
+            -- bar bookings not inside their day's opening hours / without a shift that day
+            select location_id, booking_date from fct_bookings
+            semi join rooms_changed using (location_id, room_id)
+            where uses_bars and not exists (
+                select 1 from stg_exports__rooms as rooms
+                where
+                    rooms.location_id = fct_bookings.location_id
+                    and rooms.room_id = fct_bookings.room_id
+                    and rooms.date = fct_bookings.booking_date
+                    and fct_bookings.start_at >= rooms.open_at
+                    and fct_bookings.end_at <= rooms.close_at
+            )
+            union
+            select location_id, booking_date from fct_bookings
+            semi join therapists_changed using (location_id, therapist_id)
+            where uses_bars and not exists (
+                select 1 from stg_exports__therapist_shifts as shifts
+                where
+                    shifts.location_id = fct_bookings.location_id
+                    and shifts.therapist_id = fct_bookings.therapist_id
+                    and shifts.date = fct_bookings.booking_date
+            )
+        )
+        select * from final;
+
+        create or replace temp table scope_input_days as
+        select distinct location_id, date + cast(day_offset as integer) as date
+        from scope_days
+        cross join range(-{REFRESH_MARGIN_DAYS}, {REFRESH_MARGIN_DAYS + 1}) as offsets(day_offset)
+        union
+        -- bookings spanning more than one midnight are always read
+        select location_id, booking_date from fct_bookings
+        where end_at > booking_date + interval 1 day;
+
+        create or replace temp table scope_weeks as
+        select distinct location_id, cast(date_trunc('week', date) as date) as week_start
+        from scope_days;
+
+        create or replace temp table scope_week_days as
+        select location_id, week_start + cast(day_offset as integer) as date
+        from scope_weeks
+        cross join range(0, 7) as offsets(day_offset);
+        """
+    )
+
+
+def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
+    """Run a mart script with its `--incremental:` lines on; a refreshed mart's new rows
+    replace the rows of its scope's keys, any other mart is rebuilt whole."""
+    name = script.stem
+    text = INCREMENTAL_LINE.sub(r"\1", script.read_text())
+    if name not in REFRESHED:
+        _execute(con, script, text)
+        return
+    scope, keys = REFRESHED[name]
+    fresh = f"{name}__fresh"
+    header = f"create or replace table {name} as"
+    if header not in text:
+        raise WarehouseError(f"{script.name}: expected '{header}'")
+    _execute(con, script, text.replace(header, f"create or replace temp table {fresh} as", 1))
+    matches = " and ".join(f"{name}.{key} = {scope}.{key}" for key in keys)
+    con.execute(f"delete from {name} using {scope} where {matches}")
+    con.execute(
+        f"insert into {name} select * from {fresh} semi join {scope} using ({', '.join(keys)})"
+    )
+    con.execute(f"drop table {fresh}")
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, script: Path) -> None:
+    _execute(con, script, script.read_text())
+
+
+def _execute(con: duckdb.DuckDBPyConnection, script: Path, text: str) -> None:
     try:
-        con.execute(script.read_text())
+        con.execute(text)
     except duckdb.Error as error:
         raise WarehouseError(
             f"{script.relative_to(SQL_DIR.parent)}: {_first_line(error)}"
         ) from None
 
 
-def check_marts(con: duckdb.DuckDBPyConnection) -> None:
-    """Run the data tests in sql/checks (queries returning offending rows) before publishing."""
+def check_marts(con: duckdb.DuckDBPyConnection, incremental: bool = False) -> None:
+    """Run the data tests in sql/checks (queries returning offending rows) before publishing.
+
+    After an incremental build their `--incremental:` lines restrict them to the refreshed
+    keys (the rest of each mart was checked when it was built)."""
     for script in sorted((SQL_DIR / "checks").glob("*.sql")):
-        rows = con.execute(script.read_text()).fetchall()
+        text = script.read_text()
+        if incremental:
+            text = INCREMENTAL_LINE.sub(r"\1", text)
+        rows = con.execute(text).fetchall()
         if rows:
             raise DataQualityError(f"{script.stem}: {len(rows)} offending rows, first {rows[0]}")
 

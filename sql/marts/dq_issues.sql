@@ -8,6 +8,7 @@ with
 
 room_days as (
     select * from fct_room_days
+    --incremental: semi join scope_input_days using (location_id, date)
 ),
 
 rooms as (

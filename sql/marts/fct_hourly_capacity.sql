@@ -13,10 +13,12 @@ with
 
 room_days as (
     select * from stg_exports__rooms
+    --incremental: semi join scope_input_days using (location_id, date)
 ),
 
 shifts as (
     select * from stg_exports__therapist_shifts
+    --incremental: semi join scope_input_days using (location_id, date)
 ),
 
 room_segments as (

@@ -7,14 +7,20 @@ with
 
 room_days as (
     select * from fct_room_days
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 therapist_days as (
     select * from fct_therapist_days
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 bookings as (
     select * from fct_bookings
+    --incremental: semi join scope_days as scope
+    --incremental:     on
+    --incremental:         fct_bookings.location_id = scope.location_id
+    --incremental:         and fct_bookings.booking_date = scope.date
 ),
 
 rooms as (

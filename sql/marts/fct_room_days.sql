@@ -8,6 +8,7 @@ with
 
 room_days as (
     select * from stg_exports__rooms
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 segments as (

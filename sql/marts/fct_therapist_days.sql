@@ -10,10 +10,15 @@ with
 
 shifts as (
     select * from stg_exports__therapist_shifts
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 bookings as (
     select * from fct_bookings
+    --incremental: semi join scope_days as scope
+    --incremental:     on
+    --incremental:         fct_bookings.location_id = scope.location_id
+    --incremental:         and fct_bookings.booking_date = scope.date
 ),
 
 segments as (

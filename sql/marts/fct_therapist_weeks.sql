@@ -7,6 +7,7 @@ with
 
 therapist_days as (
     select * from fct_therapist_days
+    --incremental: semi join scope_week_days using (location_id, date)
 ),
 
 settings as (

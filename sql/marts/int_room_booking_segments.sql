@@ -16,10 +16,15 @@ with
 
 room_days as (
     select * from stg_exports__rooms
+    --incremental: semi join scope_input_days using (location_id, date)
 ),
 
 bookings as (
     select * from fct_bookings
+    --incremental: semi join scope_input_days as scope
+    --incremental:     on
+    --incremental:         fct_bookings.location_id = scope.location_id
+    --incremental:         and fct_bookings.booking_date = scope.date
     where is_held and room_id is not null and end_at > start_at
 ),
 

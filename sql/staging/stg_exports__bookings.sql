@@ -9,6 +9,7 @@ with
 
 raw_rows as (
     select * from raw_bookings
+    --incremental: semi join scope_clients using (client_id)
 ),
 
 settings as (

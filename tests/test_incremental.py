@@ -1,0 +1,335 @@
+"""Incremental mart refresh: after each kind of load, every mart equals a full rebuild.
+
+A base chain (the generator, 2 locations x 120 days) is loaded once; each test copies that
+warehouse, loads one more export (an extra day, an overlapping re-export, a late cancellation, a
+new client, a room calendar change), checks that the build ran incrementally, then rebuilds the
+same copy fully from the same raw rows and compares every mart table row for row (`except all`
+both ways). Real DuckDB files, no mocks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.generate import write_chain
+from pipelines.load import load_files
+from pipelines.settings import Settings
+from pipelines.warehouse import build_marts, connect
+
+START = date(2024, 1, 1)
+DAYS = 120
+CUT = START + timedelta(days=100)  # the base holds the days before CUT; CUT is the "extra day"
+KINDS = {"bookings": "start_at", "rooms": "date", "therapist_shifts": "date"}
+NOT_MARTS = {"load_runs", "rejected_rows", "warehouse_info", "mart_build_state"}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The generated exports split at CUT, and a warehouse holding the base part."""
+    root = tmp_path_factory.mktemp("chain")
+    write_chain(root / "all", locations=2, days=DAYS, seed=11, start=START)
+    base, day = root / "base", root / "day"
+    base.mkdir()
+    day.mkdir()
+    with duckdb.connect() as con:
+        for kind, column in KINDS.items():
+            source = str(root / "all" / f"{kind}.csv")
+            for folder, condition in ((base, "<"), (day, "=")):
+                con.execute(
+                    f"""
+                    copy (
+                        select * from read_csv(?, all_varchar = true)
+                        where {column}[:10] {condition} ?
+                    ) to '{folder / (kind + ".csv")}' (header, delimiter ',')
+                    """,
+                    [source, CUT.isoformat()],
+                )
+    db = root / "base.duckdb"
+    load_files(db, [base])
+    return {"root": root, "all": root / "all", "base": base, "day": day, "db": db}
+
+
+def _copy_base(chain: dict[str, Path], tmp_path: Path) -> Path:
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(chain["db"], db)
+    return db
+
+
+def _mode(db: Path) -> str:
+    with connect(db, read_only=True) as con:
+        return con.execute("select mode from mart_build_state").fetchone()[0]
+
+
+def _mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    names = con.execute(
+        "select table_name from duckdb_tables() where not temporary and database_name = 'w' "
+        "order by table_name"
+    ).fetchall()
+    return [
+        name
+        for (name,) in names
+        if not name.startswith(("raw_", "settings")) and name not in NOT_MARTS
+    ]
+
+
+def assert_equals_full_rebuild(db: Path, tmp_path: Path, settings: Settings | None = None) -> None:
+    """Rebuild a copy of `db` fully and compare every mart table of both, row for row."""
+    full = tmp_path / "full.duckdb"
+    shutil.copyfile(db, full)
+    with connect(full) as con:
+        assert build_marts(con, settings or Settings()) == "full"  # no change log: full
+    with duckdb.connect() as con:
+        con.execute(f"attach '{db}' as w (read_only)")
+        con.execute(f"attach '{full}' as f (read_only)")
+        tables = _mart_tables(con)
+        assert {"fct_bookings", "fct_location_days", "dq_issues", "rpt_retention"} <= set(tables)
+        for table in tables:
+            count = con.execute(f"select count(*) from f.{table}").fetchone()[0]
+            for left, right in (("w", "f"), ("f", "w")):
+                extra = con.execute(
+                    f"select * from {left}.{table} except all select * from {right}.{table} limit 3"
+                ).fetchall()
+                assert not extra, f"{table}: rows only in the {left} build ({count} rows): {extra}"
+        views = con.execute("select * from w.rpt_as_of except select * from f.rpt_as_of")
+        assert not views.fetchall()
+
+
+def write_bookings(path: Path, chain: dict[str, Path], select: str, *params: object) -> Path:
+    """Write a bookings export: `select` reads the generated bookings as `bookings`."""
+    with duckdb.connect() as con:
+        con.execute(
+            "create table bookings as select * from read_csv(?, all_varchar = true)",
+            [str(chain["all"] / "bookings.csv")],
+        )
+        con.execute(f"copy ({select}) to '{path}' (header, delimiter ',')", list(params))
+    return path
+
+
+def test_base_chain_is_a_full_build(chain: dict[str, Path]) -> None:
+    assert _mode(chain["db"]) == "full"
+
+
+def test_extra_day(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    load_files(db, [chain["day"]])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        days = con.execute("select max(date) from fct_room_days").fetchone()[0]
+    assert days == CUT
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_overlapping_re_export_that_changes_statuses(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    db = _copy_base(chain, tmp_path)
+    # the last four days again, with completed <-> no-show swapped on every third booking and
+    # some bookings cancelled late (by time) or early
+    path = write_bookings(
+        tmp_path / "bookings-again.csv",
+        chain,
+        """
+        select * replace (
+            case
+                when hash(booking_id) % 3 = 0 and status = 'completed' then 'no_show'
+                when hash(booking_id) % 3 = 0 and status = 'no_show' then 'completed'
+                when hash(booking_id) % 7 = 1 then 'cancelled'
+                else status
+            end as status,
+            case
+                when hash(booking_id) % 7 = 1 and hash(booking_id) % 2 = 0
+                    then strftime(cast(start_at as timestamp) - interval 2 hour, '%Y-%m-%d %H:%M')
+                when hash(booking_id) % 7 = 1
+                    then strftime(cast(start_at as timestamp) - interval 3 day, '%Y-%m-%d %H:%M')
+                else cancelled_at
+            end as cancelled_at
+        )
+        from bookings
+        where start_at[:10] between ? and ?
+        """,
+        (CUT - timedelta(days=4)).isoformat(),
+        (CUT - timedelta(days=1)).isoformat(),
+    )
+    load_files(db, [path])
+    assert _mode(db) == "incremental"
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_late_cancellation_of_an_old_first_visit(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    with connect(db, read_only=True) as con:
+        booking_id, first_date = con.execute(
+            """
+            select booking_id, booking_date from fct_bookings
+            where is_first_visit and booking_date < ? and client_id in (
+                select client_id from fct_bookings where status = 'completed'
+                group by client_id having count(*) >= 3
+            )
+            order by booking_date, booking_id limit 1
+            """,
+            [START + timedelta(days=10)],
+        ).fetchone()
+    path = write_bookings(
+        tmp_path / "late-cancel.csv",
+        chain,
+        """
+        select * replace (
+            'cancelled' as status,
+            strftime(cast(start_at as timestamp) - interval 1 hour, '%Y-%m-%d %H:%M')
+                as cancelled_at
+        )
+        from bookings where booking_id = ?
+        """,
+        booking_id,
+    )
+    load_files(db, [path])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        moved = con.execute(
+            "select is_first_visit, is_late_cancel from fct_bookings where booking_id = ?",
+            [booking_id],
+        ).fetchone()
+    assert moved == (False, True)
+    assert first_date < CUT
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_new_client_first_visit_and_rebooking(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    day = START + timedelta(days=20)
+    path = write_bookings(
+        tmp_path / "new-client.csv",
+        chain,
+        """
+        with template as (
+            select * from bookings where start_at[:10] = ? order by booking_id limit 1
+        )
+        select * replace (
+            'NEW1' as booking_id, 'C-NEW' as client_id, 'completed' as status,
+            start_at[:10] || ' 07:00' as start_at, start_at[:10] || ' 08:00' as end_at,
+            start_at[:10] || ' 06:00' as created_at, '' as cancelled_at
+        ) from template
+        union all
+        -- booked at the first visit for a later day: the first visit counts as rebooked
+        select * replace (
+            'NEW2' as booking_id, 'C-NEW' as client_id, 'completed' as status,
+            strftime(cast(start_at[:10] as date) + 9, '%Y-%m-%d') || ' 07:00' as start_at,
+            strftime(cast(start_at[:10] as date) + 9, '%Y-%m-%d') || ' 08:00' as end_at,
+            start_at[:10] || ' 08:30' as created_at, '' as cancelled_at
+        ) from template
+        """,
+        day.isoformat(),
+    )
+    load_files(db, [path])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            "select booking_id, is_first_visit, is_rebooked from fct_bookings "
+            "where client_id = 'C-NEW' order by booking_id"
+        ).fetchall()
+        new_clients = con.execute(
+            "select sum(new_clients) from fct_location_days where date = ?", [day]
+        ).fetchone()[0]
+    assert rows == [("NEW1", True, True), ("NEW2", False, False)]
+    assert new_clients >= 1
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_room_calendar_change(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    # one old day loses a room's bars and gains blocked time; the room's latest day (its
+    # current equipment, which dq_issues falls back on) flips too; another room closes late
+    path = tmp_path / "rooms.csv"
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                with rooms as (
+                    select * from read_csv(?, all_varchar = true) where date < ?
+                ),
+                first_room as (select min(room_id) as room_id from rooms)
+                select rooms.* replace (
+                    case when has_bars = 'true' then 'false' else 'true' end as has_bars,
+                    '90' as blocked_minutes
+                )
+                from rooms semi join first_room using (room_id)
+                where date in (?, (select max(date) from rooms))
+                union all
+                select rooms.* replace ('01:30:00' as closes_at)
+                from rooms anti join first_room using (room_id)
+                where date = ?
+            ) to '{path}' (header, delimiter ',')
+            """,
+            [
+                str(chain["all"] / "rooms.csv"),
+                CUT.isoformat(),
+                (START + timedelta(days=30)).isoformat(),
+                (START + timedelta(days=31)).isoformat(),
+            ],
+        )
+    load_files(db, [path])
+    assert _mode(db) == "incremental"
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_successive_loads_stay_equal(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    load_files(db, [chain["day"]])
+    later = write_bookings(
+        tmp_path / "later.csv",
+        chain,
+        "select * replace ('completed' as status) from bookings where start_at[:10] = ?",
+        CUT.isoformat(),
+    )
+    load_files(db, [later])
+    assert _mode(db) == "incremental"
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_a_large_change_rebuilds_fully(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    path = write_bookings(
+        tmp_path / "everything.csv",
+        chain,
+        "select * replace ('no_show' as status) from bookings where start_at[:10] < ?",
+        CUT.isoformat(),
+    )
+    load_files(db, [path])
+    assert _mode(db) == "full"
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_changed_settings_force_a_full_rebuild_that_reflects_them(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    db = _copy_base(chain, tmp_path)
+    with connect(db, read_only=True) as con:
+        before = con.execute("select sum(back_to_back_pairs) from fct_therapist_days").fetchone()
+    settings = Settings(turnover_minutes=120, max_bar_sessions_per_day=1)
+    load_files(db, [chain["day"]], settings=settings)
+    assert _mode(db) == "full"
+    with connect(db, read_only=True) as con:
+        after = con.execute(
+            "select sum(back_to_back_pairs) from fct_therapist_days where date < ?", [CUT]
+        ).fetchone()
+        flagged = con.execute(
+            "select count(*) filter (where over_bar_limit) from fct_therapist_days"
+        ).fetchone()[0]
+    assert after[0] > before[0]
+    assert flagged > 0
+    assert_equals_full_rebuild(db, tmp_path, settings)
+    # the same settings again: incremental from now on
+    path = write_bookings(
+        tmp_path / "again.csv",
+        chain,
+        "select * replace ('no_show' as status) from bookings where start_at[:10] = ?",
+        CUT.isoformat(),
+    )
+    load_files(db, [path], settings=settings)
+    assert _mode(db) == "incremental"
+    assert_equals_full_rebuild(db, tmp_path, settings)
