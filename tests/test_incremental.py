@@ -19,7 +19,7 @@ import pytest
 from pipelines.generate import write_chain
 from pipelines.load import load_files
 from pipelines.settings import Settings
-from pipelines.warehouse import build_marts, connect
+from pipelines.warehouse import DataQualityError, build_marts, check_marts, connect
 
 START = date(2024, 1, 1)
 DAYS = 120
@@ -333,3 +333,36 @@ def test_changed_settings_force_a_full_rebuild_that_reflects_them(
     load_files(db, [path], settings=settings)
     assert _mode(db) == "incremental"
     assert_equals_full_rebuild(db, tmp_path, settings)
+
+
+def test_incremental_checks_look_at_the_refreshed_keys(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    db = _copy_base(chain, tmp_path)
+    with connect(db) as con:
+        day = con.execute("select min(date) from fct_room_days").fetchone()[0]
+        con.execute(
+            """
+            create temp table scope_days as
+            select distinct location_id, date from fct_location_days where date = ?
+            """,
+            [day],
+        )
+        con.execute(
+            """
+            create temp table scope_clients as select 'C-none' as client_id;
+            create temp table scope_weeks as
+            select distinct location_id, cast(date_trunc('week', date) as date) as week_start
+            from scope_days
+            """
+        )
+        check_marts(con, incremental=True)  # clean
+        con.execute(
+            "insert into fct_room_days select * from fct_room_days where date = ? limit 1", [day]
+        )
+        with pytest.raises(DataQualityError, match="unique_keys|location_day_sums"):
+            check_marts(con, incremental=True)
+        con.execute("delete from scope_days")
+        check_marts(con, incremental=True)  # outside the refreshed keys: not looked at
+        with pytest.raises(DataQualityError, match="unique_keys|location_day_sums"):
+            check_marts(con)

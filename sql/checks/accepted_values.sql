@@ -8,6 +8,7 @@ bad_bookings as (
         'fct_bookings' as mart,
         source || '/' || booking_id || ': ' || status as offending,
     from fct_bookings
+    --incremental: semi join scope_clients using (client_id)
     where
         status not in (
             'completed', 'booked', 'no_show', 'cancelled', 'late_cancelled'
@@ -24,6 +25,7 @@ bad_hours as (
         'fct_hourly_capacity' as mart,
         location_id || '/' || date || '/' || hour as offending,
     from fct_hourly_capacity
+    --incremental: semi join scope_days using (location_id, date)
     where hour not between 0 and 23
 ),
 

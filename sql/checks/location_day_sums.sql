@@ -15,6 +15,7 @@ room_parts as (
         coalesce(sum(bar_minutes) filter (where has_bars), 0)
             as bar_room_bar_minutes,
     from fct_room_days
+    --incremental: semi join scope_days using (location_id, date)
     group by location_id, date
 ),
 
@@ -25,6 +26,7 @@ therapist_parts as (
         sum(scheduled_minutes) as scheduled_minutes,
         sum(booked_minutes) as booked_minutes,
     from fct_therapist_days
+    --incremental: semi join scope_days using (location_id, date)
     group by location_id, date
 ),
 
@@ -36,6 +38,10 @@ booking_parts as (
         count(*) filter (where status = 'completed') as completed,
         count(*) filter (where is_first_visit) as new_clients,
     from fct_bookings
+    --incremental: semi join scope_days
+    --incremental:     on
+    --incremental:         fct_bookings.location_id = scope_days.location_id
+    --incremental:         and fct_bookings.booking_date = scope_days.date
     group by location_id, booking_date
 ),
 

@@ -15,6 +15,7 @@ room_days as (
             when occupied_minutes < 0 or bar_minutes < 0 then 'negative'
         end as rule,
     from fct_room_days
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 therapist_days as (
@@ -31,6 +32,7 @@ therapist_days as (
                 then 'back-to-back pairs > sessions - 1'
         end as rule,
     from fct_therapist_days
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 hours as (
@@ -47,6 +49,7 @@ hours as (
                 then 'bar rooms full > bar room available'
         end as rule,
     from fct_hourly_capacity
+    --incremental: semi join scope_days using (location_id, date)
 ),
 
 bookings as (
@@ -60,6 +63,7 @@ bookings as (
                 then 'booking_date <> date(start_at)'
         end as rule,
     from fct_bookings
+    --incremental: semi join scope_clients using (client_id)
 ),
 
 retention as (

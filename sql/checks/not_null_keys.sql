@@ -5,6 +5,7 @@ with
 missing as (
     select 'fct_bookings' as mart, 'key or flag' as what
     from fct_bookings
+    --incremental: semi join scope_clients using (client_id)
     where
         source is null or booking_id is null or location_id is null
         or therapist_id is null or client_id is null or start_at is null
@@ -16,30 +17,35 @@ missing as (
 
     select 'fct_room_days', 'key'
     from fct_room_days
+    --incremental: semi join scope_days using (location_id, date)
     where location_id is null or room_id is null or date is null
 
     union all
 
     select 'fct_therapist_days', 'key'
     from fct_therapist_days
+    --incremental: semi join scope_days using (location_id, date)
     where location_id is null or therapist_id is null or date is null
 
     union all
 
     select 'fct_location_days', 'key'
     from fct_location_days
+    --incremental: semi join scope_days using (location_id, date)
     where location_id is null or date is null
 
     union all
 
     select 'fct_hourly_capacity', 'key'
     from fct_hourly_capacity
+    --incremental: semi join scope_days using (location_id, date)
     where location_id is null or date is null or hour is null
 
     union all
 
     select 'dim_clients', 'key or first visit'
     from dim_clients
+    --incremental: semi join scope_clients using (client_id)
     where client_id is null or first_visit_date is null
 
     union all

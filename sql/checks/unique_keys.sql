@@ -5,6 +5,7 @@ with
 duplicates as (
     select 'fct_bookings' as mart, source || '/' || booking_id as mart_key
     from fct_bookings
+    --incremental: semi join scope_clients using (client_id)
     group by source, booking_id
     having count(*) > 1
 
@@ -12,6 +13,7 @@ duplicates as (
 
     select 'fct_room_days', location_id || '/' || room_id || '/' || date
     from fct_room_days
+    --incremental: semi join scope_days using (location_id, date)
     group by location_id, room_id, date
     having count(*) > 1
 
@@ -19,6 +21,7 @@ duplicates as (
 
     select 'fct_therapist_days', location_id || '/' || therapist_id || '/' || date
     from fct_therapist_days
+    --incremental: semi join scope_days using (location_id, date)
     group by location_id, therapist_id, date
     having count(*) > 1
 
@@ -26,6 +29,7 @@ duplicates as (
 
     select 'fct_location_days', location_id || '/' || date
     from fct_location_days
+    --incremental: semi join scope_days using (location_id, date)
     group by location_id, date
     having count(*) > 1
 
@@ -33,6 +37,7 @@ duplicates as (
 
     select 'fct_hourly_capacity', location_id || '/' || date || '/' || hour
     from fct_hourly_capacity
+    --incremental: semi join scope_days using (location_id, date)
     group by location_id, date, hour
     having count(*) > 1
 
@@ -40,6 +45,7 @@ duplicates as (
 
     select 'dim_clients', client_id
     from dim_clients
+    --incremental: semi join scope_clients using (client_id)
     group by client_id
     having count(*) > 1
 
@@ -75,6 +81,7 @@ duplicates as (
 
     select 'fct_therapist_weeks', location_id || '/' || therapist_id || '/' || week_start
     from fct_therapist_weeks
+    --incremental: semi join scope_weeks using (location_id, week_start)
     group by location_id, therapist_id, week_start
     having count(*) > 1
 
