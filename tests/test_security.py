@@ -227,33 +227,28 @@ def test_single_sign_on_identity_maps_to_role_and_locations(tmp_path: Path) -> N
     assert access.user_for_email(users, None) is None
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_without_an_access_file_every_page_says_it_is_open(page: str) -> None:
-    at = open_page(page)
-    assert not at.exception
-    assert any("Open access" in c.value for c in at.caption)
-
-
 # --- SQL: hostile text through every filter, the upload form and the CLI ---------------------
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_hostile_url_parameters_on_every_page(
-    access_file: Path, demo_warehouse: Path, page: str
+def test_hostile_url_parameters_on_every_page_of_an_open_app(
+    demo_warehouse: Path, page: str
 ) -> None:
+    """No access file: hostile URL values change nothing, and the page says it is open."""
     before = table_counts(demo_warehouse)
-    names = location_names(demo_warehouse)
     query = {
-        "locations": [*HOSTILE, "L02"],
+        "locations": HOSTILE,
         "location": HOSTILE[2],
         "from": HOSTILE[0],
         "to": HOSTILE[4],
         "day": HOSTILE[5],
     }
-    at = open_page(page, query, user="maria")
+    at = open_page(page, query)
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
-    assert names["L02"] not in shown_text(at)
+    assert any("Open access" in c.value for c in at.caption)
+    text = shown_text(at)
+    assert not any(h in text for h in HOSTILE[2:4])  # ignored, not echoed into the view
     assert table_counts(demo_warehouse) == before
 
 
@@ -264,8 +259,9 @@ def test_hostile_location_in_the_upload_form_is_a_bound_value(
     load_files(db, [write_csv(tmp_path / "seed.csv", BOOKING_HEADER, [booking()])], Settings())
     monkeypatch.setenv("STUDIO_OPS_DB", str(db))
     header = [c for c in BOOKING_HEADER if c != "location_id"]
-    rows = [{**booking(booking_id=f"H{i}")} for i in range(len(HOSTILE))]
-    for number, hostile in enumerate(HOSTILE):
+    hostile_locations = [HOSTILE[2], HOSTILE[4], HOSTILE[7]]
+    rows = [{**booking(booking_id=f"H{i}")} for i in range(len(hostile_locations))]
+    for number, hostile in enumerate(hostile_locations):
         export = write_csv(tmp_path / f"h{number}.csv", header, [rows[number]])
         at = open_page("loads")
         at.get("file_uploader")[0].set_value((export.name, export.read_bytes(), "text/csv"))
@@ -279,8 +275,8 @@ def test_hostile_location_in_the_upload_form_is_a_bound_value(
         stored = con.execute(
             "select location_id from raw_bookings where booking_id like 'H%' order by booking_id"
         ).fetchall()
-        assert con.execute("select count(*) from fct_bookings").fetchone()[0] == 1 + len(HOSTILE)
-    assert sorted(r[0] for r in stored) == sorted(HOSTILE)
+        assert con.execute("select count(*) from fct_bookings").fetchone()[0] == 4
+    assert sorted(r[0] for r in stored) == sorted(hostile_locations)
 
 
 def test_a_manager_typing_another_location_in_the_upload_form_loads_nothing(

@@ -31,6 +31,7 @@ XLSX_MAGIC = b"PK\x03\x04"
 PARQUET_MAGIC = b"PAR1"
 TEXT_SAMPLE_BYTES = 64 * 1024
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+MAX_COLUMNS = 1000  # far beyond any booking system's export; 10,000 is an attack, not data
 
 
 class ExportError(ValueError):
@@ -77,7 +78,15 @@ def read_header(path: Path) -> list[str]:
     if "\x00" in text:
         raise ExportError("this is not a text export (it contains NUL bytes)")
     text = text.lstrip("\r\n")
-    first = next(csv.reader(io.StringIO(text), delimiter=_delimiter(sample, text)), [])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(sample, text))
+    try:
+        first = next(reader, [])
+    except csv.Error as error:
+        raise ExportError(f"line 1: cannot read the header ({error})") from None
+    if len(first) > MAX_COLUMNS:
+        raise ExportError(
+            f"the header has {len(first):,} columns; an export has at most {MAX_COLUMNS:,}"
+        )
     return [cell.strip() for cell in first]
 
 
