@@ -394,11 +394,6 @@ def test_no_client_pii_in_any_table_or_in_the_warehouse_bytes(tmp_path: Path) ->
     assert_no_needles(db, ACUITY_PII_NEEDLES + VENDOR_FIXTURE_NEEDLES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipelines/formats/native.py keeps every cell of a rejected native row in raw_row, "
-    "including columns the loader ignores (an extra client_email column lands in rejected_rows)",
-)
 def test_no_pii_from_ignored_columns_of_a_native_export(tmp_path: Path) -> None:
     header = [*BOOKING_HEADER, "client_email", "client_phone"]
     rows = [

@@ -143,8 +143,10 @@ def canonical_select(source: str, header: list[str], kind: Kind) -> str:
         if column == "location_id":
             expression = f"coalesce({expression}, $location)"
         selects.append(f"{expression} as {column}")
-    # The raw text of each record, kept for rejected_rows.
-    raw = " || ',' || ".join(f"coalesce(c{i}, '')" for i in range(len(header))) or "''"
+    # The raw text of a record, kept for rejected_rows: only the columns this kind reads, so
+    # that an extra column (a client's email, say) never reaches the warehouse.
+    read = sorted(positions.values())
+    raw = " || ',' || ".join(f"coalesce(c{i}, '')" for i in read) or "''"
     selects.append(f"{raw} as raw_row")
     return f"(select {', '.join(selects)} from {source})"
 
