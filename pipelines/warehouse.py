@@ -268,16 +268,12 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         select location_id, therapist_id, bar_trained from dim_therapists;
         """
     )
-    # Staging views whose scoped text differs are shadowed by temp views for this build.
-    shadowed = []
-    for script in sorted((SQL_DIR / "staging").glob("*.sql")):
-        text = script.read_text()
-        scoped = INCREMENTAL_LINE.sub(r"\1", text)
-        if scoped != text:
-            scoped = scoped.replace("create or replace view", "create or replace temp view", 1)
-            shadowed.append(script.stem)
-        _execute(con, script, scoped)
+    # Staging views with `--incremental:` lines are shadowed by scoped temp views for this
+    # build: bookings (by client) at once, rooms and shifts (by day) once the dims that read
+    # them whole are rebuilt and the days are known.
+    shadowed: list[str] = []
     try:
+        _shadow_staging(con, ["stg_exports__bookings"], shadowed)
         scripts = {p.stem: p for p in mart_scripts()}
         for name in REFRESHED_FIRST:
             _run_scoped(con, scripts[name])
@@ -287,6 +283,7 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         ).fetchone()
         if changed > INCREMENTAL_MAX_SHARE * total:
             return "full"
+        _shadow_staging(con, ["stg_exports__rooms", "stg_exports__therapist_shifts"], shadowed)
         for name, script in scripts.items():
             if name not in REFRESHED_FIRST:
                 _run_scoped(con, script)
@@ -296,33 +293,73 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     return "incremental"
 
 
+def _shadow_staging(con: duckdb.DuckDBPyConnection, names: list[str], shadowed: list[str]) -> None:
+    """Create the named staging views as temp views with their `--incremental:` lines on."""
+    for name in names:
+        script = SQL_DIR / "staging" / f"{name}.sql"
+        text = INCREMENTAL_LINE.sub(r"\1", script.read_text())
+        _execute(
+            con, script, text.replace("create or replace view", "create or replace temp view", 1)
+        )
+        shadowed.append(name)
+
+
 def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
     """The keys to refresh (`scope_days`, `scope_weeks`) and the raw days they read
     (`scope_input_days`, `scope_week_days`), once fct_bookings and the dims are refreshed."""
+    # dq_issues falls back on a room's latest bar equipment and a therapist's latest training
+    # for bookings outside the calendar or shifts
+    con.execute(
+        """
+        create or replace temp table rooms_changed as
+        select location_id, room_id from dim_rooms__before
+        full join dim_rooms using (location_id, room_id)
+        where dim_rooms__before.has_bars is distinct from dim_rooms.has_bars;
+        create or replace temp table therapists_changed as
+        select location_id, therapist_id from dim_therapists__before
+        full join dim_therapists using (location_id, therapist_id)
+        where dim_therapists__before.bar_trained is distinct from dim_therapists.bar_trained;
+        """
+    )
+    fallback_days = ""
+    if con.execute("select count(*) from rooms_changed").fetchone()[0]:
+        fallback_days += """
+            union
+            -- bar bookings not inside their day's opening hours
+            select location_id, booking_date from fct_bookings
+            semi join rooms_changed using (location_id, room_id)
+            where uses_bars and not exists (
+                select 1 from stg_exports__rooms as rooms
+                where
+                    rooms.location_id = fct_bookings.location_id
+                    and rooms.room_id = fct_bookings.room_id
+                    and rooms.date = fct_bookings.booking_date
+                    and fct_bookings.start_at >= rooms.open_at
+                    and fct_bookings.end_at <= rooms.close_at
+            )"""
+    if con.execute("select count(*) from therapists_changed").fetchone()[0]:
+        fallback_days += """
+            union
+            -- bar bookings without a shift that day
+            select location_id, booking_date from fct_bookings
+            semi join therapists_changed using (location_id, therapist_id)
+            where uses_bars and not exists (
+                select 1 from stg_exports__therapist_shifts as shifts
+                where
+                    shifts.location_id = fct_bookings.location_id
+                    and shifts.therapist_id = fct_bookings.therapist_id
+                    and shifts.date = fct_bookings.booking_date
+            )"""
     con.execute(
         f"""
         create or replace temp table scope_days as
         with
-        fct_bookings__after as (
-            select * from fct_bookings semi join scope_clients using (client_id)
-        ),
-        -- client flags (first visit, rebooked) that moved count where they were and are
+        -- the refreshed rows of the changed clients (fct_bookings__fresh) against their rows
+        -- before: client flags (first visit, rebooked) that moved count where they were and are
         moved_bookings as (
-            (select * from fct_bookings__before except all select * from fct_bookings__after)
+            (select * from fct_bookings__before except all select * from fct_bookings__fresh)
             union all
-            (select * from fct_bookings__after except all select * from fct_bookings__before)
-        ),
-        -- dq_issues falls back on a room's latest bar equipment and a therapist's latest
-        -- training for bookings outside the calendar or shifts
-        rooms_changed as (
-            select location_id, room_id from dim_rooms__before
-            full join dim_rooms using (location_id, room_id)
-            where dim_rooms__before.has_bars is distinct from dim_rooms.has_bars
-        ),
-        therapists_changed as (
-            select location_id, therapist_id from dim_therapists__before
-            full join dim_therapists using (location_id, therapist_id)
-            where dim_therapists__before.bar_trained is distinct from dim_therapists.bar_trained
+            (select * from fct_bookings__fresh except all select * from fct_bookings__before)
         ),
         -- raw rows count on the days around them (past midnight); moved client flags and
         -- dq fallbacks count on their booking day only
@@ -335,33 +372,13 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         final as (
             select location_id, date from raw_days
             union
-            select location_id, booking_date from moved_bookings
-            union
-            -- bar bookings not inside their day's opening hours / without a shift that day
-            select location_id, booking_date from fct_bookings
-            semi join rooms_changed using (location_id, room_id)
-            where uses_bars and not exists (
-                select 1 from stg_exports__rooms as rooms
-                where
-                    rooms.location_id = fct_bookings.location_id
-                    and rooms.room_id = fct_bookings.room_id
-                    and rooms.date = fct_bookings.booking_date
-                    and fct_bookings.start_at >= rooms.open_at
-                    and fct_bookings.end_at <= rooms.close_at
-            )
-            union
-            select location_id, booking_date from fct_bookings
-            semi join therapists_changed using (location_id, therapist_id)
-            where uses_bars and not exists (
-                select 1 from stg_exports__therapist_shifts as shifts
-                where
-                    shifts.location_id = fct_bookings.location_id
-                    and shifts.therapist_id = fct_bookings.therapist_id
-                    and shifts.date = fct_bookings.booking_date
-            )
+            select location_id, booking_date from moved_bookings{fallback_days}
         )
         select * from final;
-
+        """
+    )
+    con.execute(
+        f"""
         create or replace temp table scope_input_days as
         select distinct location_id, date + cast(day_offset as integer) as date
         from scope_days
@@ -402,7 +419,8 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     con.execute(
         f"insert into {name} select * from {fresh} semi join {scope} using ({', '.join(keys)})"
     )
-    con.execute(f"drop table {fresh}")
+    if name != "fct_bookings":  # _build_scope compares it with fct_bookings__before
+        con.execute(f"drop table {fresh}")
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, script: Path) -> None:

@@ -7,6 +7,7 @@ with
 
 raw_rows as (
     select * from raw_rooms
+    --incremental: semi join scope_input_days using (location_id, date)
 ),
 
 -- the loader already de-duplicates; this guards against a key loaded twice
