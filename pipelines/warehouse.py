@@ -356,10 +356,18 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         with
         -- the refreshed rows of the changed clients (fct_bookings__fresh) against their rows
         -- before: client flags (first visit, rebooked) that moved count where they were and are
+        flags_before as (
+            select source, booking_id, location_id, booking_date, is_first_visit, is_rebooked
+            from fct_bookings__before
+        ),
+        flags_after as (
+            select source, booking_id, location_id, booking_date, is_first_visit, is_rebooked
+            from fct_bookings__fresh
+        ),
         moved_bookings as (
-            (select * from fct_bookings__before except all select * from fct_bookings__fresh)
+            (select * from flags_before except all select * from flags_after)
             union all
-            (select * from fct_bookings__fresh except all select * from fct_bookings__before)
+            (select * from flags_after except all select * from flags_before)
         ),
         -- raw rows count on the days around them (past midnight); moved client flags and
         -- dq fallbacks count on their booking day only
