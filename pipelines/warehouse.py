@@ -412,8 +412,12 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     """Run a mart script with its `--incremental:` lines on; a refreshed mart's new rows
     replace the rows of its scope's keys, any other mart is rebuilt whole."""
     name = script.stem
-    text = INCREMENTAL_LINE.sub(r"\1", script.read_text())
+    original = script.read_text()
+    text = INCREMENTAL_LINE.sub(r"\1", original)
     if name not in REFRESHED:
+        if text != original and f"create or replace temp table {name} as" not in text:
+            # a scoped published table would lose every row outside the scope
+            raise WarehouseError(f"{script.name}: --incremental: lines need a REFRESHED key")
         _execute(con, script, text)
         return
     scope, keys = REFRESHED[name]

@@ -366,3 +366,37 @@ def test_incremental_checks_look_at_the_refreshed_keys(
         check_marts(con, incremental=True)  # outside the refreshed keys: not looked at
         with pytest.raises(DataQualityError, match="unique_keys|location_day_sums"):
             check_marts(con)
+
+
+def test_moved_booking_and_bookings_past_midnight(chain: dict[str, Path], tmp_path: Path) -> None:
+    db = _copy_base(chain, tmp_path)
+    day = START + timedelta(days=50)
+    path = write_bookings(
+        tmp_path / "moves.csv",
+        chain,
+        """
+        with day_bookings as (
+            select * from bookings where start_at[:10] = ? order by booking_id limit 3
+        ),
+        numbered as (select *, row_number() over (order by booking_id) as n from day_bookings)
+        -- an existing booking moves to the other location's room and therapist
+        select * exclude (n) replace (
+            replace(location_id, 'L01', 'L02') as location_id,
+            replace(room_id, 'L01', 'L02') as room_id,
+            replace(therapist_id, 'L01', 'L02') as therapist_id
+        ) from numbered where n = 1
+        union all
+        -- a new booking across midnight, and one across three midnights
+        select * exclude (n) replace (
+            'MID' || n as booking_id,
+            start_at[:10] || ' 22:00' as start_at,
+            strftime(cast(start_at[:10] as date) + case when n = 2 then 1 else 3 end, '%Y-%m-%d')
+                || ' 02:00' as end_at,
+            'completed' as status
+        ) from numbered where n > 1
+        """,
+        day.isoformat(),
+    )
+    load_files(db, [path])
+    assert _mode(db) == "incremental"
+    assert_equals_full_rebuild(db, tmp_path)
