@@ -167,7 +167,10 @@ REFRESHED = {
     "fct_location_days": ("scope_days", ("location_id", "date")),
     "dq_issues": ("scope_days", ("location_id", "date")),
     "fct_therapist_weeks": ("scope_weeks", ("location_id", "week_start")),
+    "dim_clients": ("scope_clients", ("client_id",)),
 }
+# Refreshed marts whose every row depends on rpt_as_of: rebuilt whole when the as-of date moved.
+AS_OF_DEPENDENT = {"dim_clients"}
 # Marts an incremental build runs first: the client marts, and the dims whose latest bar
 # equipment / training dq_issues falls back on (a change there widens the refreshed days).
 REFRESHED_FIRST = ("fct_bookings", "int_client_visits", "dim_rooms", "dim_therapists")
@@ -274,6 +277,7 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     shadowed: list[str] = []
     try:
         _shadow_staging(con, ["stg_exports__bookings"], shadowed)
+        as_of_before = con.execute("select as_of_date from rpt_as_of").fetchall()
         scripts = {p.stem: p for p in mart_scripts()}
         for name in REFRESHED_FIRST:
             _run_scoped(con, scripts[name])
@@ -284,8 +288,13 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         if changed > INCREMENTAL_MAX_SHARE * total:
             return "full"
         _shadow_staging(con, ["stg_exports__rooms", "stg_exports__therapist_shifts"], shadowed)
+        as_of_moved = con.execute("select as_of_date from rpt_as_of").fetchall() != as_of_before
         for name, script in scripts.items():
-            if name not in REFRESHED_FIRST:
+            if name in REFRESHED_FIRST:
+                continue
+            if name in AS_OF_DEPENDENT and as_of_moved:
+                _run_script(con, script)
+            else:
                 _run_scoped(con, script)
     finally:
         for name in shadowed:

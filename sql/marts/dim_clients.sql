@@ -23,6 +23,7 @@ settings as (
 
 clients as (
     select * from int_client_visits
+    --incremental: semi join scope_clients using (client_id)
 ),
 
 next_bookings as (
