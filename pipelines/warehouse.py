@@ -37,13 +37,23 @@ class DataQualityError(WarehouseError):
     """A mart failed a check before publishing; nothing was published."""
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+# DuckDB takes 80% of the machine's memory by default; a loader and a dashboard sharing an
+# ordinary machine must not. Past these limits DuckDB spills to `<file>.tmp/` instead.
+LOADER_MEMORY_LIMIT = "1500MB"
+READER_MEMORY_LIMIT = "500MB"
+
+
+def connect(
+    path: Path | str, read_only: bool = False, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file with a quiet progress bar (output must stay clean)."""
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as error:
         raise WarehouseError(f"{path}: cannot open the warehouse ({_first_line(error)})") from None
     con.execute("set enable_progress_bar = false")
+    if memory_limit:
+        con.execute("set memory_limit = ?", [memory_limit])
     return con
 
 
@@ -54,7 +64,7 @@ def open_snapshot(path: Path | str) -> duckdb.DuckDBPyConnection:
         raise WarehouseError(
             f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
         )
-    return connect(path, read_only=True)
+    return connect(path, read_only=True, memory_limit=READER_MEMORY_LIMIT)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
@@ -78,7 +88,7 @@ def building(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         _remove(work.with_name(work.name + ".wal"))
         if path.exists():
             shutil.copyfile(path, work)
-        con = connect(work)
+        con = connect(work, memory_limit=LOADER_MEMORY_LIMIT)
         try:
             migrate(con)
             yield con
