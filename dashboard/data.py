@@ -5,7 +5,8 @@ Rules (DESIGN.md invariants 3, 5 and 7):
   after intersecting it with the locations the signed-in user may see (dashboard.auth), so a
   location named in the URL that the user may not see returns nothing.
 - All values reach DuckDB as bound parameters; no user text is ever formatted into SQL.
-- The published snapshot is opened read-only for one query and closed at once.
+- The published snapshot is read through one shared read-only connection per snapshot
+  (pipelines.warehouse.SnapshotReader), which a new publish replaces on the next query.
 - Results are cached by the snapshot's path, mtime and size, so a newly published load shows
   up on the next rerun without restarting the app.
 - Aggregation happens in DuckDB; only the aggregated rows come back.
@@ -25,7 +26,7 @@ import streamlit as st
 
 from dashboard import auth
 from pipelines.settings import Settings, db_path, load_settings
-from pipelines.warehouse import WarehouseError, open_snapshot
+from pipelines.warehouse import SnapshotReader, WarehouseError
 
 Locations = tuple[str, ...]
 
@@ -38,6 +39,7 @@ class Snapshot:
     """The published warehouse file, as a cache key: a new publish gives a new key."""
 
     path: str
+    inode: int
     mtime_ns: int
     size: int
 
@@ -51,20 +53,23 @@ def snapshot() -> Snapshot:
         raise WarehouseError(
             f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
         ) from None
-    return Snapshot(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    return Snapshot(str(Path(path).resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner=False)
+def _reader() -> SnapshotReader:
+    """The process's one reader of published snapshots (shared by every session)."""
+    return SnapshotReader()
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _frame(snap: Snapshot, sql: str, params: tuple) -> pd.DataFrame:
-    con = open_snapshot(snap.path)
+    bound = [list(p) if isinstance(p, tuple) else p for p in params]
     try:
-        bound = [list(p) if isinstance(p, tuple) else p for p in params]
-        return con.execute(sql, bound).df()
+        return _reader().query(snap.path, snap, sql, bound)
     except duckdb.Error as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WarehouseError(f"{Path(snap.path).name}: {first}") from None
-    finally:
-        con.close()
 
 
 def _query(sql: str, *params: object) -> pd.DataFrame:

@@ -17,11 +17,13 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from pipelines.marts import build_settings_marts, retention_sql
 from pipelines.settings import Settings
@@ -65,6 +67,52 @@ def open_snapshot(path: Path | str) -> duckdb.DuckDBPyConnection:
             f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
         )
     return connect(path, read_only=True, memory_limit=READER_MEMORY_LIMIT)
+
+
+class SnapshotReader:
+    """One read-only connection per published snapshot, shared by threads through cursors.
+
+    Opening a DuckDB file costs ~20 ms, which a page of fifteen queries cannot afford, so the
+    dashboard keeps the snapshot open. That blocks nobody: the loader never opens the
+    published file, it replaces it. DuckDB hands a second connect() to an open file the same
+    (old) database, so a new snapshot is opened only after every cursor on the old one has
+    closed; queries are short, so that wait is too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._key: object = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._active = 0
+
+    def query(self, path: Path | str, key: object, sql: str, params: list) -> pd.DataFrame:
+        """Run one query on the snapshot identified by `key` (its file's identity)."""
+        with self._lock:
+            if self._key != key:
+                while self._active:
+                    self._lock.wait()
+                if self._con is not None:
+                    self._con.close()
+                    self._con, self._key = None, None
+                self._con, self._key = open_snapshot(path), key
+            cursor = self._con.cursor()
+            self._active += 1
+        try:
+            return cursor.execute(sql, params).df()
+        finally:
+            cursor.close()
+            with self._lock:
+                self._active -= 1
+                self._lock.notify_all()
+
+    def close(self) -> None:
+        """Close the held snapshot (tests and shutdown)."""
+        with self._lock:
+            while self._active:
+                self._lock.wait()
+            if self._con is not None:
+                self._con.close()
+            self._con, self._key = None, None
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,0 +1,74 @@
+"""The dashboard's shared snapshot reader: sees each new publish, never a stale or half one."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from pipelines.load import load_files
+from pipelines.settings import Settings
+from pipelines.warehouse import SnapshotReader
+from tests.test_load import BOOKING_HEADER, booking, write_csv
+
+
+def identity(path: Path) -> tuple[int, int, int]:
+    """What the dashboard keys a snapshot by: inode, mtime and size of the published file."""
+    stat = os.stat(path)
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def count(reader: SnapshotReader, db: Path) -> int:
+    frame = reader.query(db, identity(db), "select count(*) as n from raw_bookings", [])
+    return int(frame["n"].iloc[0])
+
+
+def test_a_new_publish_is_seen_on_the_next_query(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    load_files(db, [write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])], Settings())
+    reader = SnapshotReader()
+    try:
+        assert count(reader, db) == 1
+        # While the reader holds the old snapshot open, a load publishes a new one. DuckDB
+        # would hand a plain second connect() the old database; the reader must not.
+        more = [booking(booking_id="B2"), booking(booking_id="B3")]
+        load_files(db, [write_csv(tmp_path / "b.csv", BOOKING_HEADER, more)], Settings())
+        assert count(reader, db) == 3
+    finally:
+        reader.close()
+
+
+def test_threads_querying_through_a_publish_see_whole_snapshots(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    load_files(db, [write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])], Settings())
+    reader = SnapshotReader()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def keep_reading() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(count(reader, db))
+            except BaseException as error:  # any error at all fails the test
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=keep_reading) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        # Three publishes: 1 booking, then 2, 3 and 4 (each load adds one).
+        for number in (2, 3, 4):
+            extra = write_csv(
+                tmp_path / f"{number}.csv", BOOKING_HEADER, [booking(booking_id=f"B{number}")]
+            )
+            load_files(db, [extra], Settings())
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert set(seen) <= {1, 2, 3, 4}
+    assert count(reader, db) == 4
+    reader.close()
