@@ -989,32 +989,71 @@ def retention_by_first(
     )
 
 
-def client_lists(locations: Locations, at_risk_days: int, lapsed_days: int) -> pd.DataFrame:
-    """At-risk and lapsed clients (no future booking), by the location of their first visit."""
+CLIENT_LIST_ROWS = 1000
+
+
+def client_lists(
+    locations: Locations, at_risk_days: int, lapsed_days: int, limit: int = CLIENT_LIST_ROWS
+) -> pd.DataFrame:
+    """At-risk and lapsed clients (no future booking), by the location of their first visit.
+
+    The most recently seen first (the likeliest to come back), at most `limit` rows: a large
+    chain has hundreds of thousands of lapsed clients, which no page should carry.
+    """
     return _query(
-        """
-        with as_of as (select as_of_date from rpt_as_of)
+        f"""
+        {_CLIENTS_TO_WIN_BACK}
         select
             c.client_id,
-            case when datediff('day', c.last_visit_date, a.as_of_date) >= ?
-                then 'lapsed' else 'at risk' end as client_status,
+            case when c.days_since_last_visit >= ? then 'lapsed' else 'at risk' end
+                as client_status,
             coalesce(nullif(l.name, ''), c.first_location_id) as first_location,
             c.first_visit_date,
             c.last_visit_date,
-            datediff('day', c.last_visit_date, a.as_of_date) as days_since_last_visit,
+            c.days_since_last_visit,
             c.completed_visits
-        from dim_clients as c
-        cross join as_of as a
+        from clients as c
         left join dim_locations as l on l.location_id = c.first_location_id
-        where list_contains(?, c.first_location_id)
-            and c.next_booking_at is null
-            and datediff('day', c.last_visit_date, a.as_of_date) >= ?
-        order by client_status, days_since_last_visit, c.client_id
+        order by c.days_since_last_visit, c.client_id
+        limit ?
         """,
-        lapsed_days,
         _scope(locations),
         at_risk_days,
+        lapsed_days,
+        limit,
     )
+
+
+def client_list_counts(locations: Locations, at_risk_days: int, lapsed_days: int) -> dict[str, int]:
+    """How many clients are at risk and how many lapsed (all of them, not only those listed)."""
+    frame = _query(
+        f"""
+        {_CLIENTS_TO_WIN_BACK}
+        select
+            count(*) filter (where days_since_last_visit < ?) as at_risk,
+            count(*) filter (where days_since_last_visit >= ?) as lapsed
+        from clients
+        """,
+        _scope(locations),
+        at_risk_days,
+        lapsed_days,
+        lapsed_days,
+    )
+    return {"at risk": int(frame["at_risk"].iloc[0]), "lapsed": int(frame["lapsed"].iloc[0])}
+
+
+# Clients with no future booking whose last visit is at least at_risk_days before the as-of
+# date. Parameters: the locations, at_risk_days.
+_CLIENTS_TO_WIN_BACK = """
+        with clients as (
+            select c.*, datediff('day', c.last_visit_date, a.as_of_date) as days_since_last_visit
+            from dim_clients as c
+            cross join rpt_as_of as a
+            where list_contains(?, c.first_location_id)
+                and c.next_booking_at is null
+                and datediff('day', c.last_visit_date, a.as_of_date) >= ?
+        )
+"""
 
 
 # ---------------------------------------------------------------- data

@@ -88,8 +88,13 @@ st.caption(
 )
 clients = data.client_lists(picked.locations, settings.at_risk_days, settings.lapsed_days)
 if tables.has_rows(clients, "No at-risk or lapsed clients."):
-    counts = clients["client_status"].value_counts()
+    counts = data.client_list_counts(picked.locations, settings.at_risk_days, settings.lapsed_days)
     left, right = st.columns(2)
-    left.metric("At risk", fmt.count(counts.get("at risk", 0)), border=True)
-    right.metric("Lapsed", fmt.count(counts.get("lapsed", 0)), border=True)
+    left.metric("At risk", fmt.count(counts["at risk"]), border=True)
+    right.metric("Lapsed", fmt.count(counts["lapsed"]), border=True)
+    if sum(counts.values()) > len(clients):
+        st.caption(
+            f"Showing the {fmt.count(len(clients))} most recently seen of "
+            f"{fmt.count(sum(counts.values()))}: the likeliest to come back."
+        )
     tables.show_table(clients, "clients-to-win-back", symbol)

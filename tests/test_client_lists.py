@@ -1,0 +1,54 @@
+"""At-risk and lapsed client lists: counts cover every client, the list stays page-sized."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+import streamlit as st
+
+from dashboard import data
+
+
+@pytest.fixture
+def demo_data(demo_warehouse: Path, monkeypatch: pytest.MonkeyPatch):
+    """The data layer pointed at the demo warehouse, with no access file and empty caches."""
+    monkeypatch.setenv("STUDIO_OPS_DB", str(demo_warehouse))
+    monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
+    st.cache_data.clear()
+    yield demo_warehouse
+    st.cache_data.clear()
+
+
+def test_counts_cover_every_client_and_the_list_is_capped(demo_data: Path) -> None:
+    locations = tuple(data.locations()["location_id"])
+    at_risk_days, lapsed_days = 45, 90
+    # Expected, straight from the marts: clients with no future booking whose last visit is
+    # 45-89 days before the as-of date (at risk) or 90+ days (lapsed).
+    with duckdb.connect(str(demo_data), read_only=True) as con:
+        at_risk, lapsed = con.execute(
+            """
+            select count(*) filter (where gap between 45 and 89), count(*) filter (where gap >= 90)
+            from (
+                select datediff('day', last_visit_date, as_of_date) as gap
+                from dim_clients, rpt_as_of
+                where next_booking_at is null
+            )
+            """
+        ).fetchone()
+    assert at_risk > 0 and lapsed > 0
+
+    counts = data.client_list_counts(locations, at_risk_days, lapsed_days)
+    assert counts == {"at risk": at_risk, "lapsed": lapsed}
+
+    listed = data.client_lists(locations, at_risk_days, lapsed_days, limit=50)
+    assert len(listed) == 50
+    # Most recently seen first: the 50 smallest gaps, all at least at_risk_days.
+    gaps = list(listed["days_since_last_visit"])
+    assert gaps == sorted(gaps) and gaps[0] >= at_risk_days
+    # One location's lists hold only its clients.
+    first = locations[:1]
+    one = data.client_lists(first, at_risk_days, lapsed_days)
+    names = set(data.locations().set_index("location_id").loc[list(first), "location_name"])
+    assert set(one["first_location"]) <= names
