@@ -941,51 +941,43 @@ def retention_by_first(
     """Return within `window_days` by the client's first therapist or first service."""
     if by not in ("therapist", "service"):
         raise ValueError("by must be 'therapist' or 'service'")
+    # A return is the client's next completed visit on a later date (dim_clients
+    # .second_visit_date), the same definition rpt_retention uses.
     return _query(
         """
         with as_of as (select as_of_date from rpt_as_of),
         cohort as (
             select
-                c.client_id,
-                c.first_visit_date,
                 case when ? = 'therapist'
                     then coalesce(t.therapist_name, c.first_therapist_id)
                     else c.first_service end as first_by,
-                c.first_visit_date + ?::integer <= (select as_of_date from as_of) as eligible
+                c.first_visit_date + ?::integer <= (select as_of_date from as_of) as eligible,
+                coalesce(c.second_visit_date <= c.first_visit_date + ?::integer, false)
+                    as came_back,
             from dim_clients as c
             left join dim_therapists as t
                 on t.location_id = c.first_location_id
                 and t.therapist_id = c.first_therapist_id
             where list_contains(?, c.first_location_id)
                 and c.first_visit_date between ? and ?
-        ),
-        returned as (
-            select distinct c.client_id
-            from cohort as c
-            join fct_bookings as b
-                on b.client_id = c.client_id
-                and b.status = 'completed'
-                and b.booking_date > c.first_visit_date
-                and b.booking_date <= c.first_visit_date + ?::integer
-            where c.eligible
         )
         select
-            c.first_by,
+            first_by,
             count(*) as new_clients,
-            count(*) filter (where c.eligible) as eligible,
-            count(r.client_id) as returned,
-            count(r.client_id) / nullif(count(*) filter (where c.eligible), 0) as return_rate
-        from cohort as c
-        left join returned as r using (client_id)
-        group by c.first_by
-        order by eligible desc, c.first_by
+            count(*) filter (where eligible) as eligible,
+            count(*) filter (where eligible and came_back) as returned,
+            count(*) filter (where eligible and came_back)
+                / nullif(count(*) filter (where eligible), 0) as return_rate
+        from cohort
+        group by first_by
+        order by eligible desc, first_by
         """,
         by,
+        window_days,
         window_days,
         _scope(locations),
         start,
         end,
-        window_days,
     )
 
 

@@ -52,3 +52,35 @@ def test_counts_cover_every_client_and_the_list_is_capped(demo_data: Path) -> No
     one = data.client_lists(first, at_risk_days, lapsed_days)
     names = set(data.locations().set_index("location_id").loc[list(first), "location_name"])
     assert set(one["first_location"]) <= names
+
+
+def test_retention_by_first_therapist_and_service_counts_returns_from_the_bookings(
+    demo_data: Path,
+) -> None:
+    locations = tuple(data.locations()["location_id"])
+    with duckdb.connect(str(demo_data), read_only=True) as con:
+        first, last = con.execute(
+            "select min(first_visit_date), max(first_visit_date) from dim_clients"
+        ).fetchone()
+        # Expected straight from fct_bookings: first-time clients whose 90 days have closed
+        # (eligible), and those with another completed visit on a later date within 90 days.
+        eligible, returned = con.execute(
+            """
+            with firsts as (
+                select client_id, booking_date as first_date
+                from fct_bookings where is_first_visit
+            )
+            select
+                count(*) filter (where f.first_date + 90 <= a.as_of_date),
+                count(*) filter (where f.first_date + 90 <= a.as_of_date and exists (
+                    select 1 from fct_bookings as b
+                    where b.client_id = f.client_id and b.status = 'completed'
+                        and b.booking_date > f.first_date and b.booking_date <= f.first_date + 90
+                ))
+            from firsts as f, rpt_as_of as a
+            """
+        ).fetchone()
+    for by in ("therapist", "service"):
+        table = data.retention_by_first(locations, first, last, by, 90)
+        assert table["eligible"].sum() == eligible, by
+        assert table["returned"].sum() == returned, by
