@@ -890,6 +890,8 @@ def cohort_activity(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
             from cohort as c
             join fct_bookings as b on b.client_id = c.client_id and b.status = 'completed'
             where date_trunc('month', b.booking_date) > c.cohort_month
+                -- implied by the line above; a constant bound lets DuckDB skip old row groups
+                and b.booking_date >= date_trunc('month', ?::date)
         )
         select
             v.cohort_month,
@@ -904,6 +906,7 @@ def cohort_activity(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
         _scope(locations),
         start,
         end,
+        start,
     )
 
 

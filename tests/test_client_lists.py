@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 import streamlit as st
 
@@ -84,3 +85,35 @@ def test_retention_by_first_therapist_and_service_counts_returns_from_the_bookin
         table = data.retention_by_first(locations, first, last, by, 90)
         assert table["eligible"].sum() == eligible, by
         assert table["returned"].sum() == returned, by
+
+
+def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path) -> None:
+    locations = tuple(data.locations()["location_id"])
+    with duckdb.connect(str(demo_data), read_only=True) as con:
+        as_of = con.execute("select as_of_date from rpt_as_of").fetchone()[0]
+        cohort = (
+            con.execute(
+                "select date_trunc('month', min(first_visit_date))::date + interval 2 month "
+                "from dim_clients"
+            )
+            .fetchone()[0]
+            .date()
+        )
+        # Expected: clients whose first visit fell in `cohort` month with a completed visit in
+        # the following calendar month, counted from the bookings.
+        expected = con.execute(
+            """
+            select count(distinct c.client_id)
+            from dim_clients as c
+            join fct_bookings as b using (client_id)
+            where date_trunc('month', c.first_visit_date) = ?
+                and b.status = 'completed'
+                and date_trunc('month', b.booking_date) = ?::date + interval 1 month
+            """,
+            [cohort, cohort],
+        ).fetchone()[0]
+    activity = data.cohort_activity(locations, cohort, as_of)
+    months = pd.to_datetime(activity["cohort_month"]).dt.date
+    row = activity[(months == cohort) & (activity["months_after"] == 1)]
+    assert expected > 0
+    assert int(row["active_clients"].iloc[0]) == expected
