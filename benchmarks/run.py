@@ -151,15 +151,22 @@ def count_lines(path: Path) -> int:
 
 
 def timed_process(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a command; return (seconds, peak RSS in MB) of that process alone."""
+    """Run a command; return (seconds, peak RSS in MB) of that process alone.
+
+    The peak is polled from /proc (VmHWM): getrusage would report the benchmark's own peak too,
+    because Linux carries the parent's high-water mark into a child across fork and exec.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, peak_rss_mb(process.pid))
+        time.sleep(0.05)
     elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if process.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, peak
 
 
 def summary(samples: list[float]) -> dict[str, object]:
@@ -376,10 +383,15 @@ def wait_for_health(port: int) -> None:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """A running process's peak resident memory so far (VmHWM), in MB; 0 once it has ended."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    return float("nan")
+    return 0.0
 
 
 def _version(package: str) -> str:
