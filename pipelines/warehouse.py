@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -74,10 +75,14 @@ class SnapshotReader:
 
     Opening a DuckDB file costs ~20 ms, which a page of fifteen queries cannot afford, so the
     dashboard keeps the snapshot open. That blocks nobody: the loader never opens the
-    published file, it replaces it. DuckDB hands a second connect() to an open file the same
-    (old) database, so a new snapshot is opened only after every cursor on the old one has
-    closed; queries are short, so that wait is too.
+    published file, it replaces it. But DuckDB hands every later connect() to a path that is
+    open in the process the same (by then old) database. So the reader opens the snapshot
+    through a private hard link, removed at once: it holds exactly the snapshot it opened,
+    and anything else in the process that opens the published path gets the current one.
+    A new snapshot is opened once every cursor on the old one has closed (queries are short).
     """
+
+    _links = itertools.count()
 
     def __init__(self) -> None:
         self._lock = threading.Condition()
@@ -94,7 +99,7 @@ class SnapshotReader:
                 if self._con is not None:
                     self._con.close()
                     self._con, self._key = None, None
-                self._con, self._key = open_snapshot(path), key
+                self._con, self._key = self._open_private(Path(path)), key
             cursor = self._con.cursor()
             self._active += 1
         try:
@@ -104,6 +109,23 @@ class SnapshotReader:
             with self._lock:
                 self._active -= 1
                 self._lock.notify_all()
+
+    def _open_private(self, path: Path) -> duckdb.DuckDBPyConnection:
+        link = path.with_name(f".{path.name}.reader-{os.getpid()}-{next(self._links)}")
+        try:
+            os.link(path, link)
+        except FileNotFoundError:
+            raise WarehouseError(
+                f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
+            ) from None
+        except OSError:
+            return open_snapshot(path)  # no hard links here (read-only folder): share the path
+        try:
+            return open_snapshot(link)
+        except WarehouseError as error:  # name the published file, not the private link
+            raise WarehouseError(str(error).replace(str(link), str(path))) from None
+        finally:
+            link.unlink(missing_ok=True)
 
     def close(self) -> None:
         """Close the held snapshot (tests and shutdown)."""

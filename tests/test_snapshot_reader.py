@@ -6,6 +6,8 @@ import os
 import threading
 from pathlib import Path
 
+import duckdb
+
 from pipelines.load import load_files
 from pipelines.settings import Settings
 from pipelines.warehouse import SnapshotReader
@@ -72,3 +74,27 @@ def test_threads_querying_through_a_publish_see_whole_snapshots(tmp_path: Path) 
     assert set(seen) <= {1, 2, 3, 4}
     assert count(reader, db) == 4
     reader.close()
+
+
+def test_holding_a_snapshot_does_not_make_other_readers_in_the_process_stale(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    load_files(db, [write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])], Settings())
+    reader = SnapshotReader()
+    try:
+        assert count(reader, db) == 1
+        load_files(
+            db,
+            [write_csv(tmp_path / "b.csv", BOOKING_HEADER, [booking(booking_id="B2")])],
+            Settings(),
+        )
+        # DuckDB would hand this connect() the database the reader holds, were it opened by
+        # the same path; the reader's private link keeps them apart.
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert con.execute("select count(*) from raw_bookings").fetchone()[0] == 2
+        assert count(reader, db) == 2
+        # No link is left behind.
+        assert sorted(p.name for p in tmp_path.iterdir() if ".reader-" in p.name) == []
+    finally:
+        reader.close()

@@ -2,9 +2,9 @@
 
 import pandas as pd
 import streamlit as st
-from pipelines.metrics import load_dictionary
 
 from dashboard import data, tables
+from pipelines.metrics import load_dictionary
 
 st.title("Metric dictionary")
 st.caption("One definition per metric, used the same way for every location.")
