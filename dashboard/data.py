@@ -1068,7 +1068,7 @@ def load_runs() -> pd.DataFrame:
             kind as contents,
             format,
             outcome,
-            rows_read, rows_loaded, rows_rejected, message
+            rows_read, rows_loaded, rows_rejected
         from load_runs
         where ?
         order by started_at desc, load_id desc

@@ -111,6 +111,7 @@ class SnapshotReader:
                 self._lock.notify_all()
 
     def _open_private(self, path: Path) -> duckdb.DuckDBPyConnection:
+        _remove_dead_links(path)
         link = path.with_name(f".{path.name}.reader-{os.getpid()}-{next(self._links)}")
         try:
             os.link(path, link)
@@ -135,6 +136,14 @@ class SnapshotReader:
             if self._con is not None:
                 self._con.close()
             self._con, self._key = None, None
+
+
+def _remove_dead_links(path: Path) -> None:
+    """Remove private reader links left by a process that died between link and unlink."""
+    for link in path.parent.glob(f".{path.name}.reader-*-*"):
+        pid = link.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            link.unlink(missing_ok=True)
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -98,3 +98,18 @@ def test_holding_a_snapshot_does_not_make_other_readers_in_the_process_stale(
         assert sorted(p.name for p in tmp_path.iterdir() if ".reader-" in p.name) == []
     finally:
         reader.close()
+
+
+def test_a_link_left_by_a_dead_reader_is_removed(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    load_files(db, [write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])], Settings())
+    # A reader killed between creating its private link and removing it leaves this behind;
+    # pid 0 is never a live process's.
+    stale = tmp_path / ".w.duckdb.reader-0-3"
+    os.link(db, stale)
+    reader = SnapshotReader()
+    try:
+        assert count(reader, db) == 1
+        assert not stale.exists()
+    finally:
+        reader.close()
