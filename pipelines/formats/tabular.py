@@ -164,36 +164,18 @@ def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
     header = read_header(path)
     if is_utf16(path):
         return _read_csv_slow(path, con, name, header)
-    width = len(header)
-    columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(width)) + "}"
     try:
         con.execute(
-            f"""
-            create or replace temp table {name}_fast as
-            select * from read_csv(
-                ?, header = false, skip = 1, all_varchar = true, auto_detect = false,
-                delim = ',', quote = '"', escape = '"', strict_mode = true,
-                columns = {columns}
-            )
-            """,
-            [str(path)],
+            f"create or replace temp table {name} as select * from {fast_csv_select(header)}",
+            {"path": str(path)},
         )
-        rows = con.execute(f"select count(*) from {name}_fast").fetchone()[0]
+        rows = con.execute(f"select count(*) from {name}").fetchone()[0]
     except duckdb.Error:
         rows = None
-    # DuckDB keeps insertion order, so the rowid order gives the line of a record, but only when
-    # every record is exactly one line: check that against the file's newline count.
+    # The line numbers are right only when every record is exactly one line.
     if rows is not None and plain_record_count(path) == rows:
-        con.execute(
-            f"""
-            create or replace temp table {name} as
-            select row_number() over (order by rowid) + 1 as line_number, *
-            from {name}_fast
-            """
-        )
-        con.execute(f"drop table {name}_fast")
         return Table(name=name, header=header, container="csv", rows_read=rows)
-    con.execute(f"drop table if exists {name}_fast")
+    con.execute(f"drop table if exists {name}")
     return _read_csv_slow(path, con, name, header)
 
 
