@@ -8,6 +8,7 @@ stderr; no traceback reaches the user (set STUDIO_OPS_DEBUG=1 to see one).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -75,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
     load.add_argument("--location", help="location_id for exports that lack one")
     load.add_argument("--mapping", type=Path, help="mapping file (TOML) for booking-system exports")
+    load.add_argument(
+        "--timings", action="store_true", help="print how long each build step took (on stderr)"
+    )
     load.set_defaults(run=_load)
 
     demo = commands.add_parser(
@@ -165,6 +169,10 @@ def _load(args: argparse.Namespace) -> int:
     from pipelines.load import expand_paths, load_files
 
     settings = load_settings()
+    if args.timings:
+        timings = logging.getLogger("studio_ops.timings")
+        timings.addHandler(logging.StreamHandler(sys.stderr))
+        timings.setLevel(logging.INFO)
     files = expand_paths(args.paths)
     if not files:
         print("studio-ops: no files found in " + ", ".join(map(str, args.paths)), file=sys.stderr)

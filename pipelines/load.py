@@ -183,7 +183,8 @@ def _load_rows(
 ) -> FileResult:
     vendor = dict(vendor)
     allowed = vendor.pop("allowed", None)
-    rows = _read_and_validate(con, path, location, vendor)
+    with warehouse.timed(f"read and check {path.name}"):
+        rows = _read_and_validate(con, path, location, vendor)
     _reject_other_locations(con, allowed)
     if rows.rows_read == 0:
         raise ExportError("the file has a header but no rows")
@@ -204,8 +205,9 @@ def _load_rows(
     # Reading and checking used temp tables only; the writes below are one transaction.
     con.execute("begin transaction")
     try:
-        _write_rows(con, rows, file_name, digest, started, valid, rejected)
-        con.execute("commit")
+        with warehouse.timed(f"write {path.name}"):
+            _write_rows(con, rows, file_name, digest, started, valid, rejected)
+            con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise

@@ -15,10 +15,12 @@ import fcntl
 import hashlib
 import itertools
 import json
+import logging
 import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,18 @@ from pipelines.marts import build_settings_marts, retention_sql
 from pipelines.settings import Settings
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# `studio-ops load --timings` shows these: one line per build step with its wall time.
+timings = logging.getLogger("studio_ops.timings")
+
+
+@contextmanager
+def timed(step: str) -> Iterator[None]:
+    """Log how long a build step took (visible with `studio-ops load --timings`)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings.info("%8.2f s  %s", time.perf_counter() - started, step)
 
 
 class WarehouseError(RuntimeError):
@@ -166,12 +180,14 @@ def building(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         _remove(work)
         _remove(work.with_name(work.name + ".wal"))
         if path.exists():
-            shutil.copyfile(path, work)
+            with timed("copy the published warehouse"):
+                shutil.copyfile(path, work)
         con = connect(work, memory_limit=LOADER_MEMORY_LIMIT)
         try:
             migrate(con)
             yield con
-            con.execute("checkpoint")
+            with timed("checkpoint"):
+                con.execute("checkpoint")
         except BaseException:
             con.close()
             _remove(work)
@@ -539,7 +555,8 @@ def _run_script(con: duckdb.DuckDBPyConnection, script: Path) -> None:
 
 def _execute(con: duckdb.DuckDBPyConnection, script: Path, text: str) -> None:
     try:
-        con.execute(text)
+        with timed(script.stem):
+            con.execute(text)
     except duckdb.Error as error:
         raise WarehouseError(
             f"{script.relative_to(SQL_DIR.parent)}: {_first_line(error)}"
@@ -555,7 +572,8 @@ def check_marts(con: duckdb.DuckDBPyConnection, incremental: bool = False) -> No
         text = script.read_text()
         if incremental:
             text = INCREMENTAL_LINE.sub(r"\1", text)
-        rows = con.execute(text).fetchall()
+        with timed(f"check {script.stem}"):
+            rows = con.execute(text).fetchall()
         if rows:
             raise DataQualityError(f"{script.stem}: {len(rows)} offending rows, first {rows[0]}")
 

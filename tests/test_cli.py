@@ -51,6 +51,23 @@ def test_load_prints_one_line_per_file_and_exits_0(tmp_path: Path) -> None:
     assert count_bookings(db) == 3
 
 
+def test_timings_name_every_build_step_on_stderr_only(tmp_path: Path) -> None:
+    from pipelines.warehouse import mart_scripts
+
+    db = tmp_path / "w.duckdb"
+    data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
+
+    run = studio_ops("load", str(data), "--db", str(db), "--timings")
+
+    assert run.returncode == 0, run.stderr
+    steps = [line.split(" s  ", 1)[1] for line in run.stderr.splitlines() if " s  " in line]
+    # the file's two steps, every mart script, and the publish checkpoint
+    assert steps[:2] == ["read and check a.csv", "write a.csv"]
+    assert {script.stem for script in mart_scripts()} <= set(steps)
+    assert "checkpoint" in steps
+    assert "s  " not in run.stdout  # stdout keeps its one line per file
+
+
 def test_unloadable_file_exits_1_with_a_one_line_reason_and_no_traceback(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     good = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
