@@ -869,44 +869,38 @@ def retention_cohorts(locations: Locations, start: dt.date, end: dt.date) -> pd.
 
 
 def cohort_activity(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Share of each first-visit month's clients with a completed visit N months later."""
+    """Share of each first-visit month's clients with a completed visit N months later.
+
+    Read from rpt_cohort_activity (counts per cohort month, first-visit location and month
+    after), never from the bookings. Cohorts are whole months, from the month of `start` to
+    the month of `end`, as in retention_cohorts (rpt_retention).
+    """
     return _query(
         """
-        with cohort as (
-            select client_id, date_trunc('month', first_visit_date)::date as cohort_month
-            from dim_clients
-            where list_contains(?, first_location_id)
-                and first_visit_date between date_trunc('month', ?::date) and ?
+        with cells as (
+            select cohort_month, months_after, sum(active_clients)::bigint as active_clients
+            from rpt_cohort_activity
+            where list_contains(?, location_id)
+                and cohort_month between date_trunc('month', ?::date) and ?
+            group by cohort_month, months_after
         ),
+        -- months_after 0 counts the first visits: every client of the cohort
         sizes as (
-            select cohort_month, count(*) as clients from cohort group by cohort_month
-        ),
-        visits as (
-            select distinct
-                c.cohort_month,
-                c.client_id,
-                datediff('month', c.cohort_month, date_trunc('month', b.booking_date))
-                    as months_after
-            from cohort as c
-            join fct_bookings as b on b.client_id = c.client_id and b.status = 'completed'
-            where date_trunc('month', b.booking_date) > c.cohort_month
-                -- implied by the line above; a constant bound lets DuckDB skip old row groups
-                and b.booking_date >= date_trunc('month', ?::date)
+            select cohort_month, active_clients as clients from cells where months_after = 0
         )
         select
-            v.cohort_month,
-            v.months_after,
-            count(*) as active_clients,
-            count(*) / any_value(s.clients) as active_share
-        from visits as v
+            c.cohort_month,
+            c.months_after::bigint as months_after,
+            c.active_clients,
+            c.active_clients / s.clients as active_share
+        from cells as c
         join sizes as s using (cohort_month)
-        group by all
-        order by v.cohort_month, v.months_after
+        where c.months_after > 0
+        order by c.cohort_month, c.months_after
         """,
         _scope(locations),
         start,
         end,
-        start,
     )
 
 
@@ -916,19 +910,19 @@ def rebooking_trend(
     """Rebooking rate per period: completed visits rebooked the same day / visits known."""
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}")
+    # fct_location_days counts per day what this needs: rebooked visits and the visits whose
+    # answer is known (is_rebooked not NULL, completed visits only), by booking_date.
     return _query(
         """
         select
-            date_trunc(?, booking_date)::date as period,
-            count(is_rebooked) as visits,
-            count(*) filter (where is_rebooked) as rebooked_visits,
-            count(*) filter (where is_rebooked) / nullif(count(is_rebooked), 0)
-                as rebooking_rate
-        from fct_bookings
-        where list_contains(?, location_id) and booking_date between ? and ?
-            and status = 'completed'
+            date_trunc(?, "date")::date as period,
+            sum(rebooking_known_visits)::bigint as visits,
+            sum(rebooked_visits)::bigint as rebooked_visits,
+            sum(rebooked_visits) / nullif(sum(rebooking_known_visits), 0) as rebooking_rate
+        from fct_location_days
+        where list_contains(?, location_id) and "date" between ? and ?
         group by period
-        having count(is_rebooked) > 0
+        having sum(rebooking_known_visits) > 0
         order by period
         """,
         grain,

@@ -274,6 +274,10 @@ REFRESHED = {
     "fct_therapist_weeks": ("scope_weeks", ("location_id", "week_start")),
     "dim_clients": ("scope_clients", ("client_id",)),
 }
+# Marts of counts over clients, adjusted in an incremental build: their `--incremental:` lines
+# read the mart as it was, add the changed clients' rows as they are now and subtract the same
+# clients' rows before the load (`fct_bookings__before`), so no row outside the scope is lost.
+ADJUSTED = {"rpt_cohort_activity"}
 # Refreshed marts whose every row depends on rpt_as_of: rebuilt whole when the as-of date moved.
 AS_OF_DEPENDENT = {"dim_clients"}
 # Marts an incremental build runs first: the client marts, and the dims whose latest bar
@@ -294,9 +298,10 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     refreshes only what the load's change log (pipelines.load: temp tables
     `changed_location_days`, `changed_clients`) touched: the same scripts run with their
     `--incremental:` lines switched on, which semi-join their inputs to scope tables, and their
-    rows replace the rows of the scope's keys. It runs when the marts exist, were built with the
-    same settings and SQL (`mart_build_state`), and the change covers at most
-    INCREMENTAL_MAX_SHARE of the location-days.
+    rows replace the rows of the scope's keys (ADJUSTED marts instead add the changed clients'
+    counts to the table as it was and subtract their counts before the load). It runs when the
+    marts exist, were built with the same settings and SQL (`mart_build_state`), and the change
+    covers at most INCREMENTAL_MAX_SHARE of the location-days.
     """
     write_settings(con, settings)
     fingerprint = _fingerprint(settings)
@@ -350,7 +355,7 @@ def _can_refresh(con: duckdb.DuckDBPyConnection, fingerprint: tuple[str, str]) -
         _exists(con, name, temporary=True) for name in ("changed_location_days", "changed_clients")
     ):
         return False
-    if not all(_exists(con, name) for name in [*REFRESHED, "mart_build_state"]):
+    if not all(_exists(con, name) for name in [*REFRESHED, *ADJUSTED, "mart_build_state"]):
         return False
     state = con.execute("select settings_hash, sql_hash from mart_build_state").fetchall()
     if state != [fingerprint]:
@@ -382,7 +387,7 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     shadowed: list[str] = []
     try:
         _shadow_staging(con, ["stg_exports__bookings"], shadowed)
-        as_of_before = con.execute("select as_of_date from rpt_as_of").fetchall()
+        as_of_before = _as_of(con)
         scripts = {p.stem: p for p in mart_scripts()}
         for name in REFRESHED_FIRST:
             _run_scoped(con, scripts[name])
@@ -393,11 +398,11 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         if changed > INCREMENTAL_MAX_SHARE * total:
             return "full"
         _shadow_staging(con, ["stg_exports__rooms", "stg_exports__therapist_shifts"], shadowed)
-        as_of_moved = con.execute("select as_of_date from rpt_as_of").fetchall() != as_of_before
         for name, script in scripts.items():
             if name in REFRESHED_FIRST:
                 continue
-            if name in AS_OF_DEPENDENT and as_of_moved:
+            # asked when the mart's turn comes: rpt_as_of reads marts refreshed before it
+            if name in AS_OF_DEPENDENT and _as_of(con) != as_of_before:
                 _run_script(con, script)
             else:
                 _run_scoped(con, script)
@@ -405,6 +410,10 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         for name in shadowed:
             con.execute(f"drop view if exists temp.main.{name}")
     return "incremental"
+
+
+def _as_of(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute("select as_of_date from rpt_as_of").fetchall()
 
 
 def _shadow_staging(con: duckdb.DuckDBPyConnection, names: list[str], shadowed: list[str]) -> None:
@@ -529,9 +538,12 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     original = script.read_text()
     text = INCREMENTAL_LINE.sub(r"\1", original)
     if name not in REFRESHED:
-        if text != original and f"create or replace temp table {name} as" not in text:
+        scoped = text != original and name not in ADJUSTED
+        if scoped and f"create or replace temp table {name} as" not in text:
             # a scoped published table would lose every row outside the scope
-            raise WarehouseError(f"{script.name}: --incremental: lines need a REFRESHED key")
+            raise WarehouseError(
+                f"{script.name}: --incremental: lines need a REFRESHED key or ADJUSTED"
+            )
         _execute(con, script, text)
         return
     scope, keys = REFRESHED[name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,8 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from dashboard import data
+from dashboard import auth, data
+from pipelines import access
 
 
 @pytest.fixture
@@ -117,3 +119,141 @@ def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path
     row = activity[(months == cohort) & (activity["months_after"] == 1)]
     assert expected > 0
     assert int(row["active_clients"].iloc[0]) == expected
+
+
+# What cohort_activity computed before rpt_cohort_activity existed: the cohort's clients from
+# dim_clients joined to every completed booking. Parameters: locations, start, end.
+COHORT_ACTIVITY_FROM_BOOKINGS = """
+    with cohort as (
+        select client_id, date_trunc('month', first_visit_date)::date as cohort_month
+        from dim_clients
+        where list_contains(?, first_location_id)
+            and first_visit_date between date_trunc('month', ?::date) and ?
+    ),
+    sizes as (
+        select cohort_month, count(*) as clients from cohort group by cohort_month
+    ),
+    visits as (
+        select distinct
+            c.cohort_month,
+            c.client_id,
+            datediff('month', c.cohort_month, date_trunc('month', b.booking_date))
+                as months_after
+        from cohort as c
+        join fct_bookings as b on b.client_id = c.client_id and b.status = 'completed'
+        where date_trunc('month', b.booking_date) > c.cohort_month
+    )
+    select
+        v.cohort_month,
+        v.months_after,
+        count(*) as active_clients,
+        count(*) / any_value(s.clients) as active_share
+    from visits as v
+    join sizes as s using (cohort_month)
+    group by all
+    order by v.cohort_month, v.months_after
+"""
+
+
+def _from_bookings(db: Path, locations: tuple[str, ...], start, end) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(COHORT_ACTIVITY_FROM_BOOKINGS, [list(locations), start, end]).df()
+
+
+def _month_end(day):
+    return (pd.Timestamp(day) + pd.offsets.MonthEnd(0)).date()
+
+
+def test_cohort_activity_from_the_mart_equals_the_count_from_the_bookings(
+    demo_data: Path,
+) -> None:
+    locations = tuple(data.locations()["location_id"])
+    as_of = data.as_of_date()
+    with duckdb.connect(str(demo_data), read_only=True) as con:
+        first = con.execute("select min(first_visit_date) from dim_clients").fetchone()[0]
+    # The page's default (the 12 cohort months up to the as-of date), every location and one;
+    # chosen dates starting mid-month and ending on a month's last day; everything.
+    last_12 = (as_of.replace(day=1) - pd.DateOffset(months=11)).date()
+    mid = first + (as_of - first) / 3
+    cases = [
+        (locations, last_12, as_of),
+        (locations[:1], last_12, as_of),
+        (locations[1:], mid, _month_end(mid + (as_of - first) / 3)),
+        (locations, first, as_of),
+    ]
+    for chosen, start, end in cases:
+        expected = _from_bookings(demo_data, chosen, start, end)
+        assert len(expected) > 10, (chosen, start, end)
+        shown = data.cohort_activity(chosen, start, end)
+        pd.testing.assert_frame_equal(shown, expected, obj=f"{chosen} {start} {end}")
+
+
+def test_cohort_activity_keeps_to_the_managers_locations(
+    demo_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "access.toml"
+    access.add_user(path, "maria", "manager", ["L01"], "manager-pass-123")
+    monkeypatch.setenv(access.ACCESS_ENV, str(path))
+    as_of = data.as_of_date()
+    start = (as_of.replace(day=1) - pd.DateOffset(months=11)).date()
+    expected = _from_bookings(demo_data, ("L01",), start, as_of)
+    st.session_state[auth.SESSION_VIEWER] = auth.Viewer(access.load_users(path)["maria"])
+    try:
+        asked = data.cohort_activity(("L01", "L02", "L03"), start, as_of)
+        other = data.cohort_activity(("L02",), start, as_of)
+    finally:
+        del st.session_state[auth.SESSION_VIEWER]
+    assert len(expected)
+    pd.testing.assert_frame_equal(asked, expected)
+    assert other.empty
+
+
+def test_cohort_activity_takes_whole_cohort_months_like_the_retention_table(
+    demo_data: Path,
+) -> None:
+    locations = tuple(data.locations()["location_id"])
+    as_of = data.as_of_date()
+    start = (as_of.replace(day=1) - pd.DateOffset(months=6)).date()
+    end = (as_of.replace(day=1) - pd.DateOffset(months=2)).date() + dt.timedelta(days=9)
+    # The 10th of a month before the as-of date: that month's cohort counts all its clients,
+    # as the retention table above it does (rpt_retention holds whole months too).
+    activity = data.cohort_activity(locations, start, end)
+    sizes = (activity["active_clients"] / activity["active_share"]).round().astype(int)
+    by_month = dict(zip(pd.to_datetime(activity["cohort_month"]).dt.date, sizes, strict=True))
+    cohorts = data.retention_cohorts(locations, start, end)
+    new_clients = dict(
+        zip(pd.to_datetime(cohorts["cohort_month"]).dt.date, cohorts["new_clients"], strict=True)
+    )
+    assert by_month == new_clients
+    assert max(by_month) == end.replace(day=1)
+    whole = _from_bookings(demo_data, locations, start, _month_end(end))
+    pd.testing.assert_frame_equal(activity, whole)
+
+
+def test_rebooking_trend_from_location_days_equals_the_count_from_the_bookings(
+    demo_data: Path,
+) -> None:
+    locations = tuple(data.locations()["location_id"])
+    as_of = data.as_of_date()
+    start = as_of - dt.timedelta(days=90)
+    for grain in ("day", "week", "month"):
+        with duckdb.connect(str(demo_data), read_only=True) as con:
+            expected = con.execute(
+                """
+                select
+                    date_trunc(?, booking_date)::date as period,
+                    count(is_rebooked) as visits,
+                    count(*) filter (where is_rebooked) as rebooked_visits,
+                    count(*) filter (where is_rebooked) / count(is_rebooked) as rebooking_rate
+                from fct_bookings
+                where list_contains(?, location_id) and booking_date between ? and ?
+                    and status = 'completed'
+                group by period
+                having count(is_rebooked) > 0
+                order by period
+                """,
+                [grain, list(locations[:2]), start, as_of],
+            ).df()
+        shown = data.rebooking_trend(locations[:2], start, as_of, grain)
+        assert len(expected) > 2
+        pd.testing.assert_frame_equal(shown, expected, obj=grain)

@@ -87,7 +87,13 @@ def assert_equals_full_rebuild(db: Path, tmp_path: Path, settings: Settings | No
         con.execute(f"attach '{db}' as w (read_only)")
         con.execute(f"attach '{full}' as f (read_only)")
         tables = _mart_tables(con)
-        assert {"fct_bookings", "fct_location_days", "dq_issues", "rpt_retention"} <= set(tables)
+        assert {
+            "fct_bookings",
+            "fct_location_days",
+            "dq_issues",
+            "rpt_retention",
+            "rpt_cohort_activity",  # adjusted in place (warehouse.ADJUSTED), not rebuilt
+        } <= set(tables)
         for table in tables:
             count = con.execute(f"select count(*) from f.{table}").fetchone()[0]
             for left, right in (("w", "f"), ("f", "w")):
@@ -163,12 +169,18 @@ def test_overlapping_re_export_that_changes_statuses(
 def test_late_cancellation_of_an_old_first_visit(chain: dict[str, Path], tmp_path: Path) -> None:
     db = _copy_base(chain, tmp_path)
     with connect(db, read_only=True) as con:
+        activity_before = _cohort_activity(con)
         booking_id, first_date = con.execute(
             """
             select booking_id, booking_date from fct_bookings
             where is_first_visit and booking_date < ? and client_id in (
                 select client_id from fct_bookings where status = 'completed'
                 group by client_id having count(*) >= 3
+            ) and client_id not in (
+                -- at most one visit a month: without its first visit the client moves to a
+                -- later cohort month
+                select client_id from fct_bookings where status = 'completed'
+                group by client_id, date_trunc('month', booking_date) having count(*) > 1
             )
             order by booking_date, booking_id limit 1
             """,
@@ -194,9 +206,16 @@ def test_late_cancellation_of_an_old_first_visit(chain: dict[str, Path], tmp_pat
             "select is_first_visit, is_late_cancel from fct_bookings where booking_id = ?",
             [booking_id],
         ).fetchone()
+        activity_after = _cohort_activity(con)
     assert moved == (False, True)
     assert first_date < CUT
+    # the client's first visit moved to a later month: the cohort counts were adjusted
+    assert activity_after != activity_before
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def _cohort_activity(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute("select * from rpt_cohort_activity order by all").fetchall()
 
 
 def test_new_client_first_visit_and_rebooking(chain: dict[str, Path], tmp_path: Path) -> None:

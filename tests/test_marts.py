@@ -577,6 +577,69 @@ def test_retention_columns_follow_the_configured_windows(chain: Chain) -> None:
     assert (jan["eligible_7"], jan["returned_7"], jan["eligible_120"]) == (1, 1, 0)
 
 
+def test_cohort_activity_counts_each_client_once_per_later_calendar_month(chain: Chain) -> None:
+    def visit(booking_id: str, day: str, client: str, **extra: object) -> None:
+        chain.booking(booking_id, f"{day} 10:00", f"{day} 11:00", client=client, **extra)
+
+    # A: first visit at L1 on Jan 5; Jan 20 is the same month; Feb 3 (at L2) and Feb 25 are
+    # month 1, counted once and under A's first location L1; a no-show in March is no visit
+    visit("A1", "2024-01-05", "A")
+    visit("A2", "2024-01-20", "A")
+    visit("A3", "2024-02-03", "A", location="L2")
+    visit("A4", "2024-02-25", "A")
+    visit("A5", "2024-03-10", "A", status="no_show")
+    visit("A6", "2024-04-01", "A")
+    # B: first visit Jan 31, back Mar 1: 30 days later but two calendar months; a booked
+    # visit in May is not a visit yet
+    visit("B1", "2024-01-31", "B")
+    visit("B2", "2024-03-01", "B")
+    visit("B3", "2024-05-02", "B", status="booked")
+    # C: first visit at L2; a cancelled February booking is no visit, a completed one is
+    visit("C1", "2024-01-15", "C", location="L2")
+    visit("C2", "2024-02-10", "C", location="L2", status="cancelled")
+    visit("C3", "2024-02-28", "C", location="L2")
+    # D: a no-show before the first completed visit (Feb 1) does not make a January client;
+    # back the next January: month 11 across the year end
+    visit("D0", "2024-01-10", "D", status="no_show")
+    visit("D1", "2024-02-01", "D")
+    visit("D2", "2025-01-15", "D")
+    # E: only cancelled: no cohort
+    visit("E1", "2024-01-12", "E", status="cancelled")
+    chain.build()
+
+    cells = chain.rows(
+        "select strftime(cohort_month, '%Y-%m'), location_id, months_after, active_clients "
+        "from rpt_cohort_activity order by all"
+    )
+    assert cells == [
+        ("2024-01", "L1", 0, 2),  # A and B: months_after 0 is the cohort itself
+        ("2024-01", "L1", 1, 1),  # A in February (twice, once at L2)
+        ("2024-01", "L1", 2, 1),  # B on Mar 1 (A's March no-show does not count)
+        ("2024-01", "L1", 3, 1),  # A in April
+        ("2024-01", "L2", 0, 1),  # C
+        ("2024-01", "L2", 1, 1),  # C on Feb 28 (Feb 10 was cancelled)
+        ("2024-02", "L1", 0, 1),  # D
+        ("2024-02", "L1", 11, 1),  # D in January 2025: 11 months after February 2024
+    ]
+    # months_after 0 is the cohort's size: rpt_retention's new clients of the same cohorts
+    assert chain.rows(
+        "select strftime(cohort_month, '%Y-%m'), location_id, new_clients from rpt_retention "
+        "order by all"
+    ) == [("2024-01", "L1", 2), ("2024-01", "L2", 1), ("2024-02", "L1", 1)]
+
+
+def test_as_of_date_is_the_latest_completed_or_no_show_day(chain: Chain) -> None:
+    chain.booking("A1", "2024-01-05 10:00", "2024-01-05 11:00", client="A")
+    chain.booking("A2", "2024-01-09 10:00", "2024-01-09 11:00", client="A", status="no_show",
+                  location="L2")  # fmt: skip
+    chain.booking("A3", "2024-01-12 10:00", "2024-01-12 11:00", client="A", status="cancelled")
+    chain.booking("A4", "2024-01-20 10:00", "2024-01-20 11:00", client="A", status="booked")
+    chain.build()
+    # the no-show on Jan 9 (at L2) is the latest closed booking; cancelled and booked are not
+    [(as_of,)] = chain.rows("select as_of_date from rpt_as_of")
+    assert str(as_of) == "2024-01-09"
+
+
 # --- whole days --------------------------------------------------------------------------------
 
 

@@ -53,6 +53,12 @@ missing as (
     select 'rpt_retention', 'key'
     from rpt_retention
     where cohort_month is null or location_id is null
+
+    union all
+
+    select 'rpt_cohort_activity', 'key'
+    from rpt_cohort_activity
+    where cohort_month is null or location_id is null or months_after is null
 )
 
 select * from missing

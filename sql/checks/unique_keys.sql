@@ -87,6 +87,15 @@ duplicates as (
 
     union all
 
+    select
+        'rpt_cohort_activity',
+        cohort_month || '/' || location_id || '/' || months_after
+    from rpt_cohort_activity
+    group by cohort_month, location_id, months_after
+    having count(*) > 1
+
+    union all
+
     select 'rpt_as_of', cast(count(*) as varchar)
     from rpt_as_of
     having count(*) <> 1

@@ -1,0 +1,101 @@
+-- First-visit cohorts month by month: one row per cohort month, first-visit
+-- location and months_after (calendar months after the cohort month) in which
+-- at least one of the cohort's clients completed a visit, at any location.
+-- Cohorts as in dim_clients: the month and location of the client's first
+-- completed visit (is_first_visit). months_after 0 holds the first visits
+-- themselves, so its active_clients is the cohort's size. The Clients page
+-- reads this instead of joining its cohorts to every booking.
+--
+-- The counts are sums over clients, so an incremental build adjusts the table
+-- as it was (`--incremental:` lines): it adds the changed clients' rows as
+-- they are now and subtracts the same clients' rows as they were before the
+-- load (the bookings the build kept aside), then drops cells that reach 0.
+
+create or replace table rpt_cohort_activity as
+
+with
+
+-- completed bookings, +1 as they are (an incremental build: the changed
+-- clients' only, and -1 for the same clients' bookings before the load)
+completed as (
+    select
+        1 as sign,
+        client_id,
+        location_id,
+        booking_date,
+        is_first_visit,
+    from fct_bookings
+    --incremental: semi join scope_clients using (client_id)
+    where status = 'completed'
+    --incremental: union all
+    --incremental: select -1, client_id, location_id, booking_date, is_first_visit,
+    --incremental: from fct_bookings__before
+    --incremental: where status = 'completed'
+),
+
+-- each client once per month with a completed visit; the month of the first
+-- visit carries its location
+client_months as (
+    select
+        sign,
+        client_id,
+        cast(date_trunc('month', booking_date) as date) as visit_month,
+        any_value(location_id) filter (where is_first_visit) as first_location_id,
+    from completed
+    group by sign, client_id, date_trunc('month', booking_date)
+),
+
+cohorts as (
+    select
+        sign,
+        client_id,
+        visit_month as cohort_month,
+        first_location_id as location_id,
+    from client_months
+    where first_location_id is not null
+),
+
+-- the first visit is the earliest completed one, so months_after >= 0
+cohort_months as (
+    select
+        cohorts.sign,
+        cohorts.cohort_month,
+        cohorts.location_id,
+        date_diff('month', cohorts.cohort_month, client_months.visit_month)
+            as months_after,
+    from client_months
+    inner join cohorts
+        on
+            client_months.client_id = cohorts.client_id
+            and client_months.sign = cohorts.sign
+),
+
+-- per cell (an incremental build: plus the cells as they were)
+changes as (
+    select
+        cohort_month,
+        location_id,
+        months_after,
+        sum(sign) as active_clients,
+    from cohort_months
+    group by cohort_month, location_id, months_after
+    --incremental: union all
+    --incremental: select cohort_month, location_id, months_after, active_clients,
+    --incremental: from rpt_cohort_activity
+),
+
+final as (
+    select
+        -- ids
+        cohort_month,
+        location_id,
+        cast(months_after as integer) as months_after,
+
+        -- counts
+        cast(sum(active_clients) as integer) as active_clients,
+    from changes
+    group by cohort_month, location_id, months_after
+    having sum(active_clients) <> 0
+)
+
+select * from final
