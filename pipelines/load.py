@@ -228,22 +228,24 @@ def _read_and_validate(
 ) -> ExportRows:
     """Read and validate a file into temp table `export_checked`.
 
-    A native CSV is first read lazily, straight from DuckDB's parser into validation; when the
-    parser refuses the file or its records are not one line each (so line numbers would be
-    off), it is read again by the careful path, which rejects single rows with exact lines.
+    A native CSV is first read by DuckDB's parallel parser as text cells; when the parser
+    refuses the file or its records are not one line each (so line numbers would be off), it
+    is read again by the careful path, which rejects single rows with exact lines.
     """
     rows = read_export(path, con, "export_rows", location, **vendor)
     if rows.plain_records is not None:
         try:
-            validate(con, rows.kind, rows.table, "export_checked", rows.params)
+            validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row)
             count = con.execute("select count(*) from export_checked").fetchone()[0]
             if count == rows.plain_records:
                 rows.rows_read = count
+                con.execute("drop table export_rows")  # export_checked holds all it needs now
                 return rows
         except duckdb.Error:
-            pass  # e.g. a row with the wrong number of fields: the careful path says which
+            pass
         rows = read_export(path, con, "export_rows", location, lazy=False, **vendor)
-    validate(con, rows.kind, rows.table, "export_checked", rows.params)
+    validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row)
+    con.execute("drop table if exists export_rows")
     return rows
 
 
@@ -307,30 +309,34 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
     table, key = RAW_TABLES[kind], KEYS[kind]
     columns = ", ".join(typed_columns(kind))
     key_list = ", ".join(key)
-    matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
     new_rows = "(select * from export_checked where reason is null)"
-    old_rows = f"""(
-        select {table}.* from {table}
-        semi join (select distinct {key_list} from export_checked where reason is null) as new_keys
-        on {matches}
-    )"""
-    _record_changes(con, kind, old_rows)
+    # An empty table (a chain's first load) has nothing to replace: skip the key lookups.
+    if con.execute(f"select exists (select 1 from {table})").fetchone()[0]:
+        matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
+        new_keys = f"(select distinct {key_list} from export_checked where reason is null)"
+        _record_changes(
+            con,
+            kind,
+            f"(select {table}.* from {table} semi join {new_keys} as new_keys on {matches})",
+        )
+        con.execute(f"delete from {table} using {new_keys} as new_keys where {matches}")
     _record_changes(con, kind, new_rows)
-    con.execute(
-        f"""
-        delete from {table} using (
-            select distinct {key_list} from export_checked where reason is null
-        ) as new_keys
-        where {matches}
-        """
-    )
+    # Keys repeated within the file are rare: find them (a hash aggregate) and drop all but
+    # their last line, rather than sorting every row in a window.
+    later = " and ".join(f"new.{k} is not distinct from repeated.{k}" for k in key)
     con.execute(
         f"""
         insert into {table} ({columns}, load_id, line_number)
-        select {columns}, ?, line_number
-        from export_checked
-        where reason is null
-        qualify row_number() over (partition by {key_list} order by line_number desc) = 1
+        select {", ".join(f"new.{c}" for c in typed_columns(kind))}, ?, new.line_number
+        from {new_rows} as new
+        anti join (
+            select {key_list}, max(line_number) as last_line
+            from export_checked
+            where reason is null
+            group by all
+            having count(*) > 1
+        ) as repeated
+            on {later} and new.line_number < repeated.last_line
         """,
         [load_id],
     )

@@ -94,20 +94,48 @@ def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
             when lower(trim(x)) in ({true_words}) then true
             when lower(trim(x)) in ({false_words}) then false
         end;
-        create or replace temp macro is_bool(x) as
-            lower(trim(x)) in ({true_words}, {false_words});
         -- Strip currency symbols and codes, then thousands separators (a comma before three
         -- digits); a comma left over is a decimal comma, which is ambiguous: rejected.
         create or replace temp macro price_text(x) as regexp_replace(
             regexp_replace(x, '[^0-9.,\\-]', '', 'g'), ',([0-9]{{3}})', '\\1', 'g'
         );
-        create or replace temp macro parse_price(x) as
-            try_cast(price_text(x) as decimal(12, 2));
         create or replace temp macro parse_minutes(x) as try_cast(trim(x) as integer);
         create or replace temp macro quoted(x) as '''' || left(x, 60) || '''';
         """
     )
 
+
+# Every text cell a rule or typed column needs is parsed once, here: (name, expression).
+_PARSED: dict[str, list[tuple[str, str]]] = {
+    "bookings": [
+        ("start_at_value", "parse_datetime(start_at)"),
+        ("end_at_value", "parse_datetime(end_at)"),
+        ("duration_value", "parse_minutes(duration_minutes)"),
+        ("created_at_value", "parse_datetime(created_at)"),
+        ("cancelled_at_value", "parse_datetime(cancelled_at)"),
+        ("uses_bars_value", "parse_bool(uses_bars)"),
+        ("price_digits", "price_text(price)"),
+    ],
+    "rooms": [
+        ("date_value", "parse_date(date)"),
+        ("has_bars_value", "parse_bool(has_bars)"),
+        ("opens_value", "parse_time(opens_at)"),
+        ("closes_value", "parse_time(closes_at)"),
+        ("blocked_value", "parse_minutes(blocked_minutes)"),
+    ],
+    "therapist_shifts": [
+        ("date_value", "parse_date(date)"),
+        ("bar_trained_value", "parse_bool(bar_trained)"),
+        ("start_value", "parse_time(shift_start)"),
+        ("end_value", "parse_time(shift_end)"),
+        ("break_value", "parse_minutes(break_minutes)"),
+    ],
+    "locations": [],
+}
+# ... and what is derived from those once more (price: after the decimal-comma rule).
+_DERIVED: dict[str, list[tuple[str, str]]] = {
+    "bookings": [("price_value", "try_cast(price_digits as decimal(12, 2))")],
+}
 
 # Each rule: (condition that breaks it, reason). The first broken rule is the row's reason.
 _DATETIME_HINT = " is not a date-time (expected YYYY-MM-DD HH:MM)"
@@ -123,105 +151,105 @@ _RULES: dict[str, list[tuple[str, str]]] = {
         ("service is null", "'service is missing'"),
         ("start_at is null", "'start_at is missing'"),
         (
-            "parse_datetime(start_at) is null",
+            "start_at_value is null",
             f"'start_at ' || quoted(start_at) || '{_DATETIME_HINT}'",
         ),
         (
-            "end_at is not null and parse_datetime(end_at) is null",
+            "end_at is not null and end_at_value is null",
             f"'end_at ' || quoted(end_at) || '{_DATETIME_HINT}'",
         ),
         ("end_at is null and duration_minutes is null", "'end_at or duration_minutes is missing'"),
         (
-            "end_at is null and coalesce(parse_minutes(duration_minutes), 0) <= 0",
+            "end_at is null and coalesce(duration_value, 0) <= 0",
             "'duration_minutes ' || quoted(duration_minutes) || ' is not a whole number > 0'",
         ),
         (
-            "end_at is not null and parse_datetime(end_at) <= parse_datetime(start_at)",
+            "end_at is not null and end_at_value <= start_at_value",
             "'end_at ' || quoted(end_at) || ' is not after start_at ' || quoted(start_at)",
         ),
         ("status is null", "'status is missing'"),
-        ("sw.canonical is null", "'unknown status ' || quoted(status)"),
+        ("status_canonical is null", "'unknown status ' || quoted(status)"),
         (
-            "uses_bars is not null and not is_bool(uses_bars)",
+            "uses_bars is not null and uses_bars_value is null",
             f"'uses_bars ' || quoted(uses_bars) || '{_BOOL_HINT}'",
         ),
         (
-            "created_at is not null and parse_datetime(created_at) is null",
+            "created_at is not null and created_at_value is null",
             f"'created_at ' || quoted(created_at) || '{_DATETIME_HINT}'",
         ),
         (
-            "cancelled_at is not null and parse_datetime(cancelled_at) is null",
+            "cancelled_at is not null and cancelled_at_value is null",
             f"'cancelled_at ' || quoted(cancelled_at) || '{_DATETIME_HINT}'",
         ),
         (
-            "price is not null and price_text(price) like '%,%'",
+            "price is not null and price_digits like '%,%'",
             "'price ' || quoted(price) || ' has a decimal comma; use a point (95.50)'",
         ),
         (
-            "price is not null and parse_price(price) is null",
+            "price is not null and price_value is null",
             "'price ' || quoted(price) || ' is not a number'",
         ),
         (
-            "price is not null and parse_price(price) < 0",
+            "price is not null and price_value < 0",
             "'price ' || quoted(price) || ' is negative'",
         ),
     ],
     "rooms": [
         ("date is null", "'date is missing'"),
         (
-            "parse_date(date) is null",
+            "date_value is null",
             "'date ' || quoted(date) || ' is not a date (expected YYYY-MM-DD)'",
         ),
         ("location_id is null", "'location_id is missing (add the column or pass --location)'"),
         ("room_id is null", "'room_id is missing'"),
         (
-            "has_bars is null or not is_bool(has_bars)",
+            "has_bars_value is null",
             f"'has_bars ' || quoted(coalesce(has_bars, '')) || '{_BOOL_HINT}'",
         ),
         (
-            "parse_time(opens_at) is null",
+            "opens_value is null",
             f"'opens_at ' || quoted(coalesce(opens_at, '')) || '{_TIME_HINT}'",
         ),
         (
-            "parse_time(closes_at) is null",
+            "closes_value is null",
             f"'closes_at ' || quoted(coalesce(closes_at, '')) || '{_TIME_HINT}'",
         ),
         (
-            "parse_time(closes_at) <= parse_time(opens_at)",
+            "closes_value <= opens_value",
             "'closes_at ' || quoted(closes_at) || ' is not after opens_at ' || quoted(opens_at)",
         ),
         (
-            "blocked_minutes is not null and coalesce(parse_minutes(blocked_minutes), -1) < 0",
+            "blocked_minutes is not null and coalesce(blocked_value, -1) < 0",
             "'blocked_minutes ' || quoted(blocked_minutes) || ' is not a whole number >= 0'",
         ),
     ],
     "therapist_shifts": [
         ("date is null", "'date is missing'"),
         (
-            "parse_date(date) is null",
+            "date_value is null",
             "'date ' || quoted(date) || ' is not a date (expected YYYY-MM-DD)'",
         ),
         ("location_id is null", "'location_id is missing (add the column or pass --location)'"),
         ("therapist_id is null", "'therapist_id is missing'"),
         (
-            "bar_trained is null or not is_bool(bar_trained)",
+            "bar_trained_value is null",
             f"'bar_trained ' || quoted(coalesce(bar_trained, '')) || '{_BOOL_HINT}'",
         ),
         (
-            "parse_time(shift_start) is null",
+            "start_value is null",
             f"'shift_start ' || quoted(coalesce(shift_start, '')) || '{_TIME_HINT}'",
         ),
         (
-            "parse_time(shift_end) is null",
+            "end_value is null",
             f"'shift_end ' || quoted(coalesce(shift_end, '')) || '{_TIME_HINT}'",
         ),
         (
-            "parse_time(shift_end) <= parse_time(shift_start)",
+            "end_value <= start_value",
             "'shift_end ' || quoted(shift_end) || ' is not after shift_start '"
             " || quoted(shift_start)",
         ),
         (
-            "break_minutes is not null and coalesce(parse_minutes(break_minutes), -1) < 0",
+            "break_minutes is not null and coalesce(break_value, -1) < 0",
             "'break_minutes ' || quoted(break_minutes) || ' is not a whole number >= 0'",
         ),
     ],
@@ -240,38 +268,34 @@ _TYPED: dict[str, list[tuple[str, str]]] = {
         ("therapist_id", "therapist_id"),
         ("client_id", "client_id"),
         ("service", "service"),
-        ("uses_bars", "parse_bool(uses_bars)"),
+        ("uses_bars", "uses_bars_value"),
         ("status", "status_canonical"),
         ("status_word", "status"),
-        ("price", "parse_price(price)"),
-        ("start_at", "parse_datetime(start_at)"),
-        (
-            "end_at",
-            "coalesce(parse_datetime(end_at), "
-            "parse_datetime(start_at) + to_minutes(parse_minutes(duration_minutes)))",
-        ),
-        ("created_at", "parse_datetime(created_at)"),
-        ("cancelled_at", "parse_datetime(cancelled_at)"),
+        ("price", "price_value"),
+        ("start_at", "start_at_value"),
+        ("end_at", "coalesce(end_at_value, start_at_value + to_minutes(duration_value))"),
+        ("created_at", "created_at_value"),
+        ("cancelled_at", "cancelled_at_value"),
     ],
     "rooms": [
-        ("date", "parse_date(date)"),
+        ("date", "date_value"),
         ("location_id", "location_id"),
         ("room_id", "room_id"),
         ("room_name", "room_name"),
-        ("has_bars", "parse_bool(has_bars)"),
-        ("opens_at", "parse_time(opens_at)"),
-        ("closes_at", "parse_time(closes_at)"),
-        ("blocked_minutes", "coalesce(parse_minutes(blocked_minutes), 0)"),
+        ("has_bars", "has_bars_value"),
+        ("opens_at", "opens_value"),
+        ("closes_at", "closes_value"),
+        ("blocked_minutes", "coalesce(blocked_value, 0)"),
     ],
     "therapist_shifts": [
-        ("date", "parse_date(date)"),
+        ("date", "date_value"),
         ("location_id", "location_id"),
         ("therapist_id", "therapist_id"),
         ("therapist_name", "therapist_name"),
-        ("bar_trained", "parse_bool(bar_trained)"),
-        ("shift_start", "parse_time(shift_start)"),
-        ("shift_end", "parse_time(shift_end)"),
-        ("break_minutes", "coalesce(parse_minutes(break_minutes), 0)"),
+        ("bar_trained", "bar_trained_value"),
+        ("shift_start", "start_value"),
+        ("shift_end", "end_value"),
+        ("break_minutes", "coalesce(break_value, 0)"),
     ],
     "locations": [
         ("location_id", "location_id"),
@@ -292,14 +316,18 @@ def validate(
     source: str,
     target: str,
     params: dict[str, object] | None = None,
+    raw_row: str = "raw_row",
 ) -> None:
     """Validate `source` (a temp table or a parenthesised SELECT of canonical text, taking the
     named `params`) into temp table `target`.
 
     `target` has line_number, raw_row, reason and the typed columns; rows with a NULL reason
-    are valid, the others are rejected with that reason.
+    are valid, the others are rejected with that reason. `raw_row` is the SQL expression of a
+    row's raw text over `source`; it is computed for rejected rows only.
     """
     _install_helpers(con)
+    parsed = "".join(f", {expr} as {name}" for name, expr in _PARSED[kind])
+    derived = "".join(f", {expr} as {name}" for name, expr in _DERIVED.get(kind, []))
     reason = "case " + " ".join(f"when {cond} then {why}" for cond, why in _RULES[kind]) + " end"
     typed = ", ".join(
         f"case when reason is null then {expr} end as {name}" for name, expr in _TYPED[kind]
@@ -311,14 +339,23 @@ def validate(
         )
     else:
         status_join = "cross join (select cast(null as varchar) as canonical) as sw"
+    # Layers: parse each cell once, derive from the parsed values, pick the first broken rule,
+    # then type the valid rows.
     con.execute(
         f"""
         create or replace temp table {target} as
-        select line_number, raw_row, reason, {typed}
+        select line_number, case when reason is not null then {raw_row} end as raw_row, reason,
+            {typed}
         from (
-            select incoming.*, sw.canonical as status_canonical, {reason} as reason
-            from {source} as incoming
-            {status_join}
+            select *, {reason} as reason
+            from (
+                select *{derived}
+                from (
+                    select incoming.*, sw.canonical as status_canonical{parsed}
+                    from {source} as incoming
+                    {status_join}
+                )
+            )
         )
         """,
         params or {},

@@ -20,8 +20,8 @@ import duckdb
 from pipelines.formats import native
 from pipelines.formats.tabular import (
     ExportError,
-    fast_csv_select,
     plain_record_count,
+    read_csv_cells,
     read_header,
     read_table,
 )
@@ -34,12 +34,14 @@ class ExportRows:
     kind: str
     format: str
     table: str
-    rows_read: int | None  # None: not known until the lazy `table` is read
+    rows_read: int | None  # None: not known until the fast read's `table` is validated
     rejects: list[tuple[int, str, str]] = field(default_factory=list)
-    # A lazy read: `table` is a parenthesised SELECT taking these named parameters, and
+    # A fast read: `table` is a parenthesised SELECT taking these named parameters, and
     # `plain_records` is how many records it must give for its line numbers to be right.
     params: dict[str, object] = field(default_factory=dict)
     plain_records: int | None = None
+    # The SQL of a row's raw text over `table` (computed for rejected rows only).
+    raw_row: str = "raw_row"
 
 
 def _adapters():
@@ -72,7 +74,8 @@ def read_export(
 
     `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, or None.
     `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
-    `lazy` lets a native CSV be read by DuckDB straight into validation (see ExportRows).
+    `lazy` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
+    checked by the caller (see ExportRows); False forces the careful reader.
     """
     from pipelines import pii
     from pipelines.formats.common import Context, sniff
@@ -108,15 +111,22 @@ def _read_native(
             f"({native.closest_kind_hint(header)}; see EXPORTS.md)"
         )
     if lazy:
-        # The fast path: DuckDB reads the file once, inside validation.
-        return ExportRows(
-            kind=kind.name,
-            format="native-csv",
-            table=native.canonical_select(fast_csv_select(header), header, kind),
-            rows_read=None,
-            params={"path": str(path), "location": location},
-            plain_records=plain_record_count(path),
-        )
+        # The fast path: DuckDB reads the cells in parallel; validation types them in one pass.
+        try:
+            read_csv_cells(path, con, target, header)
+        except duckdb.Error:
+            pass  # e.g. a row with the wrong number of fields: the careful path says which
+        else:
+            cells = f"(select rowid + 2 as line_number, * from {target})"
+            return ExportRows(
+                kind=kind.name,
+                format="native-csv",
+                table=native.canonical_select(cells, header, kind, keep_cells=True),
+                rows_read=None,
+                params={"location": location},
+                plain_records=plain_record_count(path),
+                raw_row=native.raw_row_expression(header, kind),
+            )
     table = read_table(path, con, f"{target}_text")
     native.to_canonical(con, table, kind, target, location)
     con.execute(f"drop table {target}_text")

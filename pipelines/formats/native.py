@@ -127,11 +127,13 @@ def closest_kind_hint(header: list[str]) -> str:
     return f"closest is {best.name}, which also needs {', '.join(missing)}"
 
 
-def canonical_select(source: str, header: list[str], kind: Kind) -> str:
+def canonical_select(source: str, header: list[str], kind: Kind, keep_cells: bool = False) -> str:
     """A SELECT of canonical text columns (plus line_number, raw_row) over `source`.
 
     `source` is a table name or a parenthesised SELECT with columns line_number, c0, c1, ...
     Blank cells become NULL; the parameter `$location` fills a missing or blank location_id.
+    With `keep_cells`, the cells the kind reads are passed through instead of raw_row, so that
+    validation builds the raw text (`raw_row_expression`) of rejected rows only.
     """
     positions = column_positions(header, kind)
     selects = ["line_number"]
@@ -143,12 +145,18 @@ def canonical_select(source: str, header: list[str], kind: Kind) -> str:
         if column == "location_id":
             expression = f"coalesce({expression}, $location)"
         selects.append(f"{expression} as {column}")
-    # The raw text of a record, kept for rejected_rows: only the columns this kind reads, so
-    # that an extra column (a client's email, say) never reaches the warehouse.
-    read = sorted(positions.values())
-    raw = " || ',' || ".join(f"coalesce(c{i}, '')" for i in read) or "''"
-    selects.append(f"{raw} as raw_row")
+    if keep_cells:
+        selects.extend(f"c{i}" for i in sorted(positions.values()))
+    else:
+        selects.append(f"{raw_row_expression(header, kind)} as raw_row")
     return f"(select {', '.join(selects)} from {source})"
+
+
+def raw_row_expression(header: list[str], kind: Kind) -> str:
+    """The raw text of a record, kept for rejected_rows: only the cells this kind reads, so
+    that an extra column (a client's email, say) never reaches the warehouse."""
+    read = sorted(column_positions(header, kind).values())
+    return " || ',' || ".join(f"coalesce(c{i}, '')" for i in read) or "''"
 
 
 def to_canonical(

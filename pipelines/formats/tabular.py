@@ -131,23 +131,28 @@ def read_table(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
     return _read_csv(path, con, name)
 
 
-def fast_csv_select(header: list[str]) -> str:
-    """A SELECT over DuckDB's CSV reader of the file `$path`: line_number, c0, c1, ... as text.
+def read_csv_cells(path: Path, con: duckdb.DuckDBPyConnection, name: str, header: list[str]) -> int:
+    """Read the records of a CSV after its header into temp table `name` (c0, c1, ... as text),
+    in file order; return how many there are. Raises duckdb.Error on a malformed record.
 
-    Nothing is materialised: the caller wraps it and reads the file once. The line numbers are
-    right only when every record is one line; `plain_record_count` says how many records that
-    needs, and callers fall back to `read_table` when the count differs or the parse fails.
+    DuckDB parses the file in parallel and keeps file order, so `rowid + 2` is a record's line
+    number when every record is one line; `plain_record_count` says how many records that
+    needs, and callers fall back to `read_table`'s careful reader when the count differs.
+    (A row_number() window would number the rows too, but it runs on a single thread.)
     """
     columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(len(header))) + "}"
-    # row_number() over () streams in file order (DuckDB preserves insertion order).
-    return f"""(
-        select row_number() over () + 1 as line_number, *
-        from read_csv(
+    con.execute(
+        f"""
+        create or replace temp table {name} as
+        select * from read_csv(
             $path, header = false, skip = 1, all_varchar = true, auto_detect = false,
             delim = ',', quote = '"', escape = '"', strict_mode = true,
             columns = {columns}
         )
-    )"""
+        """,
+        {"path": str(path)},
+    )
+    return con.execute(f"select count(*) from {name}").fetchone()[0]
 
 
 def plain_record_count(path: Path) -> int:
@@ -165,17 +170,18 @@ def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
     if is_utf16(path):
         return _read_csv_slow(path, con, name, header)
     try:
-        con.execute(
-            f"create or replace temp table {name} as select * from {fast_csv_select(header)}",
-            {"path": str(path)},
-        )
-        rows = con.execute(f"select count(*) from {name}").fetchone()[0]
+        rows = read_csv_cells(path, con, f"{name}_cells", header)
     except duckdb.Error:
         rows = None
     # The line numbers are right only when every record is exactly one line.
     if rows is not None and plain_record_count(path) == rows:
+        con.execute(
+            f"create or replace temp table {name} as "
+            f"select rowid + 2 as line_number, * from {name}_cells"
+        )
+        con.execute(f"drop table {name}_cells")
         return Table(name=name, header=header, container="csv", rows_read=rows)
-    con.execute(f"drop table if exists {name}")
+    con.execute(f"drop table if exists {name}_cells")
     return _read_csv_slow(path, con, name, header)
 
 
