@@ -938,44 +938,61 @@ def retention_by_first(
     """Return within `window_days` by the client's first therapist or first service."""
     if by not in ("therapist", "service"):
         raise ValueError("by must be 'therapist' or 'service'")
-    # A return is the client's next completed visit on a later date (dim_clients
-    # .second_visit_date), the same definition rpt_retention uses.
-    return _query(
-        """
-        with as_of as (select as_of_date from rpt_as_of),
-        cohort as (
-            select
-                case when ? = 'therapist'
-                    then coalesce(t.therapist_name, c.first_therapist_id)
-                    else c.first_service end as first_by,
-                c.first_visit_date + ?::integer <= (select as_of_date from as_of) as eligible,
-                coalesce(c.second_visit_date <= c.first_visit_date + ?::integer, false)
-                    as came_back,
-            from dim_clients as c
-            left join dim_therapists as t
-                on t.location_id = c.first_location_id
-                and t.therapist_id = c.first_therapist_id
-            where list_contains(?, c.first_location_id)
-                and c.first_visit_date between ? and ?
-        )
+    # One query answers both: the page asks for therapist and service with the same
+    # parameters, so the second ask is served from the cache, and dim_clients is read once.
+    frame = _query(_RETENTION_BY_FIRST_SQL, window_days, _scope(locations), start, end)
+    return frame[frame["breakdown"] == by].drop(columns="breakdown").reset_index(drop=True)
+
+
+# A return is the client's next completed visit on a later date (dim_clients
+# .second_visit_date), the same definition rpt_retention uses. Counted per first-visit location,
+# therapist and service first; therapist names are joined to those counts. Parameters: the
+# window in days, the locations, the first-visit dates.
+_RETENTION_BY_FIRST_SQL = """
+    with cohort as (
         select
-            first_by,
+            c.first_location_id,
+            c.first_therapist_id,
+            c.first_service,
             count(*) as new_clients,
-            count(*) filter (where eligible) as eligible,
-            count(*) filter (where eligible and came_back) as returned,
-            count(*) filter (where eligible and came_back)
-                / nullif(count(*) filter (where eligible), 0) as return_rate
+            count(*) filter (where c.first_visit_date + w.days <= a.as_of_date) as eligible,
+            count(*) filter (
+                where c.first_visit_date + w.days <= a.as_of_date
+                    and c.second_visit_date <= c.first_visit_date + w.days
+            ) as returned
+        from dim_clients as c
+        cross join rpt_as_of as a
+        cross join (select ?::integer as days) as w
+        where list_contains(?, c.first_location_id)
+            and c.first_visit_date between ? and ?
+        group by all
+    ),
+    firsts as (
+        select
+            'therapist' as breakdown,
+            coalesce(t.therapist_name, c.first_therapist_id) as first_by,
+            c.new_clients,
+            c.eligible,
+            c.returned
+        from cohort as c
+        left join dim_therapists as t
+            on t.location_id = c.first_location_id
+            and t.therapist_id = c.first_therapist_id
+        union all
+        select 'service', first_service, new_clients, eligible, returned
         from cohort
-        group by first_by
-        order by eligible desc, first_by
-        """,
-        by,
-        window_days,
-        window_days,
-        _scope(locations),
-        start,
-        end,
     )
+    select
+        breakdown,
+        first_by,
+        sum(new_clients)::bigint as new_clients,
+        sum(eligible)::bigint as eligible,
+        sum(returned)::bigint as returned,
+        sum(returned) / nullif(sum(eligible), 0) as return_rate
+    from firsts
+    group by breakdown, first_by
+    order by breakdown, eligible desc, first_by
+"""
 
 
 CLIENT_LIST_ROWS = 1000
@@ -987,11 +1004,36 @@ def client_lists(
     """At-risk and lapsed clients (no future booking), by the location of their first visit.
 
     The most recently seen first (the likeliest to come back), at most `limit` rows: a large
-    chain has hundreds of thousands of lapsed clients, which no page should carry.
+    chain has hundreds of thousands of lapsed clients, which no page should carry. Only the
+    clients last seen on the most recent days that hold `limit` of them are read from
+    dim_clients; rpt_win_back tells which days those are.
     """
     return _query(
         f"""
-        {_CLIENTS_TO_WIN_BACK}
+        {_WIN_BACK_DAYS},
+        -- the latest last-visit days that hold the `limit` most recently seen clients
+        recent_days as (
+            select last_visit_date
+            from (
+                select
+                    last_visit_date,
+                    sum(clients) over (order by last_visit_date desc) - clients
+                        as seen_before
+                from (
+                    select last_visit_date, sum(clients) as clients
+                    from win_back
+                    group by last_visit_date
+                )
+            )
+            where seen_before < ?
+        ),
+        clients as (
+            select c.*, datediff('day', c.last_visit_date, a.as_of_date) as days_since_last_visit
+            from dim_clients as c
+            inner join recent_days as d on d.last_visit_date = c.last_visit_date
+            cross join rpt_as_of as a
+            where list_contains(?, c.first_location_id) and c.next_booking_at is null
+        )
         select
             c.client_id,
             case when c.days_since_last_visit >= ? then 'lapsed' else 'at risk' end
@@ -1008,6 +1050,8 @@ def client_lists(
         """,
         _scope(locations),
         at_risk_days,
+        limit,
+        _scope(locations),
         lapsed_days,
         limit,
     )
@@ -1017,11 +1061,11 @@ def client_list_counts(locations: Locations, at_risk_days: int, lapsed_days: int
     """How many clients are at risk and how many lapsed (all of them, not only those listed)."""
     frame = _query(
         f"""
-        {_CLIENTS_TO_WIN_BACK}
+        {_WIN_BACK_DAYS}
         select
-            count(*) filter (where days_since_last_visit < ?) as at_risk,
-            count(*) filter (where days_since_last_visit >= ?) as lapsed
-        from clients
+            coalesce(sum(clients) filter (where days_since_last_visit < ?), 0) as at_risk,
+            coalesce(sum(clients) filter (where days_since_last_visit >= ?), 0) as lapsed
+        from win_back
         """,
         _scope(locations),
         at_risk_days,
@@ -1032,17 +1076,20 @@ def client_list_counts(locations: Locations, at_risk_days: int, lapsed_days: int
 
 
 # Clients with no future booking whose last visit is at least at_risk_days before the as-of
-# date. Parameters: the locations, at_risk_days.
-_CLIENTS_TO_WIN_BACK = """
-        with clients as (
-            select c.*, datediff('day', c.last_visit_date, a.as_of_date) as days_since_last_visit
-            from dim_clients as c
+# date, counted per first-visit location and last-visit day (rpt_win_back). Parameters: the
+# locations, at_risk_days.
+_WIN_BACK_DAYS = """
+        with win_back as (
+            select
+                w.location_id,
+                w.last_visit_date,
+                w.clients,
+                datediff('day', w.last_visit_date, a.as_of_date) as days_since_last_visit
+            from rpt_win_back as w
             cross join rpt_as_of as a
-            where list_contains(?, c.first_location_id)
-                and c.next_booking_at is null
-                and datediff('day', c.last_visit_date, a.as_of_date) >= ?
-        )
-"""
+            where list_contains(?, w.location_id)
+                and datediff('day', w.last_visit_date, a.as_of_date) >= ?
+        )"""
 
 
 # ---------------------------------------------------------------- data

@@ -57,6 +57,40 @@ def test_counts_cover_every_client_and_the_list_is_capped(demo_data: Path) -> No
     assert set(one["first_location"]) <= names
 
 
+def test_the_list_reads_the_same_clients_as_a_scan_of_dim_clients(demo_data: Path) -> None:
+    locations = tuple(data.locations()["location_id"])
+    # What client_lists computed before rpt_win_back, straight from dim_clients.
+    scan = """
+        select
+            c.client_id,
+            case when datediff('day', c.last_visit_date, a.as_of_date) >= ?
+                then 'lapsed' else 'at risk' end as client_status,
+            coalesce(nullif(l.name, ''), c.first_location_id) as first_location,
+            c.first_visit_date,
+            c.last_visit_date,
+            datediff('day', c.last_visit_date, a.as_of_date) as days_since_last_visit,
+            c.completed_visits
+        from dim_clients as c
+        cross join rpt_as_of as a
+        left join dim_locations as l on l.location_id = c.first_location_id
+        where list_contains(?, c.first_location_id)
+            and c.next_booking_at is null
+            and datediff('day', c.last_visit_date, a.as_of_date) >= ?
+        order by days_since_last_visit, c.client_id
+        limit ?
+    """
+    # Limits that cut through a day's clients (ties on the last visit), one location, and
+    # thresholds other than the settings'.
+    cases = [(locations, 45, 90, 1000), (locations, 45, 90, 7), (locations[1:], 30, 60, 50)]
+    cases += [(locations[:1], 10, 400, 1000), (locations, 300, 400, 1000)]
+    with duckdb.connect(str(demo_data), read_only=True) as con:
+        for chosen, at_risk_days, lapsed_days, limit in cases:
+            expected = con.execute(scan, [lapsed_days, list(chosen), at_risk_days, limit]).df()
+            shown = data.client_lists(chosen, at_risk_days, lapsed_days, limit)
+            assert len(shown), (chosen, at_risk_days, limit)
+            pd.testing.assert_frame_equal(shown, expected, obj=f"{chosen} {at_risk_days}")
+
+
 def test_retention_by_first_therapist_and_service_counts_returns_from_the_bookings(
     demo_data: Path,
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -628,6 +629,37 @@ def test_cohort_activity_counts_each_client_once_per_later_calendar_month(chain:
     ) == [("2024-01", "L1", 2), ("2024-01", "L2", 1), ("2024-02", "L1", 1)]
 
 
+def test_win_back_counts_clients_with_nothing_booked_by_first_location_and_last_visit(
+    chain: Chain,
+) -> None:
+    def visit(booking_id: str, day: str, client: str, **extra: object) -> None:
+        chain.booking(booking_id, f"{day} 10:00", f"{day} 11:00", client=client, **extra)
+
+    # E's no-show on Feb 1 is the latest closed booking: the as-of date
+    visit("E1", "2024-01-20", "E")
+    visit("E2", "2024-02-01", "E", status="no_show")
+    # A: first visit and last visit at L1, nothing booked
+    visit("A1", "2024-01-05", "A")
+    visit("A2", "2024-01-20", "A")
+    # B: booked for Mar 1 (after the as-of date): not to win back
+    visit("B1", "2024-01-10", "B")
+    visit("B2", "2024-01-20", "B")
+    visit("B3", "2024-03-01", "B", status="booked")
+    # C: first visit at L2, last seen at L1: counted under L2
+    visit("C1", "2024-01-02", "C", location="L2")
+    visit("C2", "2024-01-20", "C")
+    # D: a booking still 'booked' on Jan 15, before the as-of date, is no next booking
+    visit("D1", "2024-01-03", "D")
+    visit("D2", "2024-01-15", "D", status="booked")
+    chain.build()
+
+    assert chain.rows("select * from rpt_win_back order by all") == [
+        ("L1", date(2024, 1, 3), 1),  # D
+        ("L1", date(2024, 1, 20), 2),  # A and E (B has a booking ahead)
+        ("L2", date(2024, 1, 20), 1),  # C
+    ]
+
+
 def test_as_of_date_is_the_latest_completed_or_no_show_day(chain: Chain) -> None:
     chain.booking("A1", "2024-01-05 10:00", "2024-01-05 11:00", client="A")
     chain.booking("A2", "2024-01-09 10:00", "2024-01-09 11:00", client="A", status="no_show",
@@ -636,8 +668,7 @@ def test_as_of_date_is_the_latest_completed_or_no_show_day(chain: Chain) -> None
     chain.booking("A4", "2024-01-20 10:00", "2024-01-20 11:00", client="A", status="booked")
     chain.build()
     # the no-show on Jan 9 (at L2) is the latest closed booking; cancelled and booked are not
-    [(as_of,)] = chain.rows("select as_of_date from rpt_as_of")
-    assert str(as_of) == "2024-01-09"
+    assert chain.rows("select as_of_date from rpt_as_of") == [(date(2024, 1, 9),)]
 
 
 # --- whole days --------------------------------------------------------------------------------

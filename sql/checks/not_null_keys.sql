@@ -59,6 +59,12 @@ missing as (
     select 'rpt_cohort_activity', 'key'
     from rpt_cohort_activity
     where cohort_month is null or location_id is null or months_after is null
+
+    union all
+
+    select 'rpt_win_back', 'key'
+    from rpt_win_back
+    where location_id is null or last_visit_date is null
 )
 
 select * from missing

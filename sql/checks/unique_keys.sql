@@ -96,6 +96,13 @@ duplicates as (
 
     union all
 
+    select 'rpt_win_back', location_id || '/' || last_visit_date
+    from rpt_win_back
+    group by location_id, last_visit_date
+    having count(*) > 1
+
+    union all
+
     select 'rpt_as_of', cast(count(*) as varchar)
     from rpt_as_of
     having count(*) <> 1
