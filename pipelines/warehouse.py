@@ -306,14 +306,17 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     write_settings(con, settings)
     fingerprint = _fingerprint(settings)
     mode = "full"
-    if _can_refresh(con, fingerprint):
+    with timed("can the marts be refreshed"):
+        refreshable = _can_refresh(con, fingerprint)
+    if refreshable:
         mode = _refresh_marts(con)
     if mode == "full":
         for script in sorted((SQL_DIR / "staging").glob("*.sql")):
             _run_script(con, script)
         for script in mart_scripts():
             _run_script(con, script)
-    build_settings_marts(con, settings)
+    with timed("rpt_retention"):
+        build_settings_marts(con, settings)
     check_marts(con, incremental=mode == "incremental")
     con.execute(
         "create or replace table mart_build_state as "
@@ -369,18 +372,8 @@ def _can_refresh(con: duckdb.DuckDBPyConnection, fingerprint: tuple[str, str]) -
 
 def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     """Refresh the marts for the change log's scope; 'full' when the scope turns out too big."""
-    con.execute(
-        """
-        create or replace temp table scope_clients as
-        select distinct client_id from changed_clients;
-        create or replace temp table fct_bookings__before as
-        select * from fct_bookings semi join scope_clients using (client_id);
-        create or replace temp table dim_rooms__before as
-        select location_id, room_id, has_bars from dim_rooms;
-        create or replace temp table dim_therapists__before as
-        select location_id, therapist_id, bar_trained from dim_therapists;
-        """
-    )
+    with timed("changed clients and the rows they had"):
+        _snapshot_before(con)
     # Staging views with `--incremental:` lines are shadowed by scoped temp views for this
     # build: bookings (by client) at once, rooms and shifts (by day) once the dims that read
     # them whole are rebuilt and the days are known.
@@ -391,7 +384,8 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         scripts = {p.stem: p for p in mart_scripts()}
         for name in REFRESHED_FIRST:
             _run_scoped(con, scripts[name])
-        _build_scope(con)
+        with timed("scope of the refresh"):
+            _build_scope(con)
         changed, total = con.execute(
             "select (select count(*) from scope_days), (select count(*) from fct_location_days)"
         ).fetchone()
@@ -410,6 +404,22 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         for name in shadowed:
             con.execute(f"drop view if exists temp.main.{name}")
     return "incremental"
+
+
+def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
+    """The changed clients, their bookings as the marts had them, and the dims' bar facts."""
+    con.execute(
+        """
+        create or replace temp table scope_clients as
+        select distinct client_id from changed_clients;
+        create or replace temp table fct_bookings__before as
+        select * from fct_bookings semi join scope_clients using (client_id);
+        create or replace temp table dim_rooms__before as
+        select location_id, room_id, has_bars from dim_rooms;
+        create or replace temp table dim_therapists__before as
+        select location_id, therapist_id, bar_trained from dim_therapists;
+        """
+    )
 
 
 def _as_of(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -553,10 +563,11 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
         raise WarehouseError(f"{script.name}: expected '{header}'")
     _execute(con, script, text.replace(header, f"create or replace temp table {fresh} as", 1))
     matches = " and ".join(f"{name}.{key} = {scope}.{key}" for key in keys)
-    con.execute(f"delete from {name} using {scope} where {matches}")
-    con.execute(
-        f"insert into {name} select * from {fresh} semi join {scope} using ({', '.join(keys)})"
-    )
+    with timed(f"{name}: replace the scope's rows"):
+        con.execute(f"delete from {name} using {scope} where {matches}")
+        con.execute(
+            f"insert into {name} select * from {fresh} semi join {scope} using ({', '.join(keys)})"
+        )
     if name != "fct_bookings":  # _build_scope compares it with fct_bookings__before
         con.execute(f"drop table {fresh}")
 

@@ -260,6 +260,24 @@ intervals as (
     from therapist_segments
 ),
 
+-- identical intervals (bookings on the same slot in several rooms, rooms sharing
+-- hours) are cut into hours once, with their weights summed
+distinct_intervals as (
+    select
+        location_id,
+        interval_start,
+        interval_end,
+        sum(room_available) as room_available,
+        sum(room_occupied) as room_occupied,
+        sum(bar_room_available) as bar_room_available,
+        sum(bar_room_occupied) as bar_room_occupied,
+        sum(bar_rooms_full) as bar_rooms_full,
+        sum(therapist_scheduled) as therapist_scheduled,
+        sum(therapist_booked) as therapist_booked,
+    from intervals
+    group by location_id, interval_start, interval_end
+),
+
 hour_pieces as (
     select
         location_id,
@@ -286,7 +304,7 @@ hour_pieces as (
                     interval 1 hour
                 )
             ) as hour_start,
-        from intervals
+        from distinct_intervals
     )
 ),
 
