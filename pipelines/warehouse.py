@@ -272,13 +272,15 @@ REFRESHED = {
     "fct_location_days": ("scope_days", ("location_id", "date")),
     "dq_issues": ("scope_days", ("location_id", "date")),
     "fct_therapist_weeks": ("scope_weeks", ("location_id", "week_start")),
-    "dim_clients": ("scope_clients", ("client_id",)),
+    "dim_clients": ("scope_clients_as_of", ("client_id",)),
 }
 # Marts of counts over clients, adjusted in an incremental build: their `--incremental:` lines
 # read the mart as it was, add the changed clients' rows as they are now and subtract the same
 # clients' rows before the load (`fct_bookings__before`), so no row outside the scope is lost.
 ADJUSTED = {"rpt_cohort_activity"}
-# Refreshed marts whose every row depends on rpt_as_of: rebuilt whole when the as-of date moved.
+# Refreshed marts with a column that depends on rpt_as_of (dim_clients.next_booking_at): their
+# scope widens when the as-of date moves forward (`_scope_as_of_dependent`); when it moves back
+# they are rebuilt whole.
 AS_OF_DEPENDENT = {"dim_clients"}
 # Marts an incremental build runs first: the client marts, and the dims whose latest bar
 # equipment / training dq_issues falls back on (a change there widens the refreshed days).
@@ -396,7 +398,7 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
             if name in REFRESHED_FIRST:
                 continue
             # asked when the mart's turn comes: rpt_as_of reads marts refreshed before it
-            if name in AS_OF_DEPENDENT and _as_of(con) != as_of_before:
+            if name in AS_OF_DEPENDENT and not _scope_as_of_dependent(con, as_of_before):
                 _run_script(con, script)
             else:
                 _run_scoped(con, script)
@@ -420,6 +422,31 @@ def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
         select location_id, therapist_id, bar_trained from dim_therapists;
         """
     )
+
+
+def _scope_as_of_dependent(con: duckdb.DuckDBPyConnection, as_of_before: list[tuple]) -> bool:
+    """Make `scope_clients_as_of`: the changed clients, plus, when the as-of date moved forward,
+    the clients whose next booking falls before the new date (their next_booking_at moves on;
+    a client with none before has none after). False when the date moved back or appeared:
+    then the mart is rebuilt whole."""
+    as_of = _as_of(con)
+    if as_of == as_of_before:
+        con.execute("create or replace temp table scope_clients_as_of as from scope_clients")
+        return True
+    if as_of_before[0][0] is None or as_of[0][0] is None or as_of[0][0] < as_of_before[0][0]:
+        return False
+    with timed("clients whose next booking the as-of date passed"):
+        con.execute(
+            """
+            create or replace temp table scope_clients_as_of as
+            select client_id from scope_clients
+            union
+            select client_id from dim_clients
+            where cast(next_booking_at as date) < ?
+            """,
+            [as_of[0][0]],
+        )
+    return True
 
 
 def _as_of(con: duckdb.DuckDBPyConnection) -> list[tuple]:

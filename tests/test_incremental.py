@@ -419,3 +419,42 @@ def test_moved_booking_and_bookings_past_midnight(chain: dict[str, Path], tmp_pa
     load_files(db, [path])
     assert _mode(db) == "incremental"
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_as_of_date_passing_a_next_booking(chain: dict[str, Path], tmp_path: Path) -> None:
+    """dim_clients.next_booking_at moves on when the as-of date passes it, although the client
+    is not in the load: Y's only booking ahead becomes past (NULL), Z's next one moves on."""
+    db = _copy_base(chain, tmp_path)
+    header = "booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,status"
+
+    def day(offset: int) -> str:
+        return (CUT + timedelta(days=offset)).isoformat()
+
+    ahead = tmp_path / "ahead.csv"
+    ahead.write_text(
+        f"{header}\n"
+        f"Y1,L01,L01-R1,L01-T01,Y,Swedish 60,{day(-3)} 08:00,{day(-3)} 09:00,completed\n"
+        f"Y2,L01,L01-R1,L01-T01,Y,Swedish 60,{day(1)} 08:00,{day(1)} 09:00,booked\n"
+        f"Z1,L01,L01-R1,L01-T01,Z,Swedish 60,{day(-3)} 07:00,{day(-3)} 08:00,completed\n"
+        f"Z2,L01,L01-R1,L01-T01,Z,Swedish 60,{day(0)} 07:00,{day(0)} 08:00,booked\n"
+        f"Z3,L01,L01-R1,L01-T01,Z,Swedish 60,{day(10)} 07:00,{day(10)} 08:00,booked\n"
+    )
+    load_files(db, [ahead])
+    with connect(db, read_only=True) as con:
+        before = dict(con.execute("select client_id, next_booking_at from dim_clients").fetchall())
+    assert before["Y"].date() == CUT + timedelta(days=1)
+    assert before["Z"].date() == CUT
+
+    # the extra day plus a completed visit two days later: the as-of date becomes CUT + 2
+    later = tmp_path / "later.csv"
+    later.write_text(
+        f"{header}\nX1,L01,L01-R2,L01-T02,X,Swedish 60,{day(2)} 08:00,{day(2)} 09:00,completed\n"
+    )
+    load_files(db, [chain["day"], later])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        assert con.execute("select as_of_date from rpt_as_of").fetchone()[0] == CUT + timedelta(2)
+        after = dict(con.execute("select client_id, next_booking_at from dim_clients").fetchall())
+    assert after["Y"] is None  # Y2 (CUT + 1) is now before the as-of date
+    assert after["Z"].date() == CUT + timedelta(days=10)  # Z2 passed; Z3 is next
+    assert_equals_full_rebuild(db, tmp_path)

@@ -653,10 +653,12 @@ def test_win_back_counts_clients_with_nothing_booked_by_first_location_and_last_
     visit("D2", "2024-01-15", "D", status="booked")
     chain.build()
 
+    # days since the last visit count to the as-of date, Feb 1: Jan 3 is 29 days before
+    # (28 left in January + 1), Jan 20 is 12 days before (11 + 1)
     assert chain.rows("select * from rpt_win_back order by all") == [
-        ("L1", date(2024, 1, 3), 1),  # D
-        ("L1", date(2024, 1, 20), 2),  # A and E (B has a booking ahead)
-        ("L2", date(2024, 1, 20), 1),  # C
+        ("L1", date(2024, 1, 3), 1, 29),  # D
+        ("L1", date(2024, 1, 20), 2, 12),  # A and E (B has a booking ahead)
+        ("L2", date(2024, 1, 20), 1, 12),  # C
     ]
 
 

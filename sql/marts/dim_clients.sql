@@ -1,9 +1,10 @@
 -- One row per client with at least one completed visit (METRICS.md
 -- dim_clients). next_booking_at: the earliest booked (not yet closed)
--- appointment on or after the as-of date. client_status, for the at-risk and
--- lapsed lists: 'booked' (has a next booking), else 'lapsed'
--- (days_since_last_visit >= lapsed_days), else 'at_risk' (>= at_risk_days),
--- else 'active'.
+-- appointment on or after the as-of date. It is the one column that moves with
+-- the as-of date, so an incremental build refreshes the changed clients plus
+-- those whose next booking the new as-of date passed (scope_clients_as_of);
+-- figures relative to the as-of date (days since the last visit) live in the
+-- win-back report and the dashboard's queries, not here.
 
 create or replace table dim_clients as
 
@@ -11,19 +12,16 @@ with
 
 bookings as (
     select * from fct_bookings
+    --incremental: semi join scope_clients_as_of using (client_id)
 ),
 
 as_of as (
     select * from rpt_as_of
 ),
 
-settings as (
-    select * from settings
-),
-
 clients as (
     select * from int_client_visits
-    --incremental: semi join scope_clients using (client_id)
+    --incremental: semi join scope_clients_as_of using (client_id)
 ),
 
 next_bookings as (
@@ -59,22 +57,9 @@ final as (
         clients.completed_revenue,
         cast(date_trunc('month', clients.first_visit_date) as date)
             as cohort_month,
-        as_of.as_of_date - clients.last_visit_date as days_since_last_visit,
-        case
-            when next_bookings.next_booking_at is not null then 'booked'
-            when as_of.as_of_date - clients.last_visit_date >= settings.lapsed_days
-                then 'lapsed'
-            when
-                as_of.as_of_date - clients.last_visit_date
-                >= settings.at_risk_days
-                then 'at_risk'
-            else 'active'
-        end as client_status,
     from clients
     left join next_bookings
         on clients.client_id = next_bookings.client_id
-    cross join as_of
-    cross join settings
 )
 
 select * from final
