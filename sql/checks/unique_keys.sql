@@ -1,4 +1,6 @@
 -- Every mart's grain: no key appears twice. Returns (mart, key) of duplicates.
+-- Also the shifts' key, which no mart's grain repeats (staging relies on the
+-- loader keeping one row per key; a duplicate shift would count its minutes twice).
 
 with
 
@@ -7,6 +9,16 @@ duplicates as (
     from fct_bookings
     --incremental: semi join scope_clients using (client_id)
     group by source, booking_id
+    having count(*) > 1
+
+    union all
+
+    select
+        'raw_therapist_shifts',
+        location_id || '/' || therapist_id || '/' || date || '/' || shift_start
+    from raw_therapist_shifts
+    --incremental: semi join scope_days using (location_id, date)
+    group by location_id, therapist_id, date, shift_start
     having count(*) > 1
 
     union all

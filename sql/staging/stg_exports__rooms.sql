@@ -1,4 +1,5 @@
--- The room calendar, typed: one row per room per day, the latest load wins.
+-- The room calendar, typed: one row per room per day, the latest load wins (the
+-- loader replaces a key's row; the unique_keys check guards the marts).
 -- A closing time before the opening time means the room closes after midnight.
 
 create or replace view stg_exports__rooms as
@@ -8,32 +9,6 @@ with
 raw_rows as (
     select * from raw_rooms
     --incremental: semi join scope_input_days using (location_id, date)
-),
-
--- the loader already de-duplicates; this guards against a key loaded twice
--- without sorting every row: only keys seen more than once are ranked
-duplicate_keys as (
-    select location_id, room_id, date
-    from raw_rows
-    group by location_id, room_id, date
-    having count(*) > 1
-),
-
-superseded_rows as (
-    select location_id, room_id, date, load_id, line_number
-    from raw_rows
-    semi join duplicate_keys using (location_id, room_id, date)
-    qualify row_number() over (
-        partition by location_id, room_id, date
-        order by load_id desc, line_number desc
-    ) > 1
-),
-
-latest_rows as (
-    select *
-    from raw_rows
-    anti join superseded_rows
-        using (location_id, room_id, date, load_id, line_number)
 ),
 
 final as (
@@ -61,7 +36,7 @@ final as (
         -- lineage
         load_id,
         line_number,
-    from latest_rows
+    from raw_rows
 )
 
 select * from final

@@ -1,5 +1,6 @@
 -- Therapist shifts, typed: one row per therapist, location, day and shift
--- start, the latest load wins. A shift ending before it starts ends after
+-- start, the latest load wins (the loader replaces a key's row; the unique_keys
+-- check guards the marts). A shift ending before it starts ends after
 -- midnight.
 
 create or replace view stg_exports__therapist_shifts as
@@ -9,34 +10,6 @@ with
 raw_rows as (
     select * from raw_therapist_shifts
     --incremental: semi join scope_input_days using (location_id, date)
-),
-
--- the loader already de-duplicates; this guards against a key loaded twice
--- without sorting every row: only keys seen more than once are ranked
-duplicate_keys as (
-    select location_id, therapist_id, date, shift_start
-    from raw_rows
-    group by location_id, therapist_id, date, shift_start
-    having count(*) > 1
-),
-
-superseded_rows as (
-    select location_id, therapist_id, date, shift_start, load_id, line_number
-    from raw_rows
-    semi join duplicate_keys
-        using (location_id, therapist_id, date, shift_start)
-    qualify row_number() over (
-        partition by location_id, therapist_id, date, shift_start
-        order by load_id desc, line_number desc
-    ) > 1
-),
-
-latest_rows as (
-    select *
-    from raw_rows
-    anti join superseded_rows using (
-        location_id, therapist_id, date, shift_start, load_id, line_number
-    )
 ),
 
 final as (
@@ -64,7 +37,7 @@ final as (
         -- lineage
         load_id,
         line_number,
-    from latest_rows
+    from raw_rows
 )
 
 select * from final
