@@ -10,7 +10,9 @@ create or replace table fct_bookings as
 
 with
 
-bookings as (
+-- read by each step below rather than materialized once: each reads only the
+-- columns it needs, which costs less than keeping every column of every booking
+bookings as not materialized (
     select * from stg_exports__bookings
 ),
 

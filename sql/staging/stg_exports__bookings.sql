@@ -8,7 +8,7 @@ create or replace view stg_exports__bookings as
 
 with
 
-raw_rows as (
+raw_rows as not materialized (
     select * from raw_bookings
     --incremental: semi join scope_clients using (client_id)
 ),
