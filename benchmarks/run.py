@@ -94,6 +94,7 @@ def main() -> int:
         results["queries"] = measure_queries(full_db, args.repeats)
         if not args.skip_browser and CHROMIUM.exists():
             results["pages"] = measure_pages(full_db, args.repeats)
+            results["floor_streamlit_page"] = measure_page_floor(work, args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.write_text(json.dumps(results, indent=2, default=str))
@@ -326,42 +327,85 @@ def percentile(samples: list[float], pct: int) -> float:
 
 def measure_pages(db: Path, repeats: int) -> dict[str, object]:
     """Each page in headless Chromium, from navigation to the main chart drawn."""
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless=true",
-         f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env={**os.environ, "STUDIO_OPS_DB": str(db)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server, port = serve(ROOT / "streamlit_app.py", {"STUDIO_OPS_DB": str(db)})
     results: dict[str, object] = {}
     try:
-        wait_for_health(port)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            for path, name in PAGES:
-                samples = []
-                for _ in range(repeats):
-                    page = browser.new_page(viewport={"width": 1280, "height": 800})
-                    started = time.perf_counter()
-                    page.goto(f"http://127.0.0.1:{port}/{path}")
-                    selector = (
-                        "[data-testid='stDataFrame']"
-                        if name in CHARTLESS
-                        else ".vega-embed canvas, .vega-embed svg"
-                    )
-                    page.wait_for_selector(selector, timeout=120_000)
-                    samples.append(time.perf_counter() - started)
-                    page.close()
-                results[name] = summary(samples)
-                print(f"page {name}: median {statistics.median(samples):.2f}s", flush=True)
-            browser.close()
+        for path, name in PAGES:
+            selector = "[data-testid='stDataFrame']" if name in CHARTLESS else CHART
+            samples = time_page(port, path, selector, repeats)
+            results[name] = summary(samples)
+            print(f"page {name}: median {statistics.median(samples):.2f}s", flush=True)
         results["app_peak_rss_mb"] = peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
     return results
+
+
+# The page floor: a Streamlit app with only a title and one three-bar chart, measured like a
+# page. Most of a page's time is Streamlit's own (loading its scripts, opening the session,
+# drawing), which no query or chart of ours can remove.
+FLOOR_APP = """
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+st.title("Floor")
+bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
+st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
+"""
+
+
+def measure_page_floor(work: Path, repeats: int) -> dict[str, object]:
+    """The same clock on a one-chart Streamlit app: what any page costs on this machine."""
+    app = work / "floor_app.py"
+    app.write_text(FLOOR_APP)
+    server, port = serve(app, {})
+    try:
+        samples = time_page(port, "", CHART, max(repeats, 5))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"streamlit page floor: median {statistics.median(samples):.2f}s", flush=True)
+    return summary(samples)
+
+
+CHART = ".vega-embed canvas, .vega-embed svg"
+
+
+def serve(app: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """Start `streamlit run app` on a free port; return the server once it is healthy."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
+         f"--server.port={port}", "--browser.gatherUsageStats=false"],
+        cwd=ROOT, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_health(port)
+    except BaseException:
+        server.terminate()
+        raise
+    return server, port
+
+
+def time_page(port: int, path: str, selector: str, repeats: int) -> list[float]:
+    """Seconds from navigation to `selector` drawn, once per repeat, each in a fresh tab."""
+    from playwright.sync_api import sync_playwright
+
+    samples = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for _ in range(repeats):
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            started = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/{path}")
+            page.wait_for_selector(selector, timeout=120_000)
+            samples.append(time.perf_counter() - started)
+            page.close()
+        browser.close()
+    return samples
 
 
 def free_port() -> int:
@@ -426,6 +470,9 @@ def print_table(results: dict) -> None:
     for name, value in pages.items():
         if isinstance(value, dict):
             rows.append((f"page {name} drawn", f"{value['median']:.2f} s", "<= 2 s"))
+    if "floor_streamlit_page" in results:
+        floor_page = results["floor_streamlit_page"]["median"]
+        rows.append(("  Streamlit page floor", f"{floor_page:.2f} s", "a one-chart app"))
     if "app_peak_rss_mb" in pages:
         rows.append(("app peak memory", f"{pages['app_peak_rss_mb']:.0f} MB", "<= 1024 MB"))
     width = max(len(r[0]) for r in rows)
