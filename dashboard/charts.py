@@ -14,6 +14,43 @@ BOOKING_COLORS = ["#7b3fa0", "#4c9be8", "#c7c7c7"]
 RESOURCES = ["Bar rooms", "All rooms", "Therapists on shift"]
 RESOURCE_COLORS = ["#7b3fa0", "#4c9be8", "#e8894c"]
 OVER_LIMIT = "#d62728"
+# Rows a chart with one row per therapist, room or location shows. A chain of hundreds of
+# studios would otherwise draw charts tens of thousands of pixels tall, slow to draw and
+# unreadable; the table under each chart keeps every row.
+CHART_ROWS = 30
+# Lines a trend chart draws, one per location; beyond this the page draws one for all of them.
+TREND_LINES = 8
+
+
+def ends(frame: pd.DataFrame, value: str, rows: int = CHART_ROWS) -> tuple[pd.DataFrame, str]:
+    """The rows with the highest and lowest `value` when there are more than `rows`, and a note
+    saying what is left out ('' when nothing is). Rows without a value are left out then."""
+    if len(frame) <= rows:
+        return frame, ""
+    ordered = frame.dropna(subset=[value]).sort_values(value, ascending=False)
+    high, low = rows // 2, rows - rows // 2
+    shown = ordered if len(ordered) <= rows else pd.concat([ordered.head(high), ordered.tail(low)])
+    note = (
+        f"Showing the {high} highest and {low} lowest of {len(frame):,}; the table lists all. "
+        "Pick locations in the sidebar to narrow the chart."
+    )
+    return shown, note
+
+
+def most(
+    frame: pd.DataFrame, key: str, value: str, rows: int = CHART_ROWS
+) -> tuple[pd.DataFrame, str]:
+    """All rows of the `rows` keys (e.g. therapists) with the highest `value` in any row, and a
+    note saying what is left out ('' when nothing is)."""
+    peaks = frame.groupby(key)[value].max()
+    if len(peaks) <= rows:
+        return frame, ""
+    keep = peaks.sort_values(ascending=False).head(rows).index
+    note = (
+        f"Showing the {rows} of {len(peaks):,} with the highest figures; "
+        "pick locations in the sidebar to see the others."
+    )
+    return frame[frame[key].isin(keep)], note
 
 
 def _rate(field: str, title: str, **kwargs) -> alt.Y:

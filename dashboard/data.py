@@ -323,16 +323,21 @@ def pacing(locations: Locations, after: dt.date, days: int = 14) -> pd.DataFrame
 
 
 def utilization_trend(
-    locations: Locations, start: dt.date, end: dt.date, grain: str = "week"
+    locations: Locations,
+    start: dt.date,
+    end: dt.date,
+    grain: str = "week",
+    together: str | None = None,
 ) -> pd.DataFrame:
-    """Room, bar and therapist utilization plus RevPATH per location and day/week/month."""
+    """Room, bar and therapist utilization plus RevPATH per location and day/week/month; with
+    `together` (a label), one row per period for all the locations (ratios of the sums)."""
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}")
     return _query(
         """
         select
             date_trunc(?, d."date")::date as period,
-            coalesce(nullif(l.name, ''), d.location_id) as location_name,
+            coalesce(?, nullif(l.name, ''), d.location_id) as location_name,
             sum(d.occupied_minutes) / nullif(sum(d.available_minutes), 0) as room_utilization,
             sum(d.bar_room_bar_minutes) / nullif(sum(d.bar_room_available_minutes), 0)
                 as bar_utilization,
@@ -347,6 +352,7 @@ def utilization_trend(
         order by period, location_name
         """,
         grain,
+        together,
         _scope(locations),
         start,
         end,

@@ -5,7 +5,9 @@ date range; ``location`` and ``day`` for the Today page.
 
 The URL (st.query_params) wins when a page is opened from a link; within a session the last
 choice is remembered across pages (navigation clears the URL); otherwise the defaults are the
-four weeks up to the latest complete day, and every location.
+four weeks up to the latest complete day, and every location. No location picked means every
+location (the viewer's), so a chain of hundreds of studios is not hundreds of chips and
+URL parameters.
 """
 
 from __future__ import annotations
@@ -29,11 +31,27 @@ class Filters:
     start: dt.date
     end: dt.date
     names: dict[str, str] = field(default_factory=dict, compare=False)
+    everywhere: bool = False  # nothing picked: every location the viewer may see
 
     @property
     def days(self) -> int:
         """Number of days in the range."""
         return (self.end - self.start).days + 1
+
+    @property
+    def label(self) -> str:
+        """The locations in a few words, for a caption: names when there are a few."""
+        names = list(self.names.values())
+        if len(names) == 1:
+            return names[0]
+        if self.everywhere:
+            return f"All {len(names)} locations"
+        return ", ".join(names) if len(names) <= 3 else f"{len(names)} locations"
+
+    @property
+    def caption(self) -> str:
+        """The locations and the date range, for the line under a page's title."""
+        return f"{self.label} · {self.start:%d %b %Y} – {self.end:%d %b %Y}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,7 @@ def sidebar() -> Filters | None:
     # Seed the widgets: URL first, then this session's last choice, then the defaults.
     if "filter_locations" not in st.session_state:
         from_url = [x for x in st.query_params.get_all("locations") if x in names]
-        st.session_state.filter_locations = from_url or saved.get("locations") or ids
+        st.session_state.filter_locations = from_url or saved.get("locations") or []
     else:
         st.session_state.filter_locations = [
             x for x in st.session_state.filter_locations if x in names
@@ -108,7 +126,8 @@ def sidebar() -> Filters | None:
             options=ids,
             format_func=lambda x: names.get(x, x),
             key="filter_locations",
-            placeholder="Pick one or more locations",
+            placeholder=f"All {len(ids)} locations" if len(ids) > 1 else "All locations",
+            help="Leave empty for every location, or pick the ones to compare.",
         )
         st.date_input(
             "Dates",
@@ -120,19 +139,17 @@ def sidebar() -> Filters | None:
             f"complete through {latest:%d %b %Y}.",
         )
 
-    chosen = tuple(st.session_state.filter_locations)
+    picked = list(st.session_state.filter_locations)
+    chosen = tuple(picked) or tuple(ids)
     dates = tuple(st.session_state.filter_dates)
     start, end = (dates[0], dates[-1]) if dates else (latest, latest)
-    saved["locations"] = list(chosen)
+    saved["locations"] = picked
     saved["dates"] = (start, end)
-    saved.setdefault("location", chosen[0] if chosen else ids[0])
+    saved.setdefault("location", chosen[0])
     st.query_params.from_dict(
-        {"locations": list(chosen), "from": start.isoformat(), "to": end.isoformat()}
+        {"locations": picked, "from": start.isoformat(), "to": end.isoformat()}
     )
-    if not chosen:
-        st.info("Pick at least one location in the sidebar.")
-        return None
-    return Filters(chosen, start, end, {x: names[x] for x in chosen})
+    return Filters(chosen, start, end, {x: names[x] for x in chosen}, everywhere=not picked)
 
 
 def day_and_location() -> Day | None:

@@ -185,7 +185,7 @@ def test_locations_all_row_is_a_ratio_of_sums_and_follows_the_dates(demo_warehou
 def test_deselecting_a_location_removes_it_everywhere(demo_warehouse: Path) -> None:
     at = open_page("locations")
     box = at.multiselect(key="filter_locations")
-    keep = box.value[:1]
+    keep = ["L01"]
     box.set_value(keep)
     at.run()
     assert not at.exception
@@ -197,12 +197,19 @@ def test_deselecting_a_location_removes_it_everywhere(demo_warehouse: Path) -> N
     assert ([shared] if isinstance(shared, str) else list(shared)) == keep
 
 
-def test_no_location_picked_shows_a_note_not_an_error() -> None:
-    at = open_page("capacity")
-    at.multiselect(key="filter_locations").set_value([])
-    at.run()
+def test_no_location_picked_means_every_location(demo_warehouse: Path) -> None:
+    at = open_page("locations")
+    box = at.multiselect(key="filter_locations")
+    assert box.value == []  # the default: every location, without a chip for each
     assert not at.exception
-    assert any("Pick at least one location" in i.value for i in at.info)
+    assert len(locations_table(at)) == 4  # three locations and "All locations"
+    assert any("All 3 locations" in c.value for c in at.caption)
+    assert "locations" not in at.query_params  # no parameter per location in the link
+    box.set_value(["L01", "L02"]).run()
+    assert len(locations_table(at)) == 3
+    box.set_value([]).run()
+    assert not at.exception
+    assert len(locations_table(at)) == 4
 
 
 def test_clients_cohort_cells_still_open_say_open(demo_warehouse: Path) -> None:
@@ -295,3 +302,35 @@ def test_metric_dictionary_lists_every_metric() -> None:
     shown = at.dataframe[0].value
     assert len(shown) == len(load_dictionary())
     assert set(shown["Name"]) == {m.name for m in load_dictionary()}
+
+
+def test_ranked_charts_keep_the_ends_of_a_long_list() -> None:
+    import pandas as pd
+
+    from dashboard.charts import ends
+
+    # 40 therapists with utilization 0.00, 0.01, ... 0.39 and one without shifts (NaN)
+    frame = pd.DataFrame({"who": [f"T{i}" for i in range(41)], "use": [*range(40), None]})
+    frame["use"] = frame["use"] / 100
+    shown, note = ends(frame, "use", rows=30)
+    # the 15 highest (0.39 .. 0.25) and the 15 lowest (0.14 .. 0.00); 0.15 .. 0.24 left out
+    assert sorted(shown["who"]) == sorted([f"T{i}" for i in [*range(25, 40), *range(15)]])
+    assert "15 highest and 15 lowest of 41" in note
+    short, nothing = ends(frame.head(30), "use", rows=30)
+    assert len(short) == 30 and nothing == ""
+
+
+def test_week_grids_keep_every_week_of_the_busiest_therapists() -> None:
+    import pandas as pd
+
+    from dashboard.charts import most
+
+    # three therapists, two weeks each; peaks: A 50, B 20, C 35 -> with 2 rows, A and C
+    weeks = pd.DataFrame(
+        {"therapist": list("AABBCC"), "hours": [10, 50, 20, 5, 35, 1], "week": [1, 2] * 3}
+    )
+    shown, note = most(weeks, "therapist", "hours", rows=2)
+    assert list(shown["therapist"]) == ["A", "A", "C", "C"]
+    assert "2 of 3" in note
+    whole, nothing = most(weeks, "therapist", "hours", rows=3)
+    assert len(whole) == 6 and nothing == ""

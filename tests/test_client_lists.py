@@ -291,3 +291,28 @@ def test_rebooking_trend_from_location_days_equals_the_count_from_the_bookings(
         shown = data.rebooking_trend(locations[:2], start, as_of, grain)
         assert len(expected) > 2
         pd.testing.assert_frame_equal(shown, expected, obj=grain)
+
+
+def test_trend_for_many_locations_together_is_the_ratio_of_their_sums(demo_data: Path) -> None:
+    locations = tuple(data.locations()["location_id"])
+    first_day = data.date_bounds()[0]
+    start = first_day + dt.timedelta(days=7 + (7 - first_day.weekday()) % 7)  # a Monday
+    end = start + dt.timedelta(days=13)  # two whole weeks
+    each = data.utilization_trend(locations, start, end, "week")
+    together = data.utilization_trend(locations, start, end, "week", "All 3 locations")
+    assert len(each) == 2 * len(locations)
+    assert list(together["location_name"]) == ["All 3 locations"] * 2
+    # by hand from the mart: summed occupied minutes over summed available minutes per week
+    with duckdb.connect(str(demo_data), read_only=True) as con:
+        expected = con.execute(
+            """
+            select sum(occupied_minutes) / sum(available_minutes)
+            from fct_location_days
+            where "date" between ? and ?
+            group by date_trunc('week', "date") order by date_trunc('week', "date")
+            """,
+            [start, end],
+        ).fetchall()
+    assert list(together["room_utilization"]) == pytest.approx([row[0] for row in expected])
+    # not the average of the locations' ratios (which weighs a small studio like a big one)
+    assert set(together["period"]) == set(each["period"])

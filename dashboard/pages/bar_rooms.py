@@ -11,7 +11,7 @@ if picked is None:
     st.stop()
 symbol = data.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(f"{', '.join(picked.names.values())} · {picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+st.caption(picked.caption)
 
 totals = data.kpi_totals(*where)
 bar_rooms = data.room_use(*where, bar_rooms_only=True)
@@ -47,7 +47,11 @@ tiles[3].metric(
 )
 
 st.subheader("How bar-room time was used")
-st.altair_chart(charts.room_time_split(bar_rooms), width="stretch")
+shares = bar_rooms.assign(bar_share=bar_rooms["bar_hours"] / bar_rooms["available_hours"])
+ranked, note = charts.ends(shares, "bar_share")
+if note:
+    st.caption(note.replace("highest", "most bar work").replace("lowest", "least"))
+st.altair_chart(charts.room_time_split(ranked), width="stretch")
 tables.show_table(bar_rooms.drop(columns=["has_bars"]), "bar-rooms", symbol)
 
 st.subheader("When every bar room is full")

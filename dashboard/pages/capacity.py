@@ -10,7 +10,7 @@ if picked is None:
     st.stop()
 symbol = data.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(f"{', '.join(picked.names.values())} · {picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+st.caption(picked.caption)
 
 st.subheader("Utilization over time")
 left, right = st.columns(2)
@@ -23,10 +23,17 @@ measures = {
     "Therapists": ("therapist_utilization", "Therapist utilization"),
 }
 measure = right.segmented_control("Show", list(measures), default="Rooms") or "Rooms"
-trend = data.utilization_trend(*where, grain or "week")
+# a line per location reads for a few; more are drawn as one line for all of them
+together = picked.label if len(picked.locations) > charts.TREND_LINES else None
+trend = data.utilization_trend(*where, grain or "week", together)
 if tables.has_rows(trend):
     column, title = measures[measure]
     st.altair_chart(charts.trend(trend, column, title), width="stretch")
+    if together:
+        st.caption(
+            f"{together} as one line (shares of the summed minutes). Pick up to "
+            f"{charts.TREND_LINES} locations in the sidebar to compare them line by line."
+        )
 
 st.subheader("Busy hours by weekday")
 hourly = data.hourly_heatmap(*where)
@@ -53,9 +60,12 @@ if tables.has_rows(hourly):
 st.subheader("Utilization by room")
 room_use = data.room_use(*where)
 if tables.has_rows(room_use):
+    ranked, note = charts.ends(room_use, "utilization")
+    if note:
+        st.caption(note)
     st.altair_chart(
         charts.ranked_bars(
-            room_use.assign(room_label=room_use["location_name"] + " · " + room_use["room"]),
+            ranked.assign(room_label=ranked["location_name"] + " · " + ranked["room"]),
             "room_label",
             "utilization",
             "Room utilization",

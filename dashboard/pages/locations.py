@@ -10,7 +10,7 @@ if picked is None:
     st.stop()
 symbol = data.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(f"{picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+st.caption(picked.caption)
 
 kpis = data.kpis_by_location(*where)
 if not tables.has_rows(kpis):
@@ -42,18 +42,22 @@ each = kpis[~kpis["is_total"]]
 left, right = st.columns(2)
 with left:
     st.subheader("RevPATH ranking")
+    ranked, note = charts.ends(each, "revpath")
     st.altair_chart(
         charts.ranked_bars(
-            each, "location_name", "revpath", f"RevPATH ({symbol})", "money", symbol
+            ranked, "location_name", "revpath", f"RevPATH ({symbol})", "money", symbol
         ),
         width="stretch",
     )
 with right:
     st.subheader("Room utilization ranking")
+    ranked, note = charts.ends(each, "room_utilization")
     st.altair_chart(
-        charts.ranked_bars(each, "location_name", "room_utilization", "Room utilization"),
+        charts.ranked_bars(ranked, "location_name", "room_utilization", "Room utilization"),
         width="stretch",
     )
+if note:
+    st.caption(note)
 
 st.subheader("Trends by location")
 measures = {
@@ -67,5 +71,12 @@ measure = measure or "Room utilization"
 trend = data.utilization_trend(*where, "week")
 if tables.has_rows(trend):
     column, kind = measures[measure]
+    # one small chart per location: a dozen at most, the highest and lowest on average
+    averages = trend.groupby("location_name", as_index=False)[column].mean()
+    shown, note = charts.ends(averages, column, rows=12)
+    trend = trend[trend["location_name"].isin(shown["location_name"])]
     st.altair_chart(charts.small_multiples(trend, column, measure, kind))
-    st.caption("Weekly figures; weeks cut by the date range count only the chosen days.")
+    st.caption(
+        "Weekly figures; weeks cut by the date range count only the chosen days. "
+        + note.replace("the table lists all. ", "")
+    )

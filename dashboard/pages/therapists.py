@@ -11,20 +11,24 @@ if picked is None:
 settings = data.settings_in_force()
 symbol = settings.currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(f"{', '.join(picked.names.values())} · {picked.start:%d %b %Y} – {picked.end:%d %b %Y}")
+st.caption(picked.caption)
 
 summary = data.therapist_summary(*where)
 if not tables.has_rows(summary):
     st.stop()
 
 st.subheader("Utilization: share of shift time booked")
+ranked, note = charts.ends(summary, "utilization")
+if note:
+    st.caption(note)
 st.altair_chart(
     charts.ranked_bars(
-        summary,
+        ranked,
         "therapist_label",
         "utilization",
         "Therapist utilization",
-        color="location_name" if len(picked.locations) > 1 else None,
+        # a colour per location helps with a few; the labels name the location anyway
+        color="location_name" if 1 < ranked["location_name"].nunique() <= 8 else None,
     ),
     width="stretch",
 )
@@ -35,17 +39,19 @@ st.subheader("Workload week by week")
 hours_tab, bars_tab = st.tabs(["Hands-on hours per week", "Most bar sessions in one day"])
 with hours_tab:
     limit = settings.weekly_hands_on_hours_limit
-    st.caption(f"Weekly limit {limit} h; weeks above it are red.")
+    shown, note = charts.most(weeks, "therapist", "hands_on_hours")
+    st.caption(f"Weekly limit {limit} h; weeks above it are red. {note}")
     st.altair_chart(
-        charts.therapist_week_grid(weeks, "hands_on_hours", "Hands-on hours", limit, ",.0f"),
+        charts.therapist_week_grid(shown, "hands_on_hours", "Hands-on hours", limit, ",.0f"),
         width="stretch",
     )
 with bars_tab:
     limit = settings.max_bar_sessions_per_day
-    st.caption(f"Daily limit {limit} bar sessions; weeks with a day above it are red.")
+    shown, note = charts.most(weeks, "therapist", "most_bar_sessions_in_a_day")
+    st.caption(f"Daily limit {limit} bar sessions; weeks with a day above it are red. {note}")
     st.altair_chart(
         charts.therapist_week_grid(
-            weeks, "most_bar_sessions_in_a_day", "Bar sessions in a day", limit
+            shown, "most_bar_sessions_in_a_day", "Bar sessions in a day", limit
         ),
         width="stretch",
     )
