@@ -17,7 +17,7 @@ OVER_LIMIT = "#d62728"
 # Rows a chart with one row per therapist, room or location shows. A chain of hundreds of
 # studios would otherwise draw charts tens of thousands of pixels tall, slow to draw and
 # unreadable; the table under each chart keeps every row.
-CHART_ROWS = 30
+CHART_ROWS = 40
 # Lines a trend chart draws, one per location; beyond this the page draws one for all of them.
 TREND_LINES = 8
 
