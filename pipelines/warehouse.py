@@ -24,12 +24,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from pipelines.marts import build_settings_marts, retention_sql
 from pipelines.settings import Settings
+
+if TYPE_CHECKING:  # pandas costs a quarter second to import; the loader never needs it
+    import pandas as pd
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # `studio-ops load --timings` shows these: one line per build step with its wall time.

@@ -23,9 +23,12 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 XLSX_MAGIC = b"PK\x03\x04"
 PARQUET_MAGIC = b"PAR1"
@@ -228,8 +231,7 @@ def _read_csv_slow(
             records.append([start_line, *cells])
     except csv.Error as error:
         raise ExportError(f"line {reader.line_num}: cannot read CSV ({error})") from None
-    frame = pd.DataFrame(records, columns=["line_number", *[f"c{i}" for i in range(width)]])
-    _create_from_frame(con, name, frame, width)
+    _create_from_records(con, name, records, width)
     return table
 
 
@@ -249,8 +251,7 @@ def _read_xlsx(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Table:
             table.rejects.append((line, f"expected {width} fields, found {len(cells)}", raw))
             continue
         records.append([line, *cells[:width]])
-    frame = pd.DataFrame(records, columns=["line_number", *[f"c{i}" for i in range(width)]])
-    _create_from_frame(con, name, frame, width)
+    _create_from_records(con, name, records, width)
     return table
 
 
@@ -314,6 +315,16 @@ def _read_parquet(path: Path, con: duckdb.DuckDBPyConnection, name: str) -> Tabl
         raise ExportError(f"cannot read the Parquet file ({str(error).splitlines()[0]})") from None
     rows = con.execute(f"select count(*) from {name}").fetchone()[0]
     return Table(name=name, header=header, container="parquet", rows_read=rows)
+
+
+def _create_from_records(
+    con: duckdb.DuckDBPyConnection, name: str, records: list[list], width: int
+) -> None:
+    """Temp table `name` (line_number, c0, c1, ... as text) from [line, cell, cell, ...] rows."""
+    import pandas as pd  # here, not at the top: a plain native CSV load never needs pandas
+
+    frame = pd.DataFrame(records, columns=["line_number", *[f"c{i}" for i in range(width)]])
+    _create_from_frame(con, name, frame, width)
 
 
 def _create_from_frame(
