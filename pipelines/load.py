@@ -314,12 +314,18 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
     if con.execute(f"select exists (select 1 from {table})").fetchone()[0]:
         matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
         new_keys = f"(select distinct {key_list} from export_checked where reason is null)"
-        _record_changes(
-            con,
-            kind,
-            f"(select {table}.* from {table} semi join {new_keys} as new_keys on {matches})",
+        # one scan finds the rows being replaced; a new day's bookings usually replace none
+        con.execute(
+            f"""
+            create or replace temp table replaced_rows as
+            select rowid as row_id from {table} semi join {new_keys} as new_keys on {matches}
+            """
         )
-        con.execute(f"delete from {table} using {new_keys} as new_keys where {matches}")
+        if con.execute("select count(*) from replaced_rows").fetchone()[0]:
+            replaced = f"(select * from {table} where rowid in (select row_id from replaced_rows))"
+            _record_changes(con, kind, replaced)
+            con.execute(f"delete from {table} where rowid in (select row_id from replaced_rows)")
+        con.execute("drop table replaced_rows")
     _record_changes(con, kind, new_rows)
     # Keys repeated within the file are rare: find them (a hash aggregate) and drop all but
     # their last line, rather than sorting every row in a window.
