@@ -4,6 +4,8 @@ import streamlit as st
 
 from dashboard import charts, data, filters, tables
 
+MAPS = 6  # bottleneck maps drawn at most, one per location
+
 st.title("Capacity")
 picked = filters.sidebar()
 if picked is None:
@@ -88,12 +90,17 @@ summary = data.bottleneck_summary(*where)
 if tables.has_rows(summary):
     tables.show_table(summary, "extra-capacity-hours", symbol)
     slots = data.bottlenecks(*where)
-    shown = list(slots["location_name"].unique())[:6]
-    if len(slots["location_name"].unique()) > 6:
-        st.caption("Showing the first six locations; pick fewer locations to see others.")
-    for name in shown:
-        st.markdown(f"**{name}**")
-        st.altair_chart(
-            charts.bottleneck_map(slots[slots["location_name"] == name]), width="stretch"
+    names = list(slots["location_name"].unique())
+    # a map per location reads for a handful; for more, the table below has every hour
+    if len(names) > MAPS:
+        st.caption(
+            f"Pick up to {MAPS} locations in the sidebar to see a map for each; the table below "
+            f"lists every hour of all {len(names):,}."
         )
+    else:
+        for name in names:
+            st.markdown(f"**{name}**")
+            st.altair_chart(
+                charts.bottleneck_map(slots[slots["location_name"] == name]), width="stretch"
+            )
     tables.show_table(slots, "bottlenecks-by-hour", symbol)
