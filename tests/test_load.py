@@ -141,6 +141,31 @@ def test_invalid_row_is_rejected_with_reason_and_the_rest_loads(
     assert query(db, "select booking_id from raw_bookings order by 1") == [("B1",), ("B3",)]
 
 
+def test_line_numbers_hold_when_duckdb_parses_a_large_file_in_parallel(
+    tmp_path: Path, db: Path
+) -> None:
+    # ~40 MB: DuckDB's CSV reader splits it into several buffers parsed on both threads, and
+    # the loader numbers lines by the order rows land in (rowid + 2). Bad rows near the start,
+    # the middle and the end must keep their exact line numbers.
+    rows = [booking(booking_id=f"B{i:07d}") for i in range(300_000)]
+    bad = {2: "2024-13-01 09:00", 150_001: "tomorrow", 300_001: "03/04/2024 09:00"}
+    for line, start_at in bad.items():
+        rows[line - 2] = booking(booking_id=f"BAD{line}", start_at=start_at)
+    path = write_csv(tmp_path / "bookings.csv", BOOKING_HEADER, rows)
+
+    [result] = load_files(db, [path], Settings())
+
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (300_000, 299_997, 3)
+    rejected = query(db, "select line_number, raw_row from rejected_rows order by 1")
+    assert [line for line, _ in rejected] == sorted(bad)
+    for line, raw in rejected:
+        assert raw.startswith(f"BAD{line},"), (line, raw)
+    # a good row's stored line is its place in the file too: B0123456 is row 123457, line 123458
+    assert query(db, "select line_number from raw_bookings where booking_id = 'B0123456'") == [
+        (123_458,)
+    ]
+
+
 def test_duration_minutes_stands_in_for_end_at(tmp_path: Path, db: Path) -> None:
     header = [c for c in BOOKING_HEADER if c != "end_at"] + ["duration_minutes"]
     rows = [booking(duration_minutes="90"), booking(booking_id="B2", duration_minutes="-30")]

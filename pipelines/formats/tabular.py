@@ -144,6 +144,7 @@ def read_csv_cells(path: Path, con: duckdb.DuckDBPyConnection, name: str, header
     (A row_number() window would number the rows too, but it runs on a single thread.)
     """
     columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(len(header))) + "}"
+    con.execute("set preserve_insertion_order = true")  # DuckDB's default; the rowids rely on it
     con.execute(
         f"""
         create or replace temp table {name} as
