@@ -243,7 +243,7 @@ def _read_and_validate(
                 return rows
         except duckdb.Error:
             pass
-        rows = read_export(path, con, "export_rows", location, lazy=False, **vendor)
+        rows = read_export(path, con, "export_rows", location, fast=False, **vendor)
     validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row)
     con.execute("drop table if exists export_rows")
     return rows

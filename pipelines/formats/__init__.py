@@ -68,13 +68,13 @@ def read_export(
     location: str | None = None,
     mapping=None,
     salt: Callable[[], str] | None = None,
-    lazy: bool = True,
+    fast: bool = True,
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
     `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, or None.
     `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
-    `lazy` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
+    `fast` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
     checked by the caller (see ExportRows); False forces the careful reader.
     """
     from pipelines import pii
@@ -95,11 +95,11 @@ def read_export(
             "an HTML page that is not a report this loader knows (expected a Mindbody "
             "appointment export: one table per staff member)"
         )
-    return _read_native(path, con, target, location, lazy and sniffed.container == "csv")
+    return _read_native(path, con, target, location, fast and sniffed.container == "csv")
 
 
 def _read_native(
-    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None, lazy: bool
+    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None, fast: bool
 ) -> ExportRows:
     header = read_header(path)
     if not any(cell for cell in header):
@@ -110,7 +110,7 @@ def _read_native(
             "the header matches no known export "
             f"({native.closest_kind_hint(header)}; see EXPORTS.md)"
         )
-    if lazy:
+    if fast:
         # The fast path: DuckDB reads the cells in parallel; validation types them in one pass.
         try:
             read_csv_cells(path, con, target, header)
