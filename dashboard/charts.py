@@ -20,21 +20,28 @@ OVER_LIMIT = "#d62728"
 CHART_ROWS = 40
 # Lines a trend chart draws, one per location; beyond this the page draws one for all of them.
 TREND_LINES = 8
+# Small charts side by side, one per location.
+SMALL_MULTIPLES = 12
 
 
-def ends(frame: pd.DataFrame, value: str, rows: int = CHART_ROWS) -> tuple[pd.DataFrame, str]:
+def ends(
+    frame: pd.DataFrame,
+    value: str,
+    rows: int = CHART_ROWS,
+    words: tuple[str, str] = ("highest", "lowest"),
+    table: bool = True,
+) -> tuple[pd.DataFrame, str]:
     """The rows with the highest and lowest `value` when there are more than `rows`, and a note
-    saying what is left out ('' when nothing is). Rows without a value are left out then."""
+    saying what is left out ('' when nothing is; `words` name the two ends, `table` says a
+    table lists every row). Rows without a value are left out then."""
     if len(frame) <= rows:
         return frame, ""
     ordered = frame.dropna(subset=[value]).sort_values(value, ascending=False)
     high, low = rows // 2, rows - rows // 2
     shown = ordered if len(ordered) <= rows else pd.concat([ordered.head(high), ordered.tail(low)])
-    note = (
-        f"Showing the {high} highest and {low} lowest of {len(frame):,}; the table lists all. "
-        "Pick locations in the sidebar to narrow the chart."
-    )
-    return shown, note
+    note = f"Showing the {high} {words[0]} and {low} {words[1]} of {len(frame):,}"
+    note += "; the table lists all. " if table else ". "
+    return shown, note + "Pick locations in the sidebar to narrow the chart."
 
 
 def most(

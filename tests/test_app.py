@@ -315,7 +315,9 @@ def test_ranked_charts_keep_the_ends_of_a_long_list() -> None:
     shown, note = ends(frame, "use", rows=30)
     # the 15 highest (0.39 .. 0.25) and the 15 lowest (0.14 .. 0.00); 0.15 .. 0.24 left out
     assert sorted(shown["who"]) == sorted([f"T{i}" for i in [*range(25, 40), *range(15)]])
-    assert "15 highest and 15 lowest of 41" in note
+    assert note.startswith("Showing the 15 highest and 15 lowest of 41; the table lists all.")
+    _, worded = ends(frame, "use", rows=30, words=("busiest", "quietest"), table=False)
+    assert worded.startswith("Showing the 15 busiest and 15 quietest of 41. Pick locations")
     short, nothing = ends(frame.head(30), "use", rows=30)
     assert len(short) == 30 and nothing == ""
 

@@ -48,9 +48,9 @@ tiles[3].metric(
 
 st.subheader("How bar-room time was used")
 shares = bar_rooms.assign(bar_share=bar_rooms["bar_hours"] / bar_rooms["available_hours"])
-ranked, note = charts.ends(shares, "bar_share")
+ranked, note = charts.ends(shares, "bar_share", words=("with the most bar work", "the least"))
 if note:
-    st.caption(note.replace("highest", "most bar work").replace("lowest", "least"))
+    st.caption(note)
 st.altair_chart(charts.room_time_split(ranked), width="stretch")
 tables.show_table(bar_rooms.drop(columns=["has_bars"]), "bar-rooms", symbol)
 

@@ -73,10 +73,9 @@ if tables.has_rows(trend):
     column, kind = measures[measure]
     # one small chart per location: a dozen at most, the highest and lowest on average
     averages = trend.groupby("location_name", as_index=False)[column].mean()
-    shown, note = charts.ends(averages, column, rows=12)
+    shown, note = charts.ends(
+        averages, column, charts.SMALL_MULTIPLES, ("highest on average", "lowest"), table=False
+    )
     trend = trend[trend["location_name"].isin(shown["location_name"])]
     st.altair_chart(charts.small_multiples(trend, column, measure, kind))
-    st.caption(
-        "Weekly figures; weeks cut by the date range count only the chosen days. "
-        + note.replace("the table lists all. ", "")
-    )
+    st.caption(f"Weekly figures; weeks cut by the date range count only the chosen days. {note}")
