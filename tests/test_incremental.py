@@ -370,6 +370,9 @@ def test_incremental_checks_look_at_the_refreshed_keys(
         con.execute(
             """
             create temp table scope_clients as select 'C-none' as client_id;
+            -- what a build keeps aside: the scope's bookings as refreshed (none here)
+            create temp table fct_bookings__fresh as
+            select * from fct_bookings semi join scope_clients using (client_id);
             create temp table scope_weeks as
             select distinct location_id, cast(date_trunc('week', date) as date) as week_start
             from scope_days
@@ -385,6 +388,34 @@ def test_incremental_checks_look_at_the_refreshed_keys(
         check_marts(con, incremental=True)  # outside the refreshed keys: not looked at
         with pytest.raises(DataQualityError, match="unique_keys|location_day_sums"):
             check_marts(con)
+
+
+def test_incremental_check_finds_a_booking_row_left_outside_the_scope(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # An incremental check reads only the refreshed bookings; a booking whose old row the
+    # replace step left behind shows as one fct_bookings row more than raw_bookings holds.
+    db = _copy_base(chain, tmp_path)
+    with connect(db) as con:
+        con.execute(
+            """
+            create temp table scope_days (location_id varchar, date date);
+            create temp table scope_weeks (location_id varchar, week_start date);
+            create temp table scope_clients as select min(client_id) as client_id from fct_bookings;
+            create temp table fct_bookings__fresh as
+            select * from fct_bookings semi join scope_clients using (client_id);
+            """
+        )
+        check_marts(con, incremental=True)  # clean
+        # a booking of a client outside the scope, twice
+        con.execute(
+            """
+            insert into fct_bookings
+            select * from fct_bookings anti join scope_clients using (client_id) limit 1
+            """
+        )
+        with pytest.raises(DataQualityError, match=r"unique_keys: 1 offending rows.*raw bookings"):
+            check_marts(con, incremental=True)
 
 
 def test_moved_booking_and_bookings_past_midnight(chain: dict[str, Path], tmp_path: Path) -> None:

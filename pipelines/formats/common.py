@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from pipelines import pii
 from pipelines.formats import tabular
@@ -315,6 +314,8 @@ def table_from_records(
     records: list[list[object]],
 ) -> tabular.Table:
     """A temp text table (line_number, c0..cN) from [line, cell, ...] records."""
+    import pandas as pd  # here, not at the top: a plain native CSV load never needs pandas
+
     width = len(header)
     padded = [
         [r[0], *((list(r[1:]) + [None] * width)[:width])] for r in records

@@ -3,12 +3,20 @@
 
 with
 
+-- the bookings to check: after an incremental build only the rows it
+-- refreshed, which the build keeps aside (fct_bookings__fresh)
+checked_bookings as (
+    select * from fct_bookings
+    --incremental: where false
+    --incremental: union all
+    --incremental: select * from fct_bookings__fresh
+),
+
 bad_bookings as (
     select
         'fct_bookings' as mart,
         source || '/' || booking_id || ': ' || status as offending,
-    from fct_bookings
-    --incremental: semi join scope_clients using (client_id)
+    from checked_bookings
     where
         status not in (
             'completed', 'booked', 'no_show', 'cancelled', 'late_cancelled'

@@ -3,6 +3,15 @@
 
 with
 
+-- the bookings to check: after an incremental build only the rows it
+-- refreshed, which the build keeps aside (fct_bookings__fresh)
+checked_bookings as (
+    select * from fct_bookings
+    --incremental: where false
+    --incremental: union all
+    --incremental: select * from fct_bookings__fresh
+),
+
 room_days as (
     select
         'fct_room_days' as mart,
@@ -62,8 +71,7 @@ bookings as (
             when booking_date <> cast(start_at as date)
                 then 'booking_date <> date(start_at)'
         end as rule,
-    from fct_bookings
-    --incremental: semi join scope_clients using (client_id)
+    from checked_bookings
 ),
 
 retention as (

@@ -8,9 +8,15 @@ create or replace view stg_exports__bookings as
 
 with
 
+-- an incremental build reads the changed clients' rows: their row ids first,
+-- then only those rows (reading every column of every row to test the client
+-- costs twice as much)
 raw_rows as not materialized (
     select * from raw_bookings
-    --incremental: semi join scope_clients using (client_id)
+    --incremental: where rowid in (
+    --incremental:     select rowid from raw_bookings
+    --incremental:     semi join scope_clients using (client_id)
+    --incremental: )
 ),
 
 settings as (
