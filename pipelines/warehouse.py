@@ -366,7 +366,7 @@ def _fingerprint(settings: Settings) -> tuple[str, str]:
     return settings_hash, sql.hexdigest()
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str, temporary: bool = False) -> bool:
+def exists(con: duckdb.DuckDBPyConnection, name: str, temporary: bool = False) -> bool:
     return bool(
         con.execute(
             "select count(*) from duckdb_tables() where table_name = ? and temporary = ?",
@@ -378,10 +378,10 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str, temporary: bool = False) 
 def _can_refresh(con: duckdb.DuckDBPyConnection, fingerprint: tuple[str, str]) -> bool:
     """Whether an incremental refresh may run (else a full build)."""
     if not all(
-        _exists(con, name, temporary=True) for name in ("changed_location_days", "changed_clients")
+        exists(con, name, temporary=True) for name in ("changed_location_days", "changed_clients")
     ):
         return False
-    if not all(_exists(con, name) for name in [*REFRESHED, *ADJUSTED, "mart_build_state"]):
+    if not all(exists(con, name) for name in [*REFRESHED, *ADJUSTED, "mart_build_state"]):
         return False
     state = con.execute("select settings_hash, sql_hash from mart_build_state").fetchall()
     if state != [fingerprint]:

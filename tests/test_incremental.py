@@ -323,6 +323,29 @@ def test_a_large_change_rebuilds_fully(chain: dict[str, Path], tmp_path: Path) -
     assert_equals_full_rebuild(db, tmp_path)
 
 
+def test_first_bookings_into_a_warehouse_without_any_rebuild_fully(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # Rooms and shifts loaded, marts built; then the chain's first bookings, one day of them
+    # (a small share of the location-days, which alone would refresh incrementally). An
+    # empty table's first rows touch every mart, so the loader skips the change log.
+    db = tmp_path / "warehouse.duckdb"
+    load_files(db, [chain["base"] / "rooms.csv", chain["base"] / "therapist_shifts.csv"])
+    path = write_bookings(
+        tmp_path / "first.csv",
+        chain,
+        "select * from bookings where start_at[:10] = ?",
+        CUT.isoformat(),
+    )
+
+    load_files(db, [path])
+
+    assert _mode(db) == "full"
+    with connect(db, read_only=True) as con:
+        assert con.execute("select count(*) from fct_bookings").fetchone()[0] > 0
+    assert_equals_full_rebuild(db, tmp_path)
+
+
 def test_changed_settings_force_a_full_rebuild_that_reflects_them(
     chain: dict[str, Path], tmp_path: Path
 ) -> None:
