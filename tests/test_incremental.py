@@ -16,10 +16,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines import warehouse
 from pipelines.generate import write_chain
 from pipelines.load import load_files
 from pipelines.settings import Settings
-from pipelines.warehouse import DataQualityError, build_marts, check_marts, connect
+from pipelines.warehouse import (
+    DataQualityError,
+    WarehouseError,
+    build_marts,
+    check_marts,
+    connect,
+)
 
 START = date(2024, 1, 1)
 DAYS = 120
@@ -321,6 +328,27 @@ def test_a_large_change_rebuilds_fully(chain: dict[str, Path], tmp_path: Path) -
     load_files(db, [path])
     assert _mode(db) == "full"
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_refresh_stops_when_kept_row_ids_point_at_other_bookings(
+    chain: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The refresh deletes the changed clients' old bookings by the row ids it kept; if those
+    # pointed at other rows, the deleted keys would differ from the kept ones and nothing may
+    # be published.
+    db = _copy_base(chain, tmp_path)
+    before = db.read_bytes()
+    snapshot = warehouse._snapshot_before
+
+    def shifted(con: duckdb.DuckDBPyConnection) -> None:
+        snapshot(con)
+        con.execute("update fct_bookings__before set row_id = row_id + 1")
+
+    monkeypatch.setattr(warehouse, "_snapshot_before", shifted)
+
+    with pytest.raises(WarehouseError, match="fct_bookings: the refresh deleted"):
+        load_files(db, [chain["day"]])
+    assert db.read_bytes() == before
 
 
 def test_first_bookings_into_a_warehouse_without_any_rebuild_fully(
