@@ -94,7 +94,7 @@ def main() -> int:
         results["queries"] = measure_queries(full_db, args.repeats)
         if not args.skip_browser and CHROMIUM.exists():
             results["pages"] = measure_pages(full_db, args.repeats)
-            results["floor_streamlit_page"] = measure_page_floor(work, args.repeats)
+            results.update(measure_page_floors(work, args.repeats))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.write_text(json.dumps(results, indent=2, default=str))
@@ -342,10 +342,13 @@ def measure_pages(db: Path, repeats: int) -> dict[str, object]:
     return results
 
 
-# The page floor: a Streamlit app with only a title and one three-bar chart, measured like a
-# page. Most of a page's time is Streamlit's own (loading its scripts, opening the session,
-# drawing), which no query or chart of ours can remove.
-FLOOR_APP = """
+# The page floors: Streamlit apps with no data of ours, measured like a page. Most of a
+# page's time is Streamlit's own (loading its scripts, opening the session, drawing), which no
+# query or chart of ours can remove. The one-chart app is the least any page costs; the
+# skeleton has what every dashboard page draws before its main chart (the sidebar's two
+# filters and a table), with three-row data.
+FLOOR_APPS = {
+    "floor_streamlit_page": """
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -353,21 +356,37 @@ import streamlit as st
 st.title("Floor")
 bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
 st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
-"""
+""",
+    "floor_page_skeleton": """
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+st.title("Floor")
+st.sidebar.multiselect("Locations", ["a", "b", "c"])
+st.sidebar.date_input("Dates", [])
+bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
+st.dataframe(bars)
+st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
+""",
+}
 
 
-def measure_page_floor(work: Path, repeats: int) -> dict[str, object]:
-    """The same clock on a one-chart Streamlit app: what any page costs on this machine."""
-    app = work / "floor_app.py"
-    app.write_text(FLOOR_APP)
-    server, port = serve(app, {})
-    try:
-        samples = time_page(port, "", CHART, max(repeats, 5))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    print(f"streamlit page floor: median {statistics.median(samples):.2f}s", flush=True)
-    return summary(samples)
+def measure_page_floors(work: Path, repeats: int) -> dict[str, dict]:
+    """The same clock on the floor apps: what any page costs on this machine."""
+    results = {}
+    for name, source in FLOOR_APPS.items():
+        app = work / f"{name}.py"
+        app.write_text(source)
+        server, port = serve(app, {})
+        try:
+            samples = time_page(port, "", CHART, max(repeats, 5))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        print(f"{name}: median {statistics.median(samples):.2f}s", flush=True)
+        results[name] = summary(samples)
+    return results
 
 
 CHART = ".vega-embed canvas, .vega-embed svg"
@@ -473,6 +492,9 @@ def print_table(results: dict) -> None:
     if "floor_streamlit_page" in results:
         floor_page = results["floor_streamlit_page"]["median"]
         rows.append(("  Streamlit page floor", f"{floor_page:.2f} s", "a one-chart app"))
+    if "floor_page_skeleton" in results:
+        skeleton = results["floor_page_skeleton"]["median"]
+        rows.append(("  page skeleton floor", f"{skeleton:.2f} s", "filters, table, chart"))
     if "app_peak_rss_mb" in pages:
         rows.append(("app peak memory", f"{pages['app_peak_rss_mb']:.0f} MB", "<= 1024 MB"))
     width = max(len(r[0]) for r in rows)
