@@ -12,6 +12,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -177,7 +179,7 @@ def _load(args: argparse.Namespace) -> int:
     if not files:
         print("studio-ops: no files found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return 1
-    with _progress("loading files", total=len(files)) as advance:
+    with _progress("loading files", total=len(files)) as advance, build_steps(advance.describe):
         results = load_files(
             db_path(args.db),
             files,
@@ -291,31 +293,61 @@ def _access_list(args: argparse.Namespace) -> int:
 
 
 class _progress:
-    """A rich progress bar on a terminal; silent when output is not a terminal."""
+    """A rich progress bar on a terminal; silent when output is not a terminal.
+
+    The `with` value advances the bar when called (by one, or to `done` of `total`), and its
+    `describe(text)` replaces the bar's label."""
 
     def __init__(self, label: str, total: int | None = None) -> None:
-        self.label, self.total, self.bar = label, total, None
+        self.label, self.total, self.bar, self.task = label, total, None, None
 
-    def __enter__(self):
-        if not sys.stdout.isatty():
-            return lambda *_: None
-        from rich.progress import Progress
+    def __enter__(self) -> _progress:
+        if sys.stdout.isatty():
+            from rich.progress import Progress
 
-        self.bar = Progress(transient=True)
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        return self
 
-        def advance(done: int | None = None, total: int | None = None) -> None:
-            if total is not None:
-                self.bar.update(task, completed=done, total=total)
-            else:
-                self.bar.advance(task)
+    def __call__(self, done: int | None = None, total: int | None = None) -> None:
+        if self.bar is None:
+            return
+        if total is not None:
+            self.bar.update(self.task, completed=done, total=total)
+        else:
+            self.bar.advance(self.task)
 
-        return advance
+    def describe(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=text)
 
     def __exit__(self, *exc) -> None:
         if self.bar:
             self.bar.stop()
+
+
+@contextmanager
+def build_steps(show: Callable[[str], None]) -> Iterator[None]:
+    """Pass each finished build step to `show` as one line, while the block runs.
+
+    A 10M-booking load spends a minute or more building marts after its last file; the
+    progress bar's label says which step finished last, so the terminal never looks stuck."""
+
+    class Steps(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seconds, step = record.args
+            show(f"{step} done ({seconds:.1f} s)")
+
+    logger = logging.getLogger("studio_ops.timings")
+    handler, level = Steps(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":

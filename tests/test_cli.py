@@ -68,6 +68,29 @@ def test_timings_name_every_build_step_on_stderr_only(tmp_path: Path) -> None:
     assert "s  " not in run.stdout  # stdout keeps its one line per file
 
 
+def test_build_steps_show_each_finished_step_while_a_load_runs(tmp_path: Path) -> None:
+    # On a terminal the progress bar's label is the last finished step, so the minute or more
+    # of mart building after a big load's last file never looks stuck.
+    import logging
+
+    from pipelines.cli import build_steps
+    from pipelines.load import load_files
+
+    data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
+    shown: list[str] = []
+
+    with build_steps(shown.append):
+        load_files(tmp_path / "w.duckdb", [data])
+    during = list(shown)
+    load_files(tmp_path / "w2.duckdb", [data])
+
+    assert during[0].startswith("read and check a.csv done (")
+    assert any(line.startswith("fct_hourly_capacity done (") for line in during)
+    assert during[-1].startswith("checkpoint done (")
+    assert shown == during  # after the block nothing more is shown
+    assert not logging.getLogger("studio_ops.timings").handlers
+
+
 def test_loading_a_native_csv_never_imports_pandas(tmp_path: Path) -> None:
     # pandas takes about 0.3 s to import, a twentieth of a daily load at 10M bookings; only
     # vendor files built row by row in Python need it
