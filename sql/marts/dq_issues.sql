@@ -112,6 +112,15 @@ booking_outside_room_calendar as (
             and outside_hours.booking_date = room_days.date
 ),
 
+-- a booking with a piece outside its shifts, summed over all its pieces (one
+-- unless it runs past midnight); the few such bookings are found first, so the
+-- sums do not group every booking
+outside_shift_keys as (
+    select distinct location_id, therapist_id, booking_date, source, booking_id,
+    from therapist_segments
+    where piece_outside_shift_minutes > 0
+),
+
 outside_shift_bookings as (
     select
         location_id,
@@ -121,8 +130,9 @@ outside_shift_bookings as (
         sum(piece_outside_shift_minutes) as outside_minutes,
         sum(piece_minutes) as minutes,
     from therapist_segments
+    semi join outside_shift_keys
+        using (location_id, therapist_id, booking_date, source, booking_id)
     group by location_id, therapist_id, booking_date, source, booking_id
-    having sum(piece_outside_shift_minutes) > 0
 ),
 
 booking_outside_shift as (
