@@ -134,6 +134,10 @@ class Chain:
             ],
         )
 
+    def visit(self, booking_id: str, day: str, client: str, **extra: object) -> None:
+        """Add a one-hour booking (10:00-11:00) of `client` on DAY ('YYYY-MM-DD')."""
+        self.booking(booking_id, f"{day} 10:00", f"{day} 11:00", client=client, **extra)
+
     def build(self, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
         build_marts(self.con, settings or Settings())
         return self.con
@@ -579,33 +583,30 @@ def test_retention_columns_follow_the_configured_windows(chain: Chain) -> None:
 
 
 def test_cohort_activity_counts_each_client_once_per_later_calendar_month(chain: Chain) -> None:
-    def visit(booking_id: str, day: str, client: str, **extra: object) -> None:
-        chain.booking(booking_id, f"{day} 10:00", f"{day} 11:00", client=client, **extra)
-
     # A: first visit at L1 on Jan 5; Jan 20 is the same month; Feb 3 (at L2) and Feb 25 are
     # month 1, counted once and under A's first location L1; a no-show in March is no visit
-    visit("A1", "2024-01-05", "A")
-    visit("A2", "2024-01-20", "A")
-    visit("A3", "2024-02-03", "A", location="L2")
-    visit("A4", "2024-02-25", "A")
-    visit("A5", "2024-03-10", "A", status="no_show")
-    visit("A6", "2024-04-01", "A")
+    chain.visit("A1", "2024-01-05", "A")
+    chain.visit("A2", "2024-01-20", "A")
+    chain.visit("A3", "2024-02-03", "A", location="L2")
+    chain.visit("A4", "2024-02-25", "A")
+    chain.visit("A5", "2024-03-10", "A", status="no_show")
+    chain.visit("A6", "2024-04-01", "A")
     # B: first visit Jan 31, back Mar 1: 30 days later but two calendar months; a booked
     # visit in May is not a visit yet
-    visit("B1", "2024-01-31", "B")
-    visit("B2", "2024-03-01", "B")
-    visit("B3", "2024-05-02", "B", status="booked")
+    chain.visit("B1", "2024-01-31", "B")
+    chain.visit("B2", "2024-03-01", "B")
+    chain.visit("B3", "2024-05-02", "B", status="booked")
     # C: first visit at L2; a cancelled February booking is no visit, a completed one is
-    visit("C1", "2024-01-15", "C", location="L2")
-    visit("C2", "2024-02-10", "C", location="L2", status="cancelled")
-    visit("C3", "2024-02-28", "C", location="L2")
+    chain.visit("C1", "2024-01-15", "C", location="L2")
+    chain.visit("C2", "2024-02-10", "C", location="L2", status="cancelled")
+    chain.visit("C3", "2024-02-28", "C", location="L2")
     # D: a no-show before the first completed visit (Feb 1) does not make a January client;
     # back the next January: month 11 across the year end
-    visit("D0", "2024-01-10", "D", status="no_show")
-    visit("D1", "2024-02-01", "D")
-    visit("D2", "2025-01-15", "D")
+    chain.visit("D0", "2024-01-10", "D", status="no_show")
+    chain.visit("D1", "2024-02-01", "D")
+    chain.visit("D2", "2025-01-15", "D")
     # E: only cancelled: no cohort
-    visit("E1", "2024-01-12", "E", status="cancelled")
+    chain.visit("E1", "2024-01-12", "E", status="cancelled")
     chain.build()
 
     cells = chain.rows(
@@ -632,25 +633,22 @@ def test_cohort_activity_counts_each_client_once_per_later_calendar_month(chain:
 def test_win_back_counts_clients_with_nothing_booked_by_first_location_and_last_visit(
     chain: Chain,
 ) -> None:
-    def visit(booking_id: str, day: str, client: str, **extra: object) -> None:
-        chain.booking(booking_id, f"{day} 10:00", f"{day} 11:00", client=client, **extra)
-
     # E's no-show on Feb 1 is the latest closed booking: the as-of date
-    visit("E1", "2024-01-20", "E")
-    visit("E2", "2024-02-01", "E", status="no_show")
+    chain.visit("E1", "2024-01-20", "E")
+    chain.visit("E2", "2024-02-01", "E", status="no_show")
     # A: first visit and last visit at L1, nothing booked
-    visit("A1", "2024-01-05", "A")
-    visit("A2", "2024-01-20", "A")
+    chain.visit("A1", "2024-01-05", "A")
+    chain.visit("A2", "2024-01-20", "A")
     # B: booked for Mar 1 (after the as-of date): not to win back
-    visit("B1", "2024-01-10", "B")
-    visit("B2", "2024-01-20", "B")
-    visit("B3", "2024-03-01", "B", status="booked")
+    chain.visit("B1", "2024-01-10", "B")
+    chain.visit("B2", "2024-01-20", "B")
+    chain.visit("B3", "2024-03-01", "B", status="booked")
     # C: first visit at L2, last seen at L1: counted under L2
-    visit("C1", "2024-01-02", "C", location="L2")
-    visit("C2", "2024-01-20", "C")
+    chain.visit("C1", "2024-01-02", "C", location="L2")
+    chain.visit("C2", "2024-01-20", "C")
     # D: a booking still 'booked' on Jan 15, before the as-of date, is no next booking
-    visit("D1", "2024-01-03", "D")
-    visit("D2", "2024-01-15", "D", status="booked")
+    chain.visit("D1", "2024-01-03", "D")
+    chain.visit("D2", "2024-01-15", "D", status="booked")
     chain.build()
 
     # days since the last visit count to the as-of date, Feb 1: Jan 3 is 29 days before
