@@ -22,6 +22,8 @@ CHART_ROWS = 40
 TREND_LINES = 8
 # Small charts side by side, one per location.
 SMALL_MULTIPLES = 12
+# Bottleneck maps (one per location, each a weekday-by-hour grid) drawn at most.
+BOTTLENECK_MAPS = 6
 
 
 def ends(

@@ -4,8 +4,6 @@ import streamlit as st
 
 from dashboard import charts, data, filters, tables
 
-MAPS = 6  # bottleneck maps drawn at most, one per location
-
 st.title("Capacity")
 picked = filters.sidebar()
 if picked is None:
@@ -92,10 +90,10 @@ if tables.has_rows(summary):
     slots = data.bottlenecks(*where)
     names = list(slots["location_name"].unique())
     # a map per location reads for a handful; for more, the table below has every hour
-    if len(names) > MAPS:
+    if len(names) > charts.BOTTLENECK_MAPS:
         st.caption(
-            f"Pick up to {MAPS} locations in the sidebar to see a map for each; the table below "
-            f"lists every hour of all {len(names):,}."
+            f"Pick up to {charts.BOTTLENECK_MAPS} locations in the sidebar to see a map for "
+            f"each; the table below lists every hour of all {len(names):,}."
         )
     else:
         for name in names:
