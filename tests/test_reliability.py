@@ -21,10 +21,10 @@ import pytest
 import streamlit as st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
+from dashboard import tables
 from pipelines.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import BOOKING_HEADER, booking, write_csv
@@ -439,7 +439,7 @@ def test_every_download_in_the_app_goes_through_the_formula_guard() -> None:
     ]
     assert offenders == [], "download CSVs only through dashboard.tables.show_table"
     tables = (ROOT / "dashboard" / "tables.py").read_text()
-    assert "data=csv_bytes(" in tables
+    assert "data=lambda: csv_bytes(" in tables
     for start in ("=", "+", "-", "@", "\t", "\r"):
         assert fmt.csv_safe_cell(f"{start}1+1") == f"'{start}1+1"
 
@@ -456,15 +456,16 @@ def test_a_real_page_download_neutralises_formulas(
     load_files(db, [evil], Settings())
     monkeypatch.setenv("STUDIO_OPS_DB", str(db))
     monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
+    # The CSV is written when the button is clicked; AppTest has no server to click through,
+    # so keep each button's writer and run it as the click would.
     stored: dict[str, bytes] = {}
-    original = MemoryMediaFileStorage.load_and_get_id
+    original = tables.st.download_button
 
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = original(self, path_or_data, mimetype, kind, filename)
-        stored[filename or file_id] = path_or_data
-        return file_id
+    def keep(label, data, file_name, **kwargs):
+        stored[file_name] = data()
+        return original(label, data, file_name, **kwargs)
 
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    monkeypatch.setattr(tables.st, "download_button", keep)
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     at.switch_page("dashboard/pages/loads.py").run()
