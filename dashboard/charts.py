@@ -14,6 +14,11 @@ BOOKING_COLORS = ["#7b3fa0", "#4c9be8", "#c7c7c7"]
 RESOURCES = ["Bar rooms", "All rooms", "Therapists on shift"]
 RESOURCE_COLORS = ["#7b3fa0", "#4c9be8", "#e8894c"]
 OVER_LIMIT = "#d62728"
+# One colour per location (Tableau 10 without its red and pink): Streamlit's default palette
+# draws the third location red, which reads as the over-limit red, an alarm.
+LOCATION_COLORS = [
+    "#4c78a8", "#f58518", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#9d755d", "#bab0ac"
+]  # fmt: skip
 # Rows a chart with one row per therapist, room or location shows. A chain of hundreds of
 # studios would otherwise draw charts tens of thousands of pixels tall, slow to draw and
 # unreadable; the table under each chart keeps every row.
@@ -142,7 +147,12 @@ def trend(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> al
         .encode(
             x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
             y=alt.Y(f"{value}:Q", title=title, axis=axis),
-            color=alt.Color("location_name:N", title="Location", legend=alt.Legend(orient="top")),
+            color=alt.Color(
+                "location_name:N",
+                title="Location",
+                legend=alt.Legend(orient="top"),
+                scale=alt.Scale(range=LOCATION_COLORS),
+            ),
             tooltip=[
                 alt.Tooltip("location_name:N", title="Location"),
                 alt.Tooltip("period:T", title="From"),
@@ -209,7 +219,12 @@ def ranked_bars(
         ],
     )
     color_encoding = (
-        alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="top"))
+        alt.Color(
+            f"{color}:N",
+            title=None,
+            legend=alt.Legend(orient="top"),
+            scale=alt.Scale(range=LOCATION_COLORS),
+        )
         if color
         else alt.value("#4c9be8")
     )

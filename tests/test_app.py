@@ -336,3 +336,29 @@ def test_week_grids_keep_every_week_of_the_busiest_therapists() -> None:
     assert "2 of 3" in note
     whole, nothing = most(weeks, "therapist", "hours", rows=3)
     assert len(whole) == 6 and nothing == ""
+
+
+def test_locations_are_never_drawn_in_the_over_limit_red() -> None:
+    import pandas as pd
+
+    from dashboard import charts
+
+    # three locations, the demo's count: Streamlit's own palette drew the third one red
+    frame = pd.DataFrame(
+        {
+            "period": pd.to_datetime(["2026-01-05"] * 3),
+            "location_name": ["Atlanta", "Brooklyn", "Denver"],
+            "room_utilization": [0.5, 0.6, 0.7],
+            "therapist_label": ["A", "B", "C"],
+        }
+    )
+    trend = charts.trend(frame, "room_utilization", "Room utilization").to_dict()
+    bars = charts.ranked_bars(
+        frame, "therapist_label", "room_utilization", "Utilization", color="location_name"
+    ).to_dict()
+    for spec in (trend["encoding"], bars["layer"][0]["encoding"]):
+        assert spec["color"]["scale"]["range"] == charts.LOCATION_COLORS
+    red_like = {charts.OVER_LIMIT, "#e45756", "#ff9da6", "#ff2b2b"}
+    assert not red_like & {c.lower() for c in charts.LOCATION_COLORS}
+    # every line of a trend chart gets its own colour
+    assert len(set(charts.LOCATION_COLORS)) >= charts.TREND_LINES

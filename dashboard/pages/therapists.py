@@ -28,7 +28,9 @@ st.altair_chart(
         "utilization",
         "Therapist utilization",
         # a colour per location helps with a few; the labels name the location anyway
-        color="location_name" if 1 < ranked["location_name"].nunique() <= 8 else None,
+        color="location_name"
+        if 1 < ranked["location_name"].nunique() <= len(charts.LOCATION_COLORS)
+        else None,
     ),
     width="stretch",
 )
