@@ -16,6 +16,7 @@ Without an access file the app is open, and :func:`gate` says so on every page.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -163,12 +164,25 @@ def _sign_in_form() -> None:
             password = st.text_input("Password", type="password", key="sign_in_password")
             submitted = st.form_submit_button("Sign in", type="primary")
         if submitted:
-            user = access.check_password(users, name, password)
-            if user is None:
-                st.error("Wrong user name or password.")
-            else:
-                st.session_state[SESSION_USER] = user.name
-                st.rerun()
+            _check_sign_in(users, name, password)
+
+
+def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
+    wait = access.SIGN_INS.wait_seconds(name)
+    if wait:
+        st.error(
+            f"Too many wrong passwords for this user name. Try again in {math.ceil(wait / 60)} "
+            "min, or ask the studio owner."
+        )
+        return
+    user = access.check_password(users, name, password)
+    if user is None:
+        access.SIGN_INS.failed(name)
+        st.error("Wrong user name or password.")
+        return
+    access.SIGN_INS.succeeded(name)
+    st.session_state[SESSION_USER] = user.name
+    st.rerun()
 
 
 def _sign_out() -> None:

@@ -22,7 +22,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
+import time
 import tomllib
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +158,65 @@ def check_password(users: dict[str, User], name: str, password: str) -> User | N
     except (Argon2Error, InvalidHashError):
         return None
     return user
+
+
+# Wrong passwords allowed per user name in a window; past that the name is refused until the
+# oldest of them is a window old. argon2 makes each guess slow; this caps how many there are.
+MAX_FAILED_SIGN_INS = 5
+SIGN_IN_WINDOW_SECONDS = 15 * 60
+
+
+class SignInThrottle:
+    """Wrong passwords per user name, kept in the server's memory (a new browser session does
+    not reset them): at most `limit` in any `window` seconds.
+
+    Names are counted as typed (case and spaces ignored), known or not, so a refusal says
+    nothing about which names exist. Someone who knows a user name can keep that user out for
+    the window; the owner can still add another user to the access file.
+    """
+
+    def __init__(
+        self,
+        limit: int = MAX_FAILED_SIGN_INS,
+        window: float = SIGN_IN_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        max_names: int = 10_000,
+    ) -> None:
+        self._limit, self._window, self._clock, self._max_names = limit, window, clock, max_names
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return name.strip().lower()
+
+    def wait_seconds(self, name: str) -> float:
+        """Seconds until `name` may try again (0: it may try now)."""
+        with self._lock:
+            failures = self._failures.get(self._key(name))
+            if not failures or len(failures) < self._limit:
+                return 0.0
+            return max(0.0, failures[0] + self._window - self._clock())
+
+    def failed(self, name: str) -> None:
+        """Count a wrong password for `name`."""
+        now = self._clock()
+        with self._lock:
+            failures = self._failures.setdefault(self._key(name), deque(maxlen=self._limit))
+            failures.append(now)
+            if len(self._failures) > self._max_names:  # names typed at random: forget old ones
+                oldest = sorted(self._failures, key=lambda key: self._failures[key][-1])
+                for key in oldest[: len(self._failures) - self._max_names]:
+                    del self._failures[key]
+
+    def succeeded(self, name: str) -> None:
+        """Forget `name`'s wrong passwords after a right one."""
+        with self._lock:
+            self._failures.pop(self._key(name), None)
+
+
+# The dashboard's throttle: one per server process, shared by every session.
+SIGN_INS = SignInThrottle()
 
 
 def user_for_email(users: dict[str, User], email: str | None) -> User | None:

@@ -55,6 +55,7 @@ def access_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     access.add_user(path, "maria", "manager", ["L01"], PASSWORDS["maria"])
     access.add_user(path, "sam", "scheduler", ["L03"], PASSWORDS["sam"])
     monkeypatch.setenv(access.ACCESS_ENV, str(path))
+    monkeypatch.setattr(access, "SIGN_INS", access.SignInThrottle())  # no counts from other tests
     return path
 
 
@@ -154,6 +155,62 @@ def test_sign_in_rejects_a_wrong_password_and_accepts_the_right_one(access_file:
     assert at.selectbox(key="filter_location").value == "L01"  # the Today page now shows
     at.sidebar.button(key="sign_out").click().run()
     assert [t.value for t in at.title] == ["Sign in"]
+
+
+def _sign_in(name: str, password: str) -> AppTest:
+    """A new browser session that submits the sign-in form once."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at.text_input(key="sign_in_name").input(name)
+    at.text_input(key="sign_in_password").input(password)
+    return at.get("form_submit_button")[0].click().run()
+
+
+def test_five_wrong_passwords_lock_the_name_even_from_new_sessions(access_file: Path) -> None:
+    # MAX_FAILED_SIGN_INS = 5: four wrong guesses in one session, the fifth in a new one
+    first = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    for guess in range(4):
+        first.text_input(key="sign_in_name").input("maria")
+        first.text_input(key="sign_in_password").input(f"guess-{guess}")
+        first.get("form_submit_button")[0].click().run()
+        assert [e.value for e in first.error] == ["Wrong user name or password."]
+    assert [e.value for e in _sign_in(" Maria", "guess-4").error] == [
+        "Wrong user name or password."
+    ]
+    # the right password is now refused without being checked, in any session, for 15 min
+    locked = _sign_in("maria", PASSWORDS["maria"])
+    assert [e.value for e in locked.error] == [
+        "Too many wrong passwords for this user name. Try again in 15 min, or ask the studio owner."
+    ]
+    assert auth.SESSION_USER not in locked.session_state
+    # other users are not affected
+    assert _sign_in("olga", PASSWORDS["olga"]).session_state[auth.SESSION_USER] == "olga"
+
+
+def test_the_sign_in_throttle_counts_a_sliding_window_per_name() -> None:
+    now = [1000.0]
+    throttle = access.SignInThrottle(limit=3, window=600, clock=lambda: now[0], max_names=2)
+    for seconds in (0, 10, 20):  # failures at t=1000, 1010, 1020
+        now[0] = 1000 + seconds
+        assert throttle.wait_seconds("maria") == 0
+        throttle.failed("maria")
+    # locked until the oldest failure (t=1000) is a window old: 1000 + 600 - 1020 = 580 s
+    assert throttle.wait_seconds("MARIA ") == 580
+    now[0] = 1599
+    assert throttle.wait_seconds("maria") == 1
+    now[0] = 1600  # t=1000 has left the window: one more try, then locked until 1010 + 600
+    assert throttle.wait_seconds("maria") == 0
+    throttle.failed("maria")
+    assert throttle.wait_seconds("maria") == 10
+    throttle.succeeded("Maria")  # a right password clears the name
+    assert throttle.wait_seconds("maria") == 0
+    # past max_names the names failed longest ago are forgotten
+    for name in ("a", "a", "a", "b", "c"):
+        throttle.failed(name)
+        now[0] += 1
+    assert throttle.wait_seconds("a") == 0  # forgotten
+    throttle.failed("b")
+    throttle.failed("b")
+    assert throttle.wait_seconds("b") > 0
 
 
 @pytest.mark.parametrize("page", PAGES)
