@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import tomllib
 from pathlib import Path
 
 import duckdb
@@ -362,3 +363,6 @@ def test_locations_are_never_drawn_in_the_over_limit_red() -> None:
     assert not red_like & {c.lower() for c in charts.LOCATION_COLORS}
     # every line of a trend chart gets its own colour
     assert len(set(charts.LOCATION_COLORS)) >= charts.TREND_LINES
+    # selected toggles and primary buttons are not red either (Streamlit's default is #ff4b4b)
+    config = tomllib.loads((Path(__file__).parent.parent / ".streamlit/config.toml").read_text())
+    assert config["theme"]["primaryColor"].lower() not in red_like | {"#ff4b4b"}
