@@ -168,7 +168,7 @@ def _sign_in_form() -> None:
 
 
 def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
-    wait = access.SIGN_INS.wait_seconds(name)
+    wait = access.SIGN_INS.attempt(name)
     if wait:
         st.error(
             f"Too many wrong passwords for this user name. Try again in {math.ceil(wait / 60)} "
@@ -177,7 +177,6 @@ def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
         return
     user = access.check_password(users, name, password)
     if user is None:
-        access.SIGN_INS.failed(name)
         st.error("Wrong user name or password.")
         return
     access.SIGN_INS.succeeded(name)

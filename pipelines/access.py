@@ -190,27 +190,29 @@ class SignInThrottle:
     def _key(name: str) -> str:
         return name.strip().lower()
 
-    def wait_seconds(self, name: str) -> float:
-        """Seconds until `name` may try again (0: it may try now)."""
-        with self._lock:
-            failures = self._failures.get(self._key(name))
-            if not failures or len(failures) < self._limit:
-                return 0.0
-            return max(0.0, failures[0] + self._window - self._clock())
+    def attempt(self, name: str) -> float:
+        """Count a sign-in attempt for `name`, unless it is locked; return the seconds until it
+        may try again (0: go ahead and check the password; a right one calls `succeeded`).
 
-    def failed(self, name: str) -> None:
-        """Count a wrong password for `name`."""
+        Counting before the password is checked keeps parallel sessions from slipping extra
+        guesses in while argon2 works."""
         now = self._clock()
         with self._lock:
-            failures = self._failures.setdefault(self._key(name), deque(maxlen=self._limit))
-            failures.append(now)
+            key = self._key(name)
+            failures = self._failures.get(key)
+            if failures is not None and len(failures) == self._limit:
+                wait = failures[0] + self._window - now
+                if wait > 0:
+                    return wait
+            self._failures.setdefault(key, deque(maxlen=self._limit)).append(now)
             if len(self._failures) > self._max_names:  # names typed at random: forget old ones
-                oldest = sorted(self._failures, key=lambda key: self._failures[key][-1])
-                for key in oldest[: len(self._failures) - self._max_names]:
-                    del self._failures[key]
+                oldest = sorted(self._failures, key=lambda other: self._failures[other][-1])
+                for other in oldest[: len(self._failures) - self._max_names]:
+                    del self._failures[other]
+            return 0.0
 
     def succeeded(self, name: str) -> None:
-        """Forget `name`'s wrong passwords after a right one."""
+        """Forget `name`'s attempts after a right password."""
         with self._lock:
             self._failures.pop(self._key(name), None)
 

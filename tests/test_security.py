@@ -189,28 +189,28 @@ def test_five_wrong_passwords_lock_the_name_even_from_new_sessions(access_file: 
 def test_the_sign_in_throttle_counts_a_sliding_window_per_name() -> None:
     now = [1000.0]
     throttle = access.SignInThrottle(limit=3, window=600, clock=lambda: now[0], max_names=2)
-    for seconds in (0, 10, 20):  # failures at t=1000, 1010, 1020
+    for seconds in (0, 10, 20):  # three wrong passwords, at t=1000, 1010 and 1020
         now[0] = 1000 + seconds
-        assert throttle.wait_seconds("maria") == 0
-        throttle.failed("maria")
-    # locked until the oldest failure (t=1000) is a window old: 1000 + 600 - 1020 = 580 s
-    assert throttle.wait_seconds("MARIA ") == 580
+        assert throttle.attempt("maria") == 0
+    # locked until the oldest of them (t=1000) is a window old: 1000 + 600 - 1020 = 580 s;
+    # a refused attempt is not counted
+    assert throttle.attempt("MARIA ") == 580
     now[0] = 1599
-    assert throttle.wait_seconds("maria") == 1
+    assert throttle.attempt("maria") == 1
     now[0] = 1600  # t=1000 has left the window: one more try, then locked until 1010 + 600
-    assert throttle.wait_seconds("maria") == 0
-    throttle.failed("maria")
-    assert throttle.wait_seconds("maria") == 10
+    assert throttle.attempt("maria") == 0
+    assert throttle.attempt("maria") == 10
     throttle.succeeded("Maria")  # a right password clears the name
-    assert throttle.wait_seconds("maria") == 0
-    # past max_names the names failed longest ago are forgotten
-    for name in ("a", "a", "a", "b", "c"):
-        throttle.failed(name)
+    assert throttle.attempt("maria") == 0
+
+    # past max_names (2) the names tried longest ago are forgotten
+    crowded = access.SignInThrottle(limit=2, window=600, clock=lambda: now[0], max_names=2)
+    for name in ("a", "a", "b", "c"):  # "a" is locked after two, then forgotten for "c"
         now[0] += 1
-    assert throttle.wait_seconds("a") == 0  # forgotten
-    throttle.failed("b")
-    throttle.failed("b")
-    assert throttle.wait_seconds("b") > 0
+        assert crowded.attempt(name) == 0
+    assert crowded.attempt("a") == 0
+    assert crowded.attempt("c") == 0  # its second try
+    assert crowded.attempt("c") == 600  # a third at the same instant: a whole window
 
 
 @pytest.mark.parametrize("page", PAGES)
