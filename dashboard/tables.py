@@ -29,8 +29,7 @@ def show_table(
     st.dataframe(shown, hide_index=True, width="stretch", height=height, column_config=config)
     st.download_button(
         "Download CSV",
-        # written when clicked, not on every run: a 3,000-row table took ~50 ms a run to write,
-        # and the bytes of every table stayed in the server's memory for each open session
+        # written when clicked, not on every run: a 3,000-row table took ~50 ms a run to write
         data=lambda: csv_bytes(shown),
         file_name=f"{file_name}.csv",
         mime="text/csv",
