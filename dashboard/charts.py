@@ -31,6 +31,16 @@ SMALL_MULTIPLES = 12
 BOTTLENECK_MAPS = 6
 
 
+def _location_color(field: str, title: str | None) -> alt.Color:
+    """A colour per location (LOCATION_COLORS), legend on top."""
+    return alt.Color(
+        f"{field}:N",
+        title=title,
+        legend=alt.Legend(orient="top"),
+        scale=alt.Scale(range=LOCATION_COLORS),
+    )
+
+
 def ends(
     frame: pd.DataFrame,
     value: str,
@@ -147,12 +157,7 @@ def trend(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> al
         .encode(
             x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
             y=alt.Y(f"{value}:Q", title=title, axis=axis),
-            color=alt.Color(
-                "location_name:N",
-                title="Location",
-                legend=alt.Legend(orient="top"),
-                scale=alt.Scale(range=LOCATION_COLORS),
-            ),
+            color=_location_color("location_name", "Location"),
             tooltip=[
                 alt.Tooltip("location_name:N", title="Location"),
                 alt.Tooltip("period:T", title="From"),
@@ -218,16 +223,7 @@ def ranked_bars(
             alt.Tooltip(f"{value}:Q", title=title, format=fmt),
         ],
     )
-    color_encoding = (
-        alt.Color(
-            f"{color}:N",
-            title=None,
-            legend=alt.Legend(orient="top"),
-            scale=alt.Scale(range=LOCATION_COLORS),
-        )
-        if color
-        else alt.value("#4c9be8")
-    )
+    color_encoding = _location_color(color, None) if color else alt.value("#4c9be8")
     bars = base.mark_bar(cornerRadiusEnd=3).encode(color=color_encoding)
     prefix = symbol if kind == "money" else ""
     text = base.mark_text(align="left", dx=4, fontSize=12).encode(
