@@ -108,8 +108,13 @@ def load_files(
     """
     from pipelines.pii import SaltSource
 
-    vendor = {"mapping": mapping, "salt": SaltSource(db), "allowed": allowed_locations}
     settings = settings or load_settings()
+    vendor = {
+        "mapping": mapping,
+        "salt": SaltSource(db),
+        "allowed": allowed_locations,
+        "limits": settings,
+    }
     files = expand_paths(paths)
     display_names = display_names or {}
     results: list[FileResult] = []

@@ -48,6 +48,29 @@ class Settings:
     currency_symbol: str = "$"
     access_file: str | None = None  # pipelines.access; STUDIO_OPS_ACCESS wins
     max_upload_mb: int = 200  # the Data page refuses bigger uploads with one line
+    # An upload loads in a child process (dashboard.uploads) stopped past these, with one line:
+    # a hostile file cannot take the app's memory or hold a page run.
+    upload_memory_mb: int = 2000  # the child's resident memory
+    upload_timeout_seconds: int = 900  # the child's wall time
+    max_upload_session_mb: int = 600  # uploads one browser session may hold at once
+    # DuckDB memory of one load; past it the load spills to a private folder beside the
+    # warehouse (removed when the load ends), and a step that cannot spill fails with one line
+    load_memory_mb: int = 1500
+    # Export files beyond these are refused with one line naming the limit (pipelines.formats):
+    # they keep a load within its memory promise whatever a file holds.
+    max_line_kb: int = 1024  # one CSV row (all its lines, when a quoted cell spans several)
+    max_columns: int = 1000  # header columns of a CSV or a sheet
+    max_sheet_rows: int = 300_000  # rows of an .xlsx sheet (bigger exports load as CSV)
+    max_workbook_mb: int = 300  # an .xlsx's parts, unpacked
+    max_zip_ratio: int = 200  # how many times its packed size an .xlsx part (over 1 MB) unpacks to
+    max_html_mb: int = 100  # a Mindbody HTML (".xls") export
+    # Calendars (.ics): repeating events are expanded only inside the load's window, from
+    # calendar_days_back days before the load day to calendar_days_ahead after it, and capped
+    # (pipelines.formats.ics), so a small file cannot become millions of bookings.
+    calendar_days_back: int = 3650
+    calendar_days_ahead: int = 400
+    calendar_max_per_event: int = 5000  # occurrences of one repeating event inside the window
+    calendar_max_per_file: int = 100_000  # appointments in one calendar file
     source_file: str | None = field(default=None, compare=False)
 
     def as_rows(self) -> dict[str, object]:
@@ -72,6 +95,20 @@ _INT_SETTINGS = {
     "at_risk_days",
     "lapsed_days",
     "max_upload_mb",
+    "upload_memory_mb",
+    "upload_timeout_seconds",
+    "max_upload_session_mb",
+    "calendar_days_back",
+    "calendar_days_ahead",
+    "calendar_max_per_event",
+    "calendar_max_per_file",
+    "load_memory_mb",
+    "max_line_kb",
+    "max_columns",
+    "max_sheet_rows",
+    "max_workbook_mb",
+    "max_zip_ratio",
+    "max_html_mb",
 }
 
 

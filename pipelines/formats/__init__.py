@@ -69,13 +69,15 @@ def read_export(
     mapping=None,
     salt: Callable[[], str] | None = None,
     fast: bool = True,
+    limits=None,
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
     `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, or None.
     `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
     `fast` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
-    checked by the caller (see ExportRows); False forces the careful reader.
+    checked by the caller (see ExportRows); False forces the careful reader. `limits` is the
+    Settings whose file limits apply (None: the defaults).
     """
     from pipelines import pii
     from pipelines.formats.common import Context, sniff
@@ -86,7 +88,9 @@ def read_export(
     sniffed = sniff(path)
     if salt is None:
         salt = pii.env_salt
-    context = Context(con=con, target=target, location=location, mapping=mapping, salt=salt)
+    context = Context(
+        con=con, target=target, location=location, mapping=mapping, salt=salt, limits=limits
+    )
     for adapter in _adapters():
         if adapter.detect(sniffed, mapping):
             return adapter.read(sniffed, context)

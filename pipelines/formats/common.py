@@ -32,6 +32,7 @@ from pipelines.formats.tabular import ExportError
 
 if TYPE_CHECKING:
     from pipelines.formats.mapped import Mapping
+    from pipelines.settings import Settings
 
 SNIFF_ROWS = 40  # a preamble (Vagaro) puts the header as low as row 23
 ISO = "%Y-%m-%d %H:%M:%S"
@@ -108,6 +109,7 @@ class Context:
     location: str | None
     mapping: Mapping | None
     salt: Callable[[], str]
+    limits: Settings | None = None  # the settings whose file limits apply (None: the defaults)
 
     def source(self, vendor: str) -> str:
         """The booking source: the vendor, or the mapping's per-account name."""
