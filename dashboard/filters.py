@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from dashboard import data
+from dashboard.format import md_text
 
 DEFAULT_DAYS = 28
 _SAVED = "saved_filters"
@@ -40,7 +41,8 @@ class Filters:
 
     @property
     def label(self) -> str:
-        """The locations in a few words, for a caption: names when there are a few."""
+        """The locations in a few words, names when there are a few: plain text, so pass it
+        through format.md_text before it meets markdown (caption does)."""
         names = list(self.names.values())
         if len(names) == 1:
             return names[0]
@@ -50,8 +52,9 @@ class Filters:
 
     @property
     def caption(self) -> str:
-        """The locations and the date range, for the line under a page's title."""
-        return f"{self.label} · {self.start:%d %b %Y} – {self.end:%d %b %Y}"
+        """The locations and the date range, for the line under a page's title (markdown: the
+        names are escaped)."""
+        return f"{md_text(self.label)} · {self.start:%d %b %Y} – {self.end:%d %b %Y}"
 
 
 @dataclass(frozen=True)

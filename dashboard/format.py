@@ -6,6 +6,8 @@ Pure functions (no Streamlit), so they are easy to test and reuse.
 from __future__ import annotations
 
 import math
+import string
+import unicodedata
 from collections.abc import Iterable
 
 import pandas as pd
@@ -227,11 +229,27 @@ def people_table(frame: pd.DataFrame, symbol: str = "$", keep: Iterable[str] = (
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What starts a formula once a spreadsheet (or the import in front of it) has dropped leading
+# blanks: = + - @ and their full-width forms, which Excel with an East Asian IME reads as =.
+_FORMULA_SIGNS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _leading_blank(char: str) -> bool:
+    """Whitespace, a control character (NUL, ESC, ...) or an invisible format character (BOM,
+    zero-width space, word joiner): nothing a reader sees, so nothing a guard may stop at."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
 
 
 def csv_safe_cell(value: object) -> object:
-    """A cell a spreadsheet will not run as a formula: text starting = + - @ tab CR gets a quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    """A cell a spreadsheet will not run as a formula: text starting with tab or CR, or whose
+    first visible character is = + - @ (after any whitespace and control characters, as OWASP
+    advises), gets a leading quote. Numbers are left as numbers."""
+    if not isinstance(value, str):
+        return value
+    visible = value
+    while visible and _leading_blank(visible[0]):
+        visible = visible[1:]
+    if value.startswith(_FORMULA_STARTS) or visible.startswith(_FORMULA_SIGNS):
         return "'" + value
     return value
 
@@ -243,7 +261,43 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(csv_safe_cell)
-    return safe.to_csv(index=False).encode("utf-8")
+    # CRLF rows (RFC 4180) make the csv writer quote every cell holding a CR: with "\n" rows a
+    # bare CR went out unquoted, a spreadsheet starts a new row there, and "x\r=cmd" opened a
+    # row with the formula =cmd.
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+# Markdown and Streamlit's own syntax: CommonMark lets any ASCII punctuation be escaped with
+# a backslash, so all of it is (* _ [ ] ( ) # + - . ! | < > ` ~ $ : & \ and the rest).
+_MD_PUNCTUATION = frozenset(string.punctuation)
+# An invisible word joiner (U+2060) breaks what Streamlit finds in the text after escapes are
+# read, where a backslash no longer helps: emoji shortcodes (":smile:") and bare links
+# ("https://...", "www.x", "a@b.c"). It goes after ":" and "@", and between "www" and ".".
+WORD_JOINER = "\u2060"
+
+
+def md_text(value: object) -> str:
+    """A value from the data (a location, room, therapist or service name, a file name, an error
+    line) as markdown that shows exactly its text, for st.markdown, captions, titles, notes,
+    tile labels and help. Line breaks and other control characters become spaces, so a value
+    cannot start a heading, list or table of its own."""
+    if value is None:
+        return ""
+    text = "".join(
+        " " if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char for char in str(value)
+    )
+    out: list[str] = []
+    for number, char in enumerate(text):
+        if number == 0 and char == " ":
+            # four leading spaces make an indented code block; an entity space is not indentation
+            out.append("&#32;")
+            continue
+        if char == "." and "".join(out[-3:]).lower() == "www":
+            out.append(WORD_JOINER)
+        out.append("\\" + char if char in _MD_PUNCTUATION else char)
+        if char in ":@":
+            out.append(WORD_JOINER)
+    return "".join(out)
 
 
 def cohort_table(cohorts: pd.DataFrame, windows: Iterable[int]) -> pd.DataFrame:

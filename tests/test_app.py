@@ -254,7 +254,7 @@ def test_a_broken_warehouse_shows_one_line_not_a_trace(tmp_path: Path, monkeypat
     assert not at.exception
     assert len(at.error) == 1
     assert "\n" not in at.error[0].value.strip()
-    assert str(db) in at.error[0].value
+    assert fmt.md_text(str(db)) in at.error[0].value  # escaped: shown as text, not markdown
 
 
 def test_csv_download_neutralises_formulas() -> None:

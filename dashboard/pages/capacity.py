@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, data, filters, tables
+from dashboard import format as fmt
 
 st.title("Capacity")
 picked = filters.sidebar()
@@ -31,7 +32,7 @@ if tables.has_rows(trend):
     st.altair_chart(charts.trend(trend, column, title), width="stretch")
     if together:
         st.caption(
-            f"{together} as one line (shares of the summed minutes). Pick up to "
+            f"{fmt.md_text(together)} as one line (shares of the summed minutes). Pick up to "
             f"{charts.TREND_LINES} locations in the sidebar to compare them line by line."
         )
 
@@ -97,7 +98,7 @@ if tables.has_rows(summary):
         )
     else:
         for name in names:
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{fmt.md_text(name)}**")
             st.altair_chart(
                 charts.bottleneck_map(slots[slots["location_name"] == name]), width="stretch"
             )

@@ -26,7 +26,7 @@ else:
     first_from = (picked.end.replace(day=1) - dt.timedelta(days=335)).replace(day=1)
 where = (picked.locations, first_from, picked.end)
 st.caption(
-    f"{picked.label} · first visits {first_from:%d %b %Y} – "
+    f"{fmt.md_text(picked.label)} · first visits {first_from:%d %b %Y} – "
     f"{picked.end:%d %b %Y}. Data complete through {as_of:%d %b %Y}."
 )
 

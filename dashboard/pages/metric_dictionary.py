@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, tables
+from dashboard.format import md_text
 from pipelines.metrics import load_dictionary
 
 st.title("Metric dictionary")
@@ -52,7 +53,11 @@ if tables.has_rows(rows, "The metric dictionary is empty."):
 st.subheader("Settings in force")
 st.caption(
     "From the settings file the warehouse was built with"
-    + (f" ({settings.source_file})." if settings.source_file else " (defaults: no settings file).")
+    + (
+        f" ({md_text(settings.source_file)})."
+        if settings.source_file
+        else " (defaults: no settings file)."
+    )
 )
 tables.show_table(
     pd.DataFrame({"Setting": list(values), "Value": list(values.values())}),

@@ -15,8 +15,10 @@ if choice is None:
 symbol = data.settings_in_force().currency_symbol
 scope = (choice.location,)
 week_before = choice.day - dt.timedelta(days=7)
+# names come from the exports: escaped wherever they meet markdown
+place = fmt.md_text(choice.location_name)
 st.caption(
-    f"**{choice.location_name}**, {choice.day:%A %d %B %Y}. "
+    f"**{place}**, {choice.day:%A %d %B %Y}. "
     f"Arrows compare with the same weekday a week earlier ({week_before:%a %d %b})."
 )
 
@@ -39,7 +41,7 @@ TILES = [
 SHOW = {"rate": fmt.pct, "count": fmt.count, "money": lambda v: fmt.money(v, symbol)}
 
 if now is None:
-    st.info(f"No room calendar, shifts or bookings for {choice.location_name} on {choice.day}.")
+    st.info(f"No room calendar, shifts or bookings for {place} on {choice.day}.")
 else:
     for row in (TILES[:5], TILES[5:]):
         for column, (title, name, kind, rise_is_bad) in zip(st.columns(5), row, strict=True):
@@ -60,7 +62,7 @@ else:
 st.subheader("Rooms through the day")
 bookings = data.room_timeline(scope, choice.day)
 rooms = data.rooms(scope)
-if tables.has_rows(bookings, f"No bookings in any room at {choice.location_name} on this day."):
+if tables.has_rows(bookings, f"No bookings in any room at {place} on this day."):
     room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
     st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
     st.caption("Rooms marked (bars) have ceiling bars. No-shows still held the room.")
