@@ -6,9 +6,18 @@ import streamlit as st
 
 from dashboard import auth, data
 from pipelines.settings import db_path
-from pipelines.warehouse import WarehouseError
+from pipelines.warehouse import WarehouseError, remove_leftovers
 
 st.set_page_config(page_title="Studio ops", page_icon=":material/spa:", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def _remove_load_leftovers(db: str) -> bool:
+    """Once per process and warehouse: remove a killed load's copy and spill (raw client rows)."""
+    return remove_leftovers(db)
+
+
+_remove_load_leftovers(str(db_path()))
 
 PAGES = {
     "Studio": [

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    _say_when_waiting()
     try:
         return args.run(args)
     except (WarehouseError, SettingsError) as error:
@@ -36,8 +37,32 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the promise: no traceback for users
         if os.environ.get("STUDIO_OPS_DEBUG"):
             raise
-        print(f"studio-ops: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
+        text = str(error).strip().splitlines()
+        what = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+        print(f"studio-ops: unexpected error: {what}", file=sys.stderr)
         return 1
+
+
+def _say_when_waiting() -> None:
+    """Print a load's "waiting for another load" line (pipelines.warehouse) on stderr."""
+
+    class Stderr(logging.StreamHandler):
+        """Writes to sys.stderr as it is when a line is printed (tests replace it)."""
+
+        @property
+        def stream(self):
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value) -> None:
+            pass
+
+    waiting = logging.getLogger("studio_ops.waiting")
+    if not waiting.handlers:
+        handler = Stderr()
+        handler.setFormatter(logging.Formatter("studio-ops: %(message)s"))
+        waiting.addHandler(handler)
+        waiting.propagate = False
 
 
 def _parser() -> argparse.ArgumentParser:

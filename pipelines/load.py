@@ -119,7 +119,7 @@ def load_files(
     display_names = display_names or {}
     results: list[FileResult] = []
     try:
-        with warehouse.building(db) as con:
+        with warehouse.building(db, memory_mb=settings.load_memory_mb) as con:
             _start_change_log(con)
             for path in files:
                 result = _load_file(con, path, display_names.get(path, str(path)), location, vendor)
@@ -146,6 +146,9 @@ def _load_file(
     if not path.is_file():
         return FileResult(file_name, "failed", message="not a file")
     try:
+        refused = _not_an_export(path)
+        if refused:
+            return FileResult(file_name, "failed", message=refused)
         digest = _sha256(path)
     except OSError as error:
         return FileResult(file_name, "failed", message=f"cannot read the file ({error.strerror})")
@@ -163,18 +166,34 @@ def _load_file(
         return _load_rows(con, path, file_name, location, digest, started, vendor or {})
     except ExportError as error:
         return FileResult(file_name, "failed", message=str(error))
-    except duckdb.Error as error:
-        return FileResult(file_name, "failed", message=_first_line(error))
+    except (duckdb.Error, OSError, MemoryError) as error:
+        reason = warehouse.disk_full_reason(error)
+        if reason:  # nothing more can be written: the whole load stops, publishing nothing
+            raise warehouse.DiskFullError(
+                f"{file_name}: not loaded: disk full ({reason}); the load stopped, "
+                "nothing was published"
+            ) from None
+        if warehouse.out_of_memory(error):
+            limit = warehouse.memory_advice(warehouse.load_memory_mb(con))
+            return FileResult(file_name, "failed", message=f"ran out of memory ({limit})")
+        if isinstance(error, duckdb.Error):
+            return FileResult(file_name, "failed", message=_first_line(error))
+        return _unexpected(file_name, error)
     except Exception as error:  # a reader bug on a strange file fails that file, not the load
-        if os.environ.get("STUDIO_OPS_DEBUG"):
-            raise
-        # kept for developers (STUDIO_OPS_DEBUG re-raises); users get the one line below
-        logging.getLogger("studio_ops.load").debug("%s failed", file_name, exc_info=True)
-        return FileResult(
-            file_name,
-            "failed",
-            message=f"cannot read the file ({type(error).__name__}: {_first_line(error)})",
-        )
+        return _unexpected(file_name, error)
+
+
+def _unexpected(file_name: str, error: Exception) -> FileResult:
+    """A reader bug on a strange file fails that file, not the load; one line for people."""
+    if os.environ.get("STUDIO_OPS_DEBUG"):
+        raise error
+    # kept for developers (STUDIO_OPS_DEBUG re-raises); users get the one line below
+    logging.getLogger("studio_ops.load").debug("%s failed", file_name, exc_info=error)
+    return FileResult(
+        file_name,
+        "failed",
+        message=f"cannot read the file ({type(error).__name__}: {_first_line(error)})",
+    )
 
 
 def _load_rows(
@@ -214,7 +233,10 @@ def _load_rows(
             _write_rows(con, rows, file_name, digest, started, valid, rejected)
             con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass  # a failed commit (a full disk) already ended it; report the first error
         raise
     con.execute("drop table if exists export_rows; drop table export_checked")
     return FileResult(
@@ -438,6 +460,33 @@ def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse holds the built-in demo chain."""
     row = con.execute("select value from warehouse_info where key = 'is_demo'").fetchone()
     return bool(row and row[0] == "true")
+
+
+# A block of the file system: a sparse file's holes, which read as NUL bytes, are this size.
+BLOCK = 4096
+
+
+def _not_an_export(path: Path) -> str | None:
+    """Why `path` cannot be an export, found before it is hashed (None: it may be one).
+
+    Hashing reads every byte: a 20 GB sparse file took 55 s before the reader refused its NUL
+    bytes. So a file that starts with a block of NUL bytes, or has holes, is refused first."""
+    with open(path, "rb") as handle:
+        head = handle.read(BLOCK)
+        if head and not head.strip(b"\0"):
+            return "this is not an export (it starts with NUL bytes)"
+        if _has_holes(handle.fileno()):
+            return "this is not an export (a sparse file: its holes read as NUL bytes)"
+    return None
+
+
+def _has_holes(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    try:
+        return os.lseek(fd, 0, os.SEEK_HOLE) < size
+    except OSError:  # no SEEK_HOLE here: far fewer blocks than bytes means holes
+        blocks = os.fstat(fd).st_blocks
+        return size > 1 << 20 and blocks * 512 < size // 16
 
 
 def _sha256(path: Path) -> str:
