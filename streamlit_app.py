@@ -5,6 +5,7 @@ import logging
 import streamlit as st
 
 from dashboard import auth, data
+from dashboard.format import md_text
 from pipelines.settings import db_path
 from pipelines.warehouse import WarehouseError, remove_leftovers
 
@@ -67,8 +68,9 @@ if viewer is not None:
             )
         page.run()
     except WarehouseError as error:
-        st.error(str(error))
+        # error lines can quote paths and values from the data: shown as text, not markdown
+        st.error(md_text(error))
     except Exception as error:  # the page shows one line; the server log keeps the trace
         logging.getLogger("studio_ops.dashboard").exception("page %s failed", page.title)
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        st.error(f"This page could not be shown: {first_line}")
+        st.error(f"This page could not be shown: {md_text(first_line)}")
