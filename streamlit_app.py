@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth, data, upload_guard
 from dashboard.format import md_text
 from pipelines.settings import db_path
 from pipelines.warehouse import WarehouseError, remove_leftovers
@@ -47,7 +47,9 @@ PAGES = {
     ],
 }
 
+upload_guard.install()  # once per process: uploads need a signed-in viewer who may load
 viewer = auth.gate()
+upload_guard.allow_uploads(viewer is not None and viewer.may_upload)
 page = st.navigation(PAGES, position="sidebar" if viewer else "hidden")
 
 # Without a viewer the sign-in form (or why nobody can sign in) is shown instead of a page.

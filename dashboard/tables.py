@@ -34,6 +34,9 @@ def show_table(
         file_name=f"{file_name}.csv",
         mime="text/csv",
         key=f"download-{file_name}",
+        # A click must not rerun the page: a rerun replaces every button's deferred file, so a
+        # second download clicked before the rerun ends asked for a file that was gone.
+        on_click="ignore",
         icon=":material/download:",
     )
 

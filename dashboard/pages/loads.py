@@ -1,12 +1,10 @@
 """Data: upload exports, past loads, rejected rows and data-quality findings."""
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth, data, tables
-from pipelines.load import load_files
+from dashboard import auth, data, tables, uploads
 from pipelines.settings import db_path, load_settings
 
 st.title("Data")
@@ -44,24 +42,15 @@ else:
         )
     files = [f for f in files or [] if f not in too_big]
     if submitted and files:
-        with tempfile.TemporaryDirectory(prefix="studio-ops-upload-") as folder:
-            paths = []
-            for number, upload in enumerate(files):
-                # one sub-folder per upload keeps the original file name, even for two same names
-                path = Path(folder) / str(number) / Path(upload.name).name
-                path.parent.mkdir()
-                path.write_bytes(upload.getvalue())
-                paths.append(path)
-            with st.spinner("Loading…"):
-                results = load_files(
-                    db_path(),
-                    paths,
-                    load_settings(),
-                    location=location,
-                    # report and record the names people uploaded, not the temp folder
-                    display_names={path: path.name for path in paths},
-                    allowed_locations=allowed,
-                )
+        with st.spinner("Loading…"):
+            # in a child process, so a file that needs too much memory costs the app nothing
+            results = uploads.load_uploads(
+                db_path(),
+                [(upload.name, upload) for upload in files],
+                load_settings(),
+                location=location,
+                allowed=allowed,
+            )
         for result in results:
             show = {"loaded": st.success, "skipped": st.info}.get(result.outcome, st.error)
             show(result.summary())
