@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth
+from pipelines.load import IS_DEMO_SQL
 from pipelines.settings import Settings, db_path, load_settings
 from pipelines.warehouse import SnapshotReader, WarehouseError
 
@@ -133,9 +134,8 @@ def date_bounds() -> tuple[dt.date, dt.date] | None:
 
 
 def is_demo() -> bool:
-    """True when the warehouse holds the generated demo chain."""
-    frame = _query("select value from warehouse_info where key = ?", "is_demo")
-    return bool(len(frame)) and str(frame.iloc[0, 0]).lower() == "true"
+    """True when the warehouse holds the generated demo chain and nothing loaded since."""
+    return bool(_query(IS_DEMO_SQL).iloc[0, 0])
 
 
 def settings_in_force() -> Settings:

@@ -223,25 +223,20 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.load import build_demo, is_demo
-    from pipelines.warehouse import open_snapshot
+    from pipelines.load import RealDataError, build_demo
 
     db = db_path(args.db)
-    if db.exists() and not args.replace:
-        con = open_snapshot(db)
-        try:
-            demo = is_demo(con)
-        finally:
-            con.close()
-        if not demo:
-            print(
-                f"studio-ops: {db} holds real data, not the demo; "
-                "pass --replace to overwrite it, or --db for another file",
-                file=sys.stderr,
-            )
-            return 1
     started = time.perf_counter()
-    results = build_demo(db, settings=load_settings())
+    try:
+        # checks for real data under the warehouse lock, so a load cannot slip in before the swap
+        results = build_demo(db, settings=load_settings(), replace=args.replace)
+    except RealDataError:
+        print(
+            f"studio-ops: {db} holds real data, not the demo; "
+            "pass --replace to overwrite it, or --db for another file",
+            file=sys.stderr,
+        )
+        return 1
     bookings = sum(r.rows_loaded for r in results if r.kind == "bookings")
     elapsed = time.perf_counter() - started
     print(f"built the demo chain in {db}: {bookings:,} bookings in {elapsed:.1f}s")

@@ -210,6 +210,7 @@ def _load_rows(
     with warehouse.timed(f"read and check {path.name}"):
         rows = _read_and_validate(con, path, location, vendor)
     _reject_other_locations(con, allowed)
+    _reject_moved_bookings(con, rows.kind)
     if rows.rows_read == 0:
         raise ExportError("the file has a header but no rows")
     valid, rejected = con.execute(
@@ -290,6 +291,59 @@ def _reject_other_locations(con: duckdb.DuckDBPyConnection, allowed: Iterable[st
     )
 
 
+def _reject_moved_bookings(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Reject bookings whose key is already stored under another location, for every loader.
+
+    Bookings are keyed by (source, booking_id), without the location, so without this an
+    export saying L01 could replace L02's rows (a manager of L01 could cancel L02's bookings).
+    A booking never moves location: such a row is rejected with the stored location as reason.
+    Leaves the stored rows the file's valid rows replace in temp table `replaced_rows` (row id
+    and key), so `_upsert` needs no second scan of raw_bookings.
+    """
+    con.execute("drop table if exists replaced_rows")
+    if kind != "bookings":
+        return
+    if not con.execute("select exists (select 1 from raw_bookings)").fetchone()[0]:
+        return  # a chain's first bookings: nothing stored, nothing to replace (see _upsert)
+    con.execute(
+        """
+        create temp table replaced_rows as
+        select stored.rowid as row_id, stored.source, stored.booking_id, stored.location_id
+        from raw_bookings as stored
+        semi join (
+            select distinct source, booking_id from export_checked where reason is null
+        ) as new_keys
+            on stored.source = new_keys.source and stored.booking_id = new_keys.booking_id
+        """
+    )
+    moved = con.execute(
+        """
+        update export_checked as new
+        set reason = printf(
+            'booking %s belongs to location %s; a booking never moves location',
+            new.booking_id, stored.location_id
+        )
+        from replaced_rows as stored
+        where new.reason is null
+          and new.source = stored.source
+          and new.booking_id = stored.booking_id
+          and new.location_id is distinct from stored.location_id
+        """
+    ).fetchone()[0]
+    if moved:  # the stored rows of rejected keys stay as they are
+        con.execute(
+            """
+            delete from replaced_rows as stored
+            where not exists (
+                select 1 from export_checked as new
+                where new.reason is null
+                  and new.source = stored.source
+                  and new.booking_id = stored.booking_id
+            )
+            """
+        )
+
+
 def _write_rows(
     con: duckdb.DuckDBPyConnection,
     rows: ExportRows,
@@ -344,15 +398,16 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
         if kind != "locations":
             _stop_change_log(con)
     else:
-        matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
-        new_keys = f"(select distinct {key_list} from export_checked where reason is null)"
-        # one scan finds the rows being replaced; a new day's bookings usually replace none
-        con.execute(
-            f"""
-            create or replace temp table replaced_rows as
-            select rowid as row_id from {table} semi join {new_keys} as new_keys on {matches}
-            """
-        )
+        if kind != "bookings":  # bookings: found by _reject_moved_bookings, in the same scan
+            matches = " and ".join(f"{table}.{k} is not distinct from new_keys.{k}" for k in key)
+            new_keys = f"(select distinct {key_list} from export_checked where reason is null)"
+            # one scan finds the rows being replaced; a new day's rows usually replace none
+            con.execute(
+                f"""
+                create or replace temp table replaced_rows as
+                select rowid as row_id from {table} semi join {new_keys} as new_keys on {matches}
+                """
+            )
         if con.execute("select count(*) from replaced_rows").fetchone()[0]:
             replaced = f"(select * from {table} where rowid in (select row_id from replaced_rows))"
             _record_changes(con, kind, replaced)
@@ -430,36 +485,76 @@ def _record_changes(con: duckdb.DuckDBPyConnection, kind: str, rows: str) -> Non
         )
 
 
-def build_demo(db: Path | str, *, settings: Settings | None = None) -> list[FileResult]:
+class RealDataError(warehouse.WarehouseError):
+    """`build_demo` found real data where the demo was to go, and left it as it was."""
+
+
+# warehouse_info key: the last load of the demo chain. The demo is loaded into a fresh file,
+# so its loads are the first ones; any later load (real data) has a higher id.
+DEMO_LAST_LOAD = "demo_last_load_id"
+# Whether the warehouse holds the demo chain and nothing else: it follows from what was loaded,
+# not from a flag, so a load into the demo (the CLI, the Data page) makes it real data.
+IS_DEMO_SQL = f"""
+select coalesce((
+    select not exists (
+        select 1 from load_runs
+        where outcome = 'loaded' and load_id > coalesce(try_cast(info.value as bigint), -1)
+    )
+    from warehouse_info as info
+    where info.key = '{DEMO_LAST_LOAD}'
+), false) as is_demo
+"""
+
+
+def build_demo(
+    db: Path | str, *, settings: Settings | None = None, replace: bool = False
+) -> list[FileResult]:
     """Generate the default demo chain (3 locations, a year) into a fresh warehouse at `db`.
 
     The demo is built beside `db` and swapped in with one rename, so an open dashboard never
-    sees it half-built.
+    sees it half-built. It holds the warehouse's lock from its check to its swap, the lock
+    every load holds, so a load and a demo never interleave: a load either lands on the new
+    demo or is replaced by it. Without `replace`, a warehouse holding real data is left as it
+    is (RealDataError), even if that data was loaded while the demo waited for the lock.
     """
     from pipelines.generate import write_chain  # the generator is only needed for demos
 
     db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
     fresh = db.with_name(db.name + ".demo")
-    for leftover in (fresh, fresh.with_name(fresh.name + ".building")):
-        leftover.unlink(missing_ok=True)
-    exports = Path(tempfile.mkdtemp(prefix="studio-ops-demo-"))
-    try:
-        write_chain(exports)
-        results = load_files(fresh, [exports], settings=settings)
-        with warehouse.building(fresh) as con:
-            warehouse.set_info(con, "is_demo", "true")
-        db.parent.mkdir(parents=True, exist_ok=True)
-        fresh.replace(db)
-    finally:
-        shutil.rmtree(exports, ignore_errors=True)
-        fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
+    with warehouse.exclusive_lock(db):
+        if not replace and db.exists() and not _holds_demo(db):
+            raise RealDataError(f"{db} holds real data, not the demo")
+        for leftover in (fresh, fresh.with_name(fresh.name + ".building")):
+            leftover.unlink(missing_ok=True)
+        exports = Path(tempfile.mkdtemp(prefix="studio-ops-demo-"))
+        try:
+            write_chain(exports)
+            results = load_files(fresh, [exports], settings=settings)
+            with warehouse.building(fresh) as con:
+                last = con.execute("select max(load_id) from load_runs").fetchone()[0]
+                warehouse.set_info(con, DEMO_LAST_LOAD, str(last))
+            fresh.replace(db)
+        finally:
+            shutil.rmtree(exports, ignore_errors=True)
+            fresh.unlink(missing_ok=True)
+            fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
     return results
 
 
+def _holds_demo(db: Path) -> bool:
+    con = warehouse.open_snapshot(db)
+    try:
+        return is_demo(con)
+    finally:
+        con.close()
+
+
 def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the warehouse holds the built-in demo chain."""
-    row = con.execute("select value from warehouse_info where key = 'is_demo'").fetchone()
-    return bool(row and row[0] == "true")
+    """Whether the warehouse holds the built-in demo chain and nothing loaded since."""
+    if not warehouse.exists(con, "warehouse_info") or not warehouse.exists(con, "load_runs"):
+        return False
+    return bool(con.execute(IS_DEMO_SQL).fetchone()[0])
 
 
 # A block of the file system: a sparse file's holes, which read as NUL bytes, are this size.

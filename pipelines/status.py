@@ -55,12 +55,17 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 def print_status(db: Path) -> None:
     """Print loads, row counts, date ranges, rejected rows by reason and quality findings."""
+    from pipelines.load import is_demo
+
     con = open_snapshot(db)
     try:
         report = warehouse_status(con)
+        demo = is_demo(con)
     finally:
         con.close()
     print(f"warehouse {db}")
+    if demo:
+        print("holds only the built-in demo chain (made-up data)")
     print(f"\nlatest loads ({len(report['loads'])} shown):")
     for load_id, name, kind, fmt, read, loaded, rejected, finished in report["loads"]:
         print(

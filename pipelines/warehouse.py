@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -827,6 +827,13 @@ def check_marts(con: duckdb.DuckDBPyConnection, incremental: bool = False) -> No
             rows = con.execute(text).fetchall()
         if rows:
             raise DataQualityError(f"{script.stem}: {len(rows)} offending rows, first {rows[0]}")
+
+
+def exclusive_lock(path: Path | str) -> AbstractContextManager[None]:
+    """The lock every writer of the warehouse at `path` holds (loads, and the demo's swap).
+
+    Not re-entrant: a process holding it must not start a load of the same `path`."""
+    return _exclusive_lock(Path(path))
 
 
 def set_info(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
