@@ -25,7 +25,7 @@ import duckdb
 from pipelines import warehouse
 from pipelines.formats import ExportError, ExportRows, read_export
 from pipelines.settings import Settings, load_settings
-from pipelines.validate import typed_columns, validate
+from pipelines.validate import capped_raw, typed_columns, validate
 
 # Natural keys per kind (DESIGN.md invariant 1).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -364,7 +364,11 @@ def _write_rows(
     if rows.rejects:
         con.executemany(
             "insert into rejected_rows values (?, ?, ?, ?, ?)",
-            [[load_id, file_name, line, reason, raw] for line, reason, raw in rows.rejects],
+            # capped like the checked rows' raw text (a calendar event's, say, can be long)
+            [
+                [load_id, file_name, line, reason, capped_raw(raw)]
+                for line, reason, raw in rows.rejects
+            ],
         )
     _upsert(con, rows.kind, load_id)
     con.execute(

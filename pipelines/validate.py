@@ -22,6 +22,11 @@ DATETIME_FORMATS = [
 DATE_FORMAT = "%Y-%m-%d"
 TIME_FORMATS = ["%H:%M:%S", "%H:%M"]
 
+# A rejected row's raw text is kept up to this many characters, then a note of its whole length:
+# a 503 MB rejected row once made the Data page run out of memory.
+RAW_ROW_LIMIT = 2048
+_CUT_NOTE = re.compile(r" \[cut: [0-9,]+ characters in all\]")
+
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
 
@@ -73,6 +78,23 @@ def status_key(word: str) -> str:
 def canonical_status(word: str) -> str | None:
     """The canonical status for a vendor word, or None when the word is unknown."""
     return STATUS_WORDS.get(status_key(word))
+
+
+def capped_raw(text: str, whole: int | None = None) -> str:
+    """A rejected row's raw text cut to RAW_ROW_LIMIT characters, with a note of its whole
+    length (`whole`, when the text given is already a shortened form of the row). Text that
+    is already cut is returned as it is."""
+    if len(text) <= RAW_ROW_LIMIT or _CUT_NOTE.fullmatch(text, RAW_ROW_LIMIT):
+        return text
+    return text[:RAW_ROW_LIMIT] + f" [cut: {whole or len(text):,} characters in all]"
+
+
+def capped_raw_sql(raw: str) -> str:
+    """SQL twin of capped_raw over an expression."""
+    return (
+        f"case when length({raw}) > {RAW_ROW_LIMIT} then left({raw}, {RAW_ROW_LIMIT}) || "
+        f"printf(' [cut: %,d characters in all]', length({raw})) else {raw} end"
+    )
 
 
 def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
@@ -339,12 +361,13 @@ def validate(
         )
     else:
         status_join = "cross join (select cast(null as varchar) as canonical) as sw"
+    capped = capped_raw_sql(f"({raw_row})")
     # Layers: parse each cell once, derive from the parsed values, pick the first broken rule,
     # then type the valid rows.
     con.execute(
         f"""
         create or replace temp table {target} as
-        select line_number, case when reason is not null then {raw_row} end as raw_row, reason,
+        select line_number, case when reason is not null then {capped} end as raw_row, reason,
             {typed}
         from (
             select *, {reason} as reason

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import pii
 from pipelines.formats import native
 from pipelines.formats.tabular import (
     ExportError,
@@ -99,11 +100,16 @@ def read_export(
             "an HTML page that is not a report this loader knows (expected a Mindbody "
             "appointment export: one table per staff member)"
         )
-    return _read_native(path, con, target, location, fast and sniffed.container == "csv")
+    return _read_native(path, con, target, location, fast and sniffed.container == "csv", salt)
 
 
 def _read_native(
-    path: Path, con: duckdb.DuckDBPyConnection, target: str, location: str | None, fast: bool
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    location: str | None,
+    fast: bool,
+    salt: Callable[[], str],
 ) -> ExportRows:
     header = read_header(path)
     if not any(cell for cell in header):
@@ -122,24 +128,29 @@ def _read_native(
             pass  # e.g. a row with the wrong number of fields: the careful path says which
         else:
             cells = f"(select rowid + 2 as line_number, * from {target})"
+            # client_ids that are emails or phones are hashed; only then is the salt needed
+            hashing = native.has_contact_client_ids(con, target, header, kind)
+            params = {"location": location, **({"salt": salt()} if hashing else {})}
             return ExportRows(
                 kind=kind.name,
                 format="native-csv",
-                table=native.canonical_select(cells, header, kind, keep_cells=True),
+                table=native.canonical_select(cells, header, kind, True, hashing),
                 rows_read=None,
-                params={"location": location},
+                params=params,
                 plain_records=plain_record_count(path),
-                raw_row=native.raw_row_expression(header, kind),
+                raw_row=native.raw_row_expression(header, kind, hashing),
             )
     table = read_table(path, con, f"{target}_text")
-    native.to_canonical(con, table, kind, target, location)
+    hashing = native.has_contact_client_ids(con, table.name, table.header, kind)
+    native.to_canonical(con, table, kind, target, location, salt() if hashing else None)
     con.execute(f"drop table {target}_text")
     return ExportRows(
         kind=kind.name,
         format=f"native-{table.container}",
         table=target,
         rows_read=table.rows_read,
-        rejects=table.rejects,
+        # a row of the wrong width: its cells cannot be told apart, so all are masked by shape
+        rejects=pii.mask_rejects(table.rejects),
     )
 
 

@@ -490,9 +490,7 @@ def scrub_rejects(
     rejects: list[tuple[int, str, str]], positions: Iterable[int]
 ) -> list[tuple[int, str, str]]:
     """Rows rejected before validation (a wrong field count): their cells may have shifted, so
-    no cell can be trusted not to be a client's name, email or phone: the raw text is withheld."""
+    the client columns' positions cannot be trusted; every cell is masked by its shape instead
+    (pipelines.pii.mask_unaligned_row: only ids, dates, numbers and status words are kept)."""
     del positions
-    return [
-        (line, reason, f"(raw row withheld: {raw.count(',') + 1} cells, may hold client details)")
-        for line, reason, raw in rejects
-    ]
+    return pii.mask_rejects(rejects)

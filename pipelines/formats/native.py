@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipelines import pii
 from pipelines.formats.tabular import Table
 
 
@@ -127,13 +128,21 @@ def closest_kind_hint(header: list[str]) -> str:
     return f"closest is {best.name}, which also needs {', '.join(missing)}"
 
 
-def canonical_select(source: str, header: list[str], kind: Kind, keep_cells: bool = False) -> str:
+def canonical_select(
+    source: str,
+    header: list[str],
+    kind: Kind,
+    keep_cells: bool = False,
+    hash_contacts: bool = False,
+) -> str:
     """A SELECT of canonical text columns (plus line_number, raw_row) over `source`.
 
     `source` is a table name or a parenthesised SELECT with columns line_number, c0, c1, ...
     Blank cells become NULL; the parameter `$location` fills a missing or blank location_id.
     With `keep_cells`, the cells the kind reads are passed through instead of raw_row, so that
-    validation builds the raw text (`raw_row_expression`) of rejected rows only.
+    validation builds the raw text (`raw_row_expression`) of rejected rows only. With
+    `hash_contacts`, a client_id that is an email address or a phone number becomes its client
+    key (pipelines.pii, salted with the parameter `$salt`), as a vendor export's client would.
     """
     positions = column_positions(header, kind)
     selects = ["line_number"]
@@ -144,27 +153,59 @@ def canonical_select(source: str, header: list[str], kind: Kind, keep_cells: boo
             expression = "cast(null as varchar)"
         if column == "location_id":
             expression = f"coalesce({expression}, $location)"
+        if column == "client_id" and hash_contacts and column in positions:
+            expression = pii.contact_key_sql(expression, "$salt")
         selects.append(f"{expression} as {column}")
     if keep_cells:
         selects.extend(f"c{i}" for i in sorted(positions.values()))
     else:
-        selects.append(f"{raw_row_expression(header, kind)} as raw_row")
+        selects.append(f"{raw_row_expression(header, kind, hash_contacts)} as raw_row")
     return f"(select {', '.join(selects)} from {source})"
 
 
-def raw_row_expression(header: list[str], kind: Kind) -> str:
+def client_cell(header: list[str], kind: Kind) -> int | None:
+    """Position of the client_id column (bookings only), the one native column that may hold
+    a client's email or phone."""
+    return column_positions(header, kind).get("client_id")
+
+
+def raw_row_expression(header: list[str], kind: Kind, hash_contacts: bool = False) -> str:
     """The raw text of a record, kept for rejected_rows: only the cells this kind reads, so
-    that an extra column (a client's email, say) never reaches the warehouse."""
+    that an extra column (a client's email, say) never reaches the warehouse; with
+    `hash_contacts`, a client_id that is an email or phone shows as its key, as it is stored."""
     read = sorted(column_positions(header, kind).values())
-    return " || ',' || ".join(f"coalesce(c{i}, '')" for i in read) or "''"
+    client = client_cell(header, kind)
+    cells = []
+    for i in read:
+        cell = f"c{i}"
+        if i == client and hash_contacts:
+            cell = pii.contact_key_sql(f"trim({cell})", "$salt")
+        cells.append(f"coalesce({cell}, '')")
+    return " || ',' || ".join(cells) or "''"
+
+
+def has_contact_client_ids(con: duckdb.DuckDBPyConnection, table: str, header, kind) -> bool:
+    """Whether any client_id cell of `table` (c0, c1, ...) is an email address or a phone
+    number, so that the salt is asked for (and its file created) only when it is needed."""
+    client = client_cell(header, kind)
+    if client is None:
+        return False
+    cell = f"c{client}"
+    return con.execute(
+        f"select exists (select 1 from {table} where {pii.contact_shaped_sql(cell)})"
+    ).fetchone()[0]
 
 
 def to_canonical(
-    con: duckdb.DuckDBPyConnection, table: Table, kind: Kind, target: str, location: str | None
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    kind: Kind,
+    target: str,
+    location: str | None,
+    salt: str | None = None,
 ) -> None:
-    """Create temp table `target` (line_number, canonical columns as text) from a read table."""
-    select = canonical_select(table.name, table.header, kind)
-    con.execute(
-        f"create or replace temp table {target} as select * from {select}",
-        {"location": location},
-    )
+    """Create temp table `target` (line_number, canonical columns as text) from a read table;
+    with a `salt`, contact-shaped client_ids become client keys (canonical_select)."""
+    select = canonical_select(table.name, table.header, kind, hash_contacts=salt is not None)
+    params = {"location": location} if salt is None else {"location": location, "salt": salt}
+    con.execute(f"create or replace temp table {target} as select * from {select}", params)
