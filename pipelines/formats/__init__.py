@@ -86,7 +86,7 @@ def read_export(
 
     if mapping is not None and not hasattr(mapping, "columns"):
         mapping = load_mapping(mapping)
-    sniffed = sniff(path)
+    sniffed = sniff(path, limits)
     if salt is None:
         salt = pii.env_salt
     context = Context(
@@ -100,7 +100,9 @@ def read_export(
             "an HTML page that is not a report this loader knows (expected a Mindbody "
             "appointment export: one table per staff member)"
         )
-    return _read_native(path, con, target, location, fast and sniffed.container == "csv", salt)
+    return _read_native(
+        path, con, target, location, fast and sniffed.container == "csv", sniffed.limits, salt
+    )
 
 
 def _read_native(
@@ -109,9 +111,10 @@ def _read_native(
     target: str,
     location: str | None,
     fast: bool,
+    limits,
     salt: Callable[[], str],
 ) -> ExportRows:
-    header = read_header(path)
+    header = read_header(path, limits)
     if not any(cell for cell in header):
         raise ExportError("the first line is empty; expected a header row")
     kind = native.detect(header)
@@ -122,8 +125,9 @@ def _read_native(
         )
     if fast:
         # The fast path: DuckDB reads the cells in parallel; validation types them in one pass.
+        plain_records = plain_record_count(path, limits)  # refuses an overlong line first
         try:
-            read_csv_cells(path, con, target, header)
+            read_csv_cells(path, con, target, header, limits)
         except duckdb.Error:
             pass  # e.g. a row with the wrong number of fields: the careful path says which
         else:
@@ -137,10 +141,10 @@ def _read_native(
                 table=native.canonical_select(cells, header, kind, True, hashing),
                 rows_read=None,
                 params=params,
-                plain_records=plain_record_count(path),
+                plain_records=plain_records,
                 raw_row=native.raw_row_expression(header, kind, hashing),
             )
-    table = read_table(path, con, f"{target}_text")
+    table = read_table(path, con, f"{target}_text", limits)
     hashing = native.has_contact_client_ids(con, table.name, table.header, kind)
     native.to_canonical(con, table, kind, target, location, salt() if hashing else None)
     con.execute(f"drop table {target}_text")

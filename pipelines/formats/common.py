@@ -47,6 +47,7 @@ class Sniff:
     container: str  # csv | xlsx | parquet | html | ics
     text_head: str = ""
     rows: list[list[str]] = field(default_factory=list)
+    limits: Settings = field(default_factory=lambda: tabular.limits_or_defaults(None))
 
     def header_row(self, *names: str) -> int | None:
         """Index in `rows` of the first row holding every one of `names` (normalised)."""
@@ -61,15 +62,19 @@ class Sniff:
         return self.rows[0] if self.rows else []
 
 
-def sniff(path: Path) -> Sniff:
+def sniff(path: Path, limits: Settings | None = None) -> Sniff:
     """Recognise the container from the file's first bytes, never from its name."""
+    limits = tabular.limits_or_defaults(limits)
     with open(path, "rb") as handle:
         head = handle.read(tabular.TEXT_SAMPLE_BYTES)
     if head.startswith(tabular.XLSX_MAGIC):
-        rows = [[c or "" for c in cells] for _, cells in tabular._xlsx_rows(path, limit=SNIFF_ROWS)]
-        return Sniff(path, "xlsx", rows=rows)
+        rows = [
+            [c or "" for c in cells]
+            for _, cells in tabular._xlsx_rows(path, limit=SNIFF_ROWS, limits=limits)
+        ]
+        return Sniff(path, "xlsx", rows=rows, limits=limits)
     if head.startswith(tabular.PARQUET_MAGIC):
-        return Sniff(path, "parquet")
+        return Sniff(path, "parquet", limits=limits)
     if head.startswith(OLE2_MAGIC):
         raise ExportError(
             "this is a binary Excel 97-2003 workbook (.xls); open it and save it as .xlsx or CSV"
@@ -79,14 +84,14 @@ def sniff(path: Path) -> Sniff:
     text = head.decode("utf-8-sig", errors="replace")
     start = text.lstrip(" \t\r\n\ufeff")
     if start[:15].upper() == "BEGIN:VCALENDAR":
-        return Sniff(path, "ics", text_head=text)
+        return Sniff(path, "ics", text_head=text, limits=limits)
     lowered = start[:2048].lower()
     if start.startswith("<") and any(
         tag in lowered for tag in ("<html", "<!doctype html", "<table", "<head", "<body")
     ):
-        return Sniff(path, "html", text_head=text)
+        return Sniff(path, "html", text_head=text, limits=limits)
     if b"\x00" in head:
-        return Sniff(path, "csv")  # the native reader gives its own message
+        return Sniff(path, "csv", limits=limits)  # the native reader gives its own message
     rows = []
     reader = csv.reader(io.StringIO(start, newline=""))
     try:
@@ -97,7 +102,7 @@ def sniff(path: Path) -> Sniff:
                 break
     except csv.Error:
         pass
-    return Sniff(path, "csv", text_head=text, rows=rows)
+    return Sniff(path, "csv", text_head=text, rows=rows, limits=limits)
 
 
 @dataclass
@@ -313,45 +318,48 @@ def table_from_records(
     con: duckdb.DuckDBPyConnection,
     name: str,
     header: list[str],
-    records: list[list[object]],
+    records: Iterable[list[object]],
 ) -> tabular.Table:
-    """A temp text table (line_number, c0..cN) from [line, cell, ...] records."""
-    import pandas as pd  # here, not at the top: a plain native CSV load never needs pandas
-
+    """A temp text table (line_number, c0..cN) from [line, cell, ...] records (any iterable:
+    they reach DuckDB in batches); short rows are padded, long ones cut to the header."""
     width = len(header)
-    padded = [
-        [r[0], *((list(r[1:]) + [None] * width)[:width])] for r in records
-    ]  # short rows padded
-    frame = pd.DataFrame(padded, columns=["line_number", *[f"c{i}" for i in range(width)]])
-    frame = frame.astype({f"c{i}": "object" for i in range(width)})
-    tabular._create_from_frame(con, name, frame, width)
-    return tabular.Table(name=name, header=header, container="", rows_read=len(records))
+    writer = tabular.RowWriter(con, name, width)
+    count = 0
+    for r in records:
+        writer.add([r[0], *((list(r[1:]) + [None] * width)[:width])])
+        count += 1
+    writer.close()
+    return tabular.Table(name=name, header=header, container="", rows_read=count)
 
 
 def read_vendor_table(sniff_: Sniff, con: duckdb.DuckDBPyConnection, name: str) -> tabular.Table:
     """A vendor CSV/XLSX whose header is the first row, read like a native file."""
-    return tabular.read_table(sniff_.path, con, name)
+    return tabular.read_table(sniff_.path, con, name, sniff_.limits)
 
 
 def read_below_header(sniff_: Sniff, ctx: Context, header_at: int) -> tabular.Table:
     """A table whose header sits under a preamble (row `header_at` of the non-blank rows);
     a trailing totals row (first cell starting with "Total") is dropped."""
     if sniff_.container == "xlsx":
-        rows = tabular._xlsx_rows(sniff_.path)
+        rows = tabular._xlsx_iter(sniff_.path, sniff_.limits)
     else:
-        text = sniff_.path.read_bytes().decode("utf-8-sig", errors="replace")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        rows, line_before = [], 0
-        for cells in reader:
-            start, line_before = line_before + 1, reader.line_num
-            if any(c.strip() for c in cells):
-                rows.append((start, cells))
-    header = [(c or "").strip() for c in rows[header_at][1]]
-    records = [
+        rows = tabular.csv_rows(sniff_.path, sniff_.limits)
+    # Streamed: only the rows up to the header are looked at before the records flow on.
+    rows = ((line, cells) for line, cells in rows if any((c or "").strip() for c in cells))
+    header: list[str] | None = None
+    for index, (_, cells) in enumerate(rows):
+        if index == header_at:
+            header = [(c or "").strip() for c in cells]
+            break
+    if header is None:
+        raise ExportError("the header row is missing")
+    if len(header) > sniff_.limits.max_columns:
+        raise tabular.too_many_columns(len(header), sniff_.limits)
+    records = (
         [line, *cells]
-        for line, cells in rows[header_at + 1 :]
+        for line, cells in rows
         if not re.match(r"(?i)^\s*(grand )?totals?\b", next((c for c in cells if c), "") or "")
-    ]
+    )
     return table_from_records(ctx.con, f"{ctx.target}_vendor", header, records)
 
 
@@ -477,12 +485,15 @@ def build_bookings(
     ctx.con.execute(query.sql, list(query.params))
     ctx.con.execute(f"drop table if exists {table.name}")
     count = ctx.con.execute(f"select count(*) from {ctx.target}").fetchone()[0]
+    rejected_early = scrub_rejects(table.rejects, client.positions) + list(rejects or [])
     return ExportRows(
         kind="bookings",
         format=format_name,
         table=ctx.target,
-        rows_read=rows_read if rows_read is not None else count,
-        rejects=scrub_rejects(table.rejects, client.positions) + list(rejects or []),
+        # Rows read = rows checked + rows rejected before checking (a wrong field count), so
+        # that read = loaded + rejected + skipped holds for every adapter.
+        rows_read=rows_read if rows_read is not None else count + len(rejected_early),
+        rejects=rejected_early,
     )
 
 
