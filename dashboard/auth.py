@@ -16,7 +16,9 @@ Without an access file the app is open, and :func:`gate` says so on every page.
 
 from __future__ import annotations
 
+import json
 import math
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +31,15 @@ from pipelines.settings import SettingsError
 
 SESSION_USER = "auth_user_name"
 SESSION_VIEWER = "auth_viewer"
+SESSION_TOKEN = "auth_token"  # the signed token minted at sign-in (pipelines.access)
+SESSION_CONNECTION = "auth_connection"  # a weak reference to the websocket that signed in
+SESSION_ENDED = "auth_ended"  # why a sign-in just ended, shown once above the form
+# The browser keeps the sign-in token in this cookie, so a reload or a reconnect stays signed in.
+COOKIE = "studio_ops_sign_in"
+SIGN_IN_ENDED = (
+    "Your sign-in has ended: it expired, or your password was changed or your user removed. "
+    "Sign in again."
+)
 OPEN_ACCESS_NOTE = (
     ":material/lock_open: **Open access:** there is no access file, so anyone who can reach "
     "this address sees every location. See *Access control* in the README to add sign-in."
@@ -78,11 +89,78 @@ def _users(path: Path) -> dict[str, User]:
     return _users_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def _connection() -> object | None:
+    """The websocket connection this run came through, or None when there is none.
+
+    A browser always reaches a session through a websocket, whose handshake carries its
+    cookies. Only Streamlit's AppTest (a mock runtime) runs a script without one; there the
+    session state is all there is, and no real client can write it.
+    """
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:
+        return None
+    ctx = get_script_run_ctx()
+    client = Runtime.instance().get_client(ctx.session_id) if ctx else None
+    return client if client is not None else _NO_CONNECTION
+
+
+# A real runtime whose session has no websocket right now (it disconnected mid-run): nothing
+# can be shown to anybody, and no sign-in holds.
+_NO_CONNECTION = object()
+
+
+def _end_sign_in(why: str | None = None) -> None:
+    for key in (SESSION_USER, SESSION_TOKEN, SESSION_CONNECTION, SESSION_VIEWER):
+        st.session_state.pop(key, None)
+    if why:
+        st.session_state[SESSION_ENDED] = why
+
+
 def _signed_in(users: dict[str, User]) -> User | None:
     if _oidc_configured() and st.user.is_logged_in:
         return access.user_for_email(users, st.user.get("email"))
     name = st.session_state.get(SESSION_USER)
-    return users.get(name) if isinstance(name, str) else None
+    token = st.session_state.get(SESSION_TOKEN)
+    connection = _connection()
+    if connection is None:  # AppTest: no websocket, no cookies; the session state decides
+        if token is None:
+            return users.get(name) if isinstance(name, str) else None
+        user = access.SESSIONS.user_for(token, users)
+        if user is None or user.name != name:
+            _end_sign_in(SIGN_IN_ENDED)
+            return None
+        return user
+    if connection is _NO_CONNECTION:
+        return None
+    # A browser. Streamlit's session id is no proof of anything (it shows in upload URLs and
+    # any client can present it to reattach to the session), so a sign-in holds only on the
+    # websocket that typed the password, or on one whose handshake brought a valid token
+    # cookie for the same user (a reconnect or a reload of the same browser).
+    presented = st.context.cookies.get(COOKIE)
+    from_cookie = access.SESSIONS.user_for(presented, users) if presented else None
+    if isinstance(name, str) and token is not None:
+        user = access.SESSIONS.user_for(token, users)
+        if user is None or user.name != name:
+            _end_sign_in(SIGN_IN_ENDED)
+            return None
+        bound = st.session_state.get(SESSION_CONNECTION)
+        if (bound is not None and bound() is connection) or (
+            from_cookie is not None and from_cookie.name == name
+        ):
+            st.session_state[SESSION_CONNECTION] = weakref.ref(connection)
+            return user
+        _end_sign_in()  # a replayed session id from a client without the cookie
+        return None
+    if name is not None or token is not None:
+        _end_sign_in()  # never set by a real sign-in: refuse rather than trust it
+    if from_cookie is None:
+        return None
+    st.session_state[SESSION_USER] = from_cookie.name
+    st.session_state[SESSION_TOKEN] = presented
+    st.session_state[SESSION_CONNECTION] = weakref.ref(connection)
+    return from_cookie
 
 
 def current_viewer() -> Viewer | None:
@@ -148,6 +226,10 @@ def _sign_in_form() -> None:
     path = access.access_path()
     users = _users(path)
     st.title("Sign in")
+    ended = st.session_state.pop(SESSION_ENDED, None)
+    if ended:
+        st.info(ended)
+    _write_cookie(None)  # whatever token this browser still holds is no longer good
     oidc = _oidc_configured()
     if oidc and st.user.is_logged_in:
         st.warning(
@@ -169,6 +251,12 @@ def _sign_in_form() -> None:
 
 def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
     wait = access.SIGN_INS.attempt(name)
+    if wait and wait.everyone:
+        st.error(
+            f"Too many sign-in attempts on this app just now. Try again in {math.ceil(wait / 60)} "
+            "min."
+        )
+        return
     if wait:
         st.error(
             f"Too many wrong passwords for this user name. Try again in {math.ceil(wait / 60)} "
@@ -181,18 +269,51 @@ def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
         return
     access.SIGN_INS.succeeded(name)
     st.session_state[SESSION_USER] = user.name
+    st.session_state[SESSION_TOKEN] = access.SESSIONS.mint(user)
+    connection = _connection()
+    if connection is not None and connection is not _NO_CONNECTION:
+        st.session_state[SESSION_CONNECTION] = weakref.ref(connection)
     st.rerun()
 
 
 def _sign_out() -> None:
-    st.session_state.pop(SESSION_USER, None)
-    st.session_state.pop(SESSION_VIEWER, None)
+    access.SESSIONS.revoke(st.session_state.get(SESSION_TOKEN))
+    if _connection() is not None:
+        access.SESSIONS.revoke(st.context.cookies.get(COOKIE))
+    _end_sign_in()
     if _oidc_configured() and st.user.is_logged_in:
         st.logout()
+
+
+def _write_cookie(token: str | None) -> None:
+    """Set (or, with None, clear) the sign-in cookie in the browser.
+
+    A script can only send HTML to the page, not a Set-Cookie header, so a tiny script sets it:
+    SameSite=Strict (never sent by another site's page), Secure over HTTPS, and expiring with
+    the token. It cannot be HttpOnly for that reason. The server reads it from the websocket
+    handshake (st.context.cookies), so it counts from the next connection on; until then the
+    session is bound to the websocket that signed in."""
+    connection = _connection()
+    if connection is None or connection is _NO_CONNECTION:
+        return  # AppTest: no browser to keep a cookie
+    if token is None:  # cleared even when the handshake had none: one set since is not listed
+        max_age, value = 0, ""
+    elif st.context.cookies.get(COOKIE) == token:
+        return  # the browser holds it already
+    else:
+        max_age, value = access.SESSIONS.seconds_left(token), token
+    secure = "; Secure" if (st.context.url or "").startswith("https:") else ""
+    cookie = f"{COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict{secure}"
+    st.html(
+        f"<script>document.cookie = {json.dumps(cookie)};</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def _sidebar_account(user: User) -> None:
     where = "every location" if user.sees_every_location else ", ".join(user.locations)
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** ({user.role}: {where})")
+        if st.session_state.get(SESSION_TOKEN):
+            _write_cookie(st.session_state[SESSION_TOKEN])
         st.button("Sign out", on_click=_sign_out, icon=":material/logout:", key="sign_out")

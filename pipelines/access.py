@@ -19,15 +19,23 @@ writes them. The path comes from the environment variable STUDIO_OPS_ACCESS, els
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import re
+import secrets
+import sys
 import tempfile
 import threading
 import time
 import tomllib
-from collections import deque
+import types
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pipelines.settings import Settings, load_settings
@@ -146,33 +154,61 @@ def hash_password(password: str) -> str:
 
 
 def check_password(users: dict[str, User], name: str, password: str) -> User | None:
-    """The user when `name` and `password` match an entry with a password, else None."""
+    """The user when `name` and `password` match an entry with a password, else None.
+
+    Every call runs one argon2 verify, also for an unknown name (against a dummy hash with the
+    same parameters), so the answer's timing does not tell which names exist."""
     from argon2 import PasswordHasher
     from argon2.exceptions import Argon2Error, InvalidHashError
 
     user = users.get(name.strip())
-    if user is None or not user.password_hash or not password:
-        return None
+    usable = user is not None and bool(user.password_hash) and bool(password)
     try:
-        PasswordHasher().verify(user.password_hash, password)
+        PasswordHasher().verify(user.password_hash if usable else _dummy_hash(), password or "-")
     except (Argon2Error, InvalidHashError):
         return None
-    return user
+    return user if usable else None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password nobody knows: what unknown names are verified against."""
+    return hash_password(secrets.token_hex(16))
 
 
 # Wrong passwords allowed per user name in a window; past that the name is refused until the
 # oldest of them is a window old. argon2 makes each guess slow; this caps how many there are.
 MAX_FAILED_SIGN_INS = 5
 SIGN_IN_WINDOW_SECONDS = 15 * 60
+# Sign-in attempts for all names together, per minute: caps the argon2 work a flood of made-up
+# names costs the server, and with it how many names the throttle has to remember.
+SIGN_INS_PER_MINUTE = 60
+
+
+class Wait(float):
+    """Seconds until a sign-in may be tried again (0: go ahead); `everyone` tells the global
+    limit (every name waits) from one name's lock."""
+
+    everyone: bool = False
+
+    def __new__(cls, seconds: float, everyone: bool = False) -> Wait:
+        wait = super().__new__(cls, seconds)
+        wait.everyone = everyone
+        return wait
 
 
 class SignInThrottle:
     """Wrong passwords per user name, kept in the server's memory (a new browser session does
-    not reset them): at most `limit` in any `window` seconds.
+    not reset them): at most `limit` in any `window` seconds; and at most `per_minute` attempts
+    a minute for all names together.
 
     Names are counted as typed (case and spaces ignored), known or not, so a refusal says
-    nothing about which names exist. Someone who knows a user name can keep that user out for
-    the window; the owner can still add another user to the access file.
+    nothing about which names exist. A name is forgotten only when its newest attempt is a
+    window old (its lock has then ended too), never to make room: with the global limit at most
+    `per_minute` x window-minutes names are remembered, so a flood of made-up names can neither
+    grow the memory nor push a locked name out. Someone who knows a user name can keep that
+    user out for the window, and a flood keeps everyone out while it lasts; the owner can still
+    add another user to the access file.
     """
 
     def __init__(
@@ -180,45 +216,178 @@ class SignInThrottle:
         limit: int = MAX_FAILED_SIGN_INS,
         window: float = SIGN_IN_WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        max_names: int = 10_000,
+        per_minute: int = SIGN_INS_PER_MINUTE,
     ) -> None:
-        self._limit, self._window, self._clock, self._max_names = limit, window, clock, max_names
-        self._failures: dict[str, deque[float]] = {}
+        self._limit, self._window, self._clock = limit, window, clock
+        # name -> its attempts, oldest first; the names in order of their newest attempt
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._recent: deque[float] = deque(maxlen=per_minute)  # every name's, last minute
         self._lock = threading.Lock()
 
     @staticmethod
     def _key(name: str) -> str:
         return name.strip().lower()
 
-    def attempt(self, name: str) -> float:
-        """Count a sign-in attempt for `name`, unless it is locked; return the seconds until it
+    def attempt(self, name: str) -> Wait:
+        """Count a sign-in attempt for `name`, unless it is refused; return the seconds until it
         may try again (0: go ahead and check the password; a right one calls `succeeded`).
 
         Counting before the password is checked keeps parallel sessions from slipping extra
-        guesses in while argon2 works."""
+        guesses in while argon2 works. A refused attempt is not counted."""
         now = self._clock()
         with self._lock:
+            while self._failures:  # drop names whose newest attempt is a window old
+                oldest_name, attempts = next(iter(self._failures.items()))
+                if attempts[-1] + self._window > now:
+                    break
+                del self._failures[oldest_name]
             key = self._key(name)
             failures = self._failures.get(key)
             if failures is not None and len(failures) == self._limit:
                 wait = failures[0] + self._window - now
                 if wait > 0:
-                    return wait
+                    return Wait(wait)
+            if len(self._recent) == self._recent.maxlen:
+                wait = self._recent[0] + 60 - now
+                if wait > 0:
+                    return Wait(wait, everyone=True)
+            self._recent.append(now)
             self._failures.setdefault(key, deque(maxlen=self._limit)).append(now)
-            if len(self._failures) > self._max_names:  # names typed at random: forget old ones
-                oldest = sorted(self._failures, key=lambda other: self._failures[other][-1])
-                for other in oldest[: len(self._failures) - self._max_names]:
-                    del self._failures[other]
-            return 0.0
+            self._failures.move_to_end(key)
+            return Wait(0.0)
 
     def succeeded(self, name: str) -> None:
         """Forget `name`'s attempts after a right password."""
         with self._lock:
             self._failures.pop(self._key(name), None)
 
+    def tracked_names(self) -> int:
+        """How many names the throttle remembers now (its memory is about this many deques)."""
+        with self._lock:
+            return len(self._failures)
+
+
+def _process_wide(name: str, make: Callable[[], object]):
+    """One object per server process. Streamlit re-imports the project's modules when a source
+    file changes; a module-level object would then start afresh (a new token secret signs
+    everyone out, an empty throttle forgets every lock), so it is kept on a module of its own
+    that has no file, which Streamlit does not watch or re-import."""
+    holder = sys.modules.setdefault(_PROCESS_STATE, types.ModuleType(_PROCESS_STATE))
+    if not hasattr(holder, name):
+        setattr(holder, name, make())
+    return getattr(holder, name)
+
+
+_PROCESS_STATE = "_studio_ops_process_state"
 
 # The dashboard's throttle: one per server process, shared by every session.
-SIGN_INS = SignInThrottle()
+SIGN_INS: SignInThrottle = _process_wide("sign_ins", SignInThrottle)
+
+
+# How long a password sign-in lasts in a browser before the form asks again.
+SIGN_IN_HOURS = 12
+
+
+class SignInTokens:
+    """Signed, expiring sign-in tokens: what binds a dashboard session to the person who typed
+    the password, instead of Streamlit's session id (which shows in upload URLs).
+
+    A token is ``<payload>.<signature>``, base64url: the payload names the user, its expiry, a
+    random nonce and a fingerprint of the user's password hash, and is signed with HMAC-SHA256
+    under a secret held only in this process's memory. So a token stops working when it
+    expires, when the user's password is changed or the user removed (the fingerprint no longer
+    matches), when it is revoked (sign-out), and when the app restarts (a new secret).
+    """
+
+    def __init__(
+        self,
+        secret: bytes | None = None,
+        lifetime: float = SIGN_IN_HOURS * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret or secrets.token_bytes(32)
+        self._lifetime, self._clock = lifetime, clock
+        self._revoked: dict[str, float] = {}  # nonce -> expiry; kept only until it expires
+        self._lock = threading.Lock()
+
+    def _sign(self, data: bytes) -> bytes:
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
+    def _fingerprint(self, user: User) -> str:
+        return self._sign(b"password:" + (user.password_hash or "").encode()).hex()[:32]
+
+    def mint(self, user: User) -> str:
+        """A new token for `user` (who just gave the right password)."""
+        payload = json.dumps(
+            {
+                "user": user.name,
+                "expires": int(self._clock() + self._lifetime),
+                "password": self._fingerprint(user),
+                "nonce": secrets.token_hex(16),
+            },
+            separators=(",", ":"),
+        ).encode()
+        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+
+    def _payload(self, token: object) -> dict | None:
+        if not isinstance(token, str) or len(token) > 1024 or token.count(".") != 1:
+            return None
+        body, signature = token.split(".")
+        try:
+            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        except ValueError:
+            return None
+        if not hmac.compare_digest(given, self._sign(payload)):
+            return None
+        try:
+            found = json.loads(payload)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
+    def user_for(self, token: object, users: dict[str, User]) -> User | None:
+        """The user a token signs in, or None when it is forged, expired, revoked, or its user
+        was removed or given a new password since."""
+        payload = self._payload(token)
+        if payload is None or not isinstance(payload.get("expires"), int):
+            return None
+        if payload["expires"] <= self._clock():
+            return None
+        with self._lock:
+            if payload.get("nonce") in self._revoked:
+                return None
+        user = users.get(payload.get("user"))  # type: ignore[arg-type]
+        if user is None or not user.password_hash:
+            return None
+        if not hmac.compare_digest(str(payload.get("password")), self._fingerprint(user)):
+            return None
+        return user
+
+    def seconds_left(self, token: object) -> int:
+        """Seconds until a (valid) token expires: the cookie's Max-Age."""
+        payload = self._payload(token) or {}
+        expires = payload.get("expires")
+        return max(0, int(expires - self._clock())) if isinstance(expires, int) else 0
+
+    def revoke(self, token: object) -> None:
+        """End a token before it expires (sign-out)."""
+        payload = self._payload(token)
+        if payload is None or not isinstance(payload.get("expires"), int):
+            return
+        now = self._clock()
+        with self._lock:
+            for nonce in [n for n, expires in self._revoked.items() if expires <= now]:
+                del self._revoked[nonce]
+            self._revoked[str(payload.get("nonce"))] = payload["expires"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# The dashboard's tokens: one secret per server process.
+SESSIONS: SignInTokens = _process_wide("sessions", SignInTokens)
 
 
 def user_for_email(users: dict[str, User], email: str | None) -> User | None:
