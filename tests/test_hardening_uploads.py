@@ -296,16 +296,39 @@ def test_two_downloads_clicked_in_one_rerun_both_arrive(server: dict):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
+            # The app's messages to the browser pass through here, so the test can hold them:
+            # the server then finishes a rerun while the browser still shows the buttons (and
+            # deferred file ids) of the run before, as a slow connection or page would.
+            held: list[bytes | str] | None = None
+
+            def relay(ws) -> None:
+                server_side = ws.connect_to_server()
+
+                def to_browser(message) -> None:
+                    if held is None:
+                        ws.send(message)
+                    else:
+                        held.append(message)
+
+                server_side.on_message(to_browser)
+                ws.on_message(lambda message: server_side.send(message))
+                relay.ws = ws
+
+            page.route_web_socket("**/_stcore/stream", relay)
             page.goto(f"http://127.0.0.1:{server['port']}/therapists")
             wait_until_idle(page)
             buttons = page.get_by_role("button", name="Download CSV")
             buttons.nth(1).wait_for(timeout=30_000)
             downloads = []
             page.on("download", lambda download: downloads.append(download))
-            # the second click comes straight after the first, while the rerun the first may
-            # have started is still running
+            held = []
             buttons.nth(0).click()
+            page.wait_for_timeout(8_000)  # a rerun the click started has finished on the server
             buttons.nth(1).click()
+            page.wait_for_timeout(3_000)
+            waiting, held = held, None
+            for message in waiting:
+                relay.ws.send(message)
             deadline = time.monotonic() + 30
             while len(downloads) < 2 and time.monotonic() < deadline:
                 page.wait_for_timeout(200)
