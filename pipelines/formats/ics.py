@@ -10,9 +10,19 @@ times are taken as they are. All-day events are not appointments and are rejecte
 
 Client and service sit in free text (SUMMARY): the mapping's [ics] summary regular expression
 with named groups `service`, `client` (and optionally `therapist`, `status`) reads them; the
-default pattern is "Service - Client" (also with `–`, `:` or `|`). The therapist is the
-pattern's `therapist` group, else [ics] therapist, else the calendar's name (X-WR-CALNAME).
-What LOCATION means is [ics] location_is (room | location | ignore, the default).
+default pattern is "Service - Client" (also with `–`, `:` or `|`). Patterns run on RE2, whose
+time is linear in the text (Python's `re` backtracks: hours on a 20 KB SUMMARY), and each
+distinct SUMMARY is matched once. The therapist is the pattern's `therapist` group, else
+[ics] therapist, else the calendar's name (X-WR-CALNAME). What LOCATION means is
+[ics] location_is (room | location | ignore, the default).
+
+Repeating events are expanded only inside the load's window (settings calendar_days_back and
+calendar_days_ahead around the load day) and never more often than once a minute; one event
+gives at most calendar_max_per_event occurrences and a file at most calendar_max_per_file
+appointments. A rule that never matches is given up after a bounded number of candidate dates
+(20 x calendar_max_per_event per event, 10 x calendar_max_per_file per file): dateutil would
+otherwise look for it until the year 9999. An event over its limits is a rejected row; a file
+over its limits is not loaded.
 
 Status: STATUS:CANCELLED -> cancelled; otherwise an occurrence on a day before the load day is
 completed (a calendar cannot record a no-show) and one on the load day or later is booked,
@@ -25,8 +35,10 @@ hash key and the SUMMARY is not kept.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import re2
 
 from pipelines.formats.common import (
     Columns,
@@ -37,11 +49,17 @@ from pipelines.formats.common import (
     table_from_records,
 )
 from pipelines.formats.tabular import ExportError
+from pipelines.settings import Settings
 
 NAME = "ics"
-DEFAULT_SUMMARY = r"^\s*(?P<service>.+?)\s+[-–—:|]\s+(?P<client>.+?)\s*$"
-HORIZON_DAYS = 400  # open-ended RRULEs are expanded this far past the load day
-MAX_OCCURRENCES = 5000  # per recurring event
+# "Service - Client" (or –, —, :, |), spaces around trimmed; \p{Z} keeps Unicode spaces (RE2's
+# \s is ASCII only).
+DEFAULT_SUMMARY = (
+    r"^[\s\p{Z}]*(?P<service>.+?)[\s\p{Z}]+[-–—:|][\s\p{Z}]+(?P<client>.+?)[\s\p{Z}]*$"
+)
+MIN_GAP = timedelta(minutes=1)  # occurrences closer than this are refused
+EVENT_STEPS_PER_OCCURRENCE = 20  # candidate dates an event may examine, per allowed occurrence
+FILE_STEPS_PER_APPOINTMENT = 10  # candidate dates a file may examine, per allowed appointment
 HEADER = [
     "booking_id",
     "start_at",
@@ -65,6 +83,70 @@ def detect(sniff: Sniff, mapping) -> bool:
     return sniff.container == "ics"
 
 
+def summary_pattern(text: str | None):
+    """[ics] summary (else the default) compiled by RE2: linear time whatever the pattern or
+    the text. re2.error when RE2 cannot run it (backreferences, lookaround)."""
+    options = re2.Options()
+    options.log_errors = False  # the error is reported once, in the one-line message
+    return re2.compile(text or DEFAULT_SUMMARY, options)
+
+
+def _shown(rule: str) -> str:
+    return rule if len(rule) <= 80 else rule[:77] + "..."
+
+
+class _Steps:
+    """The candidate dates dateutil examines while expanding a file's repeating events.
+
+    A rule that never matches (30 February) yields nothing, and dateutil keeps looking until
+    the year 9999; no bound on the occurrences taken can stop it. So every candidate date
+    counts here (see _Counted) and the expansion is given up past the event's or the file's
+    budget.
+    """
+
+    def __init__(self, limits: Settings) -> None:
+        self.event_limit = EVENT_STEPS_PER_OCCURRENCE * limits.calendar_max_per_event
+        self.file_limit = FILE_STEPS_PER_APPOINTMENT * limits.calendar_max_per_file
+        self.event = self.file = 0
+        self.rule = self.line = None
+
+    def start(self, rule: str, line: int) -> None:
+        self.event, self.rule, self.line = 0, rule, line
+
+    def __call__(self) -> None:
+        self.event += 1
+        self.file += 1
+        if self.file > self.file_limit:
+            raise ExportError(
+                f"line {self.line}: expanding the calendar's repeating events took more than "
+                f"{self.file_limit:,} candidate dates, the limit for one file "
+                f"({FILE_STEPS_PER_APPOINTMENT} x calendar_max_per_file; that setting raises it)"
+            )
+        if self.event > self.event_limit:
+            raise ValueError(
+                f"RRULE '{_shown(self.rule)}' was given up after {self.event_limit:,} candidate "
+                f"dates: it never or rarely matches ({EVENT_STEPS_PER_OCCURRENCE} x "
+                "calendar_max_per_event; that setting raises it)"
+            )
+
+
+class _Counted(tuple):
+    """A stand-in for a dateutil rrule's BYMONTH values that counts each candidate date.
+
+    rrule._iter tests `bymonth and ...` once for every day of every period it examines, and
+    rebuild() only reads it; as a tuple with the same values it filters exactly as before.
+    """
+
+    def __new__(cls, values, step):
+        counted = super().__new__(cls, values or ())
+        counted.step = step
+        return counted
+
+    def __bool__(self) -> bool:
+        self.step()
+        return len(self) > 0
+
+
 class _Prop:
     __slots__ = ("name", "params", "value", "line")
 
@@ -74,13 +156,15 @@ class _Prop:
 
 def _content_lines(text: str) -> list[tuple[int, str]]:
     """Unfolded content lines with the line number each starts on."""
-    lines: list[tuple[int, str]] = []
+    # Pieces are joined once per line: adding each folded piece to the line so far copies it
+    # every time (quadratic for a line folded thousands of times).
+    lines: list[tuple[int, list[str]]] = []
     for number, raw in enumerate(re.split(r"\r\n|\n|\r", text), start=1):
         if raw[:1] in (" ", "\t") and lines:
-            lines[-1] = (lines[-1][0], lines[-1][1] + raw[1:])
+            lines[-1][1].append(raw[1:])
         elif raw.strip():
-            lines.append((number, raw))
-    return lines
+            lines.append((number, [raw]))
+    return [(number, "".join(pieces)) for number, pieces in lines]
 
 
 def _parse_line(number: int, line: str) -> _Prop | None:
@@ -194,7 +278,10 @@ def read(sniff: Sniff, ctx: Context):
         target = _zone(zone_name) if zone_name else None
     except ValueError as error:
         raise ExportError(f"calendar: {error}") from None
-    pattern = re.compile((mapping.ics_summary if mapping else None) or DEFAULT_SUMMARY)
+    try:
+        pattern = summary_pattern(mapping.ics_summary if mapping else None)
+    except re2.error as error:
+        raise ExportError(f"calendar: [ics] summary cannot be used ({re2_reason(error)})") from None
     therapist = (mapping.ics_therapist if mapping else None) or calendar.props.get("X-WR-CALNAME")
     if not therapist and "therapist" not in pattern.groupindex:
         raise ExportError(
@@ -204,8 +291,15 @@ def read(sniff: Sniff, ctx: Context):
     location_is = mapping.ics_location_is if mapping else "ignore"
     if location_is != "location":
         ctx.require_location("calendar (ICS)")
+    limits = ctx.limits or Settings()
     today = date.today()
-    horizon = datetime.combine(today + timedelta(days=HORIZON_DAYS), datetime.min.time())
+    # The load's window: repeating events give the occurrences that start on the days from
+    # calendar_days_back before the load day to calendar_days_ahead after it.
+    window = (
+        datetime.combine(today - timedelta(days=limits.calendar_days_back), time.min),
+        datetime.combine(today + timedelta(days=limits.calendar_days_ahead + 1), time.min),
+    )
+    steps = _Steps(limits)
 
     def local(moment: datetime) -> datetime:
         if moment.tzinfo is None:
@@ -237,6 +331,16 @@ def read(sniff: Sniff, ctx: Context):
     records: list[list[object]] = []
     rejects: list[tuple[int, str, str]] = []
     used_overrides: set[tuple[str, str]] = set()
+    matches: dict[str, dict[str, str | None] | None] = {}  # each distinct SUMMARY matched once
+
+    def counted(line: int) -> None:
+        """Stop the file once it holds more appointments than calendar_max_per_file."""
+        if len(records) + len(rejects) > limits.calendar_max_per_file:
+            raise ExportError(
+                f"line {line}: the calendar holds more than {limits.calendar_max_per_file:,} "
+                "appointments, the limit for one file (the calendar_max_per_file setting "
+                "raises it)"
+            )
 
     def raw(event: dict) -> str:
         """What identifies an event without client details: UID and DTSTART."""
@@ -247,11 +351,14 @@ def read(sniff: Sniff, ctx: Context):
     def emit(event: dict, booking_id: str, start: datetime, end: datetime) -> None:
         line = event["_line"][0].line
         summary = _text(event["SUMMARY"][0].value) if "SUMMARY" in event else ""
-        match = pattern.match(summary)
-        if not match:
+        if summary not in matches:
+            match = pattern.match(summary)
+            matches[summary] = match.groupdict() if match else None
+        groups = matches[summary]
+        if groups is None:
             rejects.append((line, "SUMMARY does not match the [ics] summary pattern", raw(event)))
+            counted(line)
             return
-        groups = match.groupdict()
         status = (event.get("STATUS", [None])[0].value.strip().upper()) if "STATUS" in event else ""
         if status == "CANCELLED":
             word = "CANCELLED"
@@ -283,6 +390,7 @@ def read(sniff: Sniff, ctx: Context):
                 created,
             ]
         )
+        counted(line)
 
     def span(event: dict, start: datetime | date) -> timedelta:
         if "DTEND" in event:
@@ -300,6 +408,7 @@ def read(sniff: Sniff, ctx: Context):
             start = _moment(event["DTSTART"][0])
             if not isinstance(start, datetime):
                 rejects.append((line, "an all-day event is not an appointment", raw(event)))
+                counted(line)
                 continue
             length = span(event, start)
             if "RECURRENCE-ID" in event:  # an override whose master is missing
@@ -309,9 +418,12 @@ def read(sniff: Sniff, ctx: Context):
             if "RRULE" not in event:
                 emit(event, uid, local(start), local(start + length))
                 continue
-            occurrences = _expand(event, start, horizon)
-        except (ValueError, TypeError) as error:
+            occurrences = _expand(event, start, window, steps, limits)
+        except ExportError:
+            raise
+        except (ValueError, TypeError, OverflowError) as error:
             rejects.append((line, f"event: {error}", raw(event)))
+            counted(line)
             continue
         for occurrence in occurrences:
             key = (uid, _key(occurrence))
@@ -325,8 +437,11 @@ def read(sniff: Sniff, ctx: Context):
                     emit(override, booking_id, local(moved), local(moved + moved_length))
                 else:
                     emit(event, booking_id, local(occurrence), local(occurrence + length))
-            except (ValueError, TypeError) as error:
+            except ExportError:
+                raise
+            except (ValueError, TypeError, OverflowError) as error:
                 rejects.append((line, f"event: {error}", raw(event)))
+                counted(line)
     for key, event in overrides.items():
         if key in used_overrides:
             continue
@@ -334,8 +449,11 @@ def read(sniff: Sniff, ctx: Context):
         try:
             start = _moment(event["DTSTART"][0])
             emit(event, f"{key[0]}@{key[1]}", local(start), local(start + span(event, start)))
-        except (KeyError, ValueError, TypeError) as error:
+        except ExportError:
+            raise
+        except (KeyError, ValueError, TypeError, OverflowError) as error:
             rejects.append((line, f"event: {error}", raw(event)))
+            counted(line)
 
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", HEADER, records)
     c = Columns(HEADER)
@@ -364,13 +482,35 @@ def read(sniff: Sniff, ctx: Context):
     )
 
 
-def _expand(event: dict, start: datetime, horizon: datetime) -> list[datetime]:
-    """The occurrences of a recurring event (RRULE, RDATE, minus EXDATE), in its own zone."""
-    from dateutil.rrule import rruleset, rrulestr
+def re2_reason(error: Exception) -> str:
+    """RE2's error text (bytes in the binding) as one line."""
+    reason = error.args[0] if error.args else error
+    if isinstance(reason, bytes):
+        reason = reason.decode("utf-8", errors="replace")
+    return " ".join(str(reason).split())
 
+
+def _expand(
+    event: dict,
+    start: datetime,
+    window: tuple[datetime, datetime],
+    steps: _Steps,
+    limits: Settings,
+) -> list[datetime]:
+    """The occurrences of a recurring event (RRULE, RDATE, minus EXDATE) inside the load's
+    window, in its own zone; ValueError when the event breaks a limit."""
+    from dateutil.rrule import rrule, rruleset, rrulestr
+
+    steps.start(event["RRULE"][0].value, event["_line"][0].line)
     rules = rruleset()
     for prop in event["RRULE"]:
         value = prop.value
+        frequency = re.search(r"(?:^|;)\s*FREQ\s*=\s*(\w+)", value, re.IGNORECASE)
+        if frequency and frequency.group(1).upper() == "SECONDLY":
+            raise ValueError(
+                f"RRULE '{_shown(value)}' repeats more often than once a minute, the most a "
+                "calendar event may"
+            )
         if start.tzinfo is not None:
             # dateutil wants UNTIL in UTC when DTSTART is aware (RFC 5545 says the same).
             value = re.sub(
@@ -386,9 +526,13 @@ def _expand(event: dict, start: datetime, horizon: datetime) -> list[datetime]:
             )
             value = re.sub(r"UNTIL=(\d{8})(?=;|$)", r"UNTIL=\1T235959Z", value)
         try:
-            rules.rrule(rrulestr(value, dtstart=start))
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"RRULE '{prop.value}' cannot be expanded ({error})") from None
+            rule = rrulestr(value, dtstart=start)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise ValueError(f"RRULE '{_shown(prop.value)}' cannot be expanded ({error})") from None
+        if not isinstance(rule, rrule):
+            raise ValueError(f"RRULE '{_shown(prop.value)}' is not one rule")
+        rule._bymonth = _Counted(rule._bymonth, steps)  # counts candidate dates (_Steps)
+        rules.rrule(rule)
     for prop in event.get("RDATE", []):
         for moment in _moments(prop):
             if isinstance(moment, datetime):
@@ -398,11 +542,32 @@ def _expand(event: dict, start: datetime, horizon: datetime) -> list[datetime]:
         for moment in _moments(prop):
             if isinstance(moment, datetime):
                 excluded.add(_key(moment))
-    end = horizon if start.tzinfo is None else horizon.replace(tzinfo=start.tzinfo)
-    occurrences = []
-    for occurrence in rules:
-        if occurrence > end or len(occurrences) >= MAX_OCCURRENCES:
-            break
-        if _key(occurrence) not in excluded:
+    first, end = (
+        window if start.tzinfo is None else (w.replace(tzinfo=start.tzinfo) for w in window)
+    )
+    occurrences: list[datetime] = []
+    previous = None
+    try:
+        for occurrence in rules:
+            if previous is not None and occurrence - previous < MIN_GAP:
+                raise ValueError(
+                    f"RRULE '{_shown(steps.rule)}' gives two occurrences less than a minute apart "
+                    f"({previous:%Y-%m-%d %H:%M:%S} and {occurrence:%Y-%m-%d %H:%M:%S}); a "
+                    "calendar event may repeat at most once a minute"
+                )
+            previous = occurrence
+            if occurrence >= end:
+                break
+            if occurrence < first or _key(occurrence) in excluded:
+                continue
             occurrences.append(occurrence)
+            if len(occurrences) > limits.calendar_max_per_event:
+                raise ValueError(
+                    f"RRULE '{_shown(steps.rule)}' gives more than "
+                    f"{limits.calendar_max_per_event:,} occurrences from {first:%Y-%m-%d} to "
+                    f"{end - timedelta(days=1):%Y-%m-%d}, the limit for one event (the "
+                    "calendar_max_per_event setting raises it)"
+                )
+    except OverflowError:
+        pass  # dateutil ran past the year 9999: there is nothing more to give
     return occurrences

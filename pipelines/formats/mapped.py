@@ -15,7 +15,7 @@ needs an answer the file does not give stops with a message naming the line to a
     [therapists]
     "Chen, Maya" = "L01-T01"     # staff names in exports -> therapist ids of the shift files
     [ics]
-    summary = "(?P<service>.+?) - (?P<client>.+)"   # named groups: service, client, therapist
+    summary = "(?P<service>.+?) - (?P<client>.+)"   # named groups: service, client, therapist (RE2)
     therapist = "Maya Chen"      # whose calendar this is (else a `therapist` group or the name)
     location_is = "room"         # what an event's LOCATION means: room | location | ignore
     timezone = "America/Denver"  # for UTC times when the calendar names no X-WR-TIMEZONE
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pipelines.formats import ics
 from pipelines.formats.common import (
     NULL,
     Columns,
@@ -168,11 +169,14 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
     if mapping.ics_location_is not in ("room", "location", "ignore"):
         raise ExportError(f"{where}: [ics] location_is must be room, location or ignore")
     if mapping.ics_summary is not None:
+        # RE2 runs it, in time linear in the SUMMARY: a pattern with nested quantifiers cannot
+        # make Python's backtracking take hours on a long SUMMARY.
         try:
-            re.compile(mapping.ics_summary)
-        except re.error as error:
+            ics.summary_pattern(mapping.ics_summary)
+        except ics.re2.error as error:
             raise ExportError(
-                f"{where}: [ics] summary is not a regular expression ({error})"
+                f"{where}: [ics] summary cannot be used ({ics.re2_reason(error)}); it is run by "
+                "RE2, which has no backreferences or lookaround"
             ) from None
     for sec, target in (("therapists", mapping.therapists), ("status_words", mapping.status_words)):
         for key, value in section(sec).items():
