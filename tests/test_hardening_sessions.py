@@ -257,16 +257,19 @@ def sign_in(page, base: str, name: str) -> None:
     page.get_by_role("textbox", name="User name").fill(name)
     page.get_by_role("textbox", name="Password").fill(PASSWORDS[name])
     page.get_by_role("button", name="Sign in").click()
-    try:
-        page.get_by_text("Signed in as").wait_for(timeout=60_000)
-    except Exception:
-        page.screenshot(path="/tmp/signin_fail.png")
-        raise
+    page.get_by_text("Signed in as").wait_for(timeout=60_000)
     wait_until_idle(page)
 
 
 def shows_sign_in_form(page) -> bool:
-    page.locator("h1").first.wait_for(timeout=60_000)
+    """True once the page settles on the sign-in form (a click's rerun may start a moment
+    later, so wait for the form rather than look once); False if it never does."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.locator("h1", has_text="Sign in").first.wait_for(timeout=30_000)
+    except PlaywrightTimeout:
+        return False
     wait_until_idle(page)
     return (
         page.locator("h1").first.inner_text().strip() == "Sign in"
