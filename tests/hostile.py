@@ -57,18 +57,34 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
             stderr=err,
             text=True,
         )
-        # wait4 gives this child's own rusage (RUSAGE_CHILDREN would be the max of all).
+        # The child's own peak is VmHWM of its address space, read until it exits. (wait4's
+        # ru_maxrss would not do: Linux keeps it across exec, so it starts at the size of the
+        # forking test worker, hundreds of MB late in a suite.)
+        peak_kb = 0
         while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            peak_kb = max(peak_kb, _peak_kb(child.pid))
+            pid, status, _ = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() - started > timeout:
                 child.kill()
                 os.wait4(child.pid, 0)
                 raise TimeoutError(f"studio-ops {' '.join(args)} ran over {timeout} s")
-            time.sleep(0.02)
+            time.sleep(0.01)
         seconds = time.monotonic() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Run(child.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024)
+        return Run(child.returncode, out.read(), err.read(), seconds, peak_kb / 1024)
+
+
+def _peak_kb(pid: int) -> int:
+    """VmHWM (peak resident set) of a running process, 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
