@@ -450,3 +450,69 @@ def location_names(profile: Profile) -> dict[str, str]:
         for name in (loc.id, loc.name):
             index.setdefault(name_key(name), loc.id)
     return index
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def to_toml(profile: Profile, notes: dict[str, str] | None = None) -> str:
+    """The profile as TOML text that parse_profile reads back to an equal profile.
+
+    `notes` maps a location id, or "location_id/therapist_id", to a comment written above its
+    table (profile suggest says there what it guessed).
+    """
+    notes = notes or {}
+    out: list[str] = []
+    for loc in profile.locations:
+        if out:
+            out.append("")
+        out.extend(f"# {line}" for line in notes.get(loc.id, "").splitlines())
+        out.append("[[location]]")
+        out.append(f"id = {_q(loc.id)}")
+        out.append(f"name = {_q(loc.name)}")
+        if loc.timezone:
+            out.append(f"timezone = {_q(loc.timezone)}")
+        if loc.opened_on:
+            out.append(f'opened_on = "{loc.opened_on.isoformat()}"')
+        hours = ", ".join(
+            f'{WEEKDAYS[day]} = "{s:%H:%M}-{e:%H:%M}"'
+            for day, (s, e) in sorted(loc.opening_hours.items())
+        )
+        out.append(f"opening_hours = {{ {hours} }}" if hours else "opening_hours = {}")
+        out.append(f"closed_on = {_dates_toml(loc.closed_on)}")
+        out.append("rooms = [")
+        for room in loc.rooms:
+            bars = "true" if room.bars else "false"
+            out.append(f"  {{ id = {_q(room.id)}, name = {_q(room.name)}, bars = {bars} }},")
+        out.append("]")
+        for therapist in loc.therapists:
+            out.append("")
+            key = f"{loc.id}/{therapist.id}"
+            out.extend(f"# {line}" for line in notes.get(key, "").splitlines())
+            out.append("[[location.therapist]]")
+            out.append(f"id = {_q(therapist.id)}")
+            out.append(f"name = {_q(therapist.name)}")
+            aliases = ", ".join(_q(a) for a in therapist.also_known_as)
+            out.append(f"also_known_as = [{aliases}]")
+            if therapist.bar_trained is not None:
+                out.append(f"bar_trained = {'true' if therapist.bar_trained else 'false'}")
+            shifts = []
+            for day, pieces in sorted(therapist.shifts.items()):
+                ranges = [f'"{s:%H:%M}-{e:%H:%M}"' for s, e in pieces]
+                value = ranges[0] if len(ranges) == 1 else f"[{', '.join(ranges)}]"
+                shifts.append(f"{WEEKDAYS[day]} = {value}")
+            out.append(f"shifts = {{ {', '.join(shifts)} }}" if shifts else "shifts = {}")
+            out.append(f"break_minutes = {therapist.break_minutes}")
+            out.append(f"time_off = {_dates_toml(therapist.time_off)}")
+    return "\n".join(out) + "\n"
+
+
+def _q(text: str) -> str:
+    """A TOML basic string."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if c >= " " or c == "\t" else f"\\u{ord(c):04x}" for c in escaped)
+    return f'"{escaped}"'
+
+
+def _dates_toml(days: frozenset[date]) -> str:
+    return "[" + ", ".join(f'"{d.isoformat()}"' for d in sorted(days)) + "]"

@@ -147,3 +147,15 @@ shifts = { tue = "12:00-17:00", wed = "09:00-17:00" }
         parse_profile(text, "studio.toml")
     # the same therapist on different days is fine
     parse_profile(text.replace('tue = "12:00-17:00", ', ""), "studio.toml")
+
+
+def test_a_profile_written_as_toml_reads_back_equal() -> None:
+    from pipelines.profile import to_toml
+
+    profile = parse_profile(EASTSIDE, "studio.toml")
+    text = to_toml(profile, notes={"L01": "guessed from 8 weeks", "L01/jo": "training unknown"})
+    assert "# guessed from 8 weeks" in text
+    assert parse_profile(text, "again.toml") == profile
+    # names with quotes and backslashes survive the round trip
+    odd = EASTSIDE.replace('"Maya Chen"', '"Maya \\"Mo\\" Chen \\\\ Jr"')
+    assert parse_profile(to_toml(parse_profile(odd))) == parse_profile(odd)
