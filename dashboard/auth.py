@@ -25,6 +25,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.format import md_text
 from pipelines import access
 from pipelines.access import AccessError, User
 from pipelines.settings import SettingsError
@@ -209,7 +210,7 @@ def gate() -> Viewer | None:
         found = current_viewer()
     except AccessError as error:
         st.session_state[SESSION_VIEWER] = None
-        st.error(str(error))
+        st.error(md_text(str(error)))
         return None
     st.session_state[SESSION_VIEWER] = found
     if found is None:
@@ -232,8 +233,9 @@ def _sign_in_form() -> None:
     _write_cookie(None)  # whatever token this browser still holds is no longer good
     oidc = _oidc_configured()
     if oidc and st.user.is_logged_in:
+        identity = md_text(st.user.get("email") or "an unknown identity")
         st.warning(
-            f"You are signed in as {st.user.get('email') or 'an unknown identity'}, but the "
+            f"You are signed in as {identity}, but the "
             "access file gives that identity no access. Ask the studio owner to add you."
         )
         st.button("Sign out", on_click=st.logout, key="sign_out_unknown")
@@ -313,7 +315,8 @@ def _write_cookie(token: str | None) -> None:
 def _sidebar_account(user: User) -> None:
     where = "every location" if user.sees_every_location else ", ".join(user.locations)
     with st.sidebar:
-        st.caption(f"Signed in as **{user.name}** ({user.role}: {where})")
+        # user names and location ids come from the access file: shown as text, not markdown
+        st.caption(f"Signed in as **{md_text(user.name)}** ({user.role}: {md_text(where)})")
         if st.session_state.get(SESSION_TOKEN):
             _write_cookie(st.session_state[SESSION_TOKEN])
         st.button("Sign out", on_click=_sign_out, icon=":material/logout:", key="sign_out")
