@@ -452,6 +452,27 @@ def location_names(profile: Profile) -> dict[str, str]:
     return index
 
 
+# --- the profile in the warehouse --------------------------------------------------------------
+
+
+def stored_profile(con) -> Profile | None:
+    """The profile loaded last into the warehouse on `con` (table studio_profile), or None.
+
+    Works on a read-only snapshot and on a warehouse built before profiles existed."""
+    has_table = con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'studio_profile' and not temporary"
+    ).fetchone()[0]
+    if not has_table:
+        return None
+    row = con.execute(
+        "select profile_toml, file_name from studio_profile "
+        "order by loaded_at desc, rowid desc limit 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return parse_profile(row[0], row[1])
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """One settings file for every location: metric thresholds, windows and paths.
 
-Defaults are those of ../shared/METRICS.md. A TOML file overrides them: the path comes from
-the environment variable STUDIO_OPS_SETTINGS, else ``studio-ops.toml`` in the working folder.
+Defaults are the README's (Settings). A TOML file overrides them: the path comes from the
+environment variable STUDIO_OPS_SETTINGS, else ``studio-ops.toml`` in the working folder.
 Pipelines and dashboard both read settings through :func:`load_settings`.
 """
 
@@ -12,7 +12,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_DB = Path("data") / "studio.duckdb"
+DEFAULT_DB = Path("data") / "studio.duckdb"  # the studio's own data (`studio-ops init`)
+DEMO_NAME = "demo.duckdb"  # the built-in demo chain, beside it
 SETTINGS_ENV = "STUDIO_OPS_SETTINGS"
 DB_ENV = "STUDIO_OPS_DB"
 SETTINGS_FILE = "studio-ops.toml"
@@ -34,7 +35,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Thresholds and windows used by the marts and the dashboard (METRICS.md, Settings)."""
+    """Thresholds and windows used by the marts and the dashboard (README, Settings)."""
 
     late_cancel_hours: int = 24
     turnover_minutes: int = 15
@@ -44,6 +45,10 @@ class Settings:
     retention_windows_days: tuple[int, ...] = (30, 60, 90)
     at_risk_days: int = 45
     lapsed_days: int = 90
+    # History start: a location's first visits count as new clients only from its profile's
+    # opened_on, else from this many days after its first booking (0: from the first booking).
+    # Clients seen earlier were probably clients already: the data just starts there.
+    new_client_lookback_days: int = 90
     bar_service_keywords: tuple[str, ...] = DEFAULT_BAR_KEYWORDS
     currency_symbol: str = "$"
     access_file: str | None = None  # pipelines.access; STUDIO_OPS_ACCESS wins
@@ -71,6 +76,9 @@ class Settings:
     calendar_days_ahead: int = 400
     calendar_max_per_event: int = 5000  # occurrences of one repeating event inside the window
     calendar_max_per_file: int = 100_000  # appointments in one calendar file
+    # The studio profile (pipelines.profile) fills the room calendar and shifts up to this many
+    # days after the load day, so the coming weeks' capacity is there without a new export.
+    profile_days_ahead: int = 28
     source_file: str | None = field(default=None, compare=False)
 
     def as_rows(self) -> dict[str, object]:
@@ -83,6 +91,7 @@ class Settings:
             "weekly_hands_on_hours_limit": self.weekly_hands_on_hours_limit,
             "at_risk_days": self.at_risk_days,
             "lapsed_days": self.lapsed_days,
+            "new_client_lookback_days": self.new_client_lookback_days,
         }
 
 
@@ -94,6 +103,7 @@ _INT_SETTINGS = {
     "weekly_hands_on_hours_limit",
     "at_risk_days",
     "lapsed_days",
+    "new_client_lookback_days",
     "max_upload_mb",
     "upload_memory_mb",
     "upload_timeout_seconds",
@@ -102,6 +112,7 @@ _INT_SETTINGS = {
     "calendar_days_ahead",
     "calendar_max_per_event",
     "calendar_max_per_file",
+    "profile_days_ahead",
     "load_memory_mb",
     "max_line_kb",
     "max_columns",
@@ -178,8 +189,25 @@ def load_settings(path: Path | str | None = None) -> Settings:
 
 
 def db_path(explicit: str | Path | None = None) -> Path:
-    """The warehouse path: `--db`, else STUDIO_OPS_DB, else data/studio.duckdb."""
+    """The studio's own warehouse: `--db`, else STUDIO_OPS_DB, else data/studio.duckdb."""
     if explicit:
         return Path(explicit)
     env = os.environ.get(DB_ENV)
     return Path(env) if env else DEFAULT_DB
+
+
+def demo_db_path(explicit: str | Path | None = None) -> Path:
+    """The demo chain's own file: `--db`, else demo.duckdb beside the studio's warehouse.
+
+    The demo never shares a file with real data, so a studio's exports cannot end up mixed
+    into made-up bookings (pipelines.load refuses to load into it)."""
+    if explicit:
+        return Path(explicit)
+    real = db_path()
+    return real.with_name(DEMO_NAME if real.name != DEMO_NAME else "demo-chain.duckdb")
+
+
+def shown_db_path() -> Path:
+    """The warehouse the dashboard shows: the studio's own once it exists, else the demo."""
+    real = db_path()
+    return real if real.exists() else demo_db_path()

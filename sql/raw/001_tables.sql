@@ -44,7 +44,7 @@ create table if not exists raw_therapist_shifts (
     location_id varchar not null,
     therapist_id varchar not null,
     therapist_name varchar,
-    bar_trained boolean not null,
+    bar_trained boolean,                -- NULL: unknown (no file says), never "no"
     shift_start time not null,
     shift_end time not null,
     break_minutes integer not null,
@@ -58,6 +58,46 @@ create table if not exists raw_locations (
     timezone varchar,
     load_id bigint not null,
     line_number bigint not null
+);
+
+-- Warehouses built before the studio profile: shifts may leave bar training unknown, and a
+-- location has the day it opened (both no-ops once done).
+alter table raw_therapist_shifts alter column bar_trained drop not null;
+alter table raw_locations add column if not exists opened_on date;
+
+-- The studio profile (pipelines.profile): the TOML text of each profile loaded; the latest
+-- row is the profile in force.
+create table if not exists studio_profile (
+    loaded_at timestamp not null,
+    file_name varchar not null,
+    profile_toml varchar not null
+);
+
+-- The profile expanded to room-calendar and shift rows, re-made on every load for each
+-- location from its first booking day to profile_days_ahead days after the load day. The
+-- staging views add them to the export rows; an export row for the same room (or therapist)
+-- and day wins.
+create table if not exists profile_rooms (
+    date date not null,
+    location_id varchar not null,
+    room_id varchar not null,
+    room_name varchar,
+    has_bars boolean not null,
+    opens_at time not null,
+    closes_at time not null,
+    blocked_minutes integer not null,
+    room_order integer not null         -- the room's place in the profile's list
+);
+
+create table if not exists profile_shifts (
+    date date not null,
+    location_id varchar not null,
+    therapist_id varchar not null,
+    therapist_name varchar,
+    bar_trained boolean,                -- NULL: the profile does not say
+    shift_start time not null,
+    shift_end time not null,
+    break_minutes integer not null
 );
 
 -- Pipeline bookkeeping (METRICS.md).

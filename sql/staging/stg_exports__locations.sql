@@ -1,5 +1,7 @@
--- Locations: every location any export names. raw_locations (often empty) adds
--- a display name and a time zone; a location without one is named by its id.
+-- Locations: every location any export or the studio profile names.
+-- raw_locations (a locations export, or the profile's locations) adds a display
+-- name, a time zone and the day it opened (the profile's opened_on); a location
+-- without one is named by its id.
 
 create or replace view stg_exports__locations as
 
@@ -51,6 +53,7 @@ final as (
             nullif(trim(latest_rows.name), ''), named_anywhere.location_id
         ) as name,
         nullif(trim(latest_rows.timezone), '') as timezone,
+        latest_rows.opened_on,
     from named_anywhere
     left join latest_rows
         on named_anywhere.location_id = latest_rows.location_id

@@ -1,14 +1,69 @@
--- The room calendar, typed: one row per room per day, the latest load wins (the
--- loader replaces a key's row; the unique_keys check guards the marts).
--- A closing time before the opening time means the room closes after midnight.
+-- The room calendar, typed: one row per room per day. Rows come from room-calendar
+-- exports (the latest load wins: the loader replaces a key's row; the unique_keys
+-- check guards the marts) and from the studio profile (profile_rooms, re-made on
+-- every load); an export row for the same (location, room, date) replaces the
+-- profile's. A closing time before the opening time means the room closes after
+-- midnight.
 
 create or replace view stg_exports__rooms as
 
 with
 
-raw_rows as (
+export_rows as (
     select * from raw_rooms
     --incremental: semi join scope_input_days using (location_id, date)
+),
+
+-- a room's place in the profile's list orders rooms (room inference, pages),
+-- also on days an export describes
+profile_order as (
+    select location_id, room_id, min(room_order) as room_order
+    from profile_rooms
+    group by location_id, room_id
+),
+
+profile_rows as (
+    select * from profile_rooms
+    anti join export_rows using (location_id, room_id, date)
+    --incremental: semi join scope_input_days using (location_id, date)
+),
+
+unioned as (
+    select
+        export_rows.date,
+        export_rows.location_id,
+        export_rows.room_id,
+        export_rows.room_name,
+        export_rows.has_bars,
+        export_rows.opens_at,
+        export_rows.closes_at,
+        export_rows.blocked_minutes,
+        profile_order.room_order,
+        'export' as source,
+        export_rows.load_id,
+        export_rows.line_number,
+    from export_rows
+    left join profile_order
+        on
+            export_rows.location_id = profile_order.location_id
+            and export_rows.room_id = profile_order.room_id
+
+    union all
+
+    select
+        date,
+        location_id,
+        room_id,
+        room_name,
+        has_bars,
+        opens_at,
+        closes_at,
+        blocked_minutes,
+        room_order,
+        'profile' as source,
+        cast(null as bigint) as load_id,
+        cast(null as bigint) as line_number,
+    from profile_rows
 ),
 
 final as (
@@ -33,10 +88,15 @@ final as (
         end as close_at,
         greatest(blocked_minutes, 0) as blocked_minutes,
 
-        -- lineage
+        -- where the row came from: 'export' or 'profile'; the profile's room order
+        -- (NULL: order by room_id)
+        source,
+        room_order,
+
+        -- lineage (NULL for profile rows)
         load_id,
         line_number,
-    from raw_rows
+    from unioned
 )
 
 select * from final

@@ -1,15 +1,55 @@
--- Therapist shifts, typed: one row per therapist, location, day and shift
--- start, the latest load wins (the loader replaces a key's row; the unique_keys
--- check guards the marts). A shift ending before it starts ends after
--- midnight.
+-- Therapist shifts, typed: one row per therapist, location, day and shift start.
+-- Rows come from shift exports (the latest load wins: the loader replaces a key's
+-- row; the unique_keys check guards the marts) and from the studio profile
+-- (profile_shifts, re-made on every load); export rows for the same (location,
+-- therapist, date) replace all of the profile's rows of that day. A shift ending
+-- before it starts ends after midnight. bar_trained NULL: unknown.
 
 create or replace view stg_exports__therapist_shifts as
 
 with
 
-raw_rows as (
+export_rows as (
     select * from raw_therapist_shifts
     --incremental: semi join scope_input_days using (location_id, date)
+),
+
+profile_rows as (
+    select * from profile_shifts
+    anti join export_rows using (location_id, therapist_id, date)
+    --incremental: semi join scope_input_days using (location_id, date)
+),
+
+unioned as (
+    select
+        date,
+        location_id,
+        therapist_id,
+        therapist_name,
+        bar_trained,
+        shift_start,
+        shift_end,
+        break_minutes,
+        'export' as source,
+        load_id,
+        line_number,
+    from export_rows
+
+    union all
+
+    select
+        date,
+        location_id,
+        therapist_id,
+        therapist_name,
+        bar_trained,
+        shift_start,
+        shift_end,
+        break_minutes,
+        'profile' as source,
+        cast(null as bigint) as load_id,
+        cast(null as bigint) as line_number,
+    from profile_rows
 ),
 
 final as (
@@ -20,7 +60,7 @@ final as (
         date,
         nullif(trim(therapist_name), '') as therapist_name,
 
-        -- skills
+        -- skills (NULL: unknown)
         bar_trained,
 
         -- the shift
@@ -34,10 +74,13 @@ final as (
         end as shift_end_at,
         greatest(break_minutes, 0) as break_minutes,
 
-        -- lineage
+        -- where the row came from: 'export' or 'profile'
+        source,
+
+        -- lineage (NULL for profile rows)
         load_id,
         line_number,
-    from raw_rows
+    from unioned
 )
 
 select * from final
