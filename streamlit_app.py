@@ -50,7 +50,12 @@ PAGES = {
 upload_guard.install()  # once per process: uploads need a signed-in viewer who may load
 viewer = auth.gate()
 upload_guard.allow_uploads(viewer is not None and viewer.may_upload)
-page = st.navigation(PAGES, position="sidebar" if viewer else "hidden")
+pages = PAGES
+if viewer is not None and viewer.sees_every_location and viewer.may_upload:
+    # the studio profile describes every location: owners only (everyone on an open app)
+    setup = st.Page("dashboard/pages/setup.py", title="Setup", icon=":material/tune:")
+    pages = {**PAGES, "Owner": [*PAGES["Owner"], setup]}
+page = st.navigation(pages, position="sidebar" if viewer else "hidden")
 
 # Without a viewer the sign-in form (or why nobody can sign in) is shown instead of a page.
 if viewer is not None:

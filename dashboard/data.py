@@ -26,6 +26,7 @@ import streamlit as st
 
 from dashboard import auth
 from pipelines.load import IS_DEMO_SQL
+from pipelines.profile import Profile, parse_profile
 from pipelines.settings import Settings, db_path, load_settings
 from pipelines.warehouse import SnapshotReader, WarehouseError
 
@@ -1151,3 +1152,37 @@ def rejected_reasons() -> pd.DataFrame:
         """,
         _everything_allowed(),
     )
+
+
+# ---------------------------------------------------------------- studio profile (Setup page)
+
+
+def warehouse_path() -> Path:
+    """The warehouse the dashboard shows (the Setup page keeps the profile file beside it)."""
+    return Path(snapshot().path)
+
+
+def stored_profile() -> Profile | None:
+    """The studio profile loaded last (table studio_profile, the latest row wins), or None.
+
+    Owners only (the Setup page): a profile describes every location. A warehouse built before
+    profiles existed has no such table, which is the same as no profile.
+    """
+    exists = _query(
+        "select count(*) from duckdb_tables() where table_name = 'studio_profile' "
+        "and not temporary and ?",
+        _everything_allowed(),
+    )
+    if not exists.iloc[0, 0]:
+        return None
+    frame = _query(
+        """
+        select profile_toml, file_name
+        from studio_profile
+        order by loaded_at desc, rowid desc
+        limit 1
+        """
+    )
+    if frame.empty:
+        return None
+    return parse_profile(frame.iloc[0, 0], frame.iloc[0, 1])
