@@ -168,10 +168,22 @@ def settings_in_force() -> Settings:
 # Rebooking needs its denominator (completed visits whose is_rebooked is known), which the
 # location-day mart does not carry, so it is counted from fct_bookings with the same scope.
 _KPI_SQL = """
-with day_totals as (
+with priced as (
+    -- locations whose exports give prices: revenue and RevPATH are empty (not $0) without
+    -- them, and the "All locations" RevPATH divides by the open hours of these only
+    select location_id, count(price) > 0 as has_prices
+    from fct_bookings
+    where list_contains(?, location_id)
+        and booking_date between ? and ?
+        and status = 'completed'
+    group by location_id
+),
+day_totals as (
     select
         location_id,
         grouping(location_id) = 1 as is_total,
+        coalesce(bool_or(p.has_prices), false) as has_prices,
+        sum(available_minutes) filter (where p.has_prices) as priced_available_minutes,
         count(distinct "date") as days,
         sum(available_minutes) as available_minutes,
         sum(occupied_minutes) as occupied_minutes,
@@ -188,6 +200,7 @@ with day_totals as (
         sum(revenue)::double as revenue,
         sum(new_clients) as new_clients
     from fct_location_days
+    left join priced as p using (location_id)
     where list_contains(?, location_id) and "date" between ? and ?
     group by grouping sets ((location_id), ())
 ),
@@ -219,8 +232,9 @@ select
     d.no_shows / nullif(d.completed + d.no_shows, 0) as no_show_rate,
     coalesce(d.cancellations, 0) as cancellations,
     coalesce(d.late_cancellations, 0) as late_cancellations,
-    coalesce(d.revenue, 0) as revenue,
-    d.revenue / nullif(d.available_minutes / 60.0, 0) as revpath,
+    case when d.has_prices then coalesce(d.revenue, 0) end as revenue,
+    case when d.has_prices
+        then coalesce(d.revenue, 0) / nullif(d.priced_available_minutes / 60.0, 0) end as revpath,
     coalesce(d.new_clients, 0) as new_clients,
     coalesce(r.rebooked_visits, 0) as rebooked_visits,
     r.rebooked_visits / nullif(r.rebook_known_visits, 0) as rebooking_rate,
@@ -236,7 +250,7 @@ order by d.is_total, location_name
 
 def _kpis(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
     scope = _scope(locations)
-    return _query(_KPI_SQL, scope, start, end, scope, start, end)
+    return _query(_KPI_SQL, scope, start, end, scope, start, end, scope, start, end)
 
 
 def kpi_totals(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object] | None:
@@ -434,9 +448,11 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
     """
     return _query(
         f"""
-        with hours as (
+        with {_STAFFED},
+        hours as (
             select
                 h.location_id,
+                h.location_id in (select location_id from staffed) as staffed,
                 isodow(h."date") as weekday_number,
                 {_WEEKDAY} as weekday,
                 h.hour,
@@ -472,9 +488,10 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
                 sum(therapist_booked_minutes) / nullif(sum(therapist_scheduled_minutes), 0)
                     as therapist_utilization,
                 sum(bar_rooms_full_minutes) / 60.0 as extra_bar_room_hours,
-                sum(room_minutes_without_therapist) / 60.0 as extra_bar_shift_hours
+                sum(room_minutes_without_therapist) / 60.0 as extra_bar_shift_hours,
+                bool_or(staffed) as staffed
             from hours
-            group by all
+            group by location_id, weekday_number, weekday, hour
         )
         select
             coalesce(nullif(l.name, ''), s.location_id) as location_name,
@@ -484,9 +501,10 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
             s.bar_room_utilization,
             s.room_utilization,
             s.therapist_utilization,
-            -- no therapist on shift while rooms are open: therapists ran out
+            -- no therapist on shift while rooms are open: therapists ran out (at a location
+            -- whose shifts are known at all; without any, only the rooms are compared)
             case
-                when coalesce(s.therapist_utilization, 9) >= greatest(
+                when s.staffed and coalesce(s.therapist_utilization, 9) >= greatest(
                     coalesce(s.bar_room_utilization, 0), coalesce(s.room_utilization, 0)
                 ) then 'Therapists on shift'
                 when coalesce(s.bar_room_utilization, -1) >= coalesce(s.room_utilization, 0)
@@ -496,10 +514,11 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
             greatest(
                 coalesce(s.bar_room_utilization, 0),
                 coalesce(s.room_utilization, 0),
-                coalesce(s.therapist_utilization, 1)
+                case when s.staffed then coalesce(s.therapist_utilization, 1) else 0 end
             ) as tightest_utilization,
-            s.extra_bar_room_hours,
-            s.extra_bar_shift_hours
+            case when s.bar_room_utilization is not null then s.extra_bar_room_hours end
+                as extra_bar_room_hours,
+            case when s.staffed then s.extra_bar_shift_hours end as extra_bar_shift_hours
         from by_slot as s
         left join dim_locations as l on l.location_id = s.location_id
         order by location_name, s.weekday_number, s.hour
@@ -507,16 +526,34 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
         _scope(locations),
         start,
         end,
+        _scope(locations),
+        start,
+        end,
     )
+
+
+# Locations with any shift time in the chosen days (parameters: locations, first, last day).
+# Without shifts nobody knows when therapists were free, so the bottleneck view leaves the
+# therapists out rather than counting every hour as "no one on shift".
+_STAFFED = """staffed as (
+            select location_id
+            from fct_hourly_capacity
+            where list_contains(?, location_id) and "date" between ? and ?
+            group by location_id
+            having sum(therapist_scheduled_minutes) > 0
+        )"""
 
 
 def bottleneck_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per location: hours an extra bar room or an extra bar-trained shift would have sold."""
     return _query(
-        """
-        with hours as (
+        f"""
+        with {_STAFFED},
+        hours as (
             select
                 location_id,
+                location_id in (select location_id from staffed) as staffed,
+                bar_room_available_minutes,
                 bar_rooms_full_minutes,
                 case
                     when therapist_booked_minutes >= therapist_scheduled_minutes
@@ -531,13 +568,19 @@ def bottleneck_summary(locations: Locations, start: dt.date, end: dt.date) -> pd
         )
         select
             coalesce(nullif(l.name, ''), h.location_id) as location_name,
-            sum(h.bar_rooms_full_minutes) / 60.0 as extra_bar_room_hours,
-            sum(h.room_minutes_without_therapist) / 60.0 as extra_bar_shift_hours
+            -- empty, not 0 h, when the location has no bar room or no shifts to go by
+            case when sum(h.bar_room_available_minutes) > 0
+                then sum(h.bar_rooms_full_minutes) / 60.0 end as extra_bar_room_hours,
+            case when bool_or(h.staffed)
+                then sum(h.room_minutes_without_therapist) / 60.0 end as extra_bar_shift_hours
         from hours as h
         left join dim_locations as l on l.location_id = h.location_id
         group by all
         order by location_name
         """,
+        _scope(locations),
+        start,
+        end,
         _scope(locations),
         start,
         end,
@@ -639,7 +682,12 @@ def therapist_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.
             coalesce(t.therapist_name, d.therapist_id) as therapist,
             case when ? then therapist || ' (' || location_name || ')' else therapist end
                 as therapist_label,
-            coalesce(t.bar_trained, false) as bar_trained,
+            -- no shift export or profile says: unknown, never "no"
+            case
+                when bool_or(t.bar_trained) then 'yes'
+                when not bool_or(t.bar_trained) then 'no'
+                else 'unknown'
+            end as bar_trained,
             count(*) filter (where d.scheduled_minutes > 0) as shift_days,
             sum(d.scheduled_minutes) / 60.0 as scheduled_hours,
             sum(d.booked_minutes) / 60.0 as booked_hours,
@@ -774,7 +822,7 @@ def rebalancing_hints(
             select
                 d.*,
                 coalesce(t.therapist_name, d.therapist_id) as therapist,
-                coalesce(t.bar_trained, false) as bar_trained
+                t.bar_trained  -- NULL: unknown
             from fct_therapist_days as d
             left join dim_therapists as t
                 on t.location_id = d.location_id and t.therapist_id = d.therapist_id
@@ -791,7 +839,10 @@ def rebalancing_hints(
                 string_agg(
                     h.therapist || ' (' || round(
                         (h.scheduled_minutes - coalesce(h.booked_minutes, 0)) / 60.0, 1
-                    ) || ' h free)',
+                    ) || ' h free'
+                    || case when o.over_bar_limit and h.bar_trained is null
+                        then ', bar training unknown' else '' end
+                    || ')',
                     ', ' order by h.scheduled_minutes - coalesce(h.booked_minutes, 0) desc
                 ) as could_take_over
             from over as o
@@ -802,8 +853,11 @@ def rebalancing_hints(
                 and h.scheduled_minutes - coalesce(h.booked_minutes, 0) >= ?
                 and not h.over_bar_limit
                 and not h.over_hands_on_limit
-                and (h.bar_trained or not o.over_bar_limit)
+                and (h.bar_trained is not false or not o.over_bar_limit)
             group by all
+        ),
+        staffed_days as (
+            select location_id, "date" from days group by all having sum(scheduled_minutes) > 0
         )
         select
             o."date",
@@ -814,8 +868,13 @@ def rebalancing_hints(
                 case when o.over_hands_on_limit
                     then round(o.hands_on_minutes / 60.0, 1) || ' h hands-on' end
             ) as load,
-            coalesce(h.could_take_over, 'nobody free with the right training') as could_take_over
+            coalesce(
+                h.could_take_over,
+                case when s."date" is null then 'no shifts known for this day'
+                    else 'nobody free with the right training' end
+            ) as could_take_over
         from over as o
+        left join staffed_days as s on s.location_id = o.location_id and s."date" = o."date"
         left join helpers as h
             on h.location_id = o.location_id
             and h."date" = o."date"
@@ -1151,6 +1210,167 @@ def rejected_reasons() -> pd.DataFrame:
         order by rows_rejected desc, reason
         """,
         _everything_allowed(),
+    )
+
+
+# ---------------------------------------------------------------- partial states (issue 14)
+
+# What a page's figures need and the selection lacks: rooms, shifts, prices, when bookings
+# were made, rooms the export named, bar training. The pages turn these counts into one line
+# each (dashboard.gaps), instead of a 0%, a $0 or an empty chart.
+
+
+def _has_column(table: str, column: str) -> bool:
+    """Whether the published warehouse has `table.column` (columns other engineers add land
+    one load at a time: a warehouse built before them has none)."""
+    frame = _query(
+        """
+        select count(*) as found
+        from information_schema.columns
+        where table_name = ? and column_name = ?
+        """,
+        table,
+        column,
+    )
+    return bool(frame.iloc[0, 0])
+
+
+def data_gaps(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per location of the selection: what its figures rest on, counted in the chosen days.
+
+    Columns: location_id, location_name; room_days, bar_room_days (room-calendar rows),
+    room_days_ever and the room calendar's first and last day (any date); shift_days (therapist
+    days with shift time) and shift_days_ever; bookings, held, completed, priced (completed
+    with a known price), rebooking_known (completed whose rebooking is known), created_known
+    (bookings with a created_at); inferred_rooms (held bookings whose room was inferred);
+    therapists seen in the days and how many of them have unknown bar training.
+    """
+    inferred = (
+        "count(*) filter (where is_held and room_source = 'inferred')"
+        if _has_column("fct_bookings", "room_source")
+        else "0"
+    )
+    scope = _scope(locations)
+    return _query(
+        f"""
+        with chosen as (
+            select location_id, coalesce(nullif(name, ''), location_id) as location_name
+            from dim_locations
+            where list_contains(?, location_id)
+        ),
+        room_calendar as (
+            select
+                location_id,
+                count(*) filter (where "date" between ? and ?) as room_days,
+                count(*) filter (where "date" between ? and ? and has_bars) as bar_room_days,
+                count(*) as room_days_ever,
+                min("date") as room_calendar_from,
+                max("date") as room_calendar_to
+            from fct_room_days
+            where list_contains(?, location_id)
+            group by location_id
+        ),
+        shifts as (
+            select
+                location_id,
+                count(*) filter (where "date" between ? and ? and scheduled_minutes > 0)
+                    as shift_days,
+                count(*) filter (where scheduled_minutes > 0) as shift_days_ever
+            from fct_therapist_days
+            where list_contains(?, location_id)
+            group by location_id
+        ),
+        bookings as (
+            select
+                location_id,
+                count(*) as bookings,
+                count(*) filter (where is_held) as held,
+                count(*) filter (where status = 'completed') as completed,
+                count(price) filter (where status = 'completed') as priced,
+                count(is_rebooked) filter (where status = 'completed') as rebooking_known,
+                count(created_at) as created_known,
+                {inferred} as inferred_rooms
+            from fct_bookings
+            where list_contains(?, location_id) and booking_date between ? and ?
+            group by location_id
+        ),
+        training as (
+            select
+                t.location_id,
+                count(*) as therapists,
+                count(*) filter (where t.bar_trained is null) as training_unknown
+            from dim_therapists as t
+            where list_contains(?, t.location_id)
+                and exists (
+                    select 1 from fct_therapist_days as d
+                    where d.location_id = t.location_id and d.therapist_id = t.therapist_id
+                        and d."date" between ? and ?
+                )
+            group by t.location_id
+        )
+        select
+            c.location_id,
+            c.location_name,
+            coalesce(r.room_days, 0) as room_days,
+            coalesce(r.bar_room_days, 0) as bar_room_days,
+            coalesce(r.room_days_ever, 0) as room_days_ever,
+            r.room_calendar_from,
+            r.room_calendar_to,
+            coalesce(s.shift_days, 0) as shift_days,
+            coalesce(s.shift_days_ever, 0) as shift_days_ever,
+            coalesce(b.bookings, 0) as bookings,
+            coalesce(b.held, 0) as held,
+            coalesce(b.completed, 0) as completed,
+            coalesce(b.priced, 0) as priced,
+            coalesce(b.rebooking_known, 0) as rebooking_known,
+            coalesce(b.created_known, 0) as created_known,
+            coalesce(b.inferred_rooms, 0) as inferred_rooms,
+            coalesce(t.therapists, 0) as therapists,
+            coalesce(t.training_unknown, 0) as training_unknown
+        from chosen as c
+        left join room_calendar as r using (location_id)
+        left join shifts as s using (location_id)
+        left join bookings as b using (location_id)
+        left join training as t using (location_id)
+        order by c.location_name, c.location_id
+        """,
+        scope,
+        start,
+        end,
+        start,
+        end,
+        scope,
+        start,
+        end,
+        scope,
+        scope,
+        start,
+        end,
+        scope,
+        start,
+        end,
+    )
+
+
+def history_start(locations: Locations) -> pd.DataFrame:
+    """Per location whose new clients are counted from later than its data starts: the first
+    booking day and new_clients_from (dim_locations; no rows before those columns exist)."""
+    if not (
+        _has_column("dim_locations", "new_clients_from")
+        and _has_column("dim_locations", "first_booking_date")
+    ):
+        return pd.DataFrame(columns=["location_name", "first_booking_date", "new_clients_from"])
+    return _query(
+        """
+        select
+            coalesce(nullif(name, ''), location_id) as location_name,
+            first_booking_date,
+            new_clients_from
+        from dim_locations
+        where list_contains(?, location_id) and new_clients_from > first_booking_date
+        order by location_name
+        """,
+        _scope(locations),
     )
 
 

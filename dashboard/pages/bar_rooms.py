@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, tables
+from dashboard import charts, data, filters, gaps, tables
 from dashboard import format as fmt
 
 st.title("Ceiling-bar rooms")
@@ -16,9 +16,15 @@ st.caption(picked.caption)
 totals = data.kpi_totals(*where)
 bar_rooms = data.room_use(*where, bar_rooms_only=True)
 full = data.bar_rooms_full(*where)
+missing = data.data_gaps(*where)
 if totals is None or bar_rooms.empty:
-    st.info("No rooms with ceiling bars in this selection.")
+    # say which data is missing (no rooms at all, or none marked with bars), not just "none"
+    if gaps.missing(missing, "rooms"):
+        gaps.show(missing, ("rooms",))
+    else:
+        gaps.note(missing, "bar_rooms", "No rooms with ceiling bars in this selection.")
     st.stop()
+gaps.show(missing, ("rooms", "bar_rooms", "inferred"))
 
 tiles = st.columns(4)
 tiles[0].metric(
@@ -78,5 +84,7 @@ with left:
 with right:
     st.markdown("**Bar sessions by therapists not bar-trained**")
     untrained = data.dq_findings(*where, kinds=("bar_session_by_untrained_therapist",))
+    # only a known "not trained" is a finding: unknown training is said, not counted
+    gaps.show(missing, ("training",))
     if tables.has_rows(untrained, "None found."):
         tables.show_table(untrained.drop(columns=["kind"]), "bar-sessions-by-untrained", symbol)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, tables
+from dashboard import charts, data, filters, gaps, tables
 from dashboard import format as fmt
 
 st.title("Capacity")
@@ -12,6 +12,9 @@ if picked is None:
 symbol = data.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 st.caption(picked.caption)
+# what the figures lack (rooms, shifts): said once here, and in place of each empty chart
+missing = data.data_gaps(*where)
+gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts"))
 
 st.subheader("Utilization over time")
 left, right = st.columns(2)
@@ -27,8 +30,8 @@ measure = right.segmented_control("Show", list(measures), default="Rooms") or "R
 # a line per location reads for a few; more are drawn as one line for all of them
 together = picked.label if len(picked.locations) > charts.TREND_LINES else None
 trend = data.utilization_trend(*where, grain or "week", together)
-if tables.has_rows(trend):
-    column, title = measures[measure]
+column, title = measures[measure]
+if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
     st.altair_chart(charts.trend(trend, column, title), width="stretch")
     if together:
         st.caption(
@@ -38,21 +41,27 @@ if tables.has_rows(trend):
 
 st.subheader("Busy hours by weekday")
 hourly = data.hourly_heatmap(*where)
-if tables.has_rows(hourly):
+if hourly.empty:
+    # hours need open room time or shift time: say which of them is missing
+    gaps.note(missing, "rooms" if gaps.missing(missing, "rooms") else "shifts", tables.NO_DATA)
+else:
     rooms_tab, therapists_tab = st.tabs(["Rooms", "Therapists"])
     with rooms_tab:
-        st.caption("Share of open room time booked, by weekday and hour of day.")
-        st.altair_chart(
-            charts.weekday_hour_heatmap(hourly, "room_utilization", "Rooms booked"), width="stretch"
-        )
+        if gaps.drawable(hourly, "room_utilization", missing):
+            st.caption("Share of open room time booked, by weekday and hour of day.")
+            st.altair_chart(
+                charts.weekday_hour_heatmap(hourly, "room_utilization", "Rooms booked"),
+                width="stretch",
+            )
     with therapists_tab:
-        st.caption("Share of therapists' shift time booked, by weekday and hour of day.")
-        st.altair_chart(
-            charts.weekday_hour_heatmap(
-                hourly, "therapist_utilization", "Shift time booked", scheme="oranges"
-            ),
-            width="stretch",
-        )
+        if gaps.drawable(hourly, "therapist_utilization", missing):
+            st.caption("Share of therapists' shift time booked, by weekday and hour of day.")
+            st.altair_chart(
+                charts.weekday_hour_heatmap(
+                    hourly, "therapist_utilization", "Shift time booked", scheme="oranges"
+                ),
+                width="stretch",
+            )
     st.caption(
         "Hour by hour, room time counts every open hour: the exports do not say when in the day "
         "a room was blocked, so blocked time is left out here (it is counted in the daily figures)."
@@ -60,7 +69,9 @@ if tables.has_rows(hourly):
 
 st.subheader("Utilization by room")
 room_use = data.room_use(*where)
-if tables.has_rows(room_use):
+if room_use.empty:
+    gaps.note(missing, "rooms", tables.NO_DATA)
+else:
     ranked, note = charts.ends(room_use, "utilization")
     if note:
         st.caption(note)
@@ -86,7 +97,15 @@ st.caption(
     "colour means that resource was fuller."
 )
 summary = data.bottleneck_summary(*where)
-if tables.has_rows(summary):
+if summary.empty:
+    # the comparison is hour by hour against open room time: nothing to compare without rooms
+    gaps.note(missing, "rooms", tables.NO_DATA)
+else:
+    if summary[["extra_bar_room_hours", "extra_bar_shift_hours"]].isna().any().any():
+        st.caption(
+            "An empty cell: that location has no room with ceiling bars, or no shifts, to "
+            "work it out from (see the notes at the top)."
+        )
     tables.show_table(summary, "extra-capacity-hours", symbol)
     slots = data.bottlenecks(*where)
     names = list(slots["location_name"].unique())

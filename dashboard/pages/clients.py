@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import charts, data, filters, tables
+from dashboard import charts, data, filters, gaps, tables
 from dashboard import format as fmt
 
 st.title("Clients & retention")
@@ -30,10 +30,27 @@ st.caption(
     f"{picked.end:%d %b %Y}. Data complete through {as_of:%d %b %Y}."
 )
 
+# clients seen before a location's history start are not new (they may have come before)
+history = data.history_start(picked.locations)
+for row in history.itertuples():
+    st.info(
+        f"New clients at {fmt.md_text(row.location_name)} are counted from "
+        f"{row.new_clients_from:%d %b %Y}: the data starts on {row.first_booking_date:%d %b %Y}, "
+        "so a client whose first visit in the data is earlier may have come before. Such "
+        "clients belong to no cohort (the studio profile's opened_on sets the day it opened).",
+        icon=":material/info:",
+    )
+
 st.subheader("Do new clients come back?")
 windows = data.retention_windows()
 cohorts = data.retention_cohorts(*where)
-if tables.has_rows(cohorts):
+early = (
+    "No new clients in these months yet: new clients are counted from "
+    f"{history['new_clients_from'].min():%d %b %Y} (see above)."
+    if len(history)
+    else tables.NO_DATA
+)
+if tables.has_rows(cohorts, early):
     st.caption(
         "Each cell: share of a month's new clients who came back within N days, with how many "
         "could have (clients whose N days have passed). **open** = too recent to tell yet."
@@ -42,7 +59,7 @@ if tables.has_rows(cohorts):
 
 st.subheader("Cohort activity")
 activity = data.cohort_activity(*where)
-if tables.has_rows(activity):
+if tables.has_rows(activity, early):
     st.altair_chart(charts.cohort_heatmap(activity), width="stretch")
     st.caption(
         "Share of each first-visit month's clients who came back for a visit 1, 2, 3 … "
@@ -51,7 +68,14 @@ if tables.has_rows(activity):
 
 st.subheader("Rebooking rate")
 rebooking = data.rebooking_trend(picked.locations, picked.start, picked.end)
-if tables.has_rows(rebooking, "No completed visits with booking dates in this selection."):
+missing = data.data_gaps(picked.locations, picked.start, picked.end)
+if gaps.missing(missing, "created"):
+    # a source that never says when a booking was made cannot tell a rebooking: no rate at all
+    gaps.show(missing, ("created",))
+    rebooking = rebooking.iloc[0:0] if missing["created_known"].sum() == 0 else rebooking
+if rebooking.empty and not gaps.missing(missing, "created"):
+    st.info("No completed visits in the chosen dates.")
+elif not rebooking.empty:
     st.altair_chart(
         charts.rate_line(rebooking, "rebooking_rate", "Rebooking rate"), width="stretch"
     )

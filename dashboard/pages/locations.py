@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, tables
+from dashboard import charts, data, filters, gaps, tables
 
 st.title("Locations")
 picked = filters.sidebar()
@@ -15,6 +15,9 @@ st.caption(picked.caption)
 kpis = data.kpis_by_location(*where)
 if not tables.has_rows(kpis):
     st.stop()
+# an empty cell below is missing data, said here location by location
+missing = data.data_gaps(*where)
+gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts", "prices", "created"))
 
 st.subheader("Side by side")
 st.caption(
@@ -40,22 +43,25 @@ tables.show_table(kpis[columns], "locations", symbol)
 
 each = kpis[~kpis["is_total"]]
 left, right = st.columns(2)
+note = ""
 with left:
     st.subheader("RevPATH ranking")
-    ranked, note = charts.ends(each, "revpath")
-    st.altair_chart(
-        charts.ranked_bars(
-            ranked, "location_name", "revpath", f"RevPATH ({symbol})", "money", symbol
-        ),
-        width="stretch",
-    )
+    if gaps.drawable(each, "revpath", missing):
+        ranked, note = charts.ends(each, "revpath")
+        st.altair_chart(
+            charts.ranked_bars(
+                ranked, "location_name", "revpath", f"RevPATH ({symbol})", "money", symbol
+            ),
+            width="stretch",
+        )
 with right:
     st.subheader("Room utilization ranking")
-    ranked, note = charts.ends(each, "room_utilization")
-    st.altair_chart(
-        charts.ranked_bars(ranked, "location_name", "room_utilization", "Room utilization"),
-        width="stretch",
-    )
+    if gaps.drawable(each, "room_utilization", missing):
+        ranked, note = charts.ends(each, "room_utilization")
+        st.altair_chart(
+            charts.ranked_bars(ranked, "location_name", "room_utilization", "Room utilization"),
+            width="stretch",
+        )
 if note:
     st.caption(note)
 
@@ -69,8 +75,8 @@ measures = {
 measure = st.segmented_control("Show", list(measures), default="Room utilization")
 measure = measure or "Room utilization"
 trend = data.utilization_trend(*where, "week")
-if tables.has_rows(trend):
-    column, kind = measures[measure]
+column, kind = measures[measure]
+if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
     # one small chart per location: a dozen at most, the highest and lowest on average
     averages = trend.groupby("location_name", as_index=False)[column].mean()
     shown, note = charts.ends(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, tables
+from dashboard import charts, data, filters, gaps, tables
 
 st.title("Therapists")
 picked = filters.sidebar()
@@ -16,24 +16,28 @@ st.caption(picked.caption)
 summary = data.therapist_summary(*where)
 if not tables.has_rows(summary):
     st.stop()
+missing = data.data_gaps(*where)
+gaps.show(missing, ("shifts", "training"))
 
 st.subheader("Utilization: share of shift time booked")
-ranked, note = charts.ends(summary, "utilization")
-if note:
-    st.caption(note)
-st.altair_chart(
-    charts.ranked_bars(
-        ranked,
-        "therapist_label",
-        "utilization",
-        "Therapist utilization",
-        # a colour per location helps with a few; the labels name the location anyway
-        color="location_name"
-        if 1 < ranked["location_name"].nunique() <= len(charts.LOCATION_COLORS)
-        else None,
-    ),
-    width="stretch",
-)
+# without shifts there is no shift time to book: the note above says so, and no chart is drawn
+if gaps.drawable(summary, "utilization", missing, "therapist_utilization"):
+    ranked, note = charts.ends(summary, "utilization")
+    if note:
+        st.caption(note)
+    st.altair_chart(
+        charts.ranked_bars(
+            ranked,
+            "therapist_label",
+            "utilization",
+            "Therapist utilization",
+            # a colour per location helps with a few; the labels name the location anyway
+            color="location_name"
+            if 1 < ranked["location_name"].nunique() <= len(charts.LOCATION_COLORS)
+            else None,
+        ),
+        width="stretch",
+    )
 tables.show_table(summary.drop(columns=["therapist_label"]), "therapists", symbol)
 
 weeks = data.therapist_weeks(*where)

@@ -2,9 +2,10 @@
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, tables
+from dashboard import charts, data, filters, gaps, tables
 from dashboard import format as fmt
 
 st.title("Today")
@@ -24,6 +25,16 @@ st.caption(
 
 now = data.kpi_totals(scope, choice.day, choice.day)
 before = data.kpi_totals(scope, week_before, week_before)
+# what the day's figures lack (rooms, shifts, prices, ...): one line each, under the tiles
+missing = data.data_gaps(scope, choice.day, choice.day)
+# a day before the location's history start has no new clients to count, not zero
+history = data.history_start(scope)
+counted_from = history["new_clients_from"].iloc[0] if len(history) else None
+too_early = counted_from is not None and choice.day < pd.Timestamp(counted_from).date()
+# figures whose data is missing are empty, whatever a warehouse built before says
+unknown = {"new_clients"} if too_early else set()
+if gaps.missing(missing, "created"):
+    unknown.add("rebooking_rate")
 
 # (label, metric, kind, a rise is bad)
 TILES = [
@@ -45,8 +56,8 @@ if now is None:
 else:
     for row in (TILES[:5], TILES[5:]):
         for column, (title, name, kind, rise_is_bad) in zip(st.columns(5), row, strict=True):
-            value = now.get(name)
-            previous = (before or {}).get(name)
+            value = None if name in unknown else now.get(name)
+            previous = None if name in unknown else (before or {}).get(name)
             unchanged = fmt.is_finite(value) and fmt.is_finite(previous) and value == previous
             shown = fmt.money(value, symbol, 2) if name == "revpath" else SHOW[kind](value)
             column.metric(
@@ -58,18 +69,34 @@ else:
                 help=fmt.meaning(name),
                 border=True,
             )
+    gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts", "prices", "created"))
+    if too_early:
+        first = history["first_booking_date"].iloc[0]
+        st.info(
+            f"New clients are counted from {pd.Timestamp(counted_from):%d %b %Y}: the data "
+            f"starts on {pd.Timestamp(first):%d %b %Y}, so a first visit before then may be a "
+            "client who came before.",
+            icon=":material/info:",
+        )
 
 st.subheader("Rooms through the day")
 bookings = data.room_timeline(scope, choice.day)
 rooms = data.rooms(scope)
-if tables.has_rows(bookings, f"No bookings in any room at {place} on this day."):
+if tables.has_rows(bookings, f"No bookings at {place} on this day."):
     room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
     st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
-    st.caption("Rooms marked (bars) have ceiling bars. No-shows still held the room.")
+    if rooms.empty:
+        st.caption("Bookings are under **No room** until the rooms are known (see above).")
+    else:
+        st.caption("Rooms marked (bars) have ceiling bars. No-shows still held the room.")
 
 st.subheader("Next 14 days: booked share of room time")
 upcoming = data.pacing(scope, choice.day)
-if tables.has_rows(upcoming, "No room calendar for the 14 days after this day yet."):
+ahead = (
+    "No room calendar for the 14 days after this day yet: describe the rooms and opening "
+    "hours on the Setup page (it fills the weeks ahead) or load a room calendar for them."
+)
+if tables.has_rows(upcoming, ahead):
     st.altair_chart(charts.pacing(upcoming), width="stretch")
     st.caption(
         "Room hours already held by bookings, out of the room hours open each day "
