@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -271,9 +271,7 @@ def save_profile(db: Path | str, profile: Profile, settings: Settings) -> FileRe
     replaces the file (os.replace), so the file never says something the warehouse refused.
     """
     path = profile_file(db)
-    # The date line makes every save a new file for the loader, which skips content it has
-    # loaded before: going back to an earlier profile must load it again.
-    text = f"# Saved on the Setup page on {datetime.now():%Y-%m-%d %H:%M:%S}.\n" + to_toml(profile)
+    text = to_toml(profile)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
