@@ -17,13 +17,21 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
 from pipelines import warehouse
-from pipelines.formats import ExportError, ExportRows, read_export
+from pipelines.formats import ExportError, ExportRows, is_profile, read_export
+from pipelines.profile import (
+    ProfileError,
+    apply_names,
+    expand_profile,
+    read_profile_file,
+    store_profile,
+    stored_profile,
+)
 from pipelines.settings import Settings, load_settings
 from pipelines.validate import capped_raw, typed_columns, validate
 
@@ -36,7 +44,9 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
 # Files in an export folder that are never exports (mapping files, notes); named files load.
+# A .toml in a folder that is a studio profile (by its content) loads, mapping files do not.
 NOT_EXPORTS = {".toml", ".md", ".txt", ".pdf"}
+PROFILE_FORMAT = "studio-profile"
 
 
 @dataclass
@@ -71,7 +81,8 @@ class _NothingToPublish(Exception):
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     """Files named, and the export files inside folders named (sorted; hidden files and
-    mapping or note files skipped)."""
+    mapping or note files skipped, studio profiles kept). Studio profiles come first, so the
+    exports loaded with them already match its names."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -79,12 +90,19 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
-                and p.suffix.lower() not in NOT_EXPORTS
+                and (p.suffix.lower() not in NOT_EXPORTS or _is_profile_file(p))
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         else:
             files.append(path)
-    return files
+    return sorted(files, key=lambda p: not _is_profile_file(p))  # stable: profiles first
+
+
+def _is_profile_file(path: Path) -> bool:
+    try:
+        return path.is_file() and is_profile(path)
+    except OSError:
+        return False  # reported when the file's turn comes
 
 
 def load_files(
@@ -128,6 +146,9 @@ def load_files(
                     progress(result)
             if not any(r.outcome == "loaded" for r in results):
                 raise _NothingToPublish
+            # every load re-makes the profile's rooms and shifts: the days ahead move on
+            with warehouse.timed("studio profile: rooms and shifts"):
+                expand_profile(con, settings.profile_days_ahead, date.today())
             warehouse.build_marts(con, settings)
     except _NothingToPublish:
         pass
@@ -152,10 +173,17 @@ def _load_file(
         digest = _sha256(path)
     except OSError as error:
         return FileResult(file_name, "failed", message=f"cannot read the file ({error.strerror})")
-    prior = con.execute(
-        "select file_name from load_runs where sha256 = ? and outcome = 'loaded' limit 1",
-        [digest],
-    ).fetchone()
+    # a profile loaded before may be loaded again after another: it is skipped only when it
+    # is the profile in force (_load_profile)
+    profile = _is_profile_file(path)
+    prior = (
+        None
+        if profile
+        else con.execute(
+            "select file_name from load_runs where sha256 = ? and outcome = 'loaded' limit 1",
+            [digest],
+        ).fetchone()
+    )
     if prior:
         return FileResult(
             file_name, "skipped", message=f"already loaded (same content as {prior[0]})"
@@ -163,6 +191,8 @@ def _load_file(
 
     started = datetime.now()
     try:
+        if profile:
+            return _load_profile(con, path, file_name, digest, started, vendor or {})
         return _load_rows(con, path, file_name, location, digest, started, vendor or {})
     except ExportError as error:
         return FileResult(file_name, "failed", message=str(error))
@@ -209,6 +239,8 @@ def _load_rows(
     allowed = vendor.pop("allowed", None)
     with warehouse.timed(f"read and check {path.name}"):
         rows = _read_and_validate(con, path, location, vendor)
+    if rows.kind == "bookings":  # display names -> the studio profile's ids
+        apply_names(con, "export_checked")
     _reject_other_locations(con, allowed)
     _reject_moved_bookings(con, rows.kind)
     if rows.rows_read == 0:
@@ -248,6 +280,76 @@ def _load_rows(
         rows_read=rows.rows_read,
         rows_loaded=valid,
         rows_rejected=rejected,
+    )
+
+
+def _load_profile(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    file_name: str,
+    digest: str,
+    started: datetime,
+    vendor: dict,
+) -> FileResult:
+    """Load a studio profile: checked whole (a bad one fails in one line naming the key and
+    changes nothing), kept as the profile in force, its locations written as location rows.
+    The marts are then rebuilt whole (a new profile can change every day of the calendar)."""
+    limits = vendor.get("limits") or Settings()
+    try:
+        text, profile = read_profile_file(path, file_name, limits.max_profile_kb)
+    except ProfileError as error:
+        message = str(error).removeprefix(f"{file_name}: ")
+        return FileResult(file_name, "failed", kind="profile", message=message)
+    current = con.execute(
+        "select profile_toml from studio_profile order by loaded_at desc, rowid desc limit 1"
+    ).fetchone()
+    if current and current[0] == text:
+        return FileResult(file_name, "skipped", message="already the studio profile in force")
+    allowed = vendor.get("allowed")
+    if allowed is not None:
+        # a profile describes the whole studio: a person who may load only some locations
+        # would replace the others' rooms and shifts too
+        before = stored_profile(con)
+        ids = {loc.id for loc in profile.locations}
+        ids |= {loc.id for loc in before.locations} if before else set()
+        outside = sorted(ids - set(allowed))
+        if outside:
+            return FileResult(
+                file_name,
+                "failed",
+                kind="profile",
+                message=f"the studio profile describes location {outside[0]}, which is not "
+                "one of your locations (an owner loads the profile)",
+            )
+    count = len(profile.locations)
+    con.execute("begin transaction")
+    try:
+        load_id = con.execute("select nextval('load_id_seq')").fetchone()[0]
+        store_profile(con, profile, text, file_name, load_id)
+        con.execute(
+            "insert into load_runs values "
+            "(?, ?, ?, 'profile', ?, ?, ?, 0, ?, now()::timestamp, 'loaded', null)",
+            [load_id, file_name, digest, PROFILE_FORMAT, count, count, started],
+        )
+        con.execute("commit")
+    except BaseException:
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass
+        raise
+    _stop_change_log(con)
+    rooms = sum(len(loc.rooms) for loc in profile.locations)
+    therapists = sum(len(loc.therapists) for loc in profile.locations)
+    return FileResult(
+        file_name,
+        "loaded",
+        kind="profile",
+        format=PROFILE_FORMAT,
+        rows_read=count,
+        rows_loaded=count,
+        message=f"{count} location{'s' * (count != 1)}, {rooms} room{'s' * (rooms != 1)}, "
+        f"{therapists} therapist{'s' * (therapists != 1)}",
     )
 
 

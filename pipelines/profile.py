@@ -473,6 +473,265 @@ def stored_profile(con) -> Profile | None:
     return parse_profile(row[0], row[1])
 
 
+# A file is taken for a profile when a `[[location]]` table starts a line of its first bytes.
+PROFILE_HEAD_BYTES = 65536
+_PROFILE_START = re.compile(r"^[ \t]*\[\[[ \t]*location[ \t]*\]\]", re.MULTILINE)
+
+
+def starts_like_profile(head: bytes) -> bool:
+    """Whether a file whose first bytes are `head` is meant as a studio profile.
+
+    Only the start is looked at, so a broken profile is still recognised (and refused with
+    its TOML error) rather than read as an unknown export; mapping files have no [[location]]."""
+    return bool(_PROFILE_START.search(head.decode("utf-8", errors="replace")))
+
+
+def read_profile_file(path: Path, source: str, max_kb: int) -> tuple[str, Profile]:
+    """The text and the checked profile of the file at `path` (named `source` in messages)."""
+    size = path.stat().st_size
+    if size > max_kb * 1024:
+        raise ProfileError(
+            f"{source}: the profile is larger than {max_kb:,} KB, the limit "
+            "(the max_profile_kb setting raises it)"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ProfileError(
+            f"{source}: not UTF-8 text (byte {error.start + 1}); save the profile as UTF-8"
+        ) from None
+    return text, parse_profile(text, source)
+
+
+def store_profile(con, profile: Profile, text: str, file_name: str, load_id: int) -> None:
+    """Keep `text` as the profile in force and write its locations as location rows.
+
+    Runs inside the caller's transaction. A location row replaces the location's earlier row
+    (name, time zone, opened_on); locations no longer in the profile keep theirs."""
+    con.execute("insert into studio_profile values (now()::timestamp, ?, ?)", [file_name, text])
+    for number, loc in enumerate(profile.locations, 1):
+        con.execute("delete from raw_locations where location_id = ?", [loc.id])
+        con.execute(
+            "insert into raw_locations (location_id, name, timezone, opened_on, load_id, "
+            "line_number) values (?, ?, ?, ?, ?, ?)",
+            [loc.id, loc.name, loc.timezone, loc.opened_on, load_id, number],
+        )
+
+
+def expand_profile(con, days_ahead: int, today: date) -> int:
+    """Re-make profile_rooms and profile_shifts from the stored profile; the location-days
+    whose rows changed are returned (a count) and added to the load's change log
+    (`changed_location_days`, when it is kept), so the marts of those days are refreshed.
+
+    Each location is expanded from its first booking day (today when it has none) to
+    `days_ahead` days after `today`. The rows are made in SQL from the profile's weekly
+    pattern (the same rows as room_rows / shift_rows), so a long history costs no Python loop.
+    """
+    profile = stored_profile(con)
+    locations = profile.locations if profile else ()
+    _pattern_tables(con, locations)
+    con.execute(
+        """
+        create or replace temp table profile_ranges as
+        select
+            pattern.location_id,
+            coalesce(first_bookings.first_day, cast(? as date)) as first_day,
+            cast(? as date) as last_day,
+        from profile_pattern_locations as pattern
+        left join (
+            select location_id, min(cast(start_at as date)) as first_day
+            from raw_bookings
+            semi join profile_pattern_locations using (location_id)
+            group by location_id
+        ) as first_bookings using (location_id)
+        """,
+        [today, today + timedelta(days=days_ahead)],
+    )
+    con.execute(
+        """
+        create or replace temp table profile_days as
+        select location_id, cast(unnest(generate_series(
+            cast(first_day as timestamp), cast(last_day as timestamp), interval 1 day
+        )) as date) as date
+        from profile_ranges
+        where first_day <= last_day;
+
+        -- open days: the weekday has hours and the day is not a closed day
+        create or replace temp table profile_rooms__new as
+        select
+            days.date, days.location_id, rooms.room_id, rooms.room_name, rooms.has_bars,
+            hours.opens_at, hours.closes_at, 0 as blocked_minutes, rooms.room_order,
+        from profile_days as days
+        inner join profile_pattern_hours as hours
+            on hours.location_id = days.location_id and hours.weekday = isodow(days.date) - 1
+        inner join profile_pattern_rooms as rooms on rooms.location_id = days.location_id
+        anti join profile_pattern_closed as closed
+            on closed.location_id = days.location_id and closed.date = days.date;
+
+        -- working days: a shift that weekday, not a closed day, not the therapist's time off;
+        -- a day's break is held by its first shift piece
+        create or replace temp table profile_shifts__new as
+        select
+            days.date, days.location_id, pieces.therapist_id, pieces.therapist_name,
+            pieces.bar_trained, pieces.shift_start, pieces.shift_end,
+            case when pieces.piece = 0 then pieces.break_minutes else 0 end as break_minutes,
+        from profile_days as days
+        inner join profile_pattern_shifts as pieces
+            on pieces.location_id = days.location_id and pieces.weekday = isodow(days.date) - 1
+        anti join profile_pattern_closed as closed
+            on closed.location_id = days.location_id and closed.date = days.date
+        anti join profile_pattern_time_off as time_off
+            on time_off.location_id = days.location_id
+            and time_off.therapist_id = pieces.therapist_id
+            and time_off.date = days.date;
+
+        create or replace temp table profile_changed_days as
+        select distinct location_id, date from (
+            select location_id, date from (
+                select * from profile_rooms except all select * from profile_rooms__new
+            )
+            union all
+            select location_id, date from (
+                select * from profile_rooms__new except all select * from profile_rooms
+            )
+            union all
+            select location_id, date from (
+                select * from profile_shifts except all select * from profile_shifts__new
+            )
+            union all
+            select location_id, date from (
+                select * from profile_shifts__new except all select * from profile_shifts
+            )
+        );
+        """
+    )
+    changed = con.execute("select count(*) from profile_changed_days").fetchone()[0]
+    if changed:
+        con.execute(
+            """
+            delete from profile_rooms;
+            insert into profile_rooms select * from profile_rooms__new;
+            delete from profile_shifts;
+            insert into profile_shifts select * from profile_shifts__new;
+            """
+        )
+        logged = con.execute(
+            "select count(*) from duckdb_tables() "
+            "where table_name = 'changed_location_days' and temporary"
+        ).fetchone()[0]
+        if logged:
+            con.execute("insert into changed_location_days select * from profile_changed_days")
+    for name in (
+        "profile_rooms__new",
+        "profile_shifts__new",
+        "profile_changed_days",
+        "profile_days",
+        "profile_ranges",
+        *_PATTERN_TABLES,
+    ):
+        con.execute(f"drop table if exists {name}")
+    return changed
+
+
+_PATTERN_TABLES = {
+    "profile_pattern_locations": "location_id varchar",
+    "profile_pattern_hours": "location_id varchar, weekday integer, opens_at time, closes_at time",
+    "profile_pattern_closed": "location_id varchar, date date",
+    "profile_pattern_rooms": (
+        "location_id varchar, room_id varchar, room_name varchar, has_bars boolean, "
+        "room_order integer"
+    ),
+    "profile_pattern_shifts": (
+        "location_id varchar, therapist_id varchar, therapist_name varchar, "
+        "bar_trained boolean, weekday integer, piece integer, shift_start time, "
+        "shift_end time, break_minutes integer"
+    ),
+    "profile_pattern_time_off": "location_id varchar, therapist_id varchar, date date",
+}
+
+
+def _pattern_tables(con, locations: tuple[Location, ...]) -> None:
+    """The profile's weekly pattern as small temp tables (one row per weekday, room, piece)."""
+    rows: dict[str, list[tuple]] = {name: [] for name in _PATTERN_TABLES}
+    for loc in locations:
+        rows["profile_pattern_locations"].append((loc.id,))
+        for day, (opens, closes) in loc.opening_hours.items():
+            rows["profile_pattern_hours"].append((loc.id, day, opens, closes))
+        rows["profile_pattern_closed"].extend((loc.id, d) for d in loc.closed_on)
+        for order, room in enumerate(loc.rooms):
+            rows["profile_pattern_rooms"].append((loc.id, room.id, room.name, room.bars, order))
+        for t in loc.therapists:
+            for day, pieces in t.shifts.items():
+                for piece, (start, end) in enumerate(pieces):
+                    rows["profile_pattern_shifts"].append(
+                        (
+                            loc.id,
+                            t.id,
+                            t.name,
+                            t.bar_trained,
+                            day,
+                            piece,
+                            start,
+                            end,
+                            t.break_minutes,
+                        )
+                    )
+            rows["profile_pattern_time_off"].extend((loc.id, t.id, d) for d in t.time_off)
+    for name, columns in _PATTERN_TABLES.items():
+        con.execute(f"create or replace temp table {name} ({columns})")
+        if rows[name]:
+            marks = ", ".join("?" for _ in columns.split(","))
+            con.executemany(f"insert into {name} values ({marks})", rows[name])
+
+
+def apply_names(con, table: str) -> None:
+    """Give the bookings in `table` the profile's ids for the display names they carry.
+
+    A location_id that is a profile location's id or name, and then a therapist_id that is one
+    of that location's therapists' id, name or also_known_as (name_key: case, spacing and
+    punctuation ignored), becomes that id. Other values stay as they are (a mapping's
+    [therapists] table has already turned its names into ids). Only distinct values are
+    matched in Python (name_key is Unicode-aware, RE2's \\w is not)."""
+    profile = stored_profile(con)
+    if profile is None:
+        return
+    locations = location_names(profile)
+    renamed = [
+        (value, locations[name_key(value)])
+        for (value,) in con.execute(
+            f"select distinct location_id from {table} where location_id is not null"
+        ).fetchall()
+        if locations.get(name_key(value), value) != value
+    ]
+    _rename(con, table, ["location_id"], renamed)
+    therapists = therapist_names(profile)
+    renamed = [
+        (location_id, value, therapists[(location_id, name_key(value))])
+        for location_id, value in con.execute(
+            f"select distinct location_id, therapist_id from {table} "
+            "where location_id is not null and therapist_id is not null"
+        ).fetchall()
+        if therapists.get((location_id, name_key(value)), value) != value
+    ]
+    _rename(con, table, ["location_id", "therapist_id"], renamed)
+
+
+def _rename(con, table: str, keys: list[str], pairs: list[tuple]) -> None:
+    """Set the last of `keys` to new_id in the rows of `table` matching `pairs` (keys, new_id)."""
+    if not pairs:
+        return
+    target = keys[-1]
+    columns = ", ".join(f"{k} varchar" for k in keys) + ", new_id varchar"
+    con.execute(f"create or replace temp table profile_renames ({columns})")
+    marks = ", ".join("?" for _ in range(len(keys) + 1))
+    con.executemany(f"insert into profile_renames values ({marks})", pairs)
+    matches = " and ".join(f"{table}.{k} = profile_renames.{k}" for k in keys)
+    con.execute(
+        f"update {table} set {target} = profile_renames.new_id from profile_renames where {matches}"
+    )
+    con.execute("drop table profile_renames")
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 

@@ -79,6 +79,7 @@ class Settings:
     # The studio profile (pipelines.profile) fills the room calendar and shifts up to this many
     # days after the load day, so the coming weeks' capacity is there without a new export.
     profile_days_ahead: int = 28
+    max_profile_kb: int = 1024  # largest studio profile file (hundreds of locations fit)
     source_file: str | None = field(default=None, compare=False)
 
     def as_rows(self) -> dict[str, object]:
@@ -113,6 +114,7 @@ _INT_SETTINGS = {
     "calendar_max_per_event",
     "calendar_max_per_file",
     "profile_days_ahead",
+    "max_profile_kb",
     "load_memory_mb",
     "max_line_kb",
     "max_columns",

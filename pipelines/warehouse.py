@@ -452,6 +452,12 @@ AS_OF_DEPENDENT = {"dim_clients"}
 # Marts an incremental build runs first: the client marts, and the dims whose latest bar
 # equipment / training dq_issues falls back on (a change there widens the refreshed days).
 REFRESHED_FIRST = ("fct_bookings", "int_client_visits", "dim_rooms", "dim_therapists")
+# Small marts of facts about every booking of a location or source, which fct_bookings reads
+# for every client (a location's new_clients_from, whether a source records created_at). An
+# incremental build rebuilds them before anything else; when a row moved (an earlier first
+# booking, a new opened_on, a source's first created_at), bookings of clients outside the
+# change log move too, so everything is rebuilt.
+WHOLE_BOOKING_FACTS = ("int_location_history", "int_booking_sources")
 # A change log covering more than this share of the location-days rebuilds everything.
 INCREMENTAL_MAX_SHARE = 0.2
 # Days around a changed day whose marts can change (opening hours, shifts and bookings run past
@@ -555,6 +561,9 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
         _shadow_staging(con, ["stg_exports__bookings"], shadowed)
         as_of_before = _as_of(con)
         scripts = {p.stem: p for p in mart_scripts()}
+        with timed("history start and booking sources"):
+            if _whole_booking_facts_moved(con, scripts):
+                return "full"
         for name in REFRESHED_FIRST:
             _run_scoped(con, scripts[name])
         with timed("scope of the refresh"):
@@ -566,7 +575,7 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
             return "full"
         _shadow_staging(con, ["stg_exports__rooms", "stg_exports__therapist_shifts"], shadowed)
         for name, script in scripts.items():
-            if name in REFRESHED_FIRST:
+            if name in REFRESHED_FIRST or name in WHOLE_BOOKING_FACTS:
                 continue
             # asked when the mart's turn comes: rpt_as_of reads marts refreshed before it
             if name in AS_OF_DEPENDENT and not _scope_as_of_dependent(con, as_of_before):
@@ -579,6 +588,21 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     return "incremental"
 
 
+def _whole_booking_facts_moved(con: duckdb.DuckDBPyConnection, scripts: dict[str, Path]) -> bool:
+    """Rebuild WHOLE_BOOKING_FACTS; True when a row differs from before (or none was kept)."""
+    moved = False
+    for name in WHOLE_BOOKING_FACTS:
+        if not exists(con, name):
+            moved = True
+            _run_script(con, scripts[name])
+            continue
+        before = con.execute(f"select * from {name}").fetchall()
+        _run_script(con, scripts[name])
+        after = con.execute(f"select * from {name}").fetchall()
+        moved = moved or sorted(before, key=repr) != sorted(after, key=repr)
+    return moved
+
+
 def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
     """The changed clients, their bookings as the marts had them, and the dims' bar facts."""
     con.execute(
@@ -588,7 +612,7 @@ def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
         create or replace temp table fct_bookings__before as
         select
             rowid as row_id, client_id, source, booking_id, location_id, booking_date, status,
-            is_first_visit, is_rebooked
+            is_first_visit, is_new_client, is_rebooked
         from fct_bookings semi join scope_clients using (client_id);
         create or replace temp table dim_rooms__before as
         select location_id, room_id, has_bars from dim_rooms;
@@ -697,11 +721,15 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         -- the refreshed rows of the changed clients (fct_bookings__fresh) against their rows
         -- before: client flags (first visit, rebooked) that moved count where they were and are
         flags_before as (
-            select source, booking_id, location_id, booking_date, is_first_visit, is_rebooked
+            select
+                source, booking_id, location_id, booking_date, is_first_visit, is_new_client,
+                is_rebooked
             from fct_bookings__before
         ),
         flags_after as (
-            select source, booking_id, location_id, booking_date, is_first_visit, is_rebooked
+            select
+                source, booking_id, location_id, booking_date, is_first_visit, is_new_client,
+                is_rebooked
             from fct_bookings__fresh
         ),
         moved_bookings as (

@@ -10,6 +10,7 @@ both ways). Real DuckDB files, no mocks.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from pipelines import warehouse
 from pipelines.generate import write_chain
 from pipelines.load import load_files
-from pipelines.settings import Settings
+from pipelines.settings import SETTINGS_ENV, Settings, load_settings
 from pipelines.warehouse import (
     DataQualityError,
     WarehouseError,
@@ -33,6 +34,20 @@ DAYS = 120
 CUT = START + timedelta(days=100)  # the base holds the days before CUT; CUT is the "extra day"
 KINDS = {"bookings": "start_at", "rooms": "date", "therapist_shifts": "date"}
 NOT_MARTS = {"load_runs", "rejected_rows", "warehouse_info", "mart_build_state"}
+# History start 5 days after the first booking (START): the clients first seen in the chain's
+# first 5 days are known at history start (in no cohort), every later first visit is a new
+# client, so the refreshes below move cohorts and new clients as they did before the rule.
+LOOKBACK_DAYS = 5
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lookback_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every load of this module reads a settings file with LOOKBACK_DAYS."""
+    path = tmp_path_factory.mktemp("settings") / "studio-ops.toml"
+    path.write_text(f"new_client_lookback_days = {LOOKBACK_DAYS}\n")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(SETTINGS_ENV, str(path))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +104,7 @@ def assert_equals_full_rebuild(db: Path, tmp_path: Path, settings: Settings | No
     full = tmp_path / "full.duckdb"
     shutil.copyfile(db, full)
     with connect(full) as con:
-        assert build_marts(con, settings or Settings()) == "full"  # no change log: full
+        assert build_marts(con, settings or load_settings()) == "full"  # no change log: full
     with duckdb.connect() as con:
         con.execute(f"attach '{db}' as w (read_only)")
         con.execute(f"attach '{full}' as f (read_only)")
@@ -380,7 +395,9 @@ def test_changed_settings_force_a_full_rebuild_that_reflects_them(
     db = _copy_base(chain, tmp_path)
     with connect(db, read_only=True) as con:
         before = con.execute("select sum(back_to_back_pairs) from fct_therapist_days").fetchone()
-    settings = Settings(turnover_minutes=120, max_bar_sessions_per_day=1)
+    settings = Settings(
+        turnover_minutes=120, max_bar_sessions_per_day=1, new_client_lookback_days=LOOKBACK_DAYS
+    )
     load_files(db, [chain["day"]], settings=settings)
     assert _mode(db) == "full"
     with connect(db, read_only=True) as con:

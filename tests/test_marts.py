@@ -139,7 +139,10 @@ class Chain:
         self.booking(booking_id, f"{day} 10:00", f"{day} 11:00", client=client, **extra)
 
     def build(self, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
-        build_marts(self.con, settings or Settings())
+        # new_client_lookback_days 0: every first visit is a new client from the first
+        # booking on. These chains start the day their rules are tested; the history start
+        # (the default 90-day lookback) has its own tests in test_history_start.py.
+        build_marts(self.con, settings or Settings(new_client_lookback_days=0))
         return self.con
 
     def row(self, table: str, **keys: object) -> dict[str, object]:
@@ -565,7 +568,7 @@ def test_retention_windows_close_on_the_as_of_date(chain: Chain) -> None:
 def test_retention_columns_follow_the_configured_windows(chain: Chain) -> None:
     chain.booking("A1", "2024-01-01 10:00", "2024-01-01 11:00", client="A")
     chain.booking("A2", "2024-01-08 10:00", "2024-01-08 11:00", client="A")
-    chain.build(Settings(retention_windows_days=(7, 120)))
+    chain.build(Settings(retention_windows_days=(7, 120), new_client_lookback_days=0))
 
     columns = [c for (c,) in chain.rows("select column_name from (describe rpt_retention)")]
     assert columns == [
@@ -694,7 +697,8 @@ def test_zero_denominators_are_null(chain: Chain) -> None:
     ):
         assert day[rate] is None, rate
     assert day["therapist_utilization"] == 0
-    assert (day["bookings"], day["revenue"], day["new_clients"]) == (0, 0, 0)
+    # no completed booking, so no known price: revenue is empty (NULL), not 0 (METRICS.md)
+    assert (day["bookings"], day["revenue"], day["new_clients"]) == (0, None, 0)
 
 
 def test_location_days_add_up_and_revpath(chain: Chain) -> None:

@@ -158,4 +158,13 @@ def _read_native(
     )
 
 
-__all__ = ["ExportError", "ExportRows", "read_export"]
+def is_profile(path: Path) -> bool:
+    """Whether `path` is a studio profile (pipelines.profile), by its content: a TOML file
+    with [[location]] tables. Profiles are loaded by pipelines.load, not read as exports."""
+    from pipelines.profile import PROFILE_HEAD_BYTES, starts_like_profile
+
+    with open(path, "rb") as handle:
+        return starts_like_profile(handle.read(PROFILE_HEAD_BYTES))
+
+
+__all__ = ["ExportError", "ExportRows", "is_profile", "read_export"]

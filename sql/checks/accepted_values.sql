@@ -25,6 +25,7 @@ bad_bookings as (
         or (status = 'late_cancelled' and not is_late_cancel)
         or (is_late_cancel and status not in ('cancelled', 'late_cancelled'))
         or (is_first_visit and status <> 'completed')
+        or (is_new_client and not is_first_visit)
         or (is_rebooked is not null and status <> 'completed')
 ),
 

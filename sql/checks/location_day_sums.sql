@@ -36,7 +36,7 @@ booking_parts as (
         booking_date as date,
         count(*) as bookings,
         count(*) filter (where status = 'completed') as completed,
-        count(*) filter (where is_first_visit) as new_clients,
+        count(*) filter (where is_new_client) as new_clients,
     from fct_bookings
     --incremental: semi join scope_days
     --incremental:     on

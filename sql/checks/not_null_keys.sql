@@ -11,7 +11,7 @@ missing as (
         or therapist_id is null or client_id is null or start_at is null
         or end_at is null or booking_date is null or status is null
         or uses_bars is null or is_held is null or is_late_cancel is null
-        or is_first_visit is null
+        or is_first_visit is null or is_new_client is null
 
     union all
 

@@ -4,7 +4,9 @@
 -- the as-of date, so an incremental build refreshes the changed clients plus
 -- those whose next booking the new as-of date passed (scope_clients_as_of);
 -- figures relative to the as-of date (days since the last visit) live in the
--- win-back report and the dashboard's queries, not here.
+-- win-back report and the dashboard's queries, not here. is_new_client: the
+-- first visit fell on or after its location's new_clients_from; a client known
+-- at history start (false) is in no cohort but in the client lists.
 
 create or replace table dim_clients as
 
@@ -46,6 +48,7 @@ final as (
         clients.first_location_id,
         clients.first_therapist_id,
         clients.first_service,
+        clients.is_new_client,
 
         -- since then
         cast(clients.completed_visits as integer) as completed_visits,

@@ -1,6 +1,8 @@
 -- One row per location named by any export: display name and time zone (from
 -- the locations export when there is one), rooms and bar rooms (latest), and
--- the first and last day with data.
+-- the first and last day with data. History start (int_location_history):
+-- the day of the first booking, the day the studio profile says it opened, and
+-- new_clients_from, the day first visits start counting as new clients.
 
 create or replace table dim_locations as
 
@@ -16,6 +18,10 @@ rooms as (
 
 location_days as (
     select * from fct_location_days
+),
+
+history_start as (
+    select * from int_location_history
 ),
 
 room_counts as (
@@ -50,11 +56,18 @@ final as (
         -- data range
         day_range.first_date,
         day_range.last_date,
+
+        -- history start
+        locations.opened_on,
+        history_start.first_booking_date,
+        history_start.new_clients_from,
     from locations
     left join room_counts
         on locations.location_id = room_counts.location_id
     left join day_range
         on locations.location_id = day_range.location_id
+    left join history_start
+        on locations.location_id = history_start.location_id
 )
 
 select * from final

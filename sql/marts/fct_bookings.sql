@@ -1,10 +1,13 @@
 -- One row per booking (after de-duplication), keyed by (source, booking_id).
 -- is_first_visit: the client's earliest completed booking chain-wide (ties by
--- booking_id, then source). is_rebooked (completed bookings only): the client
--- has another booking, any status, created on this booking's date and starting
--- after this booking ends; NULL when no such booking is known but a later
--- booking of the client has an unknown created_at (its source does not export
--- it).
+-- booking_id, then source). is_new_client: a first visit on or after its
+-- location's new_clients_from (int_location_history): an earlier first visit
+-- is a client known at history start, not a new one. is_rebooked (completed
+-- bookings only): the client has another booking, any status, created on this
+-- booking's date and starting after this booking ends. It is NULL for every
+-- booking of a source that never records created_at (int_booking_sources), and
+-- NULL when no such booking is known but a later booking of the client comes
+-- from such a source (it may have been made that day).
 --
 -- Stored in booking_date order: DuckDB skips row groups whose date range misses
 -- a filter, so an incremental build's scans of a few days read a few row groups
@@ -20,17 +23,33 @@ bookings as not materialized (
     select * from stg_exports__bookings
 ),
 
+-- whether each source records created_at (a handful of rows)
+sources as (
+    select * from int_booking_sources
+),
+
+-- per location: the day its first visits start counting as new clients
+history_start as (
+    select * from int_location_history
+),
+
 -- per client: the earliest completed booking (ties by booking_id, then source)
--- and the latest start among bookings whose creation time is unknown
+-- and the latest start among bookings of sources that never record created_at
 client_facts as (
     select
-        client_id,
+        bookings.client_id,
         min({
-            'start_at': start_at, 'booking_id': booking_id, 'source': source
-        }) filter (where status = 'completed') as first_completed,
-        max(start_at) filter (where created_at is null) as last_unknown_start_at,
+            'start_at': bookings.start_at,
+            'booking_id': bookings.booking_id,
+            'source': bookings.source
+        }) filter (where bookings.status = 'completed') as first_completed,
+        max(bookings.start_at) filter (
+            where not sources.records_created_at
+        ) as last_unknown_start_at,
     from bookings
-    group by client_id
+    inner join sources
+        on bookings.source = sources.source
+    group by bookings.client_id
 ),
 
 -- per client and creation day: the latest start among bookings made that day
@@ -82,8 +101,17 @@ final as (
             and bookings.source = client_facts.first_completed.source,
             false
         ) as is_first_visit,
+        coalesce(
+            bookings.status = 'completed'
+            and bookings.start_at = client_facts.first_completed.start_at
+            and bookings.booking_id = client_facts.first_completed.booking_id
+            and bookings.source = client_facts.first_completed.source
+            and bookings.booking_date >= history_start.new_clients_from,
+            false
+        ) as is_new_client,
         case
             when bookings.status <> 'completed' then null
+            when not sources.records_created_at then null
             when created_on_day.last_start_at > bookings.end_at then true
             when client_facts.last_unknown_start_at > bookings.end_at then null
             else false
@@ -94,6 +122,10 @@ final as (
     from bookings
     left join client_facts
         on bookings.client_id = client_facts.client_id
+    left join sources
+        on bookings.source = sources.source
+    left join history_start
+        on bookings.location_id = history_start.location_id
     left join created_on_day
         on
             bookings.client_id = created_on_day.client_id

@@ -1,5 +1,10 @@
 -- One row per location per day with a room-calendar row, a shift or a booking
 -- (METRICS.md fct_location_days). Rates are NULL when their denominator is 0.
+-- Revenue is NULL, never 0, when no completed booking of the day has a known
+-- price (the export has no prices), and RevPATH with it. new_clients counts
+-- new clients only (is_new_client: first visits from the location's
+-- new_clients_from on). The rebooking rate is over the visits whose rebooking
+-- is known, NULL when none is.
 
 create or replace table fct_location_days as
 
@@ -70,8 +75,8 @@ booking_counts as (
             where status in ('cancelled', 'late_cancelled')
         ) as cancellations,
         count(*) filter (where is_late_cancel) as late_cancellations,
-        coalesce(sum(price) filter (where status = 'completed'), 0) as revenue,
-        count(*) filter (where is_first_visit) as new_clients,
+        sum(price) filter (where status = 'completed') as revenue,
+        count(*) filter (where is_new_client) as new_clients,
         count(*) filter (where is_rebooked) as rebooked_visits,
         count(*) filter (where is_rebooked is not null) as rebooking_known,
     from bookings
@@ -114,7 +119,7 @@ joined as (
         coalesce(booking_counts.no_shows, 0) as no_shows,
         coalesce(booking_counts.cancellations, 0) as cancellations,
         coalesce(booking_counts.late_cancellations, 0) as late_cancellations,
-        coalesce(booking_counts.revenue, 0) as revenue,
+        booking_counts.revenue,
         coalesce(booking_counts.new_clients, 0) as new_clients,
         coalesce(booking_counts.rebooked_visits, 0) as rebooked_visits,
         coalesce(booking_counts.rebooking_known, 0) as rebooking_known,

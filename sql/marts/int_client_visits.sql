@@ -25,6 +25,7 @@ first_visits as (
         location_id as first_location_id,
         therapist_id as first_therapist_id,
         service as first_service,
+        is_new_client,
     from bookings
     where is_first_visit
 ),
@@ -37,7 +38,8 @@ visits as (
         min(bookings.booking_date) filter (
             where bookings.booking_date > first_visits.first_visit_date
         ) as second_visit_date,
-        coalesce(sum(bookings.price), 0) as completed_revenue,
+        -- NULL, never 0, when none of the visits has a known price
+        sum(bookings.price) as completed_revenue,
     from bookings
     inner join first_visits
         on bookings.client_id = first_visits.client_id
@@ -55,6 +57,7 @@ final as (
         first_visits.first_location_id,
         first_visits.first_therapist_id,
         first_visits.first_service,
+        first_visits.is_new_client,
 
         -- since then
         visits.completed_visits,

@@ -1,9 +1,10 @@
 -- First-visit cohorts month by month: one row per cohort month, first-visit
 -- location and months_after (calendar months after the cohort month) in which
 -- at least one of the cohort's clients completed a visit, at any location.
--- Cohorts as in dim_clients: the month and location of the client's first
--- completed visit (is_first_visit). months_after 0 holds the first visits
--- themselves, so its active_clients is the cohort's size. The Clients page
+-- Cohorts as in rpt_retention: the month and location of a new client's first
+-- completed visit (is_new_client; clients known at history start belong to no
+-- cohort). months_after 0 holds the first visits themselves, so its
+-- active_clients is the cohort's size. The Clients page
 -- reads this instead of joining its cohorts to every booking.
 --
 -- The counts are sums over clients, so an incremental build adjusts the table
@@ -33,23 +34,23 @@ completed as (
         client_id,
         location_id,
         booking_date,
-        is_first_visit,
+        is_new_client,
     from bookings
     where status = 'completed'
     --incremental: union all
-    --incremental: select -1, client_id, location_id, booking_date, is_first_visit,
+    --incremental: select -1, client_id, location_id, booking_date, is_new_client,
     --incremental: from fct_bookings__before
     --incremental: where status = 'completed'
 ),
 
--- each client once per month with a completed visit; the month of the first
--- visit carries its location
+-- each client once per month with a completed visit; the month of a new
+-- client's first visit carries its location
 client_months as (
     select
         sign,
         client_id,
         cast(date_trunc('month', booking_date) as date) as visit_month,
-        any_value(location_id) filter (where is_first_visit) as first_location_id,
+        any_value(location_id) filter (where is_new_client) as first_location_id,
     from completed
     group by sign, client_id, date_trunc('month', booking_date)
 ),

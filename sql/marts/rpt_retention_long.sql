@@ -4,7 +4,9 @@
 -- table by pipelines/marts.py. A client is eligible for window N when
 -- first_visit_date + N <= as_of_date (open windows are left out, never counted
 -- as lost) and returned when a completed visit on a later date falls no later
--- than first_visit_date + N.
+-- than first_visit_date + N. Cohorts hold new clients only (is_new_client):
+-- a client whose first visit in the data is before its location's
+-- new_clients_from was a client already and belongs to no cohort.
 
 create or replace table rpt_retention_long as
 
@@ -12,6 +14,7 @@ with
 
 clients as (
     select * from dim_clients
+    where is_new_client
 ),
 
 windows as (
