@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from pipelines import rooms
 from pipelines.marts import build_settings_marts, retention_sql
 from pipelines.settings import Settings
 
@@ -432,6 +433,7 @@ def mart_scripts() -> list[Path]:
 # and the key columns. Their SQL reads the scope through `--incremental:` lines (see below).
 REFRESHED = {
     "fct_bookings": ("scope_clients", ("client_id",)),
+    "int_booking_rooms": ("scope_booking_days", ("location_id", "booking_date")),
     "int_client_visits": ("scope_clients", ("client_id",)),
     "fct_room_days": ("scope_days", ("location_id", "date")),
     "fct_therapist_days": ("scope_days", ("location_id", "date")),
@@ -458,6 +460,11 @@ REFRESHED_FIRST = ("fct_bookings", "int_client_visits", "dim_rooms", "dim_therap
 # booking, a new opened_on, a source's first created_at), bookings of clients outside the
 # change log move too, so everything is rebuilt.
 WHOLE_BOOKING_FACTS = ("int_location_history", "int_booking_sources")
+# Rooms inferred for bookings that name none: a booking's room depends on every booking of its
+# location-day, not only its client's, so an incremental build places the changed
+# location-days' bookings again before the client marts, and the clients whose booking got
+# another room join the changed clients (`_refresh_booking_rooms`).
+REFRESHED_BY_DAY_FIRST = ("int_booking_rooms",)
 # A change log covering more than this share of the location-days rebuilds everything.
 INCREMENTAL_MAX_SHARE = 0.2
 # Days around a changed day whose marts can change (opening hours, shifts and bookings run past
@@ -479,6 +486,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     covers at most INCREMENTAL_MAX_SHARE of the location-days.
     """
     write_settings(con, settings)
+    rooms.register(con)  # assign_rooms(), which int_booking_rooms calls
     # No mart relies on the order its rows are stored in unless its SQL says ORDER BY, and
     # letting DuckDB write rows in any order takes 2-4 s off each of the biggest marts at
     # 10M bookings (the CSV reader sets it back for its line numbers).
@@ -551,6 +559,8 @@ def _can_refresh(con: duckdb.DuckDBPyConnection, fingerprint: tuple[str, str]) -
 
 def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     """Refresh the marts for the change log's scope; 'full' when the scope turns out too big."""
+    with timed("rooms of the changed days' bookings"):
+        _refresh_booking_rooms(con)
     with timed("changed clients and the rows they had"):
         _snapshot_before(con)
     # Staging views with `--incremental:` lines are shadowed by scoped temp tables for this
@@ -575,6 +585,8 @@ def _refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
             return "full"
         _shadow_staging(con, ["stg_exports__rooms", "stg_exports__therapist_shifts"], shadowed)
         for name, script in scripts.items():
+            if name in REFRESHED_BY_DAY_FIRST:
+                continue
             if name in REFRESHED_FIRST or name in WHOLE_BOOKING_FACTS:
                 continue
             # asked when the mart's turn comes: rpt_as_of reads marts refreshed before it
@@ -601,6 +613,44 @@ def _whole_booking_facts_moved(con: duckdb.DuckDBPyConnection, scripts: dict[str
         after = con.execute(f"select * from {name}").fetchall()
         moved = moved or sorted(before, key=repr) != sorted(after, key=repr)
     return moved
+
+
+def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> None:
+    """Place the bookings of the changed location-days again (int_booking_rooms), reading the
+    whole staging view (before it is shadowed by client); the clients of bookings whose room
+    changed are added to `changed_clients`, so fct_bookings is refreshed for them too."""
+    con.execute(
+        """
+        create or replace temp table scope_booking_days as
+        select distinct location_id, date as booking_date from changed_location_days;
+        create or replace temp table int_booking_rooms__before as
+        select source, booking_id, client_id, room_id from int_booking_rooms
+        semi join scope_booking_days using (location_id, booking_date);
+        """
+    )
+    for name in REFRESHED_BY_DAY_FIRST:
+        _run_scoped(con, SQL_DIR / "marts" / f"{name}.sql")
+    con.execute(
+        """
+        insert into changed_clients
+        select client_id from (
+            (
+                select source, booking_id, client_id, room_id from int_booking_rooms__before
+                except
+                select source, booking_id, client_id, room_id from int_booking_rooms
+                semi join scope_booking_days using (location_id, booking_date)
+            )
+            union all
+            (
+                select source, booking_id, client_id, room_id from int_booking_rooms
+                semi join scope_booking_days using (location_id, booking_date)
+                except
+                select source, booking_id, client_id, room_id from int_booking_rooms__before
+            )
+        );
+        drop table int_booking_rooms__before;
+        """
+    )
 
 
 def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,5 +1,6 @@
 -- One row per therapist per location seen in shifts or bookings. therapist_name
--- and bar_trained are the latest known from shifts (NULL without any shift).
+-- and bar_trained are the latest known from shifts: bar_trained NULL means
+-- unknown (no shift says, from an export or the studio profile), never "no".
 
 create or replace table dim_therapists as
 
@@ -19,6 +20,7 @@ from_shifts as (
         therapist_id,
         arg_max(therapist_name, date) filter (where therapist_name is not null)
             as therapist_name,
+        -- arg_max skips NULLs: an unknown row never hides an earlier known one
         arg_max(bar_trained, date) as bar_trained,
         min(date) as first_date,
         max(date) as last_date,

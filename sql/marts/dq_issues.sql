@@ -27,6 +27,15 @@ therapist_segments as (
     select * from int_therapist_booking_segments
 ),
 
+-- held bookings whose export names no room, placed by the room rule
+inferred_rooms as (
+    select * from int_booking_rooms
+    --incremental: semi join scope_days as scope
+    --incremental:     on
+    --incremental:         int_booking_rooms.location_id = scope.location_id
+    --incremental:         and int_booking_rooms.booking_date = scope.date
+),
+
 -- double bookings come from the sorted segments: a booking that starts while an
 -- earlier held booking of the same room (inside opening hours) or therapist
 -- (that day) still runs
@@ -220,6 +229,25 @@ bar_session_by_untrained_therapist as (
         )
 ),
 
+-- a booking without a room on a day with rooms, when every room it may use
+-- (with bars, for bar work) already held an overlapping booking
+more_bookings_than_rooms as (
+    select
+        'more_bookings_than_rooms' as kind,
+        location_id,
+        booking_id as entity_id,
+        booking_date as date,
+        format(
+            'booking {} ({}-{}) names no room and no {}room was free then',
+            booking_id,
+            strftime(start_at, '%H:%M'),
+            strftime(end_at, '%H:%M'),
+            case when uses_bars then 'bar ' else '' end
+        ) as detail,
+    from inferred_rooms
+    where room_id is null
+),
+
 blocked_time_conflict as (
     select
         'blocked_time_conflict' as kind,
@@ -250,6 +278,8 @@ final as (
     select * from bar_session_by_untrained_therapist
     union all
     select * from blocked_time_conflict
+    union all
+    select * from more_bookings_than_rooms
 )
 
 select * from final

@@ -33,6 +33,13 @@ history_start as (
     select * from int_location_history
 ),
 
+-- rooms given to held bookings whose export names none (int_booking_rooms)
+inferred_rooms as (
+    select source, booking_id, room_id from int_booking_rooms
+    --incremental: semi join scope_clients using (client_id)
+    where room_id is not null
+),
+
 -- per client: the earliest completed booking (ties by booking_id, then source)
 -- and the latest start among bookings of sources that never record created_at
 client_facts as (
@@ -69,7 +76,13 @@ final as (
         bookings.booking_id,
         bookings.source,
         bookings.location_id,
-        bookings.room_id,
+        -- the export's room, else the one inferred; room_source says which (NULL:
+        -- no room, the booking occupies none)
+        coalesce(bookings.room_id, inferred_rooms.room_id) as room_id,
+        case
+            when bookings.room_id is not null then 'export'
+            when inferred_rooms.room_id is not null then 'inferred'
+        end as room_source,
         bookings.therapist_id,
         bookings.client_id,
 
@@ -126,6 +139,10 @@ final as (
         on bookings.source = sources.source
     left join history_start
         on bookings.location_id = history_start.location_id
+    left join inferred_rooms
+        on
+            bookings.source = inferred_rooms.source
+            and bookings.booking_id = inferred_rooms.booking_id
     left join created_on_day
         on
             bookings.client_id = created_on_day.client_id

@@ -1,0 +1,92 @@
+"""Rooms an export does not name: the placement rule behind `int_booking_rooms`.
+
+Many booking systems (Acuity, Calendly, calendars, Square) record no room. Per location and
+day, the held bookings without a room are placed one after another, in the order the SQL gives
+(start, longer first, booking id), after the bookings that name their room:
+
+- a booking that uses the bars takes the first free room with bars, never one without;
+- any other booking takes the first free room without bars, else the first free bar room;
+- "free": no held booking already placed there overlaps its interval; "first": the room
+  order of the day's room calendar (the profile's order, else room id);
+- a booking keeps its room for its whole length; one that finds no free room gets none.
+
+Each booking's choice depends on every earlier one, so this is a loop, not a set operation.
+The mart SQL gathers each location-day into lists and calls `assign_rooms` (a DuckDB function
+registered on the build's connection by `register`) once per day.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from duckdb import sqltypes
+
+FUNCTION = "assign_rooms"
+
+
+def assign_rooms(
+    room_ids: list[str],
+    room_bars: list[bool],
+    named_rooms: list[str],
+    named_starts: list[int],
+    named_ends: list[int],
+    starts: list[int],
+    ends: list[int],
+    bars: list[bool],
+) -> list[str | None]:
+    """The room of each queued booking (None: no free room), in queue order.
+
+    Rooms come in calendar order with whether they have bars; `named_*` are the held
+    bookings that name a room (placed first); `starts`, `ends` (minutes from the day's
+    midnight) and `bars` describe the queued bookings, already in placement order.
+    """
+    named: dict[str, list[tuple[int, int]]] = {room: [] for room in room_ids}
+    for room, start, end in zip(named_rooms, named_starts, named_ends, strict=True):
+        if room in named and end > start:
+            named[room].append((start, end))
+    # Queued bookings arrive by start, so one placed before this one started no later: it
+    # overlaps this one exactly when it ends after this one starts. The latest end placed in
+    # each room is all that needs keeping (an empty booking overlaps nothing, and is never
+    # in the way).
+    latest_end = dict.fromkeys(room_ids, -(2**62))
+    bar_rooms = [room for room, has_bars in zip(room_ids, room_bars, strict=True) if has_bars]
+    plain_rooms = [room for room, has_bars in zip(room_ids, room_bars, strict=True) if not has_bars]
+    anywhere = plain_rooms + bar_rooms
+    placed: list[str | None] = []
+    for start, end, uses_bars in zip(starts, ends, bars, strict=True):
+        empty = end <= start
+        choice = None
+        for room in bar_rooms if uses_bars else anywhere:
+            if empty or (
+                latest_end[room] <= start and not any(s < end and e > start for s, e in named[room])
+            ):
+                choice = room
+                break
+        if choice is not None and not empty:
+            latest_end[choice] = max(latest_end[choice], end)
+        placed.append(choice)
+    return placed
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    """Make `assign_rooms(...)` callable in the build's SQL (again if already there)."""
+    text, flag, minute = sqltypes.VARCHAR, sqltypes.BOOLEAN, sqltypes.BIGINT
+    try:
+        con.remove_function(FUNCTION)
+    except duckdb.InvalidInputException:
+        pass  # not registered on this connection yet
+    con.create_function(
+        FUNCTION,
+        assign_rooms,
+        [
+            duckdb.list_type(text),
+            duckdb.list_type(flag),
+            duckdb.list_type(text),
+            duckdb.list_type(minute),
+            duckdb.list_type(minute),
+            duckdb.list_type(minute),
+            duckdb.list_type(minute),
+            duckdb.list_type(flag),
+        ],
+        duckdb.list_type(text),
+        side_effects=False,
+    )

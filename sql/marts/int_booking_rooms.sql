@@ -1,0 +1,167 @@
+-- Rooms an export does not name: one row per held booking without a room on a
+-- location-day that has rooms on its room calendar, with the room it is given
+-- (room_id NULL: no room was free, a more_bookings_than_rooms finding).
+--
+-- Per location and day, the bookings that name their room are placed first;
+-- then the others, by start (ties: longer first, then booking id): a booking
+-- that uses the bars takes the first free room with bars, any other the first
+-- free room without bars, else the first free bar room. "Free": no held booking
+-- already placed there overlaps it; "first": the room calendar's order (the
+-- studio profile's, else room id). The placement is sequential, so each day's
+-- bookings go through assign_rooms (pipelines/rooms.py) as lists.
+--
+-- A day's rooms depend on every booking of that location-day, so an
+-- incremental build recomputes the changed location-days (scope_booking_days,
+-- before any client-scoped mart) from the whole staging view, and the clients
+-- whose booking got another room are refreshed with the changed ones
+-- (pipelines.warehouse).
+
+create or replace table int_booking_rooms as
+
+with
+
+held as (
+    select
+        source,
+        booking_id,
+        client_id,
+        location_id,
+        booking_date,
+        room_id,
+        uses_bars,
+        start_at,
+        end_at,
+        -- minutes from the day's midnight (a booking past midnight runs past 1440)
+        date_diff('minute', cast(booking_date as timestamp), start_at)
+            as start_minute,
+        date_diff('minute', cast(booking_date as timestamp), end_at)
+            as end_minute,
+    from stg_exports__bookings
+    --incremental: semi join scope_booking_days using (location_id, booking_date)
+    where is_held
+),
+
+room_days as (
+    select * from stg_exports__rooms
+    --incremental: semi join scope_booking_days as scope
+    --incremental:     on
+    --incremental:         stg_exports__rooms.location_id = scope.location_id
+    --incremental:         and stg_exports__rooms.date = scope.booking_date
+),
+
+-- the day's rooms in calendar order: the profile's order, else room id
+day_rooms as (
+    select
+        location_id,
+        date as booking_date,
+        list(
+            {'room_id': room_id, 'has_bars': has_bars}
+            order by room_order nulls last, room_id
+        ) as rooms,
+    from room_days
+    group by location_id, date
+),
+
+-- the bookings to place, in placement order
+queued as (
+    select
+        held.location_id,
+        held.booking_date,
+        list(
+            {
+                'source': held.source,
+                'booking_id': held.booking_id,
+                'client_id': held.client_id,
+                'start_at': held.start_at,
+                'end_at': held.end_at,
+                'start_minute': held.start_minute,
+                'end_minute': held.end_minute,
+                'uses_bars': held.uses_bars,
+            }
+            order by
+                held.start_minute,
+                held.end_minute desc,
+                held.booking_id,
+                held.source
+        ) as bookings,
+    from held
+    semi join day_rooms
+        on
+            held.location_id = day_rooms.location_id
+            and held.booking_date = day_rooms.booking_date
+    where held.room_id is null
+    group by held.location_id, held.booking_date
+),
+
+-- the bookings that name their room, placed before the others
+named as (
+    select
+        held.location_id,
+        held.booking_date,
+        list(held.room_id) as rooms,
+        list(held.start_minute) as start_minutes,
+        list(held.end_minute) as end_minutes,
+    from held
+    semi join queued
+        on
+            held.location_id = queued.location_id
+            and held.booking_date = queued.booking_date
+    where held.room_id is not null
+    group by held.location_id, held.booking_date
+),
+
+placed as (
+    select
+        queued.location_id,
+        queued.booking_date,
+        queued.bookings,
+        assign_rooms(
+            list_transform(day_rooms.rooms, lambda room: room.room_id),
+            list_transform(day_rooms.rooms, lambda room: room.has_bars),
+            coalesce(named.rooms, []),
+            coalesce(named.start_minutes, []),
+            coalesce(named.end_minutes, []),
+            list_transform(queued.bookings, lambda booking: booking.start_minute),
+            list_transform(queued.bookings, lambda booking: booking.end_minute),
+            list_transform(queued.bookings, lambda booking: booking.uses_bars)
+        ) as room_ids,
+    from queued
+    inner join day_rooms
+        on
+            queued.location_id = day_rooms.location_id
+            and queued.booking_date = day_rooms.booking_date
+    left join named
+        on
+            queued.location_id = named.location_id
+            and queued.booking_date = named.booking_date
+),
+
+unnested as (
+    select
+        location_id,
+        booking_date,
+        unnest(bookings) as booking,
+        unnest(room_ids) as room_id,
+    from placed
+),
+
+final as (
+    select
+        -- ids
+        booking.source,
+        booking.booking_id,
+        booking.client_id,
+        location_id,
+        booking_date,
+
+        -- the booking
+        booking.start_at,
+        booking.end_at,
+        booking.uses_bars,
+
+        -- the room given (NULL: none was free)
+        room_id,
+    from unnested
+)
+
+select * from final
