@@ -117,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
 
+    profile = commands.add_parser("profile", help="the studio profile (rooms, hours, therapists)")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    suggest = profile_commands.add_parser(
+        "suggest", help="print a profile proposed from what is loaded (> studio.toml)"
+    )
+    suggest.add_argument("--db", type=Path, help="warehouse file")
+    suggest.set_defaults(run=_profile_suggest)
+
     status = commands.add_parser("status", help="loads, row counts, rejected rows, data quality")
     status.add_argument("--db", type=Path)
     status.set_defaults(run=_status)
@@ -240,6 +248,21 @@ def _demo(args: argparse.Namespace) -> int:
     bookings = sum(r.rows_loaded for r in results if r.kind == "bookings")
     elapsed = time.perf_counter() - started
     print(f"built the demo chain in {db}: {bookings:,} bookings in {elapsed:.1f}s")
+    return 0
+
+
+def _profile_suggest(args: argparse.Namespace) -> int:
+    from pipelines.profile import ProfileError, suggest
+    from pipelines.warehouse import open_snapshot
+
+    con = open_snapshot(db_path(args.db))
+    try:
+        print(suggest(con), end="")
+    except ProfileError as error:
+        print(f"studio-ops: {db_path(args.db)}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
     return 0
 
 

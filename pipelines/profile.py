@@ -732,6 +732,207 @@ def _rename(con, table: str, keys: list[str], pairs: list[tuple]) -> None:
     con.execute("drop table profile_renames")
 
 
+# --- profile suggest -------------------------------------------------------------------------
+
+SUGGEST_WEEKS = 8  # opening hours are read from the last eight weeks of each location's bookings
+
+
+def suggest(con) -> str:
+    """A profile proposed from what the warehouse on `con` holds, as TOML with comments saying
+    what was guessed (`studio-ops profile suggest`, the Setup page's button).
+
+    Locations as loaded (names, time zones and opened_on as known); therapists per location as
+    the exports spell them (spellings differing only in case or spacing become also_known_as);
+    rooms named by room calendars or bookings (bars as the calendar says, else true when bar
+    work was booked there); opening hours per weekday from the earliest start and the latest
+    end of the last eight weeks of bookings (a weekday without bookings is left closed); bar
+    training from the shift files, else left out (unknown). Shifts are not guessed."""
+    locations = con.execute(
+        """
+        select location_id, name, timezone, opened_on from stg_exports__locations
+        order by location_id
+        """
+    ).fetchall()
+    used_location_ids: set[str] = set()
+    built, notes = [], {}
+    for location_id, name, timezone, opened_on in locations:
+        loc_id = _unique_id(location_id, used_location_ids)
+        hours, since, until, count = _suggest_hours(con, location_id)
+        rooms, room_note = _suggest_rooms(con, location_id)
+        therapists, therapist_notes = _suggest_therapists(con, location_id)
+        zone = timezone if timezone and _known_zone(timezone) else None
+        built.append(
+            Location(
+                loc_id, name or location_id, zone, opened_on, hours, frozenset(), rooms,
+                therapists,
+            )
+        )  # fmt: skip
+        lines = [f"Proposed by `studio-ops profile suggest` for '{location_id}': check it."]
+        if count:
+            lines.append(
+                f"opening_hours: earliest start and latest end per weekday of {count} bookings "
+                f"from {since} to {until}; a weekday without bookings is left closed."
+            )
+        else:
+            lines.append("opening_hours: no bookings in the last eight weeks; add the hours.")
+        lines.append(room_note)
+        lines.append("closed_on: not guessed; add holidays.")
+        if loc_id != location_id:
+            lines.append(f"id: the exports call this location '{location_id}'.")
+        notes[loc_id] = "\n".join(lines)
+        notes.update({f"{loc_id}/{key}": text for key, text in therapist_notes.items()})
+    if not built:
+        raise ProfileError("nothing is loaded yet: load the booking exports first")
+    text = to_toml(Profile(tuple(built)), notes)
+    parse_profile(text, "the suggested profile")  # what it proposes always reads back
+    return text
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _unique_id(value: str, used: set[str]) -> str:
+    """`value` when it is a valid id, else a slug of it; made unique (case ignored) in `used`."""
+    base = value.strip() if _ID.match(value.strip()) else "-".join(name_key(value).split())
+    base = re.sub(r"[^A-Za-z0-9._-]", "", base)[:60] or "id"
+    if not base[0].isalnum():
+        base = "x" + base
+    candidate, number = base, 2
+    while candidate.lower() in used:
+        candidate, number = f"{base}-{number}", number + 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _suggest_hours(con, location_id: str):
+    """Opening hours per weekday from the last SUGGEST_WEEKS weeks of the location's bookings."""
+    rows = con.execute(
+        f"""
+        with recent as (
+            select start_at, end_at from raw_bookings
+            where location_id = ?
+              and status <> 'cancelled' and status <> 'late_cancelled'
+              and cast(start_at as date) = cast(end_at as date)
+              and start_at > (
+                  select max(start_at) from raw_bookings where location_id = ?
+              ) - interval {SUGGEST_WEEKS * 7} day
+        )
+        select
+            isodow(start_at) - 1, min(cast(start_at as time)), max(cast(end_at as time)),
+            min(cast(start_at as date)), max(cast(start_at as date)), count(*)
+        from recent
+        group by 1
+        """,
+        [location_id, location_id],
+    ).fetchall()
+    hours = {
+        day: (opens.replace(second=0, microsecond=0), closes.replace(second=0, microsecond=0))
+        for day, opens, closes, *_ in rows
+        if closes.replace(second=0, microsecond=0) > opens.replace(second=0, microsecond=0)
+    }
+    since = min((r[3] for r in rows), default=None)
+    until = max((r[4] for r in rows), default=None)
+    return hours, since, until, sum(r[5] for r in rows)
+
+
+def _suggest_rooms(con, location_id: str) -> tuple[tuple[Room, ...], str]:
+    rows = con.execute(
+        """
+        with calendar as (
+            select room_id, arg_max(has_bars, date) as has_bars,
+                arg_max(room_name, date) filter (where room_name is not null) as room_name
+            from raw_rooms where location_id = ? group by room_id
+        ),
+        booked as (
+            select room_id, bool_or(coalesce(uses_bars, false)) as bar_work
+            from raw_bookings
+            where location_id = ? and room_id is not null
+            group by room_id
+        )
+        select room_id, calendar.room_name, calendar.has_bars, booked.bar_work
+        from calendar full join booked using (room_id)
+        order by room_id
+        """,
+        [location_id, location_id],
+    ).fetchall()
+    used: set[str] = set()
+    rooms, guessed = [], []
+    for room_id, room_name, has_bars, bar_work in rows:
+        if has_bars is None:
+            guessed.append(room_id)
+        rooms.append(
+            Room(_unique_id(room_id, used), room_name or room_id, bool(has_bars or bar_work))
+        )
+    if not rooms:
+        note = "rooms: no export names a room; add them (and which have ceiling bars)."
+    elif guessed:
+        note = (
+            f"rooms: named by bookings; bars guessed (true where bar work was booked) for "
+            f"{', '.join(guessed)}."
+        )
+    else:
+        note = "rooms: from the room calendar, bars as it says."
+    return tuple(rooms), note
+
+
+def _suggest_therapists(con, location_id: str):
+    """Therapists as the exports spell them; bar training from the latest shift file row."""
+    rows = con.execute(
+        """
+        with seen as (
+            select therapist_id, count(*) as bookings from raw_bookings
+            where location_id = ? group by therapist_id
+            union all
+            select therapist_id, 0 from raw_therapist_shifts
+            where location_id = ? group by therapist_id
+        ),
+        trained as (
+            select therapist_id, arg_max(bar_trained, date) as bar_trained,
+                arg_max(therapist_name, date) filter (where therapist_name is not null)
+                    as therapist_name
+            from raw_therapist_shifts
+            where location_id = ? and bar_trained is not null
+            group by therapist_id
+        )
+        select seen.therapist_id, sum(seen.bookings), any_value(trained.bar_trained),
+            any_value(trained.therapist_name)
+        from seen left join trained using (therapist_id)
+        group by seen.therapist_id
+        order by sum(seen.bookings) desc, seen.therapist_id
+        """,
+        [location_id, location_id, location_id],
+    ).fetchall()
+    groups: dict[str, list[tuple]] = {}
+    for row in rows:  # spellings differing only in case or spacing are one therapist
+        groups.setdefault(name_key(row[0]) or row[0], []).append(row)
+    used: set[str] = set()
+    therapists, notes = [], {}
+    for spellings in groups.values():
+        main = spellings[0][0]
+        trained = next((r[2] for r in spellings if r[2] is not None), None)
+        name = next((r[3] for r in spellings if r[3]), None) or main
+        therapist_id = _unique_id(main, used)
+        aliases = tuple(
+            dict.fromkeys(s for s in (r[0] for r in spellings) if s not in (therapist_id, name))
+        )
+        therapists.append(Therapist(therapist_id, name, aliases, trained, {}, 0, frozenset()))
+        lines = [
+            "bar_trained: from the shift files."
+            if trained is not None
+            else "bar_trained: unknown (no shift file says); set true or false.",
+            "shifts: not guessed; add the weekly shifts.",
+        ]
+        if therapist_id != main:
+            lines.append(f"id: made from '{main}', as the exports write the name.")
+        notes[therapist_id] = "\n".join(lines)
+    return tuple(therapists), notes
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 

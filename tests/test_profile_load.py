@@ -5,7 +5,7 @@ proposed from what is loaded (`studio-ops profile suggest`)."""
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -331,3 +331,32 @@ def test_a_profile_in_an_export_folder_loads_and_mapping_files_do_not(tmp_path: 
     assert query(db, "select name, timezone from dim_locations") == [
         ("Eastside Ashiatsu", "America/Chicago")
     ]
+
+
+def test_suggest_proposes_a_profile_that_reads_back(studio: Path, tmp_path: Path) -> None:
+    later = bookings_csv(
+        tmp_path / "more.csv",
+        [
+            # Tuesday: 08:30-10:00 and 15:00-18:15 -> tue = "08:30-18:15" (earliest, latest)
+            ("b7", "L01", "cedar", "MAYA", "c3", f"{NEXT_TUESDAY} 08:30", f"{NEXT_TUESDAY} 10:00",
+             "completed"),
+            ("b8", "L01", "birch", "maya", "c4", f"{NEXT_TUESDAY} 15:00", f"{NEXT_TUESDAY} 18:15",
+             "completed"),
+        ],
+    )  # fmt: skip
+    assert [r.outcome for r in load_files(studio, [later])] == ["loaded"]
+    run = run_cli("profile", "suggest", "--db", str(studio))
+    assert run.returncode == 0, run.stderr
+    profile = parse_profile(run.stdout, "suggested.toml")  # it reads back
+    (location,) = profile.locations
+    assert (location.id, location.name, location.timezone) == (
+        "L01", "Eastside Ashiatsu", "America/Chicago"
+    )  # fmt: skip
+    # the first Tuesday's booking is 10:00-11:00, the next one's 08:30-10:00 and 15:00-18:15
+    assert location.opening_hours == {1: (time(8, 30), time(18, 15))}
+    # rooms named by bookings, bars unknown to any calendar: none had bar work booked
+    assert [(r.id, r.bars) for r in location.rooms] == [("birch", False), ("cedar", False)]
+    # "MAYA" became maya through the profile's names: one therapist; no shift file: unknown
+    (maya,) = location.therapists
+    assert maya.id == "maya" and maya.bar_trained is None
+    assert "bar_trained: unknown" in run.stdout  # the comments say what was guessed
