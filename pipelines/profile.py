@@ -507,7 +507,9 @@ def store_profile(con, profile: Profile, text: str, file_name: str, load_id: int
     """Keep `text` as the profile in force and write its locations as location rows.
 
     Runs inside the caller's transaction. A location row replaces the location's earlier row
-    (name, time zone, opened_on); locations no longer in the profile keep theirs."""
+    (name, time zone, opened_on); locations no longer in the profile keep theirs. Bookings
+    loaded before the profile get its ids for the display names they carry (apply_names), so
+    exports loaded first and a profile made from them (`profile suggest`) meet."""
     con.execute("insert into studio_profile values (now()::timestamp, ?, ?)", [file_name, text])
     for number, loc in enumerate(profile.locations, 1):
         con.execute("delete from raw_locations where location_id = ?", [loc.id])
@@ -516,6 +518,7 @@ def store_profile(con, profile: Profile, text: str, file_name: str, load_id: int
             "line_number) values (?, ?, ?, ?, ?, ?)",
             [loc.id, loc.name, loc.timezone, loc.opened_on, load_id, number],
         )
+    apply_names(con, "raw_bookings")
 
 
 def expand_profile(con, days_ahead: int, today: date) -> int:

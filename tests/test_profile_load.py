@@ -360,3 +360,21 @@ def test_suggest_proposes_a_profile_that_reads_back(studio: Path, tmp_path: Path
     (maya,) = location.therapists
     assert maya.id == "maya" and maya.bar_trained is None
     assert "bar_trained: unknown" in run.stdout  # the comments say what was guessed
+
+
+def test_bookings_loaded_before_the_profile_take_its_ids(tmp_path: Path) -> None:
+    db = tmp_path / "studio.duckdb"
+    first = bookings_csv(
+        tmp_path / "a.csv",
+        [("b1", "Eastside Ashiatsu", "cedar", "Chen, Maya", "c1", f"{TUESDAY} 10:00",
+          f"{TUESDAY} 11:00", "completed")],
+    )  # fmt: skip
+    assert [r.outcome for r in load_files(db, [first])] == ["loaded"]
+    assert [r.outcome for r in load_files(db, [write(tmp_path / "s.toml", PROFILE)])] == ["loaded"]
+    assert query(db, "select location_id, therapist_id from raw_bookings") == [("L01", "maya")]
+    # so the booking meets Maya's profile shift: 450 scheduled, 60 booked that Tuesday
+    assert query(
+        db,
+        "select scheduled_minutes, booked_minutes from fct_therapist_days where date = ?",
+        [TUESDAY],
+    ) == [(450, 60)]
