@@ -1406,3 +1406,19 @@ def stored_profile() -> Profile | None:
     if frame.empty:
         return None
     return parse_profile(frame.iloc[0, 0], frame.iloc[0, 1])
+
+
+def profile_suggestion() -> str:
+    """A profile proposed from the loaded data, as TOML with comments saying what was guessed
+    (pipelines.profile.suggest, like `studio-ops profile suggest`); owners only. ProfileError
+    when nothing is loaded yet."""
+    from pipelines.profile import suggest
+    from pipelines.warehouse import open_snapshot
+
+    if not _everything_allowed():
+        raise WarehouseError("a suggested profile describes every location: owners only")
+    con = open_snapshot(warehouse_path())  # read-only, closed at once: one click, no cache
+    try:
+        return suggest(con)
+    finally:
+        con.close()

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import tempfile
+import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,7 @@ from pipelines.profile import (
     WEEKDAYS,
     Location,
     Profile,
+    ProfileError,
     name_key,
     parse_profile,
     read_profile,
@@ -37,15 +39,8 @@ from pipelines.settings import Settings
 DAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 TRAINING = {"yes": True, "no": False, "unknown": None}
 ROOM_COLUMNS = ["id", "name", "bars"]
-THERAPIST_COLUMNS = [
-    "id",
-    "name",
-    "bar_training",
-    *WEEKDAYS,
-    "break_minutes",
-    "time_off",
-    "also_known_as",
-]
+THERAPIST_COLUMNS = ["id", "name", "bar_training", "break_minutes", "time_off", "also_known_as"]
+SHIFT_COLUMNS = ["id", *WEEKDAYS]  # one row per therapist, matched to the therapists by id
 ALIAS_SEPARATOR = ";"  # "Chen, Maya" holds a comma, so spellings are split on ";"
 
 
@@ -61,6 +56,7 @@ class LocationDraft:
     closed_on: str = ""  # "2026-12-25, 2027-01-01"
     rooms: pd.DataFrame = field(default_factory=lambda: rooms_frame(None))
     therapists: pd.DataFrame = field(default_factory=lambda: therapists_frame(None))
+    shifts: pd.DataFrame = field(default_factory=lambda: shifts_frame(None))
 
 
 def profile_file(db: Path | str) -> Path:
@@ -80,7 +76,34 @@ class Suggestion:
     """A profile proposed from the loaded data, with what was guessed per location id."""
 
     profile: Profile
-    notes: dict[str, str]
+    notes: dict[str, list[str]]  # location id -> what was guessed, a line each
+
+
+def suggestion(text: str) -> Suggestion:
+    """A suggested profile's TOML (pipelines.profile.suggest) as a profile and its notes: the
+    comment lines above each location's and therapist's table, gathered per location id."""
+    notes: dict[str, list[str]] = {}
+    pending: list[str] = []
+    location_id = None
+    table = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("#").strip())
+        elif stripped in ("[[location]]", "[[location.therapist]]"):
+            table = stripped
+        elif table and stripped.startswith("id ="):
+            value = tomllib.loads(stripped)["id"]
+            if table == "[[location]]":
+                location_id = value
+            elif pending:
+                pending[0] = f"{value}: {pending[0]}"
+            notes.setdefault(location_id or value, []).extend(pending)
+            pending, table = [], None
+    return Suggestion(
+        parse_profile(text, "the suggested profile"),
+        {key: lines for key, lines in notes.items() if lines},
+    )
 
 
 def can_suggest() -> bool:
@@ -126,10 +149,6 @@ def therapists_frame(location: Location | None) -> pd.DataFrame:
                 "id": therapist.id,
                 "name": therapist.name,
                 "bar_training": training,
-                **{
-                    day: _pieces(therapist.shifts.get(number, ()))
-                    for number, day in enumerate(WEEKDAYS)
-                },
                 "break_minutes": therapist.break_minutes,
                 "time_off": _dates(therapist.time_off),
                 "also_known_as": f"{ALIAS_SEPARATOR} ".join(therapist.also_known_as),
@@ -139,6 +158,20 @@ def therapists_frame(location: Location | None) -> pd.DataFrame:
     return frame.astype({c: "object" for c in THERAPIST_COLUMNS if c != "break_minutes"}).astype(
         {"break_minutes": "Int64"}
     )
+
+
+def shifts_frame(location: Location | None) -> pd.DataFrame:
+    rows = [
+        {
+            "id": therapist.id,
+            **{
+                day: _pieces(therapist.shifts.get(number, ()))
+                for number, day in enumerate(WEEKDAYS)
+            },
+        }
+        for therapist in (location.therapists if location else ())
+    ]
+    return pd.DataFrame(rows, columns=SHIFT_COLUMNS).astype("object")
 
 
 def draft(location: Location) -> LocationDraft:
@@ -155,6 +188,7 @@ def draft(location: Location) -> LocationDraft:
         closed_on=_dates(location.closed_on),
         rooms=rooms_frame(location),
         therapists=therapists_frame(location),
+        shifts=shifts_frame(location),
     )
 
 
@@ -196,7 +230,31 @@ def _blank(row: dict) -> bool:
     return not any(_cell(v) for v in row.values())
 
 
-def _location_toml(loc: LocationDraft) -> list[str]:
+def _weekly_shifts(loc: LocationDraft, therapist_ids: list[str], where: str) -> dict[str, dict]:
+    """therapist id -> {weekday: range or ranges}, from the shifts table."""
+    known = {name_key(t): t for t in therapist_ids}
+    weekly: dict[str, dict] = {}
+    for row in loc.shifts.to_dict("records"):
+        if _blank(row):
+            continue
+        therapist = known.get(name_key(_cell(row.get("id"))))
+        if therapist is None:
+            raise ProfileError(
+                f"{where}: shifts: '{_cell(row.get('id'))}' is not a therapist id of the "
+                "therapists table (add the therapist there, with the same id)"
+            )
+        if therapist in weekly:
+            raise ProfileError(f"{where}: shifts: therapist {therapist} has two rows")
+        days = {}
+        for day in WEEKDAYS:
+            pieces = _split(_cell(row.get(day)))
+            if pieces:
+                days[day] = pieces[0] if len(pieces) == 1 else pieces
+        weekly[therapist] = days
+    return weekly
+
+
+def _location_toml(loc: LocationDraft, source: str) -> list[str]:
     out = ["[[location]]", f"id = {_q(loc.id.strip())}"]
     if loc.name.strip():
         out.append(f"name = {_q(loc.name)}")
@@ -217,12 +275,17 @@ def _location_toml(loc: LocationDraft) -> list[str]:
         room["bars"] = bool(row.get("bars")) if _cell(row.get("bars")) else False
         out.append(f"  {_q(room)},")
     out.append("]")
-    for row in loc.therapists.to_dict("records"):
-        if _blank({k: v for k, v in row.items() if k != "bar_training"}):
-            continue
+    therapists = [
+        row
+        for row in loc.therapists.to_dict("records")
+        if not _blank({k: v for k, v in row.items() if k != "bar_training"})
+    ]
+    ids = [_cell(row.get("id")) or _slug(_cell(row.get("name"))) for row in therapists]
+    weekly = _weekly_shifts(loc, ids, f"{source}: location {loc.id.strip()}")
+    for row, therapist_id in zip(therapists, ids, strict=True):
         out.append("")
         out.append("[[location.therapist]]")
-        out.append(f"id = {_q(_cell(row.get('id')) or _slug(_cell(row.get('name'))))}")
+        out.append(f"id = {_q(therapist_id)}")
         if _cell(row.get("name")):
             out.append(f"name = {_q(_cell(row['name']))}")
         aliases = _split(_cell(row.get("also_known_as")), ALIAS_SEPARATOR)
@@ -230,12 +293,7 @@ def _location_toml(loc: LocationDraft) -> list[str]:
         training = TRAINING.get(_cell(row.get("bar_training")) or "unknown")
         if training is not None:
             out.append(f"bar_trained = {_q(training)}")
-        shifts = {}
-        for day in WEEKDAYS:
-            pieces = _split(_cell(row.get(day)))
-            if pieces:
-                shifts[day] = pieces[0] if len(pieces) == 1 else pieces
-        out.append(f"shifts = {_q(shifts)}")
+        out.append(f"shifts = {_q(weekly.get(therapist_id, {}))}")
         breaks = _cell(row.get("break_minutes"))
         if breaks:
             number = float(breaks)
@@ -245,19 +303,19 @@ def _location_toml(loc: LocationDraft) -> list[str]:
     return out
 
 
-def profile_text(locations: list[LocationDraft]) -> str:
+def profile_text(locations: list[LocationDraft], source: str) -> str:
     """Profile TOML of the drafts, every value as the owner typed it."""
     lines: list[str] = []
     for loc in locations:
         if lines:
             lines.append("")
-        lines.extend(_location_toml(loc))
+        lines.extend(_location_toml(loc, source))
     return "\n".join(lines) + "\n"
 
 
 def check(locations: list[LocationDraft], source: str) -> Profile:
     """The drafts as a profile, checked as a load would (ProfileError: one line naming the key)."""
-    return parse_profile(profile_text(locations), source)
+    return parse_profile(profile_text(locations, source), source)
 
 
 # --- saving ----------------------------------------------------------------------------------

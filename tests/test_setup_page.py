@@ -58,6 +58,16 @@ def last_tuesday() -> dt.date:
 @pytest.fixture
 def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A warehouse with one booking of L01 and the profile above, shown by the app."""
+    yield from make_studio(tmp_path, monkeypatch, with_profile=True)
+
+
+@pytest.fixture
+def bookings_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The same booking, and no profile yet."""
+    yield from make_studio(tmp_path, monkeypatch, with_profile=False)
+
+
+def make_studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_profile: bool):
     db = tmp_path / "studio.duckdb"
     day = last_tuesday().isoformat()
     export = write_csv(
@@ -77,8 +87,9 @@ def studio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     profile = tmp_path / "eastside.toml"
     profile.write_text(PROFILE, encoding="utf-8")
     monkeypatch.setenv(pii.SALT_ENV, "setup-test-salt")
-    results = load_files(db, [export, profile], Settings())
-    assert [r.outcome for r in results] == ["loaded", "loaded"], [r.summary() for r in results]
+    files = [export, profile] if with_profile else [export]
+    results = load_files(db, files, Settings())
+    assert {r.outcome for r in results} == {"loaded"}, [r.summary() for r in results]
     monkeypatch.setenv("STUDIO_OPS_DB", str(db))
     monkeypatch.delenv("STUDIO_OPS_SETTINGS", raising=False)
     monkeypatch.delenv(access.ACCESS_ENV, raising=False)
@@ -148,17 +159,24 @@ def test_the_page_shows_the_loaded_profile(studio: Path) -> None:
         "09:00-20:00"
     )
     assert at.text_input(key=profile_form.editor_key("hours-mon", "L01", 0)).value == ""
-    [rooms, therapists] = at.dataframe
+    [rooms, therapists, shifts] = at.dataframe
     assert rooms.value.to_dict("records") == [
         {"id": "cedar", "name": "Cedar", "bars": True},
         {"id": "oak", "name": "Oak", "bars": False},
     ]
     [maya] = therapists.value.to_dict("records")
-    assert (maya["id"], maya["bar_training"], maya["tue"], maya["also_known_as"]) == (
+    assert (maya["id"], maya["bar_training"], maya["break_minutes"], maya["also_known_as"]) == (
         "maya",
         "yes",
-        "09:00-17:00",
+        30,
         "Chen, Maya",
+    )
+    [week] = shifts.value.to_dict("records")
+    assert (week["id"], week["mon"], week["tue"], week["sat"]) == (
+        "maya",
+        "",
+        "09:00-17:00",
+        "10:00-16:00",
     )
     # the download is the loaded profile's TOML
     [download] = at.get("download_button")
@@ -282,3 +300,44 @@ def test_going_back_to_an_earlier_profile_loads_it_again(studio: Path) -> None:
         assert [s.value for s in at.success], "each save loads"
         rooms = [room.id for room in loaded_profile(studio).location("L01").rooms]
         assert rooms == (["cedar", "oak"] if version == 1 else ["cedar", "oak", "birch"])
+
+
+def test_shifts_for_a_therapist_the_table_does_not_have_are_refused(studio: Path) -> None:
+    before = fingerprint(studio)
+    at = open_setup()
+    at.session_state[profile_form.editor_key("shifts", "L01", 0)] = {
+        "edited_rows": {},
+        "added_rows": [{"id": "jo", "tue": "09:00-17:00"}],
+        "deleted_rows": [],
+    }
+    save(at)
+    [error] = [e.value for e in at.error]
+    assert plain(error) == (
+        "Not saved: studio-profile.toml: location L01: shifts: 'jo' is not a therapist id of "
+        "the therapists table (add the therapist there, with the same id)"
+    )
+    assert fingerprint(studio) == before
+
+
+def test_suggest_from_my_data_fills_the_form_and_saves_only_when_asked(
+    bookings_only: Path,
+) -> None:
+    studio = bookings_only
+    before = fingerprint(studio)
+    at = open_setup()
+    assert any("No studio profile loaded yet" in i.value for i in at.info)
+    [suggest] = [b for b in at.button if b.label == "Suggest from my data"]
+    suggest.click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("Suggested from your data, not saved yet" in w.value for w in at.warning)
+    # the one booking names location L01, room cedar and therapist maya: the suggestion has
+    # them, and opening hours of its Tuesday (10:00-11:00, the only booking)
+    assert at.selectbox(key="setup_location").value == "L01"
+    assert at.dataframe[0].value["id"].tolist() == ["cedar"]
+    assert at.dataframe[1].value["id"].tolist() == ["maya"]
+    assert fingerprint(studio) == before  # a suggestion is not saved
+    save(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [r.id for r in loaded_profile(studio).location("L01").rooms] == ["cedar"]
+    assert not any("Suggested from your data" in w.value for w in at.warning)

@@ -109,8 +109,12 @@ with suggest_column:
             else "Not available in this version yet.",
             width="stretch",
         ):
-            st.session_state[SUGGESTED] = data.profile_suggestion()
-            st.session_state[VERSION] = version + 1
+            try:
+                st.session_state[SUGGESTED] = profile_form.suggestion(data.profile_suggestion())
+            except ProfileError as error:
+                st.session_state[OUTCOME] = ("error", f"No suggestion: {error}")
+            else:
+                st.session_state[VERSION] = version + 1
             st.rerun()
 with download_column:
     st.download_button(
@@ -145,7 +149,8 @@ else:
         "rooms, hours and therapists."
     )
 if suggested is not None and picked in suggested.notes:
-    st.caption(f"Guessed: {md_text(suggested.notes[picked])}")
+    with st.expander("What was guessed for this location", expanded=True):
+        st.caption("  \n".join(md_text(line) for line in suggested.notes[picked]))
 
 
 def key(part: str) -> str:
@@ -210,14 +215,9 @@ with st.form(f"setup-{current.id}", border=False):
 
     st.subheader("Therapists")
     st.caption(
-        "Shifts are ranges per weekday (two pieces: 09:00-12:00, 13:00-18:00). *Bar training* "
-        "unknown is not a no. *Also known as*: how booking exports write the name, separated "
-        "by ;"
+        "*Bar training* unknown is not a no. *Also known as*: how booking exports write the "
+        "name, separated by ; (so they are matched to this therapist)."
     )
-    day_columns = {
-        day: st.column_config.TextColumn(label, width="small")
-        for day, label in profile_form.DAY_LABELS.items()
-    }
     therapists = st.data_editor(
         current.therapists,
         num_rows="dynamic",
@@ -225,12 +225,11 @@ with st.form(f"setup-{current.id}", border=False):
         width="stretch",
         key=key("therapists"),
         column_config={
-            "id": st.column_config.TextColumn("ID", width="small"),
+            "id": st.column_config.TextColumn("ID", help="Made from the name if empty"),
             "name": st.column_config.TextColumn("Name"),
             "bar_training": st.column_config.SelectboxColumn(
                 "Bar training", options=list(profile_form.TRAINING), default="unknown"
             ),
-            **day_columns,
             "break_minutes": st.column_config.NumberColumn(
                 "Break (min)", min_value=0, step=1, default=0, help="Unpaid break per working day"
             ),
@@ -238,6 +237,26 @@ with st.form(f"setup-{current.id}", border=False):
                 "Time off", help="Days off (YYYY-MM-DD, comma between)"
             ),
             "also_known_as": st.column_config.TextColumn("Also known as"),
+        },
+    )
+
+    st.subheader("Weekly shifts")
+    st.caption(
+        "One row per therapist, by ID. A day's shift such as 09:00-17:00, or two pieces "
+        "09:00-12:00, 13:00-18:00; empty is a day off. No shifts on closed days or time off."
+    )
+    shifts = st.data_editor(
+        current.shifts,
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        key=key("shifts"),
+        column_config={
+            "id": st.column_config.TextColumn("Therapist ID"),
+            **{
+                day: st.column_config.TextColumn(label)
+                for day, label in profile_form.DAY_LABELS.items()
+            },
         },
     )
     saved = st.form_submit_button("Save and reload", type="primary", icon=":material/save:")
@@ -252,6 +271,7 @@ if saved:
         closed_on=closed_on,
         rooms=rooms,
         therapists=therapists,
+        shifts=shifts,
     )
     others = [profile_form.draft(loc) for loc in in_profile.values() if loc.id != current.id]
     order = list(in_profile)
