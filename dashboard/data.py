@@ -1006,14 +1006,19 @@ def retention_by_first(
         raise ValueError("by must be 'therapist' or 'service'")
     # One query answers both: the page asks for therapist and service with the same
     # parameters, so the second ask is served from the cache, and dim_clients is read once.
-    frame = _query(_RETENTION_BY_FIRST_SQL, window_days, _scope(locations), start, end)
+    # Cohorts hold new clients only; a warehouse built before is_new_client counts them all.
+    sql = _RETENTION_BY_FIRST_SQL
+    if not _has_column("dim_clients", "is_new_client"):
+        sql = sql.replace("and c.is_new_client", "")
+    frame = _query(sql, window_days, _scope(locations), start, end)
     return frame[frame["breakdown"] == by].drop(columns="breakdown").reset_index(drop=True)
 
 
 # A return is the client's next completed visit on a later date (dim_clients
 # .second_visit_date), the same definition rpt_retention uses. Counted per first-visit location,
 # therapist and service first; therapist names are joined to those counts. Parameters: the
-# window in days, the locations, the first-visit dates.
+# window in days, the locations, the first-visit dates. New clients only: clients known at a
+# location's history start are in no cohort, as in rpt_retention.
 _RETENTION_BY_FIRST_SQL = """
     with cohort as (
         select
@@ -1031,6 +1036,7 @@ _RETENTION_BY_FIRST_SQL = """
         cross join (select ?::integer as days) as w
         where list_contains(?, c.first_location_id)
             and c.first_visit_date between ? and ?
+            and c.is_new_client
         group by all
     ),
     firsts as (

@@ -99,13 +99,15 @@ def test_retention_by_first_therapist_and_service_counts_returns_from_the_bookin
         first, last = con.execute(
             "select min(first_visit_date), max(first_visit_date) from dim_clients"
         ).fetchone()
-        # Expected straight from fct_bookings: first-time clients whose 90 days have closed
+        # Expected straight from fct_bookings: new clients whose 90 days have closed
         # (eligible), and those with another completed visit on a later date within 90 days.
+        # New clients only (is_new_client): the chain's clients first seen before a location's
+        # history start (its first 90 days) belong to no cohort, as in rpt_retention.
         eligible, returned = con.execute(
             """
             with firsts as (
                 select client_id, booking_date as first_date
-                from fct_bookings where is_first_visit
+                from fct_bookings where is_new_client
             )
             select
                 count(*) filter (where f.first_date + 90 <= a.as_of_date),
@@ -127,10 +129,11 @@ def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path
     locations = tuple(data.locations()["location_id"])
     with duckdb.connect(str(demo_data), read_only=True) as con:
         as_of = con.execute("select as_of_date from rpt_as_of").fetchone()[0]
+        # the third month of new clients (those known at history start are in no cohort)
         cohort = (
             con.execute(
                 "select date_trunc('month', min(first_visit_date))::date + interval 2 month "
-                "from dim_clients"
+                "from dim_clients where is_new_client"
             )
             .fetchone()[0]
             .date()
@@ -142,7 +145,7 @@ def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path
             select count(distinct c.client_id)
             from dim_clients as c
             join fct_bookings as b using (client_id)
-            where date_trunc('month', c.first_visit_date) = ?
+            where c.is_new_client and date_trunc('month', c.first_visit_date) = ?
                 and b.status = 'completed'
                 and date_trunc('month', b.booking_date) = ?::date + interval 1 month
             """,
@@ -156,12 +159,13 @@ def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path
 
 
 # What cohort_activity computed before rpt_cohort_activity existed: the cohort's clients from
-# dim_clients joined to every completed booking. Parameters: locations, start, end.
+# dim_clients joined to every completed booking. Parameters: locations, start, end. Cohorts
+# hold new clients only (clients known at a location's history start are in none).
 COHORT_ACTIVITY_FROM_BOOKINGS = """
     with cohort as (
         select client_id, date_trunc('month', first_visit_date)::date as cohort_month
         from dim_clients
-        where list_contains(?, first_location_id)
+        where is_new_client and list_contains(?, first_location_id)
             and first_visit_date between date_trunc('month', ?::date) and ?
     ),
     sizes as (

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import streamlit as st
 
+from dashboard import data
 from pipelines.load import load_files
 from pipelines.settings import Settings
 from tests.test_marts import Chain
@@ -308,3 +310,30 @@ def test_an_export_without_a_price_column_loads_empty_prices(tmp_path: Path) -> 
         ).fetchall()
     assert prices == [(None,), (None,)]
     assert day == [(2, None, None)]
+
+
+def test_return_by_first_therapist_counts_new_clients_only(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Clients page's return by first therapist and service is a cohort view too: A (first
+    # seen 2024-01-01, the data's start, back on 2024-01-10) is known at history start
+    # (2024-03-31) and left out; C (2024-04-01, back on 2024-04-20) is the one new client.
+    # As of 2024-07-01 both 30-day windows have closed: 1 eligible, 1 returned.
+    chain.visit("A1", "2024-01-01", "A")
+    chain.visit("A2", "2024-01-10", "A")
+    chain.visit("C1", "2024-04-01", "C")
+    chain.visit("C2", "2024-04-20", "C")
+    chain.visit("Z1", "2024-07-01", "A")
+    chain.build(Settings())
+    chain.con.close()
+    monkeypatch.setenv("STUDIO_OPS_DB", str(tmp_path / "studio.duckdb"))
+    monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
+    st.cache_data.clear()
+    try:
+        by_therapist = data.retention_by_first(
+            ("L1",), date(2024, 1, 1), date(2024, 7, 1), "therapist", 30
+        )
+    finally:
+        st.cache_data.clear()
+    rows = by_therapist[["first_by", "new_clients", "eligible", "returned"]]
+    assert rows.values.tolist() == [["T1", 1, 1, 1]]
