@@ -19,15 +19,18 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.run-installed
 
+# The studio's own warehouse (`studio-ops init`) once it exists, else the demo in its own file
+# beside it (built here on first start); the app says which one it shows.
+REAL_DB = $${STUDIO_OPS_DB:-data/studio.duckdb}
 run: $(VENV)/.run-installed
-	@test -f "$${STUDIO_OPS_DB:-data/studio.duckdb}" || $(BIN)/studio-ops demo
+	@test -f "$(REAL_DB)" || test -f "$$(dirname "$(REAL_DB)")/demo.duckdb" || $(BIN)/studio-ops demo
 	$(BIN)/streamlit run streamlit_app.py
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: $(VENV)/.run-installed
-	$(BIN)/studio-ops demo --replace
+	$(BIN)/studio-ops demo
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
@@ -41,4 +44,4 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/run.py --scale $${SCALE:-1m}
 
 clean:
-	rm -rf $(VENV) data/*.duckdb* .pytest_cache
+	rm -rf $(VENV) data/demo.duckdb* .pytest_cache   # never the studio's own warehouse

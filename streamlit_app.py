@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import auth, data, upload_guard
 from dashboard.format import md_text
-from pipelines.settings import db_path
+from pipelines.settings import shown_db_path
 from pipelines.warehouse import WarehouseError, remove_leftovers
 
 st.set_page_config(page_title="Studio ops", page_icon=":material/spa:", layout="wide")
@@ -18,7 +18,7 @@ def _remove_load_leftovers(db: str) -> bool:
     return remove_leftovers(db)
 
 
-_remove_load_leftovers(str(db_path()))
+_remove_load_leftovers(str(shown_db_path()))
 
 PAGES = {
     "Studio": [
@@ -60,19 +60,24 @@ page = st.navigation(pages, position="sidebar" if viewer else "hidden")
 # Without a viewer the sign-in form (or why nobody can sign in) is shown instead of a page.
 if viewer is not None:
     try:
-        if not db_path().exists():
+        # The studio's own warehouse once `studio-ops init` made it, else the demo in its own
+        # file, built on first start; the two never mix (pipelines.load refuses the mix).
+        shown = shown_db_path()
+        if not shown.exists():
             from pipelines.load import build_demo
 
             with st.spinner(
                 "First run: building a demo chain of three studios so you can look around…"
             ):
-                build_demo(db_path())
+                build_demo(shown)
         if data.is_demo():
             st.info(
-                "**Demo data.** You are looking at a made-up chain of studios. "
-                "Load your own booking exports on the Data page.",
+                "This is the built-in demo chain (made-up data). Start your own with "
+                "`studio-ops init`, then load your exports (README: Set up your studio).",
                 icon=":material/science:",
             )
+        else:
+            st.sidebar.caption(f"Your studio's warehouse: {md_text(shown)}")
         page.run()
     except WarehouseError as error:
         # error lines can quote paths and values from the data: shown as text, not markdown

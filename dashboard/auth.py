@@ -1,4 +1,4 @@
-"""Who is looking, and which locations they may see (DESIGN.md invariant 5).
+"""Who is looking, and which locations they may see (location scoping lives in the data layer).
 
 The router calls :func:`gate` once per run, before any page: it works out the signed-in user
 from the access file (pipelines.access), stores the resulting :class:`Viewer` in the session,

@@ -1,6 +1,6 @@
 """Every question the dashboard asks the warehouse: cached, location-scoped, parameterised.
 
-Rules (DESIGN.md invariants 3, 5 and 7):
+Rules (readers never block the loader, scoping lives here, SQL takes parameters):
 - Each query function takes the set of locations the viewer picked and filters on it in SQL,
   after intersecting it with the locations the signed-in user may see (dashboard.auth), so a
   location named in the URL that the user may not see returns nothing.
@@ -27,7 +27,7 @@ import streamlit as st
 from dashboard import auth
 from pipelines.load import IS_DEMO_SQL
 from pipelines.profile import Profile, parse_profile
-from pipelines.settings import Settings, db_path, load_settings
+from pipelines.settings import Settings, load_settings, shown_db_path
 from pipelines.warehouse import SnapshotReader, WarehouseError
 
 Locations = tuple[str, ...]
@@ -47,13 +47,16 @@ class Snapshot:
 
 
 def snapshot() -> Snapshot:
-    """The published warehouse as it is now (raises WarehouseError when there is none)."""
-    path = db_path()
+    """The published warehouse as it is now (raises WarehouseError when there is none).
+
+    The studio's own warehouse once it exists, else the demo (pipelines.settings.shown_db_path):
+    `studio-ops init` switches the app to the studio's data on the next rerun."""
+    path = shown_db_path()
     try:
         stat = path.stat()
     except FileNotFoundError:
         raise WarehouseError(
-            f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
+            f"{path}: no warehouse yet (start one with `studio-ops init`)"
         ) from None
     return Snapshot(str(Path(path).resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
@@ -163,7 +166,7 @@ def settings_in_force() -> Settings:
 
 # ---------------------------------------------------------------- location KPIs
 
-# Ratios of sums over fct_location_days (METRICS.md), once for every location and once for
+# Ratios of sums over fct_location_days (metric dictionary), once for every location and once for
 # all of them together (grouping sets), so the "All locations" row uses identical definitions.
 # Rebooking needs its denominator (completed visits whose is_rebooked is known), which the
 # location-day mart does not carry, so it is counted from fct_bookings with the same scope.

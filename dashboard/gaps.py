@@ -134,7 +134,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                     )
                 )
         elif kind == "created":
-            # a source that never records created_at cannot tell a rebooking (METRICS.md)
+            # a source that never records created_at cannot tell a rebooking (metric dictionary)
             unknown = gaps[
                 (gaps["completed"] > 0)
                 & ((gaps["rebooking_known"] == 0) | (gaps["created_known"] == 0))

@@ -78,10 +78,10 @@ def install() -> None:
 def _clean_upload_leftovers() -> None:
     """On the app's start: remove upload folders left by an app killed mid-upload."""
     from dashboard.uploads import UploadFolderError, clean_leftovers
-    from pipelines.settings import db_path
+    from pipelines.settings import shown_db_path
 
     try:
-        for folder in clean_leftovers(db_path()):
+        for folder in clean_leftovers(shown_db_path()):
             LOG.info("removed %s, left by an upload that never finished", folder)
     except (OSError, UploadFolderError) as error:
         LOG.warning("could not clean the upload folder: %s", error)

@@ -1,4 +1,4 @@
-"""The `studio-ops` command: generate, load, demo, status, access.
+"""The `studio-ops` command: init, generate, load, demo, status, access.
 
 Exit codes: 0 when every file loaded (rejected rows are reported, not fatal), 1 when a file
 could not be loaded at all or the warehouse failed, 2 for usage errors. Errors are one line on
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from pipelines.settings import SettingsError, db_path, load_settings
+from pipelines.settings import SettingsError, db_path, demo_db_path, load_settings
 from pipelines.warehouse import WarehouseError
 
 
@@ -108,10 +108,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.set_defaults(run=_load)
 
+    init = commands.add_parser("init", help="create an empty warehouse for your studio's data")
+    init.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
+    init.set_defaults(run=_init)
+
     demo = commands.add_parser(
-        "demo", help="generate and load the demo chain (3 locations, 1 year)"
+        "demo", help="generate and load the demo chain (3 locations, 1 year) in its own file"
     )
-    demo.add_argument("--db", type=Path)
+    demo.add_argument(
+        "--db", type=Path, help="demo file (default: demo.duckdb beside the warehouse)"
+    )
     demo.add_argument(
         "--replace", action="store_true", help="replace a warehouse that is not the demo"
     )
@@ -230,18 +236,46 @@ def _load(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from pipelines.load import NotEmptyError, init_warehouse
+
+    db = db_path(args.db)
+    if db.resolve() == demo_db_path().resolve():
+        print(
+            f"studio-ops: {db} is the demo's file; your studio's warehouse needs another "
+            "(leave out --db for data/studio.duckdb)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        done = init_warehouse(db, settings=load_settings())
+    except NotEmptyError as error:
+        print(f"studio-ops: {error}", file=sys.stderr)
+        return 1
+    what = {
+        "created": f"created an empty warehouse for your studio in {db}",
+        "replaced the demo": f"replaced the demo chain in {db} by an empty warehouse for your "
+        "studio (`studio-ops demo` rebuilds the demo in its own file)",
+        "exists": f"{db} is already your studio's warehouse, still empty",
+        "holds data": f"{db} already holds your studio's data; nothing changed",
+    }[done]
+    # --db only when it is not the default, so the next command can be copied as it is
+    where = f" --db {args.db}" if args.db else ""
+    print(f"{what}; next: studio-ops load YOUR-EXPORTS{where} (README: Set up your studio)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from pipelines.load import RealDataError, build_demo
 
-    db = db_path(args.db)
+    db = demo_db_path(args.db)
     started = time.perf_counter()
     try:
         # checks for real data under the warehouse lock, so a load cannot slip in before the swap
         results = build_demo(db, settings=load_settings(), replace=args.replace)
-    except RealDataError:
+    except RealDataError as error:
         print(
-            f"studio-ops: {db} holds real data, not the demo; "
-            "pass --replace to overwrite it, or --db for another file",
+            f"studio-ops: {error}; pass --replace to overwrite it, or --db for another file",
             file=sys.stderr,
         )
         return 1

@@ -3,7 +3,7 @@
 Each file runs in its own transaction on the private building copy (pipelines.warehouse):
 a file that cannot be read, or whose rows are all invalid, is rolled back and leaves no trace;
 invalid rows of a good file go to `rejected_rows` and the rest loads. Rows replace earlier rows
-with the same key (DESIGN.md invariant 1), so overlapping exports never duplicate, and a later
+with the same key (loading is idempotent), so overlapping exports never duplicate, and a later
 export of a booking updates it. The marts are rebuilt and the copy published only when at
 least one file loaded; otherwise the published warehouse is not touched at all.
 """
@@ -35,7 +35,7 @@ from pipelines.profile import (
 from pipelines.settings import Settings, load_settings
 from pipelines.validate import capped_raw, typed_columns, validate
 
-# Natural keys per kind (DESIGN.md invariant 1).
+# Natural keys per kind (loading is idempotent).
 KEYS: dict[str, tuple[str, ...]] = {
     "bookings": ("source", "booking_id"),
     "rooms": ("location_id", "room_id", "date"),
@@ -138,6 +138,13 @@ def load_files(
     results: list[FileResult] = []
     try:
         with warehouse.building(db, memory_mb=settings.load_memory_mb) as con:
+            # under the warehouse lock, so a demo swapped in meanwhile is refused as well
+            if is_demo(con):
+                raise DemoWarehouseError(
+                    f"{db} holds the built-in demo chain (made-up data), which never mixes "
+                    "with a studio's own exports: start your own warehouse with "
+                    "`studio-ops init`, then load into it"
+                )
             _start_change_log(con)
             for path in files:
                 result = _load_file(con, path, display_names.get(path, str(path)), location, vendor)
@@ -595,11 +602,20 @@ class RealDataError(warehouse.WarehouseError):
     """`build_demo` found real data where the demo was to go, and left it as it was."""
 
 
+class DemoWarehouseError(warehouse.WarehouseError):
+    """A load into the demo's warehouse: refused whole, the demo left as it was."""
+
+
+class NotEmptyError(warehouse.WarehouseError):
+    """`init_warehouse` found its file changed by a load or a demo meanwhile, and left it."""
+
+
 # warehouse_info key: the last load of the demo chain. The demo is loaded into a fresh file,
 # so its loads are the first ones; any later load (real data) has a higher id.
 DEMO_LAST_LOAD = "demo_last_load_id"
 # Whether the warehouse holds the demo chain and nothing else: it follows from what was loaded,
-# not from a flag, so a load into the demo (the CLI, the Data page) makes it real data.
+# not from a flag. Loads into the demo are refused (load_files), so only a warehouse from
+# before that rule can hold the demo and real data; it counts as real data.
 IS_DEMO_SQL = f"""
 select coalesce((
     select not exists (
@@ -619,9 +635,10 @@ def build_demo(
 
     The demo is built beside `db` and swapped in with one rename, so an open dashboard never
     sees it half-built. It holds the warehouse's lock from its check to its swap, the lock
-    every load holds, so a load and a demo never interleave: a load either lands on the new
-    demo or is replaced by it. Without `replace`, a warehouse holding real data is left as it
-    is (RealDataError), even if that data was loaded while the demo waited for the lock.
+    every load holds, so a load and a demo never interleave: a load either finds the new demo
+    (and is refused, see load_files) or is replaced by it. Without `replace`, a warehouse
+    holding real data, or made empty by `init_warehouse`, is left as it is (RealDataError),
+    even if that data was loaded while the demo waited for the lock.
     """
     from pipelines.generate import write_chain  # the generator is only needed for demos
 
@@ -629,8 +646,11 @@ def build_demo(
     db.parent.mkdir(parents=True, exist_ok=True)
     fresh = db.with_name(db.name + ".demo")
     with warehouse.exclusive_lock(db):
-        if not replace and db.exists() and not _holds_demo(db):
+        state = "demo" if replace else _warehouse_state(db)
+        if state == "real":
             raise RealDataError(f"{db} holds real data, not the demo")
+        if state == "empty":  # made by `studio-ops init` for a studio's own exports
+            raise RealDataError(f"{db} is a studio's own warehouse (empty), not the demo")
         for leftover in (fresh, fresh.with_name(fresh.name + ".building")):
             leftover.unlink(missing_ok=True)
         exports = Path(tempfile.mkdtemp(prefix="studio-ops-demo-"))
@@ -648,10 +668,48 @@ def build_demo(
     return results
 
 
-def _holds_demo(db: Path) -> bool:
+def init_warehouse(db: Path | str, *, settings: Settings | None = None) -> str:
+    """Create an empty warehouse for a studio's own data at `db`; returns what was done.
+
+    Its tables and marts exist (empty), so every page opens on it and says what to load. A
+    warehouse holding only the demo chain is replaced (the demo is made up, and `studio-ops
+    demo` rebuilds it in its own file); one holding loaded exports ("holds data") or none
+    ("exists") is already what `init` makes, and is left as it is."""
+    db = Path(db)
+    state = _warehouse_state(db)
+    if state in ("real", "empty"):
+        return "holds data" if state == "real" else "exists"
+    # Built beside `db` and swapped in with one rename, under the lock every load holds.
+    fresh = db.with_name(db.name + ".init")
+    fresh.unlink(missing_ok=True)
+    try:
+        with warehouse.building(fresh) as con:
+            warehouse.build_marts(con, settings or load_settings())
+        with warehouse.exclusive_lock(db):
+            if _warehouse_state(db) != state:  # a load or a demo got there first: keep it
+                raise NotEmptyError(
+                    f"{db} changed while init ran (a load or a demo); nothing changed, "
+                    "run `studio-ops init` again"
+                )
+            fresh.replace(db)
+    finally:
+        fresh.unlink(missing_ok=True)
+        fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
+    return "created" if state == "absent" else "replaced the demo"
+
+
+def _warehouse_state(db: Path) -> str:
+    """absent | demo | empty (no loaded file) | real (loaded exports)."""
+    if not db.exists():
+        return "absent"
     con = warehouse.open_snapshot(db)
     try:
-        return is_demo(con)
+        if is_demo(con):
+            return "demo"
+        if not warehouse.exists(con, "load_runs"):
+            return "empty"
+        loaded = con.execute("select count(*) from load_runs where outcome = 'loaded'")
+        return "real" if loaded.fetchone()[0] else "empty"
     finally:
         con.close()
 

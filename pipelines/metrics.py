@@ -1,4 +1,4 @@
-"""The metric dictionary (DESIGN.md invariant 4): one definition per metric, shown to users.
+"""The metric dictionary: one definition per metric, the same everywhere, shown to users.
 
 The entries live in ``metric_dictionary.toml`` beside this module, one per mart column the
 dashboard shows. ``load_dictionary()`` reads and checks them; ``metric(name)`` looks one up.

@@ -30,8 +30,8 @@ _CUT_NOTE = re.compile(r" \[cut: [0-9,]+ characters in all\]")
 TRUE_WORDS = ("true", "yes", "y", "1")
 FALSE_WORDS = ("false", "no", "n", "0")
 
-# Vendor status words (METRICS.md, Statuses) keyed by their letters only, lowercased, so that
-# "No Show", "NoShow", "no_show" and "No-Show" are one word.
+# Vendor status words (docs/exports.md, Status words) keyed by their letters only, lowercased,
+# so that "No Show", "NoShow", "no_show" and "No-Show" are one word.
 STATUS_WORDS: dict[str, str] = {
     **dict.fromkeys(
         ["completed", "checkedout", "show", "arrived", "servicecompleted", "paid", "checkedin"],
@@ -44,7 +44,7 @@ STATUS_WORDS: dict[str, str] = {
             "accepted",
             "pending",
             "requested",
-            # vendor words (EXPORTS.md): Jane, Vagaro
+            # vendor words (docs/exports.md): Jane, Vagaro
             "bookedonline",
             "awaitingconfirmation",
         ],

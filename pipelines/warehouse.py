@@ -1,7 +1,7 @@
 """The DuckDB warehouse: connect, migrate, rebuild marts, publish snapshots.
 
 DuckDB allows one read-write process or many read-only ones, and a read-only connection held
-open blocks a writer (DESIGN.md invariant 3). So nothing ever writes the published file in
+open blocks a writer (readers never block the loader). So nothing ever writes the published file in
 place: a load takes an exclusive lock, copies the published file to ``<db>.building``, works on
 that copy, rebuilds the marts, checks them, and publishes with ``os.replace``. Readers open the
 published file read-only, briefly; a reader that opened the old file keeps reading it intact.
@@ -139,9 +139,7 @@ def open_snapshot(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open the published warehouse read-only; close it soon, it is a snapshot."""
     path = Path(path)
     if not path.exists():
-        raise WarehouseError(
-            f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
-        )
+        raise WarehouseError(f"{path}: no warehouse yet (start one with `studio-ops init`)")
     return connect(path, read_only=True, memory_limit=READER_MEMORY_LIMIT)
 
 
@@ -192,7 +190,7 @@ class SnapshotReader:
             os.link(path, link)
         except FileNotFoundError:
             raise WarehouseError(
-                f"{path}: no warehouse yet (run `studio-ops demo` or `studio-ops load`)"
+                f"{path}: no warehouse yet (start one with `studio-ops init`)"
             ) from None
         except OSError:
             return open_snapshot(path)  # no hard links here (read-only folder): share the path

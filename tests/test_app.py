@@ -28,6 +28,7 @@ PAGES = [
     "metric_dictionary",
 ]
 TIMEOUT = 60
+DEMO_LINE = "This is the built-in demo chain (made-up data). Start your own with `studio-ops init`"
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +93,7 @@ def test_every_page_renders_without_errors(page: str) -> None:
     assert not at.exception
     assert not [e.value for e in at.error]
     assert at.title, "each page has a title"
-    assert any("Demo data" in i.value for i in at.info), "the demo banner is visible"
+    assert any(DEMO_LINE in i.value for i in at.info), "the demo line is visible"
 
 
 def test_today_defaults_to_latest_complete_day_and_matches_the_mart(demo_warehouse: Path) -> None:
@@ -236,13 +237,16 @@ def test_a_new_snapshot_shows_on_the_next_rerun(demo_warehouse: Path, tmp_path: 
     assert "Renamed Studio" in locations_table(at).index
 
 
-def test_first_run_builds_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_run_builds_the_demo_in_its_own_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "fresh" / "studio.duckdb"
     monkeypatch.setenv("STUDIO_OPS_DB", str(db))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert db.exists()
-    assert any("Demo data" in i.value for i in at.info)
+    # the demo goes beside the studio's warehouse, which is left for `studio-ops init`
+    assert (db.parent / "demo.duckdb").exists() and not db.exists()
+    assert any(DEMO_LINE in i.value for i in at.info)
     assert at.metric, "the Today page shows its tiles"
 
 

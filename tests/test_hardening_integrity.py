@@ -1,6 +1,6 @@
 """Issue 13 (hardening), items 1 and 4: a load never changes another location's bookings, and
 whether the warehouse holds the demo follows from what it contains, whatever order a load and
-a `studio-ops demo` run in.
+a `studio-ops demo` run in (issue 14: a load into the demo is refused, so it stays the demo).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from pipelines import access, warehouse
+from pipelines.load import DEMO_LAST_LOAD as DEMO_KEY
 from pipelines.load import is_demo, load_files
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
@@ -258,23 +259,44 @@ def demo_copy(demo_warehouse: Path, tmp_path: Path) -> Path:
     return db
 
 
-def test_a_real_load_into_the_demo_warehouse_turns_is_demo_false(
-    demo_copy: Path, tmp_path: Path
-) -> None:
+REFUSED = (
+    "studio-ops: {db} holds the built-in demo chain (made-up data), which never mixes with a "
+    "studio's own exports: start your own warehouse with `studio-ops init`, then load into it"
+)
+
+
+def test_a_real_load_into_the_demo_warehouse_is_refused(demo_copy: Path, tmp_path: Path) -> None:
     db = demo_copy
     assert demo_state(db) == (True, False)
     assert "made-up" in run_cli("status", "--db", str(db)).stdout
-    # A file whose every row is rejected publishes nothing: still only the demo.
-    bad = write_csv(tmp_path / "bad.csv", BOOKING_HEADER, bookings_at("L01", ["X"], status="?"))
-    assert run_cli("load", str(bad), "--db", str(db)).returncode == 1
-    assert demo_state(db) == (True, False)
+    before = fingerprint(db)
 
     run = run_cli("load", str(real_file(tmp_path)), "--db", str(db))
 
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1
+    assert run.lines == [REFUSED.format(db=db)]
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB
+    assert fingerprint(db) == before
+    assert demo_state(db) == (True, False)
+
+
+def test_a_warehouse_that_mixed_demo_and_real_data_counts_as_real(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    """Before loads into the demo were refused, a studio could load into it: that warehouse
+    holds real data, so `demo` never overwrites it and `status` never calls it the demo."""
+    db = demo_copy
+    with warehouse.building(db) as con:  # as such a warehouse was: the demo's key set aside
+        demo_last = con.execute("select value from warehouse_info where key = ?", [DEMO_KEY])
+        demo_last = demo_last.fetchone()[0]
+        con.execute("delete from warehouse_info where key = ?", [DEMO_KEY])
+    load_files(db, [real_file(tmp_path)])
+    with warehouse.building(db) as con:
+        warehouse.set_info(con, DEMO_KEY, demo_last)
     assert demo_state(db) == (False, True)
-    # ... so `studio-ops demo` now refuses to overwrite it, and `status` does not call it a demo
+
     refused = run_cli("demo", "--db", str(db))
+
     assert refused.returncode == 1
     assert refused.lines == [
         f"studio-ops: {db} holds real data, not the demo; "
@@ -295,8 +317,8 @@ def start_cli(*args: str) -> subprocess.Popen:
     )
 
 
-def race(db: Path, demo_args: list[str], load_file: Path, gate: bool) -> tuple[int, int, str]:
-    """Start `demo` and `load` together on `db`; (demo exit code, load exit code, demo stderr).
+def race(db: Path, demo_args: list[str], load_file: Path, gate: bool) -> tuple[int, int, str, str]:
+    """Start `demo` and `load` together on `db`; (demo and load exit codes, their stderr).
 
     With `gate`, the test holds the warehouse lock while both start, so both are under way
     before either may write; it lets go when the demo finishes (a demo that ignores the lock)
@@ -315,35 +337,39 @@ def race(db: Path, demo_args: list[str], load_file: Path, gate: bool) -> tuple[i
     finally:
         if lock:
             lock.__exit__(None, None, None)
-    demo_out, demo_err = demo.communicate(timeout=300)
-    load.communicate(timeout=300)
-    return demo.returncode, load.returncode, demo_err
+    _, demo_err = demo.communicate(timeout=300)
+    _, load_err = load.communicate(timeout=300)
+    return demo.returncode, load.returncode, demo_err, load_err
 
 
+@pytest.mark.parametrize("replace", [True, False], ids=["replace", "rebuild"])
 @pytest.mark.parametrize("gate", [True, False], ids=["held-at-the-lock", "free"])
-def test_demo_replace_racing_a_load_ends_consistent(
-    demo_copy: Path, tmp_path: Path, gate: bool
+def test_a_load_racing_a_demo_build_never_lands_in_the_demo(
+    demo_copy: Path, tmp_path: Path, gate: bool, replace: bool
 ) -> None:
     db = demo_copy
 
-    demo_code, load_code, _ = race(db, ["--replace"], real_file(tmp_path), gate)
+    demo_code, load_code, _, load_err = race(
+        db, ["--replace"] if replace else [], real_file(tmp_path), gate
+    )
 
-    assert (demo_code, load_code) == (0, 0)
-    # Load then demo: the demo replaced it all. Demo then load: the real row is there.
-    assert demo_state(db) in {(True, False), (False, True)}
+    # Load first: refused by the old demo, then the demo is rebuilt. Demo first: the load
+    # finds the new demo and is refused. Either way the load says so, and the demo stays pure.
+    assert (demo_code, load_code) == (0, 1)
+    # (after `waiting for another load of this warehouse…` when the demo held the lock)
+    assert load_err.strip().splitlines()[-1] == REFUSED.format(db=db)
+    assert demo_state(db) == (True, False)
 
 
-def test_demo_without_replace_racing_a_load_never_loses_the_load(
-    demo_copy: Path, tmp_path: Path
-) -> None:
-    db = demo_copy
+def test_demo_racing_a_load_into_a_studio_warehouse_never_loses_the_load(tmp_path: Path) -> None:
+    db = tmp_path / "studio.duckdb"
+    assert run_cli("init", "--db", str(db)).returncode == 0
 
-    demo_code, load_code, demo_err = race(db, [], real_file(tmp_path), gate=True)
+    demo_code, load_code, demo_err, _ = race(db, [], real_file(tmp_path), gate=True)
 
-    # Load then demo: the demo refuses (the warehouse holds real data now). Demo then load:
-    # the demo is rebuilt and the load lands on it. Either way the real booking stays.
-    assert load_code == 0
-    assert demo_code == 0 or "holds real data, not the demo" in demo_err
+    # The demo refuses a studio's warehouse, empty (load not yet in) or not: the load lands.
+    assert (demo_code, load_code) == (1, 0)
+    assert "not the demo; pass --replace" in demo_err
     assert demo_state(db) == (False, True)
 
 

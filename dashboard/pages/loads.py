@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import auth, data, tables, uploads
-from pipelines.settings import db_path, load_settings
+from pipelines.settings import load_settings, shown_db_path
 
 st.title("Data")
 
@@ -45,7 +45,7 @@ else:
         with st.spinner("Loading…"):
             # in a child process, so a file that needs too much memory costs the app nothing
             results = uploads.load_uploads(
-                db_path(),
+                shown_db_path(),
                 [(upload.name, upload) for upload in files],
                 load_settings(),
                 location=location,

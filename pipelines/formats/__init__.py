@@ -121,7 +121,10 @@ def _read_native(
     if kind is None:
         raise ExportError(
             "the header matches no known export "
-            f"({native.closest_kind_hint(header)}; see EXPORTS.md)"
+            f"({native.closest_kind_hint(header)}; see docs/exports.md)",
+            path,
+            header,
+            limits,
         )
     if fast:
         # The fast path: DuckDB reads the cells in parallel; validation types them in one pass.

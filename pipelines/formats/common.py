@@ -252,7 +252,7 @@ def person_name(expr: Expr) -> Expr:
 
 
 class Columns:
-    """Vendor header -> cell expressions, matched like EXPORTS.md (case, spaces, underscores)."""
+    """Vendor header -> cell expressions; names match ignoring case, spaces and underscores."""
 
     def __init__(self, header: list[str]) -> None:
         self.header = header

@@ -1,4 +1,4 @@
-"""The native export format (EXPORTS.md): one file per kind, recognised by its header.
+"""The native export format (docs/exports.md): one file per kind, recognised by its header.
 
 Column names match case-insensitively, ignoring spaces and underscores. The adapter maps the
 file's columns by position onto the canonical names of its kind; columns it does not know are
@@ -88,7 +88,7 @@ KINDS: dict[str, Kind] = {
 
 
 def normalise(column: str) -> str:
-    """How EXPORTS.md matches column names: case-insensitive, no spaces or underscores."""
+    """How docs/exports.md matches column names: case-insensitive, no spaces or underscores."""
     return re.sub(r"[\s_]+", "", column.strip().lstrip("\ufeff")).lower()
 
 

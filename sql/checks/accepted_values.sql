@@ -1,4 +1,4 @@
--- Status words are canonical (METRICS.md), flags agree with status, clock hours
+-- Status words are canonical (metric dictionary), flags agree with status, clock hours
 -- are 0..23. Returns the offending bookings or hours.
 
 with

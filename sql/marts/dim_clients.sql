@@ -1,4 +1,4 @@
--- One row per client with at least one completed visit (METRICS.md
+-- One row per client with at least one completed visit (metric dictionary,
 -- dim_clients). next_booking_at: the earliest booked (not yet closed)
 -- appointment on or after the as-of date. It is the one column that moves with
 -- the as-of date, so an incremental build refreshes the changed clients plus

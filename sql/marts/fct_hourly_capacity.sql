@@ -1,5 +1,5 @@
 -- One row per location, day and clock hour with any opening hours, shift or
--- booked time (METRICS.md fct_hourly_capacity). Every interval is cut at the
+-- booked time (metric dictionary, fct_hourly_capacity). Every interval is cut at the
 -- hour: [hour:00, hour+1:00) of the calendar day. Blocked minutes and breaks
 -- have no clock position in the exports, so hourly availability ignores them.
 -- bar_rooms_full_minutes: an event sweep per location-day over bar-room opening

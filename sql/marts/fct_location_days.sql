@@ -1,5 +1,5 @@
 -- One row per location per day with a room-calendar row, a shift or a booking
--- (METRICS.md fct_location_days). Rates are NULL when their denominator is 0.
+-- (metric dictionary, fct_location_days). Rates are NULL when their denominator is 0.
 -- Revenue is NULL, never 0, when no completed booking of the day has a known
 -- price (the export has no prices), and RevPATH with it. new_clients counts
 -- new clients only (is_new_client: first visits from the location's

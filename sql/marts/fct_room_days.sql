@@ -1,4 +1,4 @@
--- One row per room per day of the room calendar (METRICS.md fct_room_days).
+-- One row per room per day of the room calendar (metric dictionary, fct_room_days).
 -- occupied_minutes / bar_minutes: union of held (bar) bookings inside opening
 -- hours, summed from the disjoint new parts in int_room_booking_segments.
 

@@ -1,5 +1,5 @@
 -- One row per therapist per location per day with a shift or a booking
--- (METRICS.md fct_therapist_days). booked_minutes and outside_shift_minutes
+-- (metric dictionary, fct_therapist_days). booked_minutes and outside_shift_minutes
 -- come from the disjoint new parts in int_therapist_booking_segments; sessions,
 -- hands-on minutes, bar sessions and back-to-back pairs count worked bookings
 -- by booking_date (the segments carry them, sorted once).

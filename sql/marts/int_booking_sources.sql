@@ -1,6 +1,6 @@
 -- One row per booking source (an account of a booking system, or native
 -- exports): whether it records when a booking was made. A source records it
--- when any of its bookings has a created_at (METRICS.md is_rebooked); the
+-- when any of its bookings has a created_at (metric dictionary, is_rebooked); the
 -- rebooking of a source that never does is unknown, never "not rebooked".
 --
 -- Read from raw_bookings, not the staging view: an incremental build shadows

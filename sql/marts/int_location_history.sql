@@ -1,4 +1,4 @@
--- History start (METRICS.md): one row per location with the day its data
+-- History start (metric dictionary): one row per location with the day its data
 -- starts and the day its first visits start counting as new clients.
 -- new_clients_from is the studio profile's opened_on when it is given and no
 -- booking of the location is earlier; else the first booking day plus the

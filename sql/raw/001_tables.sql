@@ -1,5 +1,5 @@
 -- Raw layer: canonical rows exactly as the pipelines validated them, one table per kind.
--- Keys (DESIGN.md invariant 1) are enforced by delete-then-insert in pipelines/load.py,
+-- Keys (loading is idempotent) are enforced by delete-then-insert in pipelines/load.py,
 -- not by PRIMARY KEY constraints, which cost a large in-memory index at franchise scale.
 
 create table if not exists raw_bookings (
@@ -13,7 +13,7 @@ create table if not exists raw_bookings (
     -- what
     service varchar not null,
     uses_bars boolean,                  -- NULL: derived from bar_service_keywords in staging
-    status varchar not null,            -- canonical word (METRICS.md)
+    status varchar not null,            -- canonical word (docs/exports.md)
     status_word varchar,                -- the word the export used
     price decimal(12, 2),
     -- timestamps (location local wall-clock)
@@ -100,7 +100,7 @@ create table if not exists profile_shifts (
     break_minutes integer not null
 );
 
--- Pipeline bookkeeping (METRICS.md).
+-- Pipeline bookkeeping (README, What loading guarantees).
 create sequence if not exists load_id_seq start 1;
 
 create table if not exists load_runs (

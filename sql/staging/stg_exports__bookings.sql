@@ -2,7 +2,7 @@
 -- load wins (the loader replaces a key's row, so raw_bookings holds one per key;
 -- the unique_keys check stops a build that would break this). uses_bars comes from the export when it has it, else from
 -- settings_bar_keywords (case-insensitive substring of the service name).
--- is_late_cancel follows METRICS.md.
+-- is_late_cancel follows the metric dictionary.
 
 create or replace view stg_exports__bookings as
 

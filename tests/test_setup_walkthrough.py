@@ -1,0 +1,390 @@
+"""Issue 14 (3, 7): a studio starts from an empty warehouse of its own, never the demo's, and the
+README's "Set up your studio" runs as written.
+
+The walkthrough test reads its commands out of the README section's code blocks, so the README
+and the test cannot drift; every other test here runs the real `studio-ops` command in a child
+process (tests/hostile.py) against files in tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import duckdb
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import uploads
+from pipelines.load import is_demo
+from pipelines.settings import Settings
+from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
+from tests.test_load import BOOKING_HEADER, booking, write_csv
+
+APP = ROOT / "streamlit_app.py"
+README = ROOT / "README.md"
+PAGES = [
+    "today",
+    "capacity",
+    "bar_rooms",
+    "therapists",
+    "clients",
+    "locations",
+    "loads",
+    "metric_dictionary",
+]
+DEMO_LINE = "This is the built-in demo chain (made-up data). Start your own with `studio-ops init`"
+REFUSED = (
+    "holds the built-in demo chain (made-up data), which never mixes with a studio's own "
+    "exports: start your own warehouse with `studio-ops init`, then load into it"
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_app(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("STUDIO_OPS_SETTINGS", raising=False)
+    monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page(f"dashboard/pages/{page}.py").run()
+    return at
+
+
+def bookings_count(db: Path) -> int:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("select count(*) from raw_bookings").fetchone()[0]
+
+
+def demo_flag(db: Path) -> bool:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return is_demo(con)
+
+
+# --- init: an empty warehouse of the studio's own ------------------------------------------
+
+
+def test_init_makes_an_empty_warehouse_that_every_page_opens_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "studio.duckdb"
+
+    run = run_cli("init", "--db", str(db))
+
+    assert run.returncode == 0, run.stderr
+    assert run.lines == [
+        f"created an empty warehouse for your studio in {db}; next: studio-ops load "
+        f"YOUR-EXPORTS --db {db} (README: Set up your studio)"
+    ]
+    assert bookings_count(db) == 0 and not demo_flag(db)
+    # The app shows it (not the demo) and says so in one line; no page fails on it.
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    for page in PAGES:
+        at = open_page(page)
+        assert not at.exception, page
+        assert not [e.value for e in at.error], page
+        assert not any(DEMO_LINE in i.value for i in at.info), page
+        captions = [c.value for c in at.sidebar.caption]
+        assert any("Your studio's warehouse:" in c for c in captions), (page, captions)
+    assert not (tmp_path / "demo.duckdb").exists(), "the demo was not built beside it"
+
+
+def test_init_keeps_a_studio_warehouse_and_replaces_only_the_demo(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    real = tmp_path / "studio.duckdb"
+    export = write_csv(tmp_path / "bookings.csv", BOOKING_HEADER, [booking()])
+    assert run_cli("load", str(export), "--db", str(real)).returncode == 0
+    before = fingerprint(real)
+
+    kept = run_cli("init", "--db", str(real))
+
+    assert kept.returncode == 0
+    assert kept.lines[0].startswith(f"{real} already holds your studio's data; nothing changed")
+    assert fingerprint(real) == before
+
+    # A warehouse holding only the demo (as `make run` made it before the demo had its own
+    # file) becomes the studio's, empty: the made-up bookings are gone, the demo flag too.
+    old_demo = tmp_path / "old" / "studio.duckdb"
+    old_demo.parent.mkdir()
+    shutil.copyfile(demo_warehouse, old_demo)
+    assert bookings_count(old_demo) > 0 and demo_flag(old_demo)
+
+    replaced = run_cli("init", "--db", str(old_demo))
+
+    assert replaced.returncode == 0
+    assert replaced.lines[0].startswith(f"replaced the demo chain in {old_demo} by an empty")
+    assert bookings_count(old_demo) == 0 and not demo_flag(old_demo)
+
+
+def test_init_refuses_the_demos_file(tmp_path: Path) -> None:
+    demo = tmp_path / "demo.duckdb"
+
+    run = run_cli("init", "--db", str(demo), env={"STUDIO_OPS_DB": str(tmp_path / "studio.duckdb")})
+
+    assert run.returncode == 2
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB
+    assert run.lines == [
+        f"studio-ops: {demo} is the demo's file; your studio's warehouse needs another "
+        "(leave out --db for data/studio.duckdb)"
+    ]
+    assert fingerprint(demo) == "absent"
+
+
+# --- the demo lives in its own file and takes no real data ---------------------------------
+
+
+def test_demo_builds_beside_the_studio_warehouse_never_in_it(tmp_path: Path) -> None:
+    real = tmp_path / "studio.duckdb"
+
+    run = run_cli("demo", env={"STUDIO_OPS_DB": str(real)})
+
+    assert run.returncode == 0, run.stderr
+    assert run.lines[0].startswith(f"built the demo chain in {tmp_path / 'demo.duckdb'}: ")
+    assert not real.exists()
+    assert demo_flag(tmp_path / "demo.duckdb")
+
+
+def test_an_upload_into_the_demo_is_refused_in_one_line(
+    demo_warehouse: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "demo.duckdb"
+    shutil.copyfile(demo_warehouse, db)
+    before = fingerprint(db)
+    content = write_csv(tmp_path / "mine.csv", BOOKING_HEADER, [booking()]).read_bytes()
+
+    [result] = uploads.load_uploads(db, [("mine.csv", content)], Settings())
+
+    assert result.outcome == "failed"
+    assert result.summary() == f"mine.csv: not loaded: {db.resolve()} {REFUSED}"
+    assert fingerprint(db) == before
+
+
+# --- make run: the demo only until a real warehouse exists ---------------------------------
+
+
+def fake_make_run(tmp_path: Path, studio_db: Path) -> list[str]:
+    """`make run` with stand-ins for `studio-ops` and `streamlit` that only record their calls
+    (the venv and its install stamp are faked too, so nothing is installed or served)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    calls = tmp_path / "calls.log"
+    for tool in ("python", "studio-ops", "streamlit"):
+        stub = venv / "bin" / tool
+        stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
+        stub.chmod(0o755)
+    (venv / ".run-installed").touch()  # newer than pyproject.toml: no install
+    calls.unlink(missing_ok=True)
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "run", f"VENV={venv}"],
+        env={**os.environ, "STUDIO_OPS_DB": str(studio_db)},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return calls.read_text().splitlines()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_builds_the_demo_only_until_the_studio_has_a_warehouse(tmp_path: Path) -> None:
+    studio_db = tmp_path / "studio.duckdb"
+    # nothing yet: the demo is built (in its own file), then served
+    assert fake_make_run(tmp_path, studio_db) == [
+        "studio-ops demo",
+        "streamlit run streamlit_app.py",
+    ]
+    # once `studio-ops init` made the studio's warehouse, the demo is not built again
+    assert run_cli("init", "--db", str(studio_db)).returncode == 0
+    assert fake_make_run(tmp_path, studio_db) == ["streamlit run streamlit_app.py"]
+
+
+# --- the project explains itself -----------------------------------------------------------
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """The spec files beside the repository are not part of it: no file may send a reader
+    there (the export formats are in docs/exports.md)."""
+    offenders = []
+    for path in ROOT.rglob("*"):
+        parts = path.relative_to(ROOT).parts
+        if parts[0].startswith(".") or parts[0] in {"data", "node_modules"} or not path.is_file():
+            continue
+        if path.suffix not in {".py", ".md", ".toml", ".sql", ".txt"} and path.name != "Makefile":
+            continue
+        if path == Path(__file__):
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            # the spec files' names in code, docs and messages (tests may cite the spec)
+            named = parts[0] != "tests" and re.search(r"\b(EXPORTS|METRICS|DESIGN)\.md\b", line)
+            if "../shared" in line or named:
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_readme_links_to_the_export_reference_that_exists() -> None:
+    text = README.read_text()
+    assert "docs/exports.md" in text
+    reference = (ROOT / "docs" / "exports.md").read_text()
+    # every anchor the reference's own contents list points to one of its headings
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", reference, re.M)
+    }
+    for anchor in re.findall(r"\]\(#([^)]+)\)", reference):
+        assert anchor in headings, anchor
+
+
+# --- the walkthrough -----------------------------------------------------------------------
+
+
+def walkthrough() -> tuple[list[str], str]:
+    """The commands of the README's "Set up your studio" (its ```sh blocks, in order) and the
+    mapping file it shows (its ```toml block)."""
+    text = README.read_text()
+    section = re.search(r"^## Set up your studio\n(.*?)(?=^## )", text, re.S | re.M)
+    assert section, "the README has a section 'Set up your studio'"
+    body = section.group(1)
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", body, re.S):
+        for line in block.splitlines():
+            command = line.split(" #")[0].strip()
+            if command:
+                commands.append(command)
+    [mapping] = re.findall(r"```toml\n(.*?)```", body, re.S)
+    return commands, mapping
+
+
+def profile_suggest_exists() -> bool:
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "profile", "suggest", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    return run.returncode == 0
+
+
+def test_walkthrough_commands_are_the_ones_the_section_shows() -> None:
+    commands, mapping = walkthrough()
+    programs = [shlex.split(c)[0] for c in commands]
+    assert programs[0] == ".venv/bin/studio-ops" and shlex.split(commands[0])[1] == "init"
+    assert tomllib.loads(mapping)["acuity"]["calendar"] == "therapist"
+    assert commands[-1] == "make run"
+
+
+def acuity_export(folder: Path) -> Path:
+    """Seven weeks of one studio's bookings as Acuity exports them (no rooms, no shifts), with
+    therapists' calendars named as people, not ids."""
+    from pipelines.generate import write_chain
+    from pipelines.vendor_writers import write_vendor
+
+    chain = folder / "chain"
+    write_chain(chain, locations=1, days=49, seed=14)
+    write_vendor(chain, "acuity")
+    [export] = sorted((chain / "L01").glob("*.csv"))
+    return export
+
+
+def run_command(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """One README line, run as written in `cwd` (a `> FILE` redirect writes FILE)."""
+    words = shlex.split(command)
+    out = None
+    if ">" in words:
+        at = words.index(">")
+        words, out = words[:at], cwd / words[at + 1]
+    if words[0] == ".venv/bin/studio-ops":
+        words = [sys.executable, "-m", "pipelines.cli", *words[1:]]
+    run = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"{command}: {run.stderr}"
+    assert "Traceback" not in run.stderr, command
+    if out is not None:
+        out.write_text(run.stdout)
+    return run
+
+
+def edit_profile(path: Path) -> None:
+    """What the owner does in the editor: the three rooms (two with bars), who is bar-trained
+    (one therapist left unknown), and shifts on the opening hours."""
+    from dataclasses import replace
+
+    from pipelines.profile import Room, parse_profile, to_toml
+
+    profile = parse_profile(path.read_text(), str(path))
+    locations = []
+    for location in profile.locations:
+        rooms = (
+            Room("cedar", "Cedar", True),
+            Room("birch", "Birch", True),
+            Room("oak", "Oak", False),
+        )
+        therapists = tuple(
+            replace(
+                therapist,
+                bar_trained=None if number == 0 else number % 2 == 1,
+                shifts={day: (hours,) for day, hours in location.opening_hours.items()},
+            )
+            for number, therapist in enumerate(location.therapists)
+        )
+        locations.append(replace(location, rooms=rooms, therapists=therapists))
+    path.write_text(to_toml(replace(profile, locations=tuple(locations))))
+
+
+@pytest.mark.skipif(
+    not profile_suggest_exists(),
+    reason="`studio-ops profile suggest` is not built yet (issue 14, point 3)",
+)
+def test_the_readme_walkthrough_gets_an_acuity_studio_onto_every_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands, mapping = walkthrough()
+    studio = tmp_path / "studio"
+    (studio / "exports").mkdir(parents=True)
+    shutil.copyfile(acuity_export(tmp_path), studio / "exports" / "appointments.csv")
+    (studio / "exports" / "acuity.toml").write_text(mapping)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STUDIO_OPS_SALT": "walkthrough"}
+    env.pop("STUDIO_OPS_DB", None)
+    env.pop("STUDIO_OPS_SETTINGS", None)
+
+    for command in commands[:-1]:  # the last one, `make run`, is the app opened below
+        run_command(command, studio, env)
+        if command.endswith("> studio.toml"):
+            edit_profile(studio / "studio.toml")  # the section's "edit it" step
+
+    db = studio / "data" / "studio.duckdb"
+    assert not (studio / "data" / "demo.duckdb").exists(), "the demo never came into it"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert not is_demo(con)
+        # Acuity names no room: rooms are inferred, and room and bar utilization are above 0
+        inferred = con.execute(
+            "select count(*) filter (room_source = 'inferred'), count(*) from fct_bookings"
+        ).fetchone()
+        assert inferred[0] > 0, inferred
+        room, bar = con.execute(
+            "select sum(occupied_minutes) / sum(available_minutes), "
+            "sum(bar_room_bar_minutes) / sum(bar_room_available_minutes) from fct_location_days"
+        ).fetchone()
+        assert room > 0 and bar > 0, (room, bar)
+
+    monkeypatch.chdir(studio)  # the app finds data/studio.duckdb as `make run` would
+    monkeypatch.delenv("STUDIO_OPS_DB", raising=False)
+    for page in PAGES:
+        at = open_page(page)
+        assert not at.exception, page
+        assert not [e.value for e in at.error], page
+        assert not any(DEMO_LINE in i.value for i in at.info), page
+        shown = at.metric or at.dataframe or at.get("arrow_vega_lite_chart")
+        assert shown or page in ("metric_dictionary",), f"{page} shows no figures"
+        text = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+        assert "Bar-trained: no" not in text, page
