@@ -557,3 +557,72 @@ def test_as_of_date_passing_a_next_booking(chain: dict[str, Path], tmp_path: Pat
     assert after["Y"] is None  # Y2 (CUT + 1) is now before the as-of date
     assert after["Z"].date() == CUT + timedelta(days=10)  # Z2 passed; Z3 is next
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_an_earlier_first_booking_moves_the_history_start_and_rebuilds_fully(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # L01's new clients count from its first booking + LOOKBACK_DAYS. A booking three days
+    # before the chain's first one moves that day three days back, so first visits of other
+    # clients (outside the load's change log) become new: a refresh by client cannot follow.
+    db = _copy_base(chain, tmp_path)
+    with connect(db, read_only=True) as con:
+        before = con.execute(
+            "select new_clients_from from dim_locations where location_id = 'L01'"
+        ).fetchone()[0]
+        new_before = con.execute("select count(*) from fct_bookings where is_new_client").fetchone()
+    first = before - timedelta(days=LOOKBACK_DAYS)
+    path = tmp_path / "earlier.csv"
+    path.write_text(
+        "booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,status\n"
+        f"EARLY1,L01,L01-R1,L01-T01,C-EARLY,Swedish 60,{first - timedelta(days=3)} 10:00,"
+        f"{first - timedelta(days=3)} 11:00,completed\n"
+    )
+    load_files(db, [path])
+    assert _mode(db) == "full"
+    with connect(db, read_only=True) as con:
+        after = con.execute(
+            "select new_clients_from from dim_locations where location_id = 'L01'"
+        ).fetchone()[0]
+        new_after = con.execute(
+            "select count(*) from fct_bookings where is_new_client and client_id <> 'C-EARLY'"
+        ).fetchone()
+    assert after == before - timedelta(days=3)
+    assert new_after > new_before  # first visits of the three days before are new now
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_a_source_that_starts_recording_created_at_rebuilds_fully(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # Source 'frontdesk' first exports no created_at: P's visit has an unknown rebooking. A
+    # later export of the same source for another client, R, has one: the source records it
+    # from now on, so P's visit (P is not in that load) is known, not rebooked.
+    db = _copy_base(chain, tmp_path)
+    day = START + timedelta(days=30)
+    header = (
+        "source,booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,"
+        "status,created_at\n"
+    )
+    first = tmp_path / "frontdesk-1.csv"
+    first.write_text(
+        header + f"frontdesk,P1,L01,L01-R1,L01-T01,C-P,Swedish 60,{day} 07:00,{day} 08:00,"
+        "completed,\n"
+    )
+    load_files(db, [first])
+    with connect(db, read_only=True) as con:
+        assert con.execute(
+            "select is_rebooked from fct_bookings where booking_id = 'P1'"
+        ).fetchone() == (None,)
+    second = tmp_path / "frontdesk-2.csv"
+    second.write_text(
+        header + f"frontdesk,R1,L01,L01-R1,L01-T01,C-R,Swedish 60,{day} 06:00,{day} 07:00,"
+        f"completed,{day - timedelta(days=7)} 09:00\n"
+    )
+    load_files(db, [second])
+    assert _mode(db) == "full"
+    with connect(db, read_only=True) as con:
+        assert con.execute(
+            "select is_rebooked from fct_bookings where booking_id = 'P1'"
+        ).fetchone() == (False,)
+    assert_equals_full_rebuild(db, tmp_path)
