@@ -81,11 +81,12 @@ class Suggestion:
 
 def suggestion(text: str) -> Suggestion:
     """A suggested profile's TOML (pipelines.profile.suggest) as a profile and its notes: the
-    comment lines above each location's and therapist's table, gathered per location id."""
-    notes: dict[str, list[str]] = {}
+    comment lines above each location's and therapist's table, gathered per location id. A note
+    that many therapists share is given once, with their ids."""
+    location_notes: dict[str, list[str]] = {}
+    therapist_notes: dict[str, dict[str, list[str]]] = {}  # location -> note -> therapist ids
     pending: list[str] = []
-    location_id = None
-    table = None
+    location_id, table = None, None
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#"):
@@ -96,14 +97,18 @@ def suggestion(text: str) -> Suggestion:
             value = tomllib.loads(stripped)["id"]
             if table == "[[location]]":
                 location_id = value
-            elif pending:
-                pending[0] = f"{value}: {pending[0]}"
-            notes.setdefault(location_id or value, []).extend(pending)
+                location_notes[value] = [n for n in pending if not n.startswith("Proposed by")]
+            else:
+                for note in pending:
+                    therapist_notes.setdefault(location_id, {}).setdefault(note, []).append(value)
             pending, table = [], None
-    return Suggestion(
-        parse_profile(text, "the suggested profile"),
-        {key: lines for key, lines in notes.items() if lines},
-    )
+    notes = {}
+    for loc, lines in location_notes.items():
+        by_note = therapist_notes.get(loc, {})
+        shared = [f"{note} ({', '.join(ids)})" for note, ids in by_note.items()]
+        if lines or shared:
+            notes[loc] = [*lines, *shared]
+    return Suggestion(parse_profile(text, "the suggested profile"), notes)
 
 
 def can_suggest() -> bool:

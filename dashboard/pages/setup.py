@@ -41,6 +41,7 @@ if outcome:
     kind, line = outcome
     {"success": st.success, "info": st.info}.get(kind, st.error)(md_text(line))
 
+demo = data.is_demo()
 if suggested is not None:
     st.warning(
         "**Suggested from your data, not saved yet.** Check each location (what was guessed "
@@ -259,7 +260,17 @@ with st.form(f"setup-{current.id}", border=False):
             },
         },
     )
-    saved = st.form_submit_button("Save and reload", type="primary", icon=":material/save:")
+    saved = st.form_submit_button(
+        "Save and reload",
+        type="primary",
+        icon=":material/save:",
+        # the loader refuses a studio's files in the demo chain, its profile too
+        disabled=demo,
+        help="The demo chain's profile cannot be saved: start your own warehouse with "
+        "`studio-ops init`."
+        if demo
+        else None,
+    )
 
 if saved:
     edited = profile_form.LocationDraft(
