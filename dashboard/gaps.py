@@ -166,12 +166,17 @@ def missing(gaps: pd.DataFrame, kind: str) -> bool:
 
 
 def show(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> None:
-    """The lines for `kinds`: missing data as a note with its icon, inferred rooms a caption."""
-    for kind, sentence in lines(gaps, kinds):
+    """The lines for `kinds`: inferred rooms as a caption, missing data in one note (a list when
+    there are several), so a page with everything missing stays readable."""
+    found = lines(gaps, kinds)
+    for kind, sentence in found:
         if kind == "inferred":
             st.caption(md_text(sentence))
-        else:
-            st.info(md_text(sentence), icon=":material/info:")
+    notes = [md_text(sentence) for kind, sentence in found if kind != "inferred"]
+    if len(notes) == 1:
+        st.info(notes[0], icon=":material/info:")
+    elif notes:
+        st.info("\n".join(f"- {n}" for n in notes), icon=":material/info:")
 
 
 def note(gaps: pd.DataFrame, kind: str, otherwise: str) -> None:

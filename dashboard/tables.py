@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.format import csv_bytes, people_table
+from dashboard.format import csv_bytes, label, people_table
 
 NO_DATA = "No data for this selection. Widen the dates or pick more locations in the sidebar."
 
@@ -17,9 +17,16 @@ def show_table(
     *,
     people: bool = True,
     height: int | str = "auto",
+    blank: dict[str, str] | None = None,
 ) -> None:
-    """A table in people's terms with a CSV download of exactly what is shown."""
+    """A table in people's terms with a CSV download of exactly what is shown. `blank` gives,
+    per column, the words for an empty cell (why it is empty, e.g. "no shifts loaded"), which
+    a table otherwise shows as "None"."""
     shown = people_table(frame, symbol) if people else frame.reset_index(drop=True)
+    for column, words in (blank or {}).items():
+        name = label(column, symbol) if people else column
+        if name in shown and shown[name].isna().any():
+            shown[name] = shown[name].astype(object).where(shown[name].notna(), words)
     config = {
         column: st.column_config.NumberColumn(format="localized")
         for column in shown.columns

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -248,6 +247,7 @@ def test_therapists_show_unknown_training_and_no_utilization_chart_without_shift
 ) -> None:
     at = open_page(bare, "therapists", monkeypatch, **WHOLE_RANGE)
     assert column_values(at, "Bar-trained") == ["unknown", "unknown"]
+    assert column_values(at, "Utilization %") == ["no shifts", "no shifts"]
     text = shown(at)
     # the utilization section says what it lacks instead of a chart of nothing
     assert text.count(NO_SHIFTS) >= 2, text
@@ -259,8 +259,9 @@ def test_locations_table_has_empty_revenue_not_zero_without_prices(
     at = open_page(bare, "locations", monkeypatch, **WHOLE_RANGE)
     revenue = column_values(at, "Revenue ($)")
     revpath = column_values(at, "RevPATH ($)")
-    # one row for Eastside, one for All locations: both empty, never 0
-    assert len(revenue) == 2 and all(pd.isna(v) for v in revenue + revpath), (revenue, revpath)
+    # one row for Eastside, one for All locations: both say why they are empty, never 0
+    assert revenue == revpath == ["no prices", "no prices"], (revenue, revpath)
+    assert column_values(at, "Room utilization %") == ["no rooms", "no rooms"]
     # bookings are still counted: 4 a day for 28 days
     assert column_values(at, "Bookings") == [112, 112]
 
@@ -319,7 +320,7 @@ def test_bottlenecks_leave_therapists_out_when_no_shifts_are_known(
     # Cedar, the one bar room, holds Maya's 10-11 and 14-15 bookings: 2 h full a day, 28 days
     assert row["Hours an extra bar room would sell"] == pytest.approx(56.0)
     # nobody knows when therapists were free: no figure, rather than every hour "no one on shift"
-    assert pd.isna(row["Hours an extra bar-trained shift would sell"])
+    assert row["Hours an extra bar-trained shift would sell"] == "no shifts loaded"
     hours = [f.value for f in at.dataframe if "Runs out first" in f.value][0]
     assert "Therapists on shift" not in set(hours["Runs out first"])
     assert NO_SHIFTS in shown(at)

@@ -90,23 +90,27 @@ st.subheader("What runs out first")
 st.caption(
     "For each weekday and hour, the resource with the highest share booked is the one that runs "
     "out first: bar rooms, all rooms, or therapists on shift (no one on shift counts as "
-    "therapists running out). **An extra bar room** would have sold the minutes when every bar "
-    "room was occupied. **An extra bar-trained shift** would have sold the empty room time in "
-    "hours when every therapist on shift was fully booked, up to one hour per clock hour. Both "
-    "are upper bounds: they assume clients wanted those slots. In the grids, a darker "
-    "colour means that resource was fuller."
+    "therapists running out; a location with no shifts loaded compares its rooms only). "
+    "**An extra bar room** would have sold the minutes when every bar room was occupied. "
+    "**An extra bar-trained shift** would have sold the empty room time in hours when every "
+    "therapist on shift was fully booked, up to one hour per clock hour. Both are upper "
+    "bounds: they assume clients wanted those slots. In the grids, a darker colour means that "
+    "resource was fuller."
 )
 summary = data.bottleneck_summary(*where)
 if summary.empty:
     # the comparison is hour by hour against open room time: nothing to compare without rooms
     gaps.note(missing, "rooms", tables.NO_DATA)
 else:
-    if summary[["extra_bar_room_hours", "extra_bar_shift_hours"]].isna().any().any():
-        st.caption(
-            "An empty cell: that location has no room with ceiling bars, or no shifts, to "
-            "work it out from (see the notes at the top)."
-        )
-    tables.show_table(summary, "extra-capacity-hours", symbol)
+    tables.show_table(
+        summary,
+        "extra-capacity-hours",
+        symbol,
+        blank={
+            "extra_bar_room_hours": "no room with bars",
+            "extra_bar_shift_hours": "no shifts loaded",
+        },
+    )
     slots = data.bottlenecks(*where)
     names = list(slots["location_name"].unique())
     # a map per location reads for a handful; for more, the table below has every hour
@@ -121,4 +125,14 @@ else:
             st.altair_chart(
                 charts.bottleneck_map(slots[slots["location_name"] == name]), width="stretch"
             )
-    tables.show_table(slots, "bottlenecks-by-hour", symbol)
+    tables.show_table(
+        slots,
+        "bottlenecks-by-hour",
+        symbol,
+        blank={
+            "bar_room_utilization": "no bar room open",
+            "therapist_utilization": "no one on shift",
+            "extra_bar_room_hours": "no room with bars",
+            "extra_bar_shift_hours": "no shifts loaded",
+        },
+    )

@@ -100,7 +100,7 @@ if window:
         with column:
             st.markdown(f"**{title}**")
             result = data.retention_by_first(*where, by, window)
-            if tables.has_rows(result):
+            if tables.has_rows(result, early):
                 shown = result.rename(columns={"first_by": f"first_{by}"})
                 tables.show_table(shown, f"return-by-first-{by}", symbol)
 

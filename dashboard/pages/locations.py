@@ -39,7 +39,20 @@ columns = [
     "new_clients",
     "rebooking_rate",
 ]
-tables.show_table(kpis[columns], "locations", symbol)
+# an empty cell says why, as the notes above do, instead of "None"
+tables.show_table(
+    kpis[columns],
+    "locations",
+    symbol,
+    blank={
+        "room_utilization": "no rooms",
+        "bar_utilization": "no bar rooms",
+        "therapist_utilization": "no shifts",
+        "revenue": "no prices",
+        "revpath": "no prices",
+        "rebooking_rate": "not known",
+    },
+)
 
 each = kpis[~kpis["is_total"]]
 left, right = st.columns(2)

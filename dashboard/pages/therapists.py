@@ -38,7 +38,12 @@ if gaps.drawable(summary, "utilization", missing, "therapist_utilization"):
         ),
         width="stretch",
     )
-tables.show_table(summary.drop(columns=["therapist_label"]), "therapists", symbol)
+tables.show_table(
+    summary.drop(columns=["therapist_label"]),
+    "therapists",
+    symbol,
+    blank={"utilization": "no shifts"},
+)
 
 weeks = data.therapist_weeks(*where)
 st.subheader("Workload week by week")

@@ -88,7 +88,15 @@ if tables.has_rows(bookings, f"No bookings at {place} on this day."):
     if rooms.empty:
         st.caption("Bookings are under **No room** until the rooms are known (see above).")
     else:
-        st.caption("Rooms marked (bars) have ceiling bars. No-shows still held the room.")
+        roomless = (
+            " **No room**: bookings that found no free room that fits (more bookings than "
+            "rooms, or bar work with every bar room taken)."
+            if (bookings["room"] == "No room").any()
+            else ""
+        )
+        st.caption(
+            f"Rooms marked (bars) have ceiling bars. No-shows still held the room.{roomless}"
+        )
 
 st.subheader("Next 14 days: booked share of room time")
 upcoming = data.pacing(scope, choice.day)
