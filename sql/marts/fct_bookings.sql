@@ -28,16 +28,16 @@ sources as (
     select * from int_booking_sources
 ),
 
--- per location: the day its first visits start counting as new clients
-history_start as (
-    select * from int_location_history
-),
-
 -- rooms given to held bookings whose export names none (int_booking_rooms)
 inferred_rooms as (
     select source, booking_id, room_id from int_booking_rooms
     --incremental: semi join scope_clients using (client_id)
     where room_id is not null
+),
+
+-- per location: the day its first visits start counting as new clients
+history_start as (
+    select * from int_location_history
 ),
 
 -- per client: the earliest completed booking (ties by booking_id, then source)
@@ -137,12 +137,12 @@ final as (
         on bookings.client_id = client_facts.client_id
     left join sources
         on bookings.source = sources.source
-    left join history_start
-        on bookings.location_id = history_start.location_id
     left join inferred_rooms
         on
             bookings.source = inferred_rooms.source
             and bookings.booking_id = inferred_rooms.booking_id
+    left join history_start
+        on bookings.location_id = history_start.location_id
     left join created_on_day
         on
             bookings.client_id = created_on_day.client_id
