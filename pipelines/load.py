@@ -24,6 +24,8 @@ import duckdb
 
 from pipelines import warehouse
 from pipelines.formats import ExportError, ExportRows, is_profile, read_export
+from pipelines.formats.mapped import mappings_folder
+from pipelines.formats.needs import MappingNeeded
 from pipelines.profile import (
     ProfileError,
     apply_names,
@@ -61,6 +63,9 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str = ""
+    # a file whose mapping lacks answers: formats.needs.MappingNeeded.to_dict (the Data page
+    # asks its questions)
+    needs: dict | None = None
 
     def summary(self) -> str:
         """One line for people: what happened to the file and why."""
@@ -119,7 +124,8 @@ def load_files(
 
     `display_names` gives the names to report and record for files (uploads are saved under
     temp names). `progress` is called after each file. `mapping` is a mapping file (TOML,
-    pipelines.formats.mapped) for vendor exports; client details are hashed with the salt of
+    pipelines.formats.mapped) for vendor exports; without it, each file takes its source's
+    saved mapping from `mappings/` beside `db`, if any. Client details are hashed with the salt of
     pipelines.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`). `allowed_locations`, when
     given, is the set of locations the person loading may write (the dashboard passes a
     manager's locations): rows of any other location are rejected with that reason.
@@ -129,6 +135,7 @@ def load_files(
     settings = settings or load_settings()
     vendor = {
         "mapping": mapping,
+        "mappings": None if mapping is not None else mappings_folder(db),
         "salt": SaltSource(db),
         "allowed": allowed_locations,
         "limits": settings,
@@ -201,6 +208,8 @@ def _load_file(
         if profile:
             return _load_profile(con, path, file_name, digest, started, vendor or {})
         return _load_rows(con, path, file_name, location, digest, started, vendor or {})
+    except MappingNeeded as error:
+        return FileResult(file_name, "failed", message=str(error), needs=error.to_dict())
     except ExportError as error:
         return FileResult(file_name, "failed", message=str(error))
     except (duckdb.Error, OSError, MemoryError) as error:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth, data, tables, uploads
+from dashboard import auth, data, mapping_questions, tables, uploads
 from pipelines.settings import load_settings, shown_db_path
 
 st.title("Data")
@@ -51,11 +51,11 @@ else:
                 location=location,
                 allowed=allowed,
             )
-        for result in results:
-            show = {"loaded": st.success, "skipped": st.info}.get(result.outcome, st.error)
-            show(result.summary())
+        # a file whose mapping lacks answers waits below for them, instead of failing
+        mapping_questions.show_results(results, files, location)
     elif submitted and not too_big:
         st.warning("Choose at least one file first.")
+    mapping_questions.ask_pending(shown_db_path(), allowed)
 
 if viewer is not None and viewer.sees_every_location:
     st.subheader("Loads")

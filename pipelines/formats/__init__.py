@@ -71,6 +71,7 @@ def read_export(
     salt: Callable[[], str] | None = None,
     fast: bool = True,
     limits=None,
+    mappings: Path | None = None,
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
@@ -78,7 +79,9 @@ def read_export(
     `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
     `fast` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
     checked by the caller (see ExportRows); False forces the careful reader. `limits` is the
-    Settings whose file limits apply (None: the defaults).
+    Settings whose file limits apply (None: the defaults). `mappings` is the folder of saved
+    mappings (pipelines.formats.mapped.saved_mapping): without `mapping`, a vendor export takes
+    its vendor's saved mapping, and a table no format knows a saved generic one that fits it.
     """
     from pipelines import pii
     from pipelines.formats.common import Context, sniff
@@ -87,6 +90,8 @@ def read_export(
     if mapping is not None and not hasattr(mapping, "columns"):
         mapping = load_mapping(mapping)
     sniffed = sniff(path, limits)
+    if mapping is None and mappings is not None:
+        mapping = _saved_mapping(sniffed, mappings)
     if salt is None:
         salt = pii.env_salt
     context = Context(
@@ -105,6 +110,19 @@ def read_export(
     )
 
 
+def _saved_mapping(sniffed, folder: Path):
+    """The saved mapping of the file's vendor; for a table no format knows (not a native
+    export either), a saved generic mapping whose columns its header holds."""
+    from pipelines.formats.mapped import saved_mapping
+
+    for adapter in _adapters()[:-1]:  # the last, mapped, needs a mapping to detect anything
+        if adapter.detect(sniffed, None):
+            return saved_mapping(folder, adapter.NAME, sniffed)
+    if sniffed.container in ("csv", "xlsx") and native.detect(sniffed.header) is None:
+        return saved_mapping(folder, None, sniffed)
+    return None
+
+
 def _read_native(
     path: Path,
     con: duckdb.DuckDBPyConnection,
@@ -119,7 +137,10 @@ def _read_native(
         raise ExportError("the first line is empty; expected a header row")
     kind = native.detect(header)
     if kind is None:
-        raise ExportError(
+        from pipelines.formats.mapped import columns_needed
+
+        # a table of another booking system: the Data page asks which column is which
+        raise columns_needed(
             "the header matches no known export "
             f"({native.closest_kind_hint(header)}; see docs/exports.md)",
             path,

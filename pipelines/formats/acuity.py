@@ -34,7 +34,7 @@ from pipelines.formats.common import (
     iso_datetime,
     read_vendor_table,
 )
-from pipelines.formats.tabular import ExportError
+from pipelines.formats.needs import MappingNeeded, Question, location_question
 
 NAME = "acuity"
 SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calendar")
@@ -52,6 +52,70 @@ STATUSES = {
 }
 
 
+CALENDAR_QUESTION = Question(
+    key="acuity.calendar",
+    prompt="What is a Calendar in your Acuity account?",
+    help="Acuity calls each schedule a Calendar. Most studios have one per therapist; some "
+    "have one per treatment room or one per studio location.",
+    choices=("therapist", "room", "location"),
+)
+THERAPIST_QUESTION = Question(
+    key="acuity.therapist",
+    prompt="Who gives these treatments?",
+    help="Your Calendars are not therapists, so the export names no therapist: this works "
+    "for a one-therapist account only. Use the name or id your shift files use.",
+    only_if={"acuity.calendar": ("room", "location")},
+)
+
+
+def _check_mapping(sniff: Sniff, ctx: Context) -> None:
+    """Every answer the mapping still lacks, asked at once (MappingNeeded); the message is
+    the first one's line, as before."""
+    mapping = ctx.mapping
+    meaning = mapping.acuity_calendar if mapping else None
+    therapist = mapping.acuity_therapist if mapping else None
+    questions, lines = [], []
+    if meaning is None:
+        questions.append(CALENDAR_QUESTION)
+        lines.append(
+            "Acuity export: say what the Calendar column means: add [acuity] calendar = "
+            '"therapist" (or "room" or "location") to the mapping file (--mapping)'
+        )
+    if meaning != "location" and not ctx.default_location():
+        only_if = {} if meaning else {"acuity.calendar": ("therapist", "room")}
+        questions.append(location_question("Acuity", only_if))
+        lines.append(
+            "Acuity export has no location column: pass --location LOC, or add "
+            '[source] location = "L01" to the mapping file (--mapping)'
+        )
+    if meaning in (None, "room", "location") and not therapist:
+        # The calendar is a room or location: Acuity names no staff member anywhere else.
+        questions.append(THERAPIST_QUESTION)
+        lines.append(
+            f"Acuity export: the Calendar column is the {meaning}, so no column names the "
+            'therapist: add [acuity] therapist = "NAME" (one-therapist accounts) to the mapping'
+        )
+    if questions:
+        calendars = sorted(
+            {
+                row[sniff.header.index("Calendar")]
+                for row in sniff.rows[1:6]
+                if len(row) == len(sniff.header)
+            }
+            if "Calendar" in sniff.header
+            else set()
+        )
+        raise MappingNeeded(
+            lines[0],
+            vendor=NAME,
+            source=ctx.source(NAME),
+            questions=questions,
+            header=["Calendar"],
+            sample=[[c] for c in calendars],
+            known=mapping.answers() if mapping else {},
+        )
+
+
 def detect(sniff: Sniff, mapping) -> bool:
     return (
         sniff.container in ("csv", "xlsx")
@@ -61,21 +125,9 @@ def detect(sniff: Sniff, mapping) -> bool:
 
 
 def read(sniff: Sniff, ctx: Context):
-    meaning = ctx.mapping.acuity_calendar if ctx.mapping else None
-    if meaning is None:
-        raise ExportError(
-            "Acuity export: say what the Calendar column means: add [acuity] calendar = "
-            '"therapist" (or "room" or "location") to the mapping file (--mapping)'
-        )
-    if meaning != "location":
-        ctx.require_location("Acuity")
+    _check_mapping(sniff, ctx)
+    meaning = ctx.mapping.acuity_calendar
     therapist = ctx.mapping.acuity_therapist
-    if meaning != "therapist" and not therapist:
-        # The calendar is a room or location: Acuity names no staff member anywhere else.
-        raise ExportError(
-            f"Acuity export: the Calendar column is the {meaning}, so no column names the "
-            'therapist: add [acuity] therapist = "NAME" (one-therapist accounts) to the mapping'
-        )
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)
     start = iso_datetime(c("Start Time"), DATETIME_FORMATS)

@@ -131,9 +131,17 @@ class Context:
     def require_location(self, vendor: str) -> str:
         location = self.default_location()
         if not location:
-            raise ExportError(
+            from pipelines.formats.needs import MappingNeeded, location_question
+
+            # "Acuity", "calendar (ICS)" -> the adapter's name, for the Data page's questions
+            name = "ics" if vendor.startswith("calendar") else vendor.lower()
+            raise MappingNeeded(
                 f"{vendor} export has no location column: pass --location LOC, or add "
-                '[source] location = "L01" to the mapping file (--mapping)'
+                '[source] location = "L01" to the mapping file (--mapping)',
+                vendor=name,
+                source=self.source(name),
+                questions=[location_question(vendor)],
+                known=self.mapping.answers() if self.mapping else {},
             )
         return location
 

@@ -1,0 +1,381 @@
+"""Exports that need a mapping (issue 14, point 6): each adapter says what it lacks in a
+structured way (MappingNeeded), the answers become a mapping file in `mappings/` beside the
+warehouse, and later files of the same source (CLI or Data page) load with it, no questions."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines import pii
+from pipelines.formats.mapped import AnswerError, mappings_folder, preview, save_answers
+from pipelines.formats.needs import MappingNeeded
+from pipelines.load import load_files
+from tests.hostile import fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "screenshots"
+VENDORS = ("acuity", "calendly", "fresha", "mindbody", "vagaro", "square", "jane", "ics")
+# The README's example of another system's export (day-first dates, split date and times).
+LEGACY = (
+    "Appt #,Day,From,Until,Guest,Guest Mail,Therapist,Treatment,Result,Amount\n"
+    "7001,02/03/2026,09:00,10:30,Maya Okafor,maya@example.com,Elena Novak,Ashiatsu 90,Done,135.00\n"
+    "7002,03/03/2026,13:00,14:00,Theo Brooks,theo@example.com,Elena Novak,Swedish 60,"
+    "Completed,90.00\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pii.SALT_ENV, "test-salt")
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A one-location chain of 6 days written in every vendor's format (folder per vendor)."""
+    from pipelines.generate import write_chain
+    from pipelines.vendor_writers import write_vendor
+
+    base = tmp_path_factory.mktemp("chains")
+    write_chain(base / "native", locations=1, days=6, seed=7)
+    out = {}
+    for vendor in VENDORS:
+        shutil.copytree(base / "native", base / vendor)
+        write_vendor(base / vendor, vendor)
+        shutil.rmtree(base / vendor / "mappings")  # the writer's own mappings are not used here
+        out[vendor] = base / vendor
+    out["native"] = base / "native"
+    return out
+
+
+def _warehouse(tmp_path: Path, chain: Path) -> Path:
+    """A studio's warehouse holding the chain's locations, rooms and shifts (native files)."""
+    db = tmp_path / "data" / "studio.duckdb"
+    results = load_files(
+        db, [chain / "locations.csv", chain / "rooms.csv", chain / "therapist_shifts.csv"]
+    )
+    assert all(r.outcome == "loaded" for r in results), [r.summary() for r in results]
+    return db
+
+
+def _bookings(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select source, location_id, count(*) from raw_bookings group by all order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _split_acuity(chain: Path, out: Path) -> tuple[Path, Path]:
+    """The Acuity export cut in two files of the same source (each with the header)."""
+    with open(chain / "L01" / "schedule.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    half = len(rows) // 2
+    out.mkdir(parents=True, exist_ok=True)
+    first, second = out / "acuity-week1.csv", out / "acuity-week2.csv"
+    for path, part in ((first, rows[1:half]), (second, rows[half:])):
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle, quoting=csv.QUOTE_ALL).writerows([rows[0], *part])
+    return first, second
+
+
+# --- every adapter says what it lacks ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_an_unmapped_vendor_export_says_what_it_needs(
+    chains: dict[str, Path], tmp_path: Path, vendor: str
+) -> None:
+    db = _warehouse(tmp_path, chains[vendor])
+    before = fingerprint(db)
+    export = sorted((chains[vendor] / "L01").iterdir())[0]
+    [result] = load_files(db, [export])
+    assert result.outcome == "failed"
+    assert "\n" not in result.message
+    need = MappingNeeded.from_dict(result.needs)
+    assert need.vendor == vendor
+    assert need.source == vendor  # no account name: the vendor is the source
+    keys = [q.key for q in need.questions]
+    if vendor == "acuity":
+        # all three asked at once; the location only for therapist/room calendars, the
+        # therapist only for room/location calendars
+        assert keys == ["acuity.calendar", "source.location", "acuity.therapist"]
+        assert need.questions[1].only_if == {"acuity.calendar": ("therapist", "room")}
+        assert need.questions[2].only_if == {"acuity.calendar": ("room", "location")}
+        assert result.message.startswith("Acuity export: say what the Calendar column means")
+        # the Calendar values of the first rows (therapist ids, as the writer puts them)
+        assert need.sample and all(row[0].startswith("L01-T") for row in need.sample)
+    else:
+        assert keys == ["source.location"]
+        assert "has no location column" in result.message
+    assert fingerprint(db) == before
+
+
+def test_acuity_answers_give_only_what_applies(tmp_path: Path, chains: dict[str, Path]) -> None:
+    db = _warehouse(tmp_path, chains["acuity"])
+    [result] = load_files(db, [chains["acuity"] / "L01" / "schedule.csv"])
+    need = MappingNeeded.from_dict(result.needs)
+    folder = mappings_folder(db)
+    with pytest.raises(AnswerError, match="Which location"):
+        save_answers(folder, need, {"acuity.calendar": "therapist"})
+    # a location calendar: no location asked, but the one therapist is
+    with pytest.raises(AnswerError, match="Who gives these treatments"):
+        save_answers(folder, need, {"acuity.calendar": "location", "source.location": "L01"})
+    path = save_answers(folder, need, {"acuity.calendar": "therapist", "source.location": "L01"})
+    assert path == tmp_path / "data" / "mappings" / "acuity.toml"
+    text = path.read_text()
+    assert '[acuity]\ncalendar = "therapist"' in text and 'location = "L01"' in text
+    assert "therapist =" not in text.split("[acuity]")[1]  # not asked for therapist calendars
+
+
+def test_a_manager_can_only_answer_with_their_locations(
+    tmp_path: Path, chains: dict[str, Path]
+) -> None:
+    db = _warehouse(tmp_path, chains["calendly"])
+    [result] = load_files(db, [sorted((chains["calendly"] / "L01").iterdir())[0]])
+    need = MappingNeeded.from_dict(result.needs)
+    with pytest.raises(AnswerError, match=r"L02 is not one of your locations \(L01\)"):
+        save_answers(mappings_folder(db), need, {"source.location": "L02"}, ("L01",))
+    assert not mappings_folder(db).exists()  # nothing saved
+    save_answers(mappings_folder(db), need, {"source.location": "L01"}, ("L01",))
+    assert (mappings_folder(db) / "calendly.toml").exists()
+
+
+# --- the mappings folder ---------------------------------------------------------------
+
+
+def test_cli_second_acuity_file_loads_without_mapping_once_the_folder_has_it(
+    tmp_path: Path, chains: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    from pipelines.cli import main
+
+    db = _warehouse(tmp_path, chains["acuity"])
+    first, second = _split_acuity(chains["acuity"], tmp_path / "exports")
+    before = fingerprint(db)
+    assert main(["load", str(first), "--db", str(db)]) == 1
+    out = capsys.readouterr().out
+    assert "acuity-week1.csv: not loaded: Acuity export: say what the Calendar column" in out
+    assert fingerprint(db) == before
+
+    # the Data page's answers for the first file (the same function the page calls)
+    [result] = load_files(db, [first])
+    save_answers(
+        mappings_folder(db),
+        MappingNeeded.from_dict(result.needs),
+        {"acuity.calendar": "therapist", "source.location": "L01"},
+    )
+    assert main(["load", str(second), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "acuity-week2.csv: bookings (acuity-csv)" in out
+    [(source, location, count)] = _bookings(db)
+    # every row of the second half is a booking of L01 (Acuity leaves cancellations out)
+    with open(second, encoding="utf-8") as handle:
+        assert (source, location, count) == ("acuity", "L01", sum(1 for _ in handle) - 1)
+
+
+def test_an_explicit_mapping_wins_over_the_folder(tmp_path: Path, chains: dict[str, Path]) -> None:
+    db = _warehouse(tmp_path, chains["calendly"])
+    folder = mappings_folder(db)
+    folder.mkdir()
+    (folder / "calendly.toml").write_text('[source]\nlocation = "L01"\n')
+    explicit = tmp_path / "other.toml"
+    explicit.write_text('[source]\nname = "calendly-annex"\nlocation = "L01"\n')
+    export = sorted((chains["calendly"] / "L01").iterdir())[0]
+    [result] = load_files(db, [export], mapping=explicit)
+    assert result.outcome == "loaded", result.summary()
+    # the explicit file's account name became the source, not the folder's plain "calendly"
+    assert [row[0] for row in _bookings(db)] == ["calendly-annex"]
+
+
+def test_two_saved_mappings_for_one_vendor_are_one_clear_line(
+    tmp_path: Path, chains: dict[str, Path]
+) -> None:
+    db = _warehouse(tmp_path, chains["calendly"])
+    folder = mappings_folder(db)
+    folder.mkdir()
+    for name in ("calendly-a", "calendly-b"):
+        (folder / f"{name}.toml").write_text(f'[source]\nname = "{name}"\nlocation = "L01"\n')
+    before = fingerprint(db)
+    [result] = load_files(db, [sorted((chains["calendly"] / "L01").iterdir())[0]])
+    assert result.outcome == "failed"
+    assert result.message == (
+        f"several saved mappings in {folder} fit this file (calendly-a.toml, calendly-b.toml): "
+        "pass the one to use with --mapping, or remove the others"
+    )
+    assert fingerprint(db) == before
+
+
+def test_another_systems_export_gets_column_questions_a_preview_and_then_loads(
+    tmp_path: Path, chains: dict[str, Path]
+) -> None:
+    db = _warehouse(tmp_path, chains["native"])
+    export = tmp_path / "legacy.csv"
+    export.write_text(LEGACY, encoding="utf-8")
+    [result] = load_files(db, [export])
+    assert result.message.startswith("the header matches no known export")
+    need = MappingNeeded.from_dict(result.needs)
+    assert need.vendor == "mapped" and need.header[0] == "Appt #"
+    assert need.sample[0][:2] == ["7001", "02/03/2026"]
+    answers = {
+        "source.name": "legacy",
+        "columns.booking_id": "Appt #",
+        "columns.start_at": "Day",
+        "columns.start_time": "From",
+        "columns.end_at": "Until",
+        "formats.datetime": "%d/%m/%Y %H:%M",
+        "columns.therapist_id": "Therapist",
+        "columns.service": "Treatment",
+        "columns.status": "Result",
+        "columns.client_email": "Guest Mail",
+        "columns.price": "Amount",
+        "source.location": "L01",
+    }
+    shown = preview(need, answers)
+    # 02/03/2026 is 2 March (day first, as the answer says); "Done" is no status word yet
+    assert list(shown["start"].astype(str)) == ["2026-03-02 09:00:00", "2026-03-03 13:00:00"]
+    assert list(shown["end"].astype(str)) == ["2026-03-02 10:30:00", "2026-03-03 14:00:00"]
+    assert shown["would load?"][0].startswith("unknown status")
+    assert shown["would load?"][1] == "ok"
+    # month first instead: 02/03/2026 is 3 February
+    month_first = preview(need, {**answers, "formats.datetime": "%m/%d/%Y %H:%M"})
+    assert str(month_first["start"][0]) == "2026-02-03 09:00:00"
+    with pytest.raises(AnswerError, match="client"):
+        preview(need, {**answers, "columns.client_email": ""})
+
+    path = save_answers(mappings_folder(db), need, answers)
+    assert path.name == "mapped-legacy.toml"
+    [result] = load_files(db, [export])  # found in the folder by its columns
+    assert (result.outcome, result.rows_loaded, result.rows_rejected) == ("loaded", 1, 1)
+    assert _bookings(db) == [("mapped-legacy", "L01", 1)]
+
+
+def test_a_small_table_that_is_no_booking_export_gets_no_questions(tmp_path: Path) -> None:
+    export = tmp_path / "not-an-export.csv"
+    export.write_text("hello,world\n1,2\n")
+    [result] = load_files(tmp_path / "w.duckdb", [export])
+    assert result.message.startswith("the header matches no known export")
+    assert result.needs is None
+
+
+# --- the Data page, in a browser ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def app(tmp_path: Path, chains: dict[str, Path]) -> Iterator[tuple[str, Path]]:
+    """`streamlit run` on a studio warehouse holding the chain's rooms, shifts and location."""
+    db = _warehouse(tmp_path, chains["acuity"])
+    port = _free_port()
+    env = {**os.environ, "STUDIO_OPS_DB": str(db), "STUDIO_OPS_SALT": "test-salt"}
+    for name in ("STUDIO_OPS_SETTINGS", "STUDIO_OPS_ACCESS"):
+        env.pop(name, None)
+    log = tmp_path / "streamlit.log"
+    command = [
+        *(sys.executable, "-m", "streamlit", "run", "streamlit_app.py"),
+        *("--server.headless", "true", "--server.port", str(port)),
+        *("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"),
+    ]
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert server.poll() is None, log.read_text()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health"):
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+            yield f"http://127.0.0.1:{port}", db
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")
+def test_browser_acuity_upload_asks_once_then_a_second_file_loads_without_questions(
+    app: tuple[str, Path], chains: dict[str, Path], tmp_path: Path
+) -> None:
+    from tests.test_browser import CHROMIUM_ARGS, wait_until_idle
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    base, db = app
+    first, second = _split_acuity(chains["acuity"], tmp_path / "exports")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/loads")
+            wait_until_idle(page)
+
+            def upload(path: Path) -> None:
+                page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+                    str(path)
+                )
+                page.get_by_text(path.name).first.wait_for(timeout=30_000)
+                page.get_by_role("button", name="Load files").click()
+
+            upload(first)
+            page.get_by_text("What is a Calendar in your Acuity account?").wait_for(timeout=60_000)
+            wait_until_idle(page)
+            page.get_by_text("A therapist: each Calendar is one person's schedule").click()
+            wait_until_idle(page)
+            page.get_by_text("Which location are these bookings from?").wait_for(timeout=30_000)
+            # the location question lists the warehouse's location (L01, from locations.csv)
+            page.get_by_role("combobox", name="Which location are these bookings from?").click()
+            page.get_by_role("option", name=re.compile(r"\(L01\)")).click()
+            wait_until_idle(page)
+            page.get_by_text("Who gives these treatments?").wait_for(state="detached")
+            SHOTS.mkdir(exist_ok=True)
+            page.get_by_text("needs a few answers").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / "data_mapping_questions.png"))
+            page.get_by_role("button", name="Save and load").click()
+            # (a page line holds a word joiner after each colon: no link can start there)
+            done = page.get_by_text(re.compile(r"acuity-week1\.csv:\W*bookings \(acuity-csv\)"))
+            done.wait_for(timeout=120_000)
+            wait_until_idle(page)
+            assert (db.parent / "mappings" / "acuity.toml").exists()
+            loaded = _bookings(db)
+            assert [(s, loc) for s, loc, _ in loaded] == [("acuity", "L01")]
+
+            upload(second)
+            second_done = re.compile(r"acuity-week2\.csv:\W*bookings \(acuity-csv\)")
+            page.get_by_text(second_done).wait_for(timeout=120_000)
+            wait_until_idle(page)
+            assert page.get_by_text("What is a Calendar in your Acuity account?").count() == 0
+            assert page.locator("[data-testid='stException']").count() == 0
+            with open(second, encoding="utf-8") as handle:
+                assert _bookings(db)[0][2] == loaded[0][2] + sum(1 for _ in handle) - 1
+        finally:
+            browser.close()
