@@ -125,6 +125,13 @@ _INT_SETTINGS = {
 }
 
 
+# Largest value of a whole-number setting: the warehouse keeps them as INTEGER (pipelines.warehouse
+# .write_settings). A lookback of more than 100 years would put new_clients_from past any calendar
+# a page can show.
+_INT_MAX = 2_147_483_647
+_INT_MAXIMA = {"new_client_lookback_days": 36_500}
+
+
 def settings_path() -> Path | None:
     """The settings file in force, or None when only the defaults apply."""
     env = os.environ.get(SETTINGS_ENV)
@@ -162,6 +169,11 @@ def load_settings(path: Path | str | None = None) -> Settings:
         if name in _INT_SETTINGS:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SettingsError(f"{path}: {name} must be a whole number >= 0, got {value!r}")
+            maximum = _INT_MAXIMA.get(name, _INT_MAX)
+            if value > maximum:
+                raise SettingsError(
+                    f"{path}: {name} must be a whole number from 0 to {maximum:,}, got {value!r}"
+                )
             clean[name] = value
         elif name == "retention_windows_days":
             if (

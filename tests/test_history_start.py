@@ -25,7 +25,8 @@ import streamlit as st
 
 from dashboard import data
 from pipelines.load import load_files
-from pipelines.settings import Settings
+from pipelines.settings import SETTINGS_ENV, Settings
+from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 from tests.test_marts import Chain
 
 # The default lookback, written out so the arithmetic below can be checked against it.
@@ -337,3 +338,31 @@ def test_return_by_first_therapist_counts_new_clients_only(
         st.cache_data.clear()
     rows = by_therapist[["first_by", "new_clients", "eligible", "returned"]]
     assert rows.values.tolist() == [["T1", 1, 1, 1]]
+
+
+@pytest.mark.parametrize(("value", "limit"), [(36_501, "36,500"), (100_000_000_000, "36,500")])
+def test_a_lookback_past_any_calendar_is_refused_in_one_line(
+    tmp_path: Path, value: int, limit: str
+) -> None:
+    # A lookback of more than 100 years (36,500 days) would put new_clients_from past any
+    # calendar the pages can show (year 5,477,838 for 2,000,000,000 days), and one past the
+    # warehouse's whole numbers (2,147,483,647) stopped the load with a database error. The
+    # settings file is refused in one line naming the setting and its limit; nothing changes.
+    db = tmp_path / "studio.duckdb"
+    export = tmp_path / "bookings.csv"
+    export.write_text(
+        "booking_id,location_id,therapist_id,client_id,service,start_at,end_at,status\n"
+        "B1,L1,T1,C1,Swedish 60,2024-03-04 10:00,2024-03-04 11:00,completed\n"
+    )
+    assert run_cli("init", "--db", str(db)).returncode == 0
+    before = fingerprint(db)
+    settings = tmp_path / "studio-ops.toml"
+    settings.write_text(f"new_client_lookback_days = {value}\n")
+    run = run_cli("load", str(export), "--db", str(db), env={SETTINGS_ENV: str(settings)})
+    assert run.returncode != 0
+    assert run.lines == [
+        f"studio-ops: {settings}: new_client_lookback_days must be a whole number from 0 to "
+        f"{limit}, got {value}"
+    ]
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB
+    assert fingerprint(db) == before
