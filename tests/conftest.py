@@ -15,3 +15,17 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("demo") / "studio.duckdb"
     build_demo(db)
     return db
+
+
+def studio_copy(demo: Path, db: Path) -> Path:
+    """A copy of the demo at `db` that counts as a studio's own warehouse (loads are refused
+    into the demo): the demo's data, without the mark that makes it the demo."""
+    import shutil
+
+    from pipelines import warehouse
+    from pipelines.load import DEMO_LAST_LOAD
+
+    shutil.copyfile(demo, db)
+    with warehouse.building(db) as con:
+        con.execute("delete from warehouse_info where key = ?", [DEMO_LAST_LOAD])
+    return db

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import studio_copy
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,12 +61,12 @@ def _free_port() -> int:
 def app_server(
     demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
-    """`streamlit run` on a free port against a copy of the demo; yields (URL, warehouse path)."""
+    """`streamlit run` on a free port against a studio's copy of the demo (uploads load into
+    it; the demo itself takes none); yields (URL, warehouse path)."""
     port = _free_port()
     folder = tmp_path_factory.mktemp("server")
     log = folder / "streamlit.log"
-    db = folder / "studio.duckdb"
-    shutil.copyfile(demo_warehouse, db)
+    db = studio_copy(demo_warehouse, folder / "studio.duckdb")
     env = {**os.environ, "STUDIO_OPS_DB": str(db)}
     env.pop("STUDIO_OPS_SETTINGS", None)
     command = [

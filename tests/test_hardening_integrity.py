@@ -21,6 +21,7 @@ import pytest
 from pipelines import access, warehouse
 from pipelines.load import DEMO_LAST_LOAD as DEMO_KEY
 from pipelines.load import is_demo, load_files
+from tests.conftest import studio_copy
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 
@@ -386,8 +387,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def signed_app(demo_copy: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`streamlit run` on a copy of the demo with an access file: maria manages L01."""
+def signed_app(demo_warehouse: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`streamlit run` on a studio's copy of the demo with an access file: maria manages L01."""
+    demo_copy = studio_copy(demo_warehouse, tmp_path / "studio.duckdb")  # the demo takes no loads
     access_file = tmp_path / "access.toml"
     access.add_user(access_file, "maria", "manager", ["L01"], PASSWORD)
     port = _free_port()

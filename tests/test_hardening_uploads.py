@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 
 from dashboard import uploads
 from pipelines.settings import Settings
+from tests.conftest import studio_copy
 from tests.hostile import SECONDS, fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,9 +55,7 @@ def _write_big_bookings(path: Path, rows: int) -> None:
 
 @pytest.fixture
 def warehouse(demo_warehouse: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "studio.duckdb"
-    shutil.copyfile(demo_warehouse, db)
-    return db
+    return studio_copy(demo_warehouse, tmp_path / "studio.duckdb")  # the demo takes no loads
 
 
 # --- item 9: the child process ---------------------------------------------------------------
