@@ -6,6 +6,7 @@ Pure functions (no Streamlit), so they are easy to test and reuse.
 from __future__ import annotations
 
 import math
+import re
 import string
 import unicodedata
 from collections.abc import Iterable
@@ -295,9 +296,22 @@ def md_text(value: object) -> str:
         if char == "." and "".join(out[-3:]).lower() == "www":
             out.append(WORD_JOINER)
         out.append("\\" + char if char in _MD_PUNCTUATION else char)
-        if char in ":@":
+        if _starts_shortcode_or_link(char, text[number + 1 :]):
             out.append(WORD_JOINER)
     return "".join(out)
+
+
+# After a colon, what may continue an emoji (:smile:, :100:), icon (:material/x:), colour
+# directive (:red[x]) or link scheme (https://). A colon before a space or a time's minutes
+# ("line 3: ...", "09:00") gets no joiner, so copied messages and times stay plain text.
+_SHORTCODE_AFTER_COLON = re.compile(r"[A-Za-z/\[_+-]|\d+:")
+
+
+def _starts_shortcode_or_link(char: str, rest: str) -> bool:
+    """Whether `char` followed by `rest` could start markup that a backslash does not stop."""
+    if char == "@":
+        return bool(rest) and not rest[0].isspace()
+    return char == ":" and bool(_SHORTCODE_AFTER_COLON.match(rest))
 
 
 def cohort_table(cohorts: pd.DataFrame, windows: Iterable[int]) -> pd.DataFrame:

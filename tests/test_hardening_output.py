@@ -338,9 +338,12 @@ def test_md_text_is_read_as_exactly_the_text(text: str) -> None:
 def test_md_text_escapes_each_syntax_character_and_flattens_lines() -> None:
     for char in "\\`*_[]()#+-.!|<>~$:&{}":
         assert fmt.md_text(char).startswith("\\" + char), char
-    # a colon also gets an invisible word joiner: the emoji plugin reads `:name:` after the
-    # backslashes are gone, so the joiner is what keeps ":smile:" a word
-    assert fmt.md_text(":smile:") == f"\\:{WORD_JOINER}smile\\:{WORD_JOINER}"
+    # a colon that could open a shortcode also gets an invisible word joiner: the emoji plugin
+    # reads `:name:` after the backslashes are gone, so the joiner is what keeps ":smile:" a
+    # word; a colon before a space or a time's minutes gets none, so messages copy as written
+    assert fmt.md_text(":smile:") == f"\\:{WORD_JOINER}smile\\:"
+    assert fmt.md_text(":100:") == f"\\:{WORD_JOINER}100\\:"
+    assert WORD_JOINER not in fmt.md_text("a.csv: not loaded: line 3: opens 09:00-20:00")
     # newlines and other control characters become spaces: a name cannot start a new block
     assert fmt.md_text("a\nb\r\nc\td\x00e") == "a b  c d e"
     assert rendered_text(fmt.md_text("x\n# heading\n- item")) == "x # heading - item"
