@@ -379,9 +379,12 @@ def _read_and_validate(
     is read again by the careful path, which rejects single rows with exact lines.
     """
     rows = read_export(path, con, "export_rows", location, **vendor)
+    longest = (vendor.get("limits") or Settings()).max_booking_hours
     if rows.plain_records is not None:
         try:
-            validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row)
+            validate(
+                con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row, longest
+            )
             count = con.execute("select count(*) from export_checked").fetchone()[0]
             if count == rows.plain_records:
                 rows.rows_read = count
@@ -390,7 +393,7 @@ def _read_and_validate(
         except duckdb.Error:
             pass
         rows = read_export(path, con, "export_rows", location, fast=False, **vendor)
-    validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row)
+    validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row, longest)
     con.execute("drop table if exists export_rows")
     return rows
 

@@ -69,6 +69,9 @@ class Settings:
     max_workbook_mb: int = 300  # an .xlsx's parts, unpacked
     max_zip_ratio: int = 200  # how many times its packed size an .xlsx part (over 1 MB) unpacks to
     max_html_mb: int = 100  # a Mindbody HTML (".xls") export
+    # A booking longer than this is a rejected row: a session lasts hours, and a booking that
+    # spans years would make the interval marts cut it into every minute of every day.
+    max_booking_hours: int = 24
     # Calendars (.ics): repeating events are expanded only inside the load's window, from
     # calendar_days_back days before the load day to calendar_days_ahead after it, and capped
     # (pipelines.formats.ics), so a small file cannot become millions of bookings.
@@ -122,6 +125,7 @@ _INT_SETTINGS = {
     "max_workbook_mb",
     "max_zip_ratio",
     "max_html_mb",
+    "max_booking_hours",
 }
 
 

@@ -339,18 +339,31 @@ def validate(
     target: str,
     params: dict[str, object] | None = None,
     raw_row: str = "raw_row",
+    max_booking_hours: int | None = None,
 ) -> None:
     """Validate `source` (a temp table or a parenthesised SELECT of canonical text, taking the
     named `params`) into temp table `target`.
 
     `target` has line_number, raw_row, reason and the typed columns; rows with a NULL reason
     are valid, the others are rejected with that reason. `raw_row` is the SQL expression of a
-    row's raw text over `source`; it is computed for rejected rows only.
+    row's raw text over `source`; it is computed for rejected rows only. A booking longer than
+    `max_booking_hours` is rejected (None: no limit).
     """
     _install_helpers(con)
+    rules = list(_RULES[kind])
+    if kind == "bookings" and max_booking_hours is not None:
+        ends = "coalesce(end_at_value, start_at_value + to_minutes(duration_value))"
+        too_long = (
+            f"{ends} > start_at_value + interval ({int(max_booking_hours)}) hour",
+            f"'the booking lasts longer than {int(max_booking_hours)} hours, the limit "
+            "(the max_booking_hours setting raises it)'",
+        )
+        # right after the rules that make the end time known and after the start
+        position = next(n for n, (_, why) in enumerate(rules) if "is not after start_at" in why)
+        rules.insert(position + 1, too_long)
     parsed = "".join(f", {expr} as {name}" for name, expr in _PARSED[kind])
     derived = "".join(f", {expr} as {name}" for name, expr in _DERIVED.get(kind, []))
-    reason = "case " + " ".join(f"when {cond} then {why}" for cond, why in _RULES[kind]) + " end"
+    reason = "case " + " ".join(f"when {cond} then {why}" for cond, why in rules) + " end"
     typed = ", ".join(
         f"case when reason is null then {expr} end as {name}" for name, expr in _TYPED[kind]
     )
