@@ -36,7 +36,14 @@ MB = 1024 * 1024
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("seed")
     db = folder / "studio.duckdb"
-    rows = [booking(booking_id=f"S{i}", start_at=f"2024-03-0{i + 1} 10:00") for i in range(3)]
+    rows = [
+        booking(
+            booking_id=f"S{i}",
+            start_at=f"2024-03-0{i + 1} 10:00",
+            end_at=f"2024-03-0{i + 1} 11:00",
+        )
+        for i in range(3)
+    ]
     load_files(db, [write_csv(folder / "seed.csv", BOOKING_HEADER, rows)], Settings())
     return db
 
