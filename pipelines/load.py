@@ -49,6 +49,10 @@ RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
 # A .toml in a folder that is a studio profile (by its content) loads, mapping files do not.
 NOT_EXPORTS = {".toml", ".md", ".txt", ".pdf"}
 PROFILE_FORMAT = "studio-profile"
+LOAD_RUN_COLUMNS = (
+    "load_id, file_name, sha256, kind, format, rows_read, rows_loaded, rows_rejected, "
+    "started_at, finished_at, outcome, message, rows_repeated, rows_skipped"
+)
 
 
 @dataclass
@@ -62,6 +66,13 @@ class FileResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    # rows whose key (a booking's id) a later row of the same file repeats: not stored, the
+    # last row of each key is (rows_read = rows_loaded + rows_rejected + rows_repeated)
+    rows_repeated: int = 0
+    # rows that are not bookings (Jane's Never Booked, Vagaro's Personal Off): left out and
+    # counted, `skip_note` saying which (rows_read = loaded + rejected + repeated + skipped)
+    rows_skipped: int = 0
+    skip_note: str = ""
     message: str = ""
     # a file whose mapping lacks answers: formats.needs.MappingNeeded.to_dict (the Data page
     # asks its questions)
@@ -77,7 +88,27 @@ class FileResult:
             f"{self.file_name}: {self.kind} ({self.format}): {self.rows_read} rows read, "
             f"{self.rows_loaded} loaded, {self.rows_rejected} rejected"
         )
-        return f"{line} ({self.message})" if self.message else line
+        if self.rows_skipped:
+            line += f", {self.rows_skipped} skipped" + (
+                f" ({self.skip_note})" if self.skip_note else ""
+            )
+        notes = [self.message] if self.message else []
+        if self.rows_repeated:
+            notes.append(repeated_note(self.rows_repeated))
+        return f"{line} ({'; '.join(notes)})" if notes else line
+
+
+def skip_note(skipped: dict[str, int], why: str) -> str:
+    """`1 Never Booked, 2 Archived: not appointments`: what a file's skipped rows were."""
+    counts = ", ".join(f"{count} {word}" for word, count in skipped.items())
+    return f"{counts}: {why}" if why else counts
+
+
+def repeated_note(count: int) -> str:
+    """What a file's rows that repeat an earlier id became, in the summary line."""
+    if count == 1:
+        return "1 row repeats an earlier id; the last one was kept"
+    return f"{count} rows repeat an earlier id; the last one was kept"
 
 
 class _NothingToPublish(Exception):
@@ -266,7 +297,7 @@ def _load_rows(
         "from export_checked"
     ).fetchone()
     rejected += len(rows.rejects)
-    if valid == 0:
+    if valid == 0 and rejected:  # (a file of skipped rows only loads, storing nothing)
         first = con.execute(
             "select line_number, reason from export_checked where reason is not null "
             "order by line_number limit 1"
@@ -274,12 +305,13 @@ def _load_rows(
         if rows.rejects and (first is None or rows.rejects[0][0] < first[0]):
             first = rows.rejects[0][:2]
         raise ExportError(f"every row was rejected (first: line {first[0]}: {first[1]})")
+    repeated = _repeated_rows(con, rows.kind)
 
     # Reading and checking used temp tables only; the writes below are one transaction.
     con.execute("begin transaction")
     try:
         with warehouse.timed(f"write {path.name}"):
-            _write_rows(con, rows, file_name, digest, started, valid, rejected)
+            _write_rows(con, rows, file_name, digest, started, valid - repeated, rejected, repeated)
             con.execute("commit")
     except BaseException:
         try:
@@ -294,9 +326,26 @@ def _load_rows(
         kind=rows.kind,
         format=rows.format,
         rows_read=rows.rows_read,
-        rows_loaded=valid,
+        rows_loaded=valid - repeated,
         rows_rejected=rejected,
+        rows_repeated=repeated,
+        rows_skipped=sum(rows.skipped.values()),
+        skip_note=skip_note(rows.skipped, rows.skip_why),
     )
+
+
+def _repeated_rows(con: duckdb.DuckDBPyConnection, kind: str) -> int:
+    """How many valid rows of the file repeat the key of a later valid row (`_upsert` keeps
+    only the last): reported, so that '1905 loaded' never stands for 794 stored bookings."""
+    key_list = ", ".join(KEYS[kind])
+    return con.execute(
+        f"""
+        select coalesce(sum(rows - 1), 0)::bigint from (
+            select count(*) as rows from export_checked where reason is null
+            group by {key_list} having count(*) > 1
+        )
+        """
+    ).fetchone()[0]
 
 
 def _load_profile(
@@ -343,8 +392,8 @@ def _load_profile(
         load_id = con.execute("select nextval('load_id_seq')").fetchone()[0]
         store_profile(con, profile, text, file_name, load_id)
         con.execute(
-            "insert into load_runs values "
-            "(?, ?, ?, 'profile', ?, ?, ?, 0, ?, now()::timestamp, 'loaded', null)",
+            f"insert into load_runs ({LOAD_RUN_COLUMNS}) values "
+            "(?, ?, ?, 'profile', ?, ?, ?, 0, ?, now()::timestamp, 'loaded', null, 0, 0)",
             [load_id, file_name, digest, PROFILE_FORMAT, count, count, started],
         )
         con.execute("commit")
@@ -471,8 +520,9 @@ def _write_rows(
     file_name: str,
     digest: str,
     started: datetime,
-    valid: int,
+    loaded: int,
     rejected: int,
+    repeated: int = 0,
 ) -> None:
     load_id = con.execute("select nextval('load_id_seq')").fetchone()[0]
     con.execute(
@@ -493,8 +543,9 @@ def _write_rows(
         )
     _upsert(con, rows.kind, load_id)
     con.execute(
-        """
-        insert into load_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp, 'loaded', null)
+        f"""
+        insert into load_runs ({LOAD_RUN_COLUMNS})
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::timestamp, 'loaded', ?, ?, ?)
         """,
         [
             load_id,
@@ -503,9 +554,13 @@ def _write_rows(
             rows.kind,
             rows.format,
             rows.rows_read,
-            valid,
+            loaded,
             rejected,
             started,
+            # what the skipped rows were (`2 Never Booked: not appointments`), else nothing
+            skip_note(rows.skipped, rows.skip_why) or None,
+            repeated,
+            sum(rows.skipped.values()),
         ],
     )
 

@@ -117,7 +117,7 @@ def test_mindbody_fixture_still_loads_with_lines_and_staff(tmp_path: Path) -> No
     mapping.write_text('[source]\nlocation = "L01"\n')
     [result] = load_files(tmp_path / "w.duckdb", [MINDBODY], Settings(), mapping=mapping)
     assert result.outcome == "loaded", result.summary()
-    assert result.rows_read == result.rows_loaded + result.rows_rejected
+    assert result.rows_read == result.rows_loaded + result.rows_rejected + result.rows_repeated
 
 
 # --- xlsx bombs and huge sheets (item 8, 15) ---------------------------------------------------
@@ -323,7 +323,9 @@ def test_vendor_rows_read_are_loaded_plus_rejected(tmp_path: Path) -> None:
     [result] = load_files(tmp_path / "w.duckdb", [path], Settings(), mapping=mapping)
     assert result.outcome == "loaded", result.summary()
     assert result.rows_read == fixture_rows + 1, result.summary()
-    assert result.rows_read == result.rows_loaded + result.rows_rejected, result.summary()
+    assert result.rows_read == result.rows_loaded + result.rows_rejected + result.rows_repeated, (
+        result.summary()
+    )
 
 
 # --- bounded fuzzing of HTML (Mindbody) and xlsx ---------------------------------------------
@@ -388,7 +390,9 @@ def _one_outcome(db: Path, path: Path, content: bytes) -> None:
     if result.outcome == "failed":
         assert fingerprint(db) == before
     else:
-        assert result.rows_read == result.rows_loaded + result.rows_rejected, line
+        assert (
+            result.rows_read == result.rows_loaded + result.rows_rejected + result.rows_repeated
+        ), line
 
 
 @settings(max_examples=25, **FUZZ)

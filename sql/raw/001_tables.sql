@@ -117,6 +117,14 @@ create table if not exists load_runs (
     outcome varchar not null,           -- loaded | skipped | failed
     message varchar
 );
+-- Rows that repeat an earlier row's key within their file: the last one is kept, the others
+-- counted here (rows_read = rows_loaded + rows_rejected + rows_repeated). Older warehouses
+-- get the column by this ALTER.
+alter table load_runs add column if not exists rows_repeated bigint default 0;
+-- Rows that are not bookings (Jane's Never Booked, Vagaro's Personal Off staff blocks): left
+-- out and counted (rows_read = rows_loaded + rows_rejected + rows_repeated + rows_skipped);
+-- `message` says what they were.
+alter table load_runs add column if not exists rows_skipped bigint default 0;
 
 create table if not exists rejected_rows (
     load_id bigint not null,
