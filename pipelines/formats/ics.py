@@ -1,8 +1,11 @@
 """Calendars (ICS, RFC 5545): Google Calendar and any other calendar export.
 
-Recognised by content (`BEGIN:VCALENDAR`). Lines folded at 75 octets are unfolded; each VEVENT
-is one appointment, a recurring one (RRULE, minus EXDATE) one per occurrence, and an event with
-the same UID and a RECURRENCE-ID replaces that occurrence (moved, or STATUS:CANCELLED).
+Recognised by content (`BEGIN:VCALENDAR`). The file is read by `icalendar` (unfolding, escapes,
+time zones, DURATION) and repeating events are expanded by `recurring-ical-events`: each VEVENT
+is one appointment, a recurring one (RRULE or RDATE, minus EXDATE) one per occurrence, and an
+event with the same UID and a RECURRENCE-ID replaces that occurrence (moved, or
+STATUS:CANCELLED). A file icalendar cannot read as one calendar (cut short, no END:VCALENDAR)
+is not loaded: loading the part before the cut would lose its other appointments in silence.
 
 Times become the wall-clock time of the calendar's zone: `X-WR-TIMEZONE` when present, else the
 event's own `TZID`; UTC times (`Z`) need one of them or [ics] timezone in the mapping; floating
@@ -20,9 +23,9 @@ Repeating events are expanded only inside the load's window (settings calendar_d
 calendar_days_ahead around the load day) and never more often than once a minute; one event
 gives at most calendar_max_per_event occurrences and a file at most calendar_max_per_file
 appointments. A rule that never matches is given up after a bounded number of candidate dates
-(20 x calendar_max_per_event per event, 10 x calendar_max_per_file per file): dateutil would
-otherwise look for it until the year 9999. An event over its limits is a rejected row; a file
-over its limits is not loaded.
+(20 x calendar_max_per_event per event, 10 x calendar_max_per_file per file): dateutil, under
+recurring-ical-events, would otherwise look for it until the year 9999. An event over its
+limits is a rejected row; a file over its limits is not loaded.
 
 Status: STATUS:CANCELLED -> cancelled; otherwise an occurrence on a day before the load day is
 completed (a calendar cannot record a no-show) and one on the load day or later is booked,
@@ -38,7 +41,11 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import icalendar
 import re2
+from dateutil.rrule import rrule, rrulestr
+from recurring_ical_events.adapters.event import EventAdapter
+from recurring_ical_events.series import Series
 
 from pipelines.formats.common import (
     Columns,
@@ -73,10 +80,8 @@ HEADER = [
     "created_at",
 ]
 STATUSES = {"CANCELLED": "cancelled", "CONFIRMED": "booked", "TENTATIVE": "booked"}
-_DURATION = re.compile(
-    r"^(?P<sign>[+-])?P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
-    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
-)
+# Properties whose values this reader uses: one icalendar could not read rejects the event.
+USED = ("UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 
 
 def detect(sniff: Sniff, mapping) -> bool:
@@ -93,6 +98,10 @@ def summary_pattern(text: str | None):
 
 def _shown(rule: str) -> str:
     return rule if len(rule) <= 80 else rule[:77] + "..."
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 class _Steps:
@@ -147,77 +156,104 @@ class _Counted(tuple):
         return len(self) > 0
 
 
-class _Prop:
-    __slots__ = ("name", "params", "value", "line")
+class _Rule:
+    """One RRULE as recurring-ical-events uses it (`between`, `until`), read from its first
+    candidate date on so that two occurrences less than a minute apart are refused wherever
+    they fall, and without dateutil's cache (which would keep every candidate in memory)."""
 
-    def __init__(self, name: str, params: dict[str, str], value: str, line: int) -> None:
-        self.name, self.params, self.value, self.line = name, params, value, line
+    def __init__(self, rule: rrule, until, steps: _Steps) -> None:
+        self.rule, self.until, self.steps = rule, until, steps
 
-
-def _content_lines(text: str) -> list[tuple[int, str]]:
-    """Unfolded content lines with the line number each starts on."""
-    # Pieces are joined once per line: adding each folded piece to the line so far copies it
-    # every time (quadratic for a line folded thousands of times).
-    lines: list[tuple[int, list[str]]] = []
-    for number, raw in enumerate(re.split(r"\r\n|\n|\r", text), start=1):
-        if raw[:1] in (" ", "\t") and lines:
-            lines[-1][1].append(raw[1:])
-        elif raw.strip():
-            lines.append((number, [raw]))
-    return [(number, "".join(pieces)) for number, pieces in lines]
-
-
-def _parse_line(number: int, line: str) -> _Prop | None:
-    # NAME;PARAM=value;PARAM="quoted:value":VALUE; the first colon outside quotes ends params.
-    in_quotes, split = False, None
-    for index, char in enumerate(line):
-        if char == '"':
-            in_quotes = not in_quotes
-        elif char == ":" and not in_quotes:
-            split = index
-            break
-    if split is None:
-        return None
-    head, value = line[:split], line[split + 1 :]
-    parts = re.findall(r'(?:[^;"]|"[^"]*")+', head)
-    name = parts[0].upper() if parts else ""
-    params = {}
-    for part in parts[1:]:
-        key, _, val = part.partition("=")
-        params[key.upper()] = val.strip('"')
-    return _Prop(name, params, value, number)
+    def between(self, after: datetime, before: datetime, inc: bool = False):
+        previous = None
+        try:
+            for occurrence in self.rule:
+                if previous is not None and occurrence - previous < MIN_GAP:
+                    raise ValueError(
+                        f"RRULE '{_shown(self.steps.rule)}' gives two occurrences less than a "
+                        f"minute apart ({previous:%Y-%m-%d %H:%M:%S} and "
+                        f"{occurrence:%Y-%m-%d %H:%M:%S}); a calendar event may repeat at most "
+                        "once a minute"
+                    )
+                previous = occurrence
+                if occurrence > before or (occurrence == before and not inc):
+                    return
+                if occurrence > after or (occurrence == after and inc):
+                    yield occurrence
+        except OverflowError:
+            return  # dateutil ran past the year 9999: there is nothing more to give
 
 
-def _text(value: str) -> str:
-    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+def _bounded_series(steps: _Steps) -> type[Series]:
+    """recurring-ical-events' Series, its rules built by us: UNTIL read in the event's zone,
+    every candidate date counted (_Steps), no cache, and a rule dateutil cannot read refused
+    with the rule as the studio wrote it (the library would rewrite UNTIL and try again)."""
+
+    class Rules(Series.RecurrenceRules):
+        def create_rule_with_start(self, rule_string: str):
+            return self.rrulestr(rule_string)
+
+        def rrulestr(self, rule_string: str):
+            value = _until_for(rule_string, self.start)
+            try:
+                rule = rrulestr(value, dtstart=self.start)
+            except (ValueError, TypeError, OverflowError) as error:
+                raise ValueError(
+                    f"RRULE '{_shown(steps.rule)}' cannot be expanded ({_one_line(error)})"
+                ) from None
+            if not isinstance(rule, rrule):
+                raise ValueError(f"RRULE '{_shown(steps.rule)}' is not one rule")
+            rule._bymonth = _Counted(rule._bymonth, steps)  # counts candidate dates (_Steps)
+            until = rule._until
+            return _Rule(rule, until, steps)
+
+    class Bounded(Series):
+        RecurrenceRules = Rules
+
+    return Bounded
 
 
-class _Calendar:
-    def __init__(self, text: str) -> None:
-        self.props: dict[str, str] = {}
-        self.events: list[dict[str, list[_Prop]]] = []
-        stack: list[str] = []
-        event: dict[str, list[_Prop]] | None = None
-        for number, line in _content_lines(text):
-            prop = _parse_line(number, line)
-            if prop is None:
-                continue
-            if prop.name == "BEGIN":
-                stack.append(prop.value.upper())
-                if prop.value.upper() == "VEVENT":
-                    event = {"_line": [prop]}
-                continue
-            if prop.name == "END":
-                if stack and stack[-1] == prop.value.upper():
-                    stack.pop()
-                if prop.value.upper() == "VEVENT" and event is not None:
-                    self.events.append(event)
-                    event = None
-                continue
-            if stack == ["VCALENDAR"]:
-                self.props.setdefault(prop.name, _text(prop.value))
-            elif event is not None and stack[-1:] == ["VEVENT"]:
-                event.setdefault(prop.name, []).append(prop)
+def _until_for(value: str, start: datetime) -> str:
+    """UNTIL as dateutil wants it: in UTC when DTSTART is aware (RFC 5545 says the same), a
+    local UNTIL read in the event's own zone; floating when DTSTART is floating."""
+    if start.tzinfo is None:
+        return re.sub(r"(UNTIL=\d{8}T\d{6})Z", r"\1", value)
+    value = re.sub(
+        r"UNTIL=(\d{8}T\d{6})(?!Z)",
+        lambda m: (
+            "UNTIL="
+            + datetime.strptime(m.group(1), "%Y%m%dT%H%M%S")
+            .replace(tzinfo=start.tzinfo)
+            .astimezone(UTC)
+            .strftime("%Y%m%dT%H%M%SZ")
+        ),
+        value,
+    )
+    return re.sub(r"UNTIL=(\d{8})(?=;|$)", r"UNTIL=\1T235959Z", value)
+
+
+def _vevents(text: str) -> list[tuple[int, list[str]]]:
+    """For each VEVENT in file order: the line its BEGIN:VEVENT is on, and its RRULE values as
+    written (icalendar re-orders a rule's parts; messages quote the studio's own text)."""
+    events: list[tuple[int, list[str]]] = []
+    inside = last_was_rule = False
+    lines = re.split(r"\r\n|\n|\r", text)
+    for number, raw in enumerate(lines, start=1):
+        if raw[:1] in (" ", "\t"):
+            if inside and events and events[-1][1] and last_was_rule:
+                events[-1][1][-1] += raw[1:]
+            continue
+        last_was_rule = False
+        word = raw.strip().upper()
+        if word == "BEGIN:VEVENT":
+            events.append((number, []))
+            inside = True
+        elif word == "END:VEVENT":
+            inside = False
+        elif inside and re.match(r"RRULE[;:]", raw, re.IGNORECASE):
+            events[-1][1].append(raw.partition(":")[2])
+            last_was_rule = True
+    return events
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -227,37 +263,20 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone '{name}'") from None
 
 
-def _moment(prop: _Prop) -> datetime | date:
-    """A DATE or DATE-TIME value: a date, an aware datetime (UTC or TZID) or a naive one."""
-    value = prop.value.strip().split(",")[0]
-    if prop.params.get("VALUE", "").upper() == "DATE" or re.fullmatch(r"\d{8}", value):
-        return datetime.strptime(value, "%Y%m%d").date()
-    if value.endswith("Z"):
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    moment = datetime.strptime(value, "%Y%m%dT%H%M%S")
-    if "TZID" in prop.params:
-        moment = moment.replace(tzinfo=_zone(prop.params["TZID"]))
+def _moment(event, name: str) -> datetime | date:
+    """A DATE or DATE-TIME property as icalendar reads it: a date, an aware datetime (UTC or a
+    TZID icalendar knows) or a naive (floating) one. A TZID icalendar cannot place would come
+    back floating: it is refused instead."""
+    prop = event[name]
+    moment = prop.dt
+    tzid = prop.params.get("TZID")
+    if tzid and isinstance(moment, datetime) and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(tzid))
     return moment
 
 
-def _moments(prop: _Prop) -> list[datetime | date]:
-    values = [v for v in prop.value.split(",") if v.strip()]
-    return [_moment(_Prop(prop.name, prop.params, v, prop.line)) for v in values]
-
-
-def _duration(value: str) -> timedelta:
-    match = _DURATION.match(value.strip())
-    if not match:
-        raise ValueError(f"DURATION '{value}' is not an RFC 5545 duration")
-    parts = {k: int(v) for k, v in match.groupdict().items() if v and k != "sign"}
-    delta = timedelta(
-        weeks=parts.get("w", 0),
-        days=parts.get("d", 0),
-        hours=parts.get("h", 0),
-        minutes=parts.get("m", 0),
-        seconds=parts.get("s", 0),
-    )
-    return -delta if match.group("sign") == "-" else delta
+def _is_utc(moment: datetime) -> bool:
+    return moment.tzinfo is UTC or getattr(moment.tzinfo, "key", None) in ("UTC", "Etc/UTC")
 
 
 def _key(moment: datetime) -> str:
@@ -267,13 +286,48 @@ def _key(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%S")
 
 
+def _span(event, start: datetime | date) -> timedelta:
+    if "DTEND" in event:
+        return _moment(event, "DTEND") - start
+    if "DURATION" in event:
+        return event["DURATION"].dt
+    raise ValueError("the event has neither DTEND nor DURATION")
+
+
+def _broken(event) -> str | None:
+    """The first property this reader uses that icalendar could not read, as one line."""
+    for name, reason in getattr(event, "errors", []):
+        if name in USED:
+            return f"{name} cannot be read ({' '.join(str(reason).split())})"
+    return None
+
+
+def _parse(text: str):
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except (ValueError, TypeError, KeyError, IndexError) as error:
+        reason = _one_line(error)
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+        raise ExportError(f"the calendar cannot be read ({reason})") from None
+    events = calendar.walk("VEVENT")
+    lines = _vevents(text)
+    if len(lines) != len(events):  # a VEVENT icalendar did not take as one: say so, not guess
+        raise ExportError(
+            f"the calendar cannot be read ({len(lines)} BEGIN:VEVENT lines, "
+            f"{len(events)} events read)"
+        )
+    return calendar, list(zip(events, lines, strict=True))
+
+
 def read(sniff: Sniff, ctx: Context):
     text = sniff.path.read_bytes().decode("utf-8-sig", errors="replace")
-    calendar = _Calendar(text)
-    if not calendar.events:
+    calendar, events = _parse(text)
+    if not events:
         raise ExportError("the calendar has no events (VEVENT); nothing to load")
     mapping = ctx.mapping
-    zone_name = calendar.props.get("X-WR-TIMEZONE") or (mapping.ics_timezone if mapping else None)
+    zone_name = str(calendar.get("X-WR-TIMEZONE") or "") or (
+        mapping.ics_timezone if mapping else None
+    )
     try:
         target = _zone(zone_name) if zone_name else None
     except ValueError as error:
@@ -282,7 +336,9 @@ def read(sniff: Sniff, ctx: Context):
         pattern = summary_pattern(mapping.ics_summary if mapping else None)
     except re2.error as error:
         raise ExportError(f"calendar: [ics] summary cannot be used ({re2_reason(error)})") from None
-    therapist = (mapping.ics_therapist if mapping else None) or calendar.props.get("X-WR-CALNAME")
+    therapist = (mapping.ics_therapist if mapping else None) or str(
+        calendar.get("X-WR-CALNAME") or ""
+    )
     if not therapist and "therapist" not in pattern.groupindex:
         raise ExportError(
             'calendar: say whose calendar this is: add [ics] therapist = "NAME" to the '
@@ -300,37 +356,22 @@ def read(sniff: Sniff, ctx: Context):
         datetime.combine(today + timedelta(days=limits.calendar_days_ahead + 1), time.min),
     )
     steps = _Steps(limits)
+    series_class = _bounded_series(steps)
 
     def local(moment: datetime) -> datetime:
         if moment.tzinfo is None:
             return moment
         if target is not None:
             return moment.astimezone(target).replace(tzinfo=None)
-        if moment.tzinfo is UTC:
+        if _is_utc(moment):
             raise ValueError(
                 "UTC time and the calendar names no time zone: add [ics] timezone = "
                 '"Area/City" to the mapping file'
             )
         return moment.replace(tzinfo=None)  # the event's own TZID wall-clock
 
-    overrides: dict[tuple[str, str], dict] = {}
-    masters: list[dict] = []
-    for event in calendar.events:
-        if "RECURRENCE-ID" in event:
-            uid = event.get("UID", [None])[0]
-            try:
-                rid = _moment(event["RECURRENCE-ID"][0])
-            except ValueError:
-                masters.append(event)
-                continue
-            if uid is not None and isinstance(rid, datetime):
-                overrides[(uid.value, _key(rid))] = event
-                continue
-        masters.append(event)
-
     records: list[list[object]] = []
     rejects: list[tuple[int, str, str]] = []
-    used_overrides: set[tuple[str, str]] = set()
     matches: dict[str, dict[str, str | None] | None] = {}  # each distinct SUMMARY matched once
 
     def counted(line: int) -> None:
@@ -342,39 +383,45 @@ def read(sniff: Sniff, ctx: Context):
                 "raises it)"
             )
 
-    def raw(event: dict) -> str:
+    def raw(event) -> str:
         """What identifies an event without client details: UID and DTSTART."""
-        return ";".join(
-            f"{name}:{event[name][0].value}" for name in ("UID", "DTSTART") if name in event
-        )
+        parts = []
+        for name in ("UID", "DTSTART"):
+            if name in event:
+                value = event[name]
+                value = value.to_ical().decode() if hasattr(value, "to_ical") else str(value)
+                parts.append(f"{name}:{value}")
+        return ";".join(parts)
 
-    def emit(event: dict, booking_id: str, start: datetime, end: datetime) -> None:
-        line = event["_line"][0].line
-        summary = _text(event["SUMMARY"][0].value) if "SUMMARY" in event else ""
+    def reject(line: int, reason: str, event) -> None:
+        rejects.append((line, reason, raw(event)))
+        counted(line)
+
+    def emit(event, line: int, booking_id: str, start: datetime, end: datetime) -> None:
+        summary = str(event.get("SUMMARY", ""))
         if summary not in matches:
             match = pattern.match(summary)
             matches[summary] = match.groupdict() if match else None
         groups = matches[summary]
         if groups is None:
-            rejects.append((line, "SUMMARY does not match the [ics] summary pattern", raw(event)))
-            counted(line)
+            reject(line, "SUMMARY does not match the [ics] summary pattern", event)
             return
-        status = (event.get("STATUS", [None])[0].value.strip().upper()) if "STATUS" in event else ""
+        status = str(event.get("STATUS", "")).strip().upper()
         if status == "CANCELLED":
             word = "CANCELLED"
         elif groups.get("status"):
             word = groups["status"]
         else:
             word = "completed" if start.date() < today else "booked"
-        where = _text(event["LOCATION"][0].value).strip() if "LOCATION" in event else None
+        where = str(event["LOCATION"]).strip() if "LOCATION" in event else None
         created = None
         if "CREATED" in event:
             try:
-                moment = _moment(event["CREATED"][0])
+                moment = _moment(event, "CREATED")
                 if isinstance(moment, datetime):
                     created = local(moment).strftime("%Y-%m-%d %H:%M:%S")
-            except ValueError:
-                created = None
+            except (ValueError, TypeError, AttributeError):
+                created = None  # an unreadable CREATED only loses created_at
         records.append(
             [
                 line,
@@ -392,68 +439,104 @@ def read(sniff: Sniff, ctx: Context):
         )
         counted(line)
 
-    def span(event: dict, start: datetime | date) -> timedelta:
-        if "DTEND" in event:
-            return _moment(event["DTEND"][0]) - _moment(event["DTSTART"][0])
-        if "DURATION" in event:
-            return _duration(event["DURATION"][0].value)
-        raise ValueError("the event has neither DTEND nor DURATION")
+    def single(event, line: int, booking_id: str | None = None) -> None:
+        """An appointment that does not repeat (or an occurrence moved by itself)."""
+        uid = str(event["UID"]).strip()
+        start = _moment(event, "DTSTART")
+        if not isinstance(start, datetime):
+            reject(line, "an all-day event is not an appointment", event)
+            return
+        end = start + _span(event, start)
+        emit(event, line, booking_id or uid, local(start), local(end))
 
-    for event in masters:
-        line = event["_line"][0].line
+    def repeating(event, line: int, rules: list[str], changes: list) -> None:
+        """The occurrences of a repeating event inside the load's window, each moved or
+        cancelled occurrence (`changes`) in its place; ValueError when it breaks a limit."""
+        uid = str(event["UID"]).strip()
+        start = _moment(event, "DTSTART")
+        if not isinstance(start, datetime):
+            reject(line, "an all-day event is not an appointment", event)
+            return
+        _span(event, start)  # neither DTEND nor DURATION is refused, not a zero-length booking
+        for rule in rules:
+            frequency = re.search(r"(?:^|;)\s*FREQ\s*=\s*(\w+)", rule, re.IGNORECASE)
+            if frequency and frequency.group(1).upper() == "SECONDLY":
+                raise ValueError(
+                    f"RRULE '{_shown(rule)}' repeats more often than once a minute, the most a "
+                    "calendar event may"
+                )
+        steps.start(rules[0] if rules else "RDATE", line)
+        series = series_class([EventAdapter(event), *(EventAdapter(c) for c, _ in changes)])
+        moved = {EventAdapter(c).recurrence_ids[0]: (c, at) for c, at in changes}
+        first, end = (
+            window if start.tzinfo is None else (w.replace(tzinfo=start.tzinfo) for w in window)
+        )
+        occurrences = []
+        for occurrence in series.between(first, end):
+            original = occurrence.recurrence_ids[0] if occurrence.recurrence_ids else None
+            if original is None:
+                if not first <= occurrence.start < end:  # starts in the window, not overlaps
+                    continue
+                rid = occurrence.start
+                component, at = event, line
+            else:
+                component, at = moved[original]
+                rid = _moment(component, "RECURRENCE-ID")
+            occurrences.append((component, at, f"{uid}@{_key(rid)}", occurrence))
+            if len(occurrences) > limits.calendar_max_per_event:
+                raise ValueError(
+                    f"RRULE '{_shown(steps.rule)}' gives more than "
+                    f"{limits.calendar_max_per_event:,} occurrences from {first:%Y-%m-%d} to "
+                    f"{end - timedelta(days=1):%Y-%m-%d}, the limit for one event (the "
+                    "calendar_max_per_event setting raises it)"
+                )
+        for component, at, booking_id, occurrence in occurrences:
+            try:
+                emit(component, at, booking_id, local(occurrence.start), local(occurrence.end))
+            except (ValueError, TypeError, OverflowError) as error:
+                reject(line, f"event: {_one_line(error)}", event)
+
+    # Masters (no RECURRENCE-ID) in file order; the changes to a repeating one go with it, the
+    # other changes (their event not repeating, or absent) load on their own after them.
+    changes: dict[str, list] = {}
+    masters = []
+    for event, (line, rules) in events:
+        broken = _broken(event)
+        if broken is None and "RECURRENCE-ID" in event and "UID" in event:
+            changes.setdefault(str(event["UID"]).strip(), []).append((event, line))
+        else:
+            masters.append((event, line, rules, broken))
+    repeating_uids = {
+        str(event["UID"]).strip()
+        for event, _, _, broken in masters
+        if broken is None and "UID" in event and ("RRULE" in event or "RDATE" in event)
+    }
+    for event, line, rules, broken in masters:
         try:
+            if broken is not None:
+                raise ValueError(broken)
             if "UID" not in event or "DTSTART" not in event:
                 raise ValueError("the event has no UID or DTSTART")
-            uid = event["UID"][0].value.strip()
-            start = _moment(event["DTSTART"][0])
-            if not isinstance(start, datetime):
-                rejects.append((line, "an all-day event is not an appointment", raw(event)))
-                counted(line)
-                continue
-            length = span(event, start)
-            if "RECURRENCE-ID" in event:  # an override whose master is missing
-                rid = _moment(event["RECURRENCE-ID"][0])
-                emit(event, f"{uid}@{_key(rid)}", local(start), local(start + length))
-                continue
-            if "RRULE" not in event:
-                emit(event, uid, local(start), local(start + length))
-                continue
-            occurrences = _expand(event, start, window, steps, limits)
+            uid = str(event["UID"]).strip()
+            if "RRULE" in event or "RDATE" in event:
+                repeating(event, line, rules, changes.get(uid, []))
+            else:
+                single(event, line)
         except ExportError:
             raise
-        except (ValueError, TypeError, OverflowError) as error:
-            rejects.append((line, f"event: {error}", raw(event)))
-            counted(line)
+        except (ValueError, TypeError, OverflowError, KeyError) as error:
+            reject(line, f"event: {_one_line(error)}", event)
+    for uid, moved in changes.items():
+        if uid in repeating_uids:
             continue
-        for occurrence in occurrences:
-            key = (uid, _key(occurrence))
-            booking_id = f"{uid}@{_key(occurrence)}"
-            override = overrides.get(key)
+        for event, line in moved:
             try:
-                if override is not None:
-                    used_overrides.add(key)
-                    moved = _moment(override["DTSTART"][0]) if "DTSTART" in override else occurrence
-                    moved_length = span(override, moved) if "DTSTART" in override else length
-                    emit(override, booking_id, local(moved), local(moved + moved_length))
-                else:
-                    emit(event, booking_id, local(occurrence), local(occurrence + length))
+                rid = _moment(event, "RECURRENCE-ID")
+                single(event, line, f"{uid}@{_key(rid)}" if isinstance(rid, datetime) else None)
             except ExportError:
                 raise
-            except (ValueError, TypeError, OverflowError) as error:
-                rejects.append((line, f"event: {error}", raw(event)))
-                counted(line)
-    for key, event in overrides.items():
-        if key in used_overrides:
-            continue
-        line = event["_line"][0].line
-        try:
-            start = _moment(event["DTSTART"][0])
-            emit(event, f"{key[0]}@{key[1]}", local(start), local(start + span(event, start)))
-        except ExportError:
-            raise
-        except (KeyError, ValueError, TypeError, OverflowError) as error:
-            rejects.append((line, f"event: {error}", raw(event)))
-            counted(line)
+            except (ValueError, TypeError, OverflowError, KeyError) as error:
+                reject(line, f"event: {_one_line(error)}", event)
 
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", HEADER, records)
     c = Columns(HEADER)
@@ -488,86 +571,3 @@ def re2_reason(error: Exception) -> str:
     if isinstance(reason, bytes):
         reason = reason.decode("utf-8", errors="replace")
     return " ".join(str(reason).split())
-
-
-def _expand(
-    event: dict,
-    start: datetime,
-    window: tuple[datetime, datetime],
-    steps: _Steps,
-    limits: Settings,
-) -> list[datetime]:
-    """The occurrences of a recurring event (RRULE, RDATE, minus EXDATE) inside the load's
-    window, in its own zone; ValueError when the event breaks a limit."""
-    from dateutil.rrule import rrule, rruleset, rrulestr
-
-    steps.start(event["RRULE"][0].value, event["_line"][0].line)
-    rules = rruleset()
-    for prop in event["RRULE"]:
-        value = prop.value
-        frequency = re.search(r"(?:^|;)\s*FREQ\s*=\s*(\w+)", value, re.IGNORECASE)
-        if frequency and frequency.group(1).upper() == "SECONDLY":
-            raise ValueError(
-                f"RRULE '{_shown(value)}' repeats more often than once a minute, the most a "
-                "calendar event may"
-            )
-        if start.tzinfo is not None:
-            # dateutil wants UNTIL in UTC when DTSTART is aware (RFC 5545 says the same).
-            value = re.sub(
-                r"UNTIL=(\d{8}T\d{6})(?!Z)",
-                lambda m: (
-                    "UNTIL="
-                    + datetime.strptime(m.group(1), "%Y%m%dT%H%M%S")
-                    .replace(tzinfo=start.tzinfo)
-                    .astimezone(UTC)
-                    .strftime("%Y%m%dT%H%M%SZ")
-                ),
-                value,
-            )
-            value = re.sub(r"UNTIL=(\d{8})(?=;|$)", r"UNTIL=\1T235959Z", value)
-        try:
-            rule = rrulestr(value, dtstart=start)
-        except (ValueError, TypeError, OverflowError) as error:
-            raise ValueError(f"RRULE '{_shown(prop.value)}' cannot be expanded ({error})") from None
-        if not isinstance(rule, rrule):
-            raise ValueError(f"RRULE '{_shown(prop.value)}' is not one rule")
-        rule._bymonth = _Counted(rule._bymonth, steps)  # counts candidate dates (_Steps)
-        rules.rrule(rule)
-    for prop in event.get("RDATE", []):
-        for moment in _moments(prop):
-            if isinstance(moment, datetime):
-                rules.rdate(moment)
-    excluded = set()
-    for prop in event.get("EXDATE", []):
-        for moment in _moments(prop):
-            if isinstance(moment, datetime):
-                excluded.add(_key(moment))
-    first, end = (
-        window if start.tzinfo is None else (w.replace(tzinfo=start.tzinfo) for w in window)
-    )
-    occurrences: list[datetime] = []
-    previous = None
-    try:
-        for occurrence in rules:
-            if previous is not None and occurrence - previous < MIN_GAP:
-                raise ValueError(
-                    f"RRULE '{_shown(steps.rule)}' gives two occurrences less than a minute apart "
-                    f"({previous:%Y-%m-%d %H:%M:%S} and {occurrence:%Y-%m-%d %H:%M:%S}); a "
-                    "calendar event may repeat at most once a minute"
-                )
-            previous = occurrence
-            if occurrence >= end:
-                break
-            if occurrence < first or _key(occurrence) in excluded:
-                continue
-            occurrences.append(occurrence)
-            if len(occurrences) > limits.calendar_max_per_event:
-                raise ValueError(
-                    f"RRULE '{_shown(steps.rule)}' gives more than "
-                    f"{limits.calendar_max_per_event:,} occurrences from {first:%Y-%m-%d} to "
-                    f"{end - timedelta(days=1):%Y-%m-%d}, the limit for one event (the "
-                    "calendar_max_per_event setting raises it)"
-                )
-    except OverflowError:
-        pass  # dateutil ran past the year 9999: there is nothing more to give
-    return occurrences
