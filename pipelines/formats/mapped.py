@@ -25,6 +25,8 @@ needs an answer the file does not give stops with a message naming the line to a
     datetime = "%d/%m/%Y %H:%M"  # strptime format(s) of this export's date-times; never guessed
     [status_words]
     "Done" = "completed"
+    [headers]                    # Jane, Square: a renamed column -> the name the adapter knows
+    "Clinician" = "Practitioner"
 
 The generic adapter applies when [columns] names at least booking_id and start_at and the file's
 header holds every column named there. Client columns (`client_email`, `client_phone`,
@@ -39,16 +41,20 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pipelines import pii
 from pipelines.formats import ics
 from pipelines.formats.common import (
+    ISO,
     NULL,
     Columns,
     Context,
+    E,
+    Expr,
+    P,
     Sniff,
     build_bookings,
     client_cells,
-    iso_date_time,
-    iso_datetime,
+    lit,
     minutes_text,
     read_below_header,
     read_vendor_table,
@@ -78,7 +84,38 @@ _SECTIONS = {
     "columns",
     "formats",
     "status_words",
+    "locations",
+    "constants",
+    "outcome",
+    "headers",
 }
+# What an outcome report's row may share with the booking it reports on ([outcome] match):
+# match field -> the [columns] fields that give it (one of them).
+OUTCOME_MATCH = {
+    "client": ("client_email", "client_phone", "client_name", "client_first_name"),
+    "date": ("start_at", "start_date"),
+    "start": ("start_at", "start_time"),
+    "therapist": ("therapist_id",),
+    "service": ("service",),
+    "room": ("room_id",),
+    "booking_id": ("booking_id",),
+}
+# Fields a mapping may fix for every row ([constants]): not the id or the dates, which differ
+# per booking, nor the client.
+CONSTANT_FIELDS = (
+    "location_id",
+    "room_id",
+    "therapist_id",
+    "service",
+    "uses_bars",
+    "duration_minutes",
+    "status",
+    "price",
+    "start_time",
+    "end_time",
+)
+# [formats] date_only: what a start without a time of day becomes (see _start_at)
+DATE_ONLY_REJECT, DATE_ONLY_KEEP = "reject", "keep"
 
 
 @dataclass
@@ -91,6 +128,11 @@ class Mapping:
     acuity_calendar: str | None = None
     acuity_therapist: str | None = None
     fresha_rooms: list[str] = field(default_factory=list)
+    # [fresha] locale: the account's locale; decides whether 06/07/2024 is 6 July (en-GB and
+    # every other locale) or June 7 (en-US), never guessed per row
+    fresha_locale: str | None = None
+    # [locations]: display names an export's Location column uses -> location ids
+    locations: dict[str, str] = field(default_factory=dict)
     bar_services: list[str] = field(default_factory=list)
     therapists: dict[str, str] = field(default_factory=dict)
     ics_summary: str | None = None
@@ -100,6 +142,21 @@ class Mapping:
     columns: dict[str, str] = field(default_factory=dict)
     datetime_formats: list[str] = field(default_factory=list)
     status_words: dict[str, str] = field(default_factory=dict)
+    # [headers]: a column an export renamed -> the name its adapter knows (Jane, Square)
+    headers: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)  # field -> fixed value
+    timezone: str | None = None  # [source] timezone: for times with a UTC offset
+    date_only: str = DATE_ONLY_REJECT  # [formats] date_only: reject | keep | "HH:MM"
+    ignore_therapists: list[str] = field(default_factory=list)  # [therapists] ignore
+    # [outcome]: the file is an outcome report (no-shows, cancellations): its rows set this
+    # status on the bookings already loaded that they match on these fields (OUTCOME_MATCH)
+    outcome_status: str | None = None
+    outcome_match: list[str] = field(default_factory=list)
+    outcome_source: str | None = None  # whose bookings it updates (default: its own source)
+
+    def given(self, name: str) -> bool:
+        """Whether the mapping says where a field comes from: a column or a constant."""
+        return name in self.columns or name in self.constants
 
     def answers(self) -> dict[str, str]:
         """The answers this mapping gives, keyed like needs.Question ("section.key")."""
@@ -164,13 +221,33 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
         acuity_calendar=text("acuity", "calendar"),
         acuity_therapist=text("acuity", "therapist"),
         fresha_rooms=texts("fresha", "rooms"),
+        fresha_locale=text("fresha", "locale"),
         bar_services=texts("services", "bar_services"),
         ics_summary=text("ics", "summary"),
         ics_therapist=text("ics", "therapist"),
         ics_location_is=text("ics", "location_is") or "ignore",
         ics_timezone=text("ics", "timezone"),
         datetime_formats=texts("formats", "datetime"),
+        timezone=text("source", "timezone"),
+        date_only=text("formats", "date_only") or DATE_ONLY_REJECT,
     )
+    if mapping.timezone is not None:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(mapping.timezone)
+        except (ValueError, KeyError, OSError):
+            raise ExportError(
+                f"{where}: [source] timezone {mapping.timezone!r} is not a known time zone "
+                "(an IANA name such as America/Chicago)"
+            ) from None
+    if mapping.date_only not in (DATE_ONLY_REJECT, DATE_ONLY_KEEP) and not re.fullmatch(
+        r"([01][0-9]|2[0-3]):[0-5][0-9]", mapping.date_only
+    ):
+        raise ExportError(
+            f'{where}: [formats] date_only must be "reject", "keep" or a time "HH:MM" '
+            f"(got {mapping.date_only!r})"
+        )
     if mapping.source_name is not None and not re.fullmatch(
         r"[A-Za-z0-9._-]+", mapping.source_name
     ):
@@ -191,8 +268,21 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
                 f"{where}: [ics] summary cannot be used ({ics.re2_reason(error)}); it is run by "
                 "RE2, which has no backreferences or lookaround"
             ) from None
-    for sec, target in (("therapists", mapping.therapists), ("status_words", mapping.status_words)):
+    # [therapists] ignore = [...]: pseudo-staff ("HOUSE") whose rows are skipped; every other
+    # key is a staff name and its therapist id
+    mapping.ignore_therapists = texts("therapists", "ignore")
+    for name, location_id in section("locations").items():
+        if not isinstance(location_id, str) or not location_id.strip():
+            raise ExportError(f"{where}: [locations] {name!r} must map to a location id")
+        mapping.locations[name] = location_id.strip()
+    for sec, target in (
+        ("therapists", mapping.therapists),
+        ("status_words", mapping.status_words),
+        ("headers", mapping.headers),
+    ):
         for key, value in section(sec).items():
+            if sec == "therapists" and key == "ignore":
+                continue
             if not isinstance(value, str):
                 raise ExportError(f"{where}: [{sec}] {key!r} must map to a string")
             target[key] = value
@@ -202,8 +292,9 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
                 f"{where}: [status_words] {word!r} = {canonical!r}: use one of "
                 + ", ".join(CANONICAL_STATUSES)
             )
+    _load_outcome(mapping, section("outcome"), where)
     allowed = set(KINDS["bookings"].columns) | set(CLIENT_FIELDS) | set(SPLIT_FIELDS)
-    allowed -= {"source", "client_id"}
+    allowed -= {"source"}
     for key, value in section("columns").items():
         if key not in allowed:
             raise ExportError(
@@ -212,67 +303,295 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
         if not isinstance(value, str):
             raise ExportError(f"{where}: [columns] {key} must name a column header")
         mapping.columns[key] = value
+    for key, value in section("constants").items():
+        if key not in CONSTANT_FIELDS:
+            raise ExportError(
+                f"{where}: [constants] {key} cannot be fixed (use: {', '.join(CONSTANT_FIELDS)})"
+            )
+        if key in mapping.columns:
+            raise ExportError(
+                f"{where}: {key} is in both [columns] and [constants]; keep one of them"
+            )
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, str | int | float):
+            raise ExportError(f"{where}: [constants] {key} must be a text or a number")
+        mapping.constants[key] = str(value)
     return mapping
+
+
+def _load_outcome(mapping: Mapping, section: dict, where: str) -> None:
+    """[outcome] status = "no_show", match = ["client", "date", ...]: checked whole."""
+    if not section:
+        return
+    unknown = set(section) - {"status", "match", "source"}
+    if unknown:
+        raise ExportError(
+            f"{where}: [outcome] {sorted(unknown)[0]} is not a key (use status, match, source)"
+        )
+    source = section.get("source")
+    if source is not None and not (
+        isinstance(source, str) and re.fullmatch(r"[A-Za-z0-9._-]+", source)
+    ):
+        raise ExportError(
+            f"{where}: [outcome] source names the source of the bookings it updates "
+            "(letters, digits, '.', '_', '-'), such as acuity-downtown or native"
+        )
+    mapping.outcome_source = source
+    status, match = section.get("status"), section.get("match")
+    if status not in CANONICAL_STATUSES:
+        raise ExportError(
+            f"{where}: [outcome] status must be the status its rows set, one of "
+            + ", ".join(CANONICAL_STATUSES)
+        )
+    if (
+        not isinstance(match, list)
+        or not match
+        or not all(isinstance(m, str) and m in OUTCOME_MATCH for m in match)
+    ):
+        raise ExportError(
+            f"{where}: [outcome] match must list the fields a row shares with its booking, "
+            f"from {', '.join(OUTCOME_MATCH)}"
+        )
+    mapping.outcome_status, mapping.outcome_match = status, list(dict.fromkeys(match))
 
 
 # --- the generic adapter ---------------------------------------------------------------------
 
 
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
+    """A generic mapping applies to a table whose header holds every column it names (what it
+    still lacks, the read names in one line: a mapping is never silently passed over)."""
     if mapping is None or not mapping.columns or sniff.container not in ("csv", "xlsx"):
         return False
     return _header_index(sniff, mapping) is not None
 
 
 def _header_index(sniff: Sniff, mapping: Mapping) -> int | None:
-    cols = mapping.columns
-    if "booking_id" not in cols or not ("start_at" in cols or "start_date" in cols):
+    if not mapping.columns:
         return None
-    return sniff.header_row(*cols.values())
+    return sniff.header_row(*mapping.columns.values())
+
+
+# ISO 8601 is always read, without a [formats] section: local date-times, and date-times with
+# a `Z` or an offset, which are turned into the location's wall-clock time.
+ISO_LOCAL = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S.%f",
+)
+ISO_OFFSET = tuple(f + "%z" for f in ISO_LOCAL)
+ISO_DATE = "%Y-%m-%d"
+# A rejected cell's reason travels in its canonical column behind this mark, and the row is
+# moved to the rejected rows before validation (file text never starts with it: see _moment).
+PROBLEM = "\x01"
+# written time of day of an ISO value with an offset, at midnight
+_ISO_MIDNIGHT = r"[T ]00:00(:00(\.0+)?)?\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+
+
+def _date_part(fmt: str) -> str | None:
+    """The date of a date-time format: `%d/%m/%Y %H:%M` -> `%d/%m/%Y` (None: no time in it)."""
+    head = re.split(r"[ T,]*%[HIkl]", fmt, maxsplit=1)
+    return head[0].rstrip(" ,T") if len(head) == 2 and head[0].strip() else None
+
+
+@dataclass
+class _Moments:
+    """How one export's date-times are read: its formats and the location's time zone."""
+
+    local: list[str]
+    offset: list[str]
+    dates: list[str]
+    zone: Expr  # the row's IANA zone (NULL: unknown)
+    location: Expr  # the row's location text, for reasons
+    date_only: str
+
+    @classmethod
+    def of(cls, mapping: Mapping, zone: Expr, location: Expr) -> _Moments:
+        own = mapping.datetime_formats
+        local = [f for f in own if "%z" not in f] + list(ISO_LOCAL)
+        offset = [f for f in own if "%z" in f] + list(ISO_OFFSET)
+        dates = [ISO_DATE, *filter(None, (_date_part(f.replace("%z", "")) for f in own))]
+        return cls(local, offset, list(dict.fromkeys(dates)), zone, location, mapping.date_only)
+
+    def __call__(self, text: Expr, field_name: str, start: bool = False) -> Expr:
+        """ISO text of a date-time cell, or PROBLEM + reason; text that no format reads passes
+        through (the validator rejects it, quoting it). For the start, a date without a time
+        of day (a date alone, or 00:00 as date-only systems write it) follows date_only."""
+        t = E("nullif(ltrim(trim({}), chr(1)), '')", text)
+        local = E("try_strptime({}, {})", t, P(self.local))
+        aware = E("try_strptime(regexp_replace({}, '\\s*[Zz]$', '+00:00'), {})", t, P(self.offset))
+        wall = E(
+            "case when {} is not null then strftime({}, '" + ISO + "') "
+            "when {} is not null then coalesce(strftime(timezone({}, {}), '" + ISO + "'), "
+            "{} || {} || quoted_cell({}) || {} || coalesce({}, '') || {}) end",
+            local,
+            local,
+            aware,
+            self.zone,
+            aware,
+            P(PROBLEM),
+            P(f"{field_name} "),
+            t,
+            P(" carries a UTC offset and the time zone of location "),
+            self.location,
+            P(
+                " is unknown (set timezone in the studio profile, or [source] timezone "
+                "in the mapping)"
+            ),
+        )
+        if not start:
+            return E("coalesce({}, {})", wall, t)
+        day = E("try_strptime({}, {})", t, P(self.dates))
+        midnight = E(
+            "coalesce(cast({} as time) = time '00:00', regexp_matches({}, {}) and {} is not null)",
+            local,
+            t,
+            P(_ISO_MIDNIGHT),
+            aware,
+        )
+        dateless = E("({} is null and {} is null and {} is not null)", local, aware, day)
+        no_time = E("({} or {})", midnight, dateless)
+        if self.date_only == DATE_ONLY_KEEP:  # midnight is a time of day; a date alone too
+            dated = E("strftime({}, '" + ISO + "')", day)
+        elif self.date_only == DATE_ONLY_REJECT:
+            dated = E(
+                "{} || 'no time of day: ' || {} || quoted_cell({}) || {}",
+                P(PROBLEM),
+                P(f"{field_name} "),
+                t,
+                P(
+                    " has a date only (never taken as midnight: map the time column, "
+                    'or say what to do with [formats] date_only = "HH:MM" in the mapping)'
+                ),
+            )
+        else:  # the date as written, at the mapping's time
+            written = E(
+                "coalesce(strftime({}, '%Y-%m-%d'), left({}, 10), strftime({}, '%Y-%m-%d'))",
+                local,
+                t,
+                day,
+            )
+            dated = E("{} || {}", written, P(f" {self.date_only}:00"))
+        if self.date_only == DATE_ONLY_KEEP:
+            return E(
+                "coalesce({}, {}, {})", wall, E("case when {} then {} end", dateless, dated), t
+            )
+        return E("case when {} then {} else coalesce({}, {}) end", no_time, dated, wall, t)
+
+
+def _install_zones(ctx: Context) -> None:
+    """Temp table mapped_zones (key, zone): each location's time zone, by its id and name
+    (case, spacing and punctuation ignored), from the studio profile and loaded locations."""
+    from pipelines.profile import stored_profile
+
+    con = ctx.con
+    con.execute("create or replace temp table mapped_zones (name varchar, zone varchar)")
+    pairs = []
+    profile = stored_profile(con)
+    for loc in profile.locations if profile else ():
+        if loc.timezone:
+            pairs += [(loc.id, loc.timezone), (loc.name, loc.timezone)]
+    has_locations = con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'raw_locations' and not temporary"
+    ).fetchone()[0]
+    if has_locations:
+        pairs += con.execute(
+            "select location_id, timezone from raw_locations where timezone is not null "
+            "union all select name, timezone from raw_locations "
+            "where timezone is not null and name is not null"
+        ).fetchall()
+    if pairs:
+        con.executemany("insert into mapped_zones values (?, ?)", pairs)
+    con.execute(
+        "create or replace temp table mapped_zones as select distinct on (key) "
+        f"{_KEY.format('name')} as key, zone from mapped_zones"
+    )
+
+
+# names compared as the profile compares them (case, spacing and punctuation ignored)
+_KEY = "trim(regexp_replace(lower({}), '[^a-z0-9]+', ' ', 'g'))"
+
+
+def derived_id(location: Expr, client: Expr, start: Expr, therapist: Expr, service: Expr) -> Expr:
+    """The booking id of an export without one: `m` + 16 hex digits of sha256 over the
+    location, the client's key, the start (ISO), the therapist and the service, as written
+    (lowercased, spaces folded), joined by `|`. The same row gives the same id in every load,
+    so loading a file again changes nothing."""
+
+    def folded(expr: Expr) -> Expr:
+        return E("coalesce(lower(regexp_replace(trim({}), '\\s+', ' ', 'g')), '')", expr)
+
+    return E(
+        "'m' || left(sha256({} || '|' || {} || '|' || {} || '|' || {} || '|' || {}), 16)",
+        folded(location),
+        E("coalesce({}, '')", client),
+        E("coalesce({}, '')", start),
+        folded(therapist),
+        folded(service),
+    )
 
 
 def read(sniff: Sniff, ctx: Context):
     mapping = ctx.mapping
     assert mapping is not None
     cols = mapping.columns
-    header_at = _header_index(sniff, mapping)
-    lines = _open_lines(mapping, ctx.default_location())
-    if lines:
-        header = sniff.rows[header_at or 0] if sniff.rows else []
+    header_at = _header_index(sniff, mapping) or 0
+    header = sniff.rows[header_at] if sniff.rows else []
+    sample = sniff.rows[header_at + 1 : header_at + 1 + SAMPLE_ROWS]
+    lacking = missing_fields(mapping, ctx.default_location(), header, sample)
+    if lacking:
         raise MappingNeeded(
-            lines[0],
+            missing_line(lacking),
             vendor=NAME,
             source=ctx.source(NAME),
             questions=generic_questions(header),
             header=header,
-            sample=sniff.rows[(header_at or 0) + 1 : (header_at or 0) + 1 + SAMPLE_ROWS],
+            sample=sample,
             known=mapping.answers(),
         )
-    table = _read(sniff, ctx, header_at or 0)
+    table = _read(sniff, ctx, header_at)
     columns = Columns(table.header)
 
-    def cell(name: str):
+    def cell(name: str) -> Expr:
+        if name in mapping.constants:
+            return lit(mapping.constants[name])
         return columns(cols[name]) if name in cols else NULL
 
-    formats = mapping.datetime_formats
-    canonical = {
-        name: cell(name)
-        for name in ("booking_id", "location_id", "room_id", "therapist_id", "service")
-    }
+    _install_zones(ctx)
+    location = E("coalesce(nullif(trim({}), ''), ctx.location)", cell("location_id"))
+    zone = E(
+        "coalesce((select zone from mapped_zones where key = " + _KEY.format("{}") + "), {})",
+        location,
+        lit(mapping.timezone),
+    )
+    moment = _Moments.of(mapping, zone, location)
+    if mapping.outcome_status is not None and "start" not in mapping.outcome_match:
+        moment.date_only = DATE_ONLY_KEEP  # an outcome row's day is matched, never stored
+    canonical = {name: cell(name) for name in ("location_id", "room_id", "therapist_id", "service")}
     canonical["uses_bars"] = cell("uses_bars")
     canonical["price"] = cell("price")
     canonical["status"] = cell("status")
-    if "start_at" in cols:
-        canonical["start_at"] = iso_datetime(cell("start_at"), formats)
+    if mapping.given("start_at"):
+        start_text = cell("start_at")
     else:
-        canonical["start_at"] = iso_date_time(cell("start_date"), cell("start_time"), formats)
-    if "end_at" in cols:
-        canonical["end_at"] = iso_datetime(cell("end_at"), formats)
-    elif "end_time" in cols and "start_date" in cols:
-        canonical["end_at"] = iso_date_time(cell("start_date"), cell("end_time"), formats)
+        start_text = E(
+            "trim({}) || coalesce(' ' || nullif(trim({}), ''), '')",
+            cell("start_date"),
+            cell("start_time"),
+        )
+    canonical["start_at"] = moment(start_text, "start", start=True)
+    if mapping.given("end_at"):
+        canonical["end_at"] = moment(cell("end_at"), "end")
+    elif mapping.given("end_time") and mapping.given("start_date"):
+        end_text = E("trim({}) || ' ' || trim({})", cell("start_date"), cell("end_time"))
+        canonical["end_at"] = moment(end_text, "end")
     canonical["duration_minutes"] = minutes_text(cell("duration_minutes"))
     for name in ("created_at", "cancelled_at"):
-        canonical[name] = iso_datetime(cell(name), formats)
+        canonical[name] = moment(cell(name), name)
     client = client_cells(
         columns,
         email=cols.get("client_email", ()),
@@ -282,7 +601,36 @@ def read(sniff: Sniff, ctx: Context):
         if "client_first_name" in cols and "client_last_name" in cols
         else None,
     )
-    return build_bookings(
+    key = None
+    if "client_id" in cols:
+        # a client code: hashed like a name, and only ever one client within its source (two
+        # systems both have a client 1001); an email or a phone, when given too, comes first
+        code = columns(cols["client_id"])
+        code_key = E(
+            "'" + pii.KEY_PREFIX + "' || left(sha256(ctx.salt || 'i:' || ctx.source || ':' || "
+            "lower(nullif(trim({}), ''))), " + str(pii.KEY_HEX) + ")",
+            code,
+        )
+        key = E(
+            "coalesce({}, {}, {})",
+            pii.client_key_sql(client.email, client.phone, NULL),
+            code_key,
+            pii.client_key_sql(NULL, NULL, client.name),
+        )
+        code_at = columns.index(cols["client_id"])
+        client.positions = (*client.positions, *(() if code_at is None else (code_at,)))
+    if not mapping.given("booking_id"):
+        canonical["booking_id"] = derived_id(
+            location, Expr("t._client"), canonical["start_at"], cell("therapist_id"),
+            cell("service"),
+        )  # fmt: skip
+    else:
+        canonical["booking_id"] = cell("booking_id")
+    if mapping.outcome_status is not None:  # matched to stored bookings by pipelines.load
+        canonical["status"] = lit(mapping.outcome_status)
+        canonical["booking_id"] = cell("booking_id")
+    _install_quoting(ctx)
+    rows = build_bookings(
         ctx,
         table,
         canonical,
@@ -290,7 +638,43 @@ def read(sniff: Sniff, ctx: Context):
         vendor="mapped",
         format_name=f"mapped-{sniff.container}",
         statuses={},
+        client_key=key,
     )
+    _move_problem_rows(ctx, rows)
+    if mapping.outcome_status is not None:
+        rows.outcome = {
+            "status": mapping.outcome_status,
+            "match": list(mapping.outcome_match),
+            "source": mapping.outcome_source,
+        }
+    return rows
+
+
+def _install_quoting(ctx: Context) -> None:
+    # a cell quoted in a reason, as the validator quotes (its macro is installed later)
+    ctx.con.execute(
+        "create or replace temp macro quoted_cell(x) as chr(39) || left(x, 60) || chr(39)"
+    )
+
+
+def _move_problem_rows(ctx: Context, rows) -> None:
+    """Rows whose date-time cell carries a PROBLEM become rejected rows with that reason
+    (rows_read already counts them)."""
+    fields = ("start_at", "end_at", "created_at", "cancelled_at")
+    marked = " or ".join(f"starts_with({f}, chr(1))" for f in fields)
+    reason = (
+        "ltrim(coalesce("
+        + ", ".join(f"case when starts_with({f}, chr(1)) then {f} end" for f in fields)
+        + "), chr(1))"
+    )
+    found = ctx.con.execute(
+        f"select line_number, {reason}, raw_row from {ctx.target} where {marked} "
+        "order by line_number"
+    ).fetchall()
+    if found:
+        ctx.con.execute(f"delete from {ctx.target} where {marked}")
+        rows.rejects.extend(found)
+        rows.rejects.sort(key=lambda r: r[0])
 
 
 def _read(sniff: Sniff, ctx: Context, header_at: int):
@@ -317,31 +701,93 @@ DATETIME_CHOICES = {
 }
 
 
-def _open_lines(mapping: Mapping, location: str | None) -> list[str]:
-    """The one-line messages of what the generic mapping lacks (first: the one printed)."""
-    cols = mapping.columns
-    lines = []
-    if not mapping.datetime_formats:
-        lines.append(
-            "mapped export: say how its date-times are written: add [formats] "
-            'datetime = "%d/%m/%Y %H:%M" (strptime codes) to the mapping file (--mapping)'
-        )
-    if "location_id" not in cols and not location:
-        lines.append(
-            "mapped export has no location column: pass --location LOC, or add "
-            '[source] location = "L01" to the mapping file (--mapping)'
-        )
-    if not any(c in cols for c in ("client_email", "client_phone", "client_name")) and not (
-        "client_first_name" in cols and "client_last_name" in cols
+def _is_iso(text: str) -> bool:
+    from datetime import date, datetime
+
+    text = text.strip()
+    for parse in (datetime.fromisoformat, date.fromisoformat):
+        try:
+            parse(text)
+            return True
+        except ValueError:
+            pass
+    return False
+
+
+def missing_fields(
+    mapping: Mapping, location: str | None, header: list[str], sample: list[list[str]]
+) -> list[str]:
+    """What a generic mapping lacks, all of it (missing_line makes it one message). A
+    booking id is not needed (derived_id), nor [formats] when the file's dates are ISO."""
+    lacking = []
+    if not (mapping.given("start_at") or mapping.given("start_date")):
+        lacking.append("[columns] start_at (or start_date and start_time)")
+    if not (
+        mapping.given("end_at")
+        or (mapping.given("end_time") and mapping.given("start_date"))
+        or mapping.given("duration_minutes")
     ):
-        lines.append(
-            "mapped export: name the client column: add [columns] client_name (or "
-            "client_email / client_phone) to the mapping file (--mapping)"
-        )
-    for column in ("therapist_id", "service", "status"):
-        if column not in cols:
-            lines.append(f'mapped export: add [columns] {column} = "<header>" to the mapping file')
-    return lines
+        lacking.append("[columns] end_at, end_time or duration_minutes (or [constants])")
+    for name in ("therapist_id", "service", "status"):
+        if not mapping.given(name):
+            lacking.append(f"[columns] {name} (or [constants] {name})")
+    if not any(c in mapping.columns for c in ("client_email", "client_phone", "client_name")) and (
+        "client_id" not in mapping.columns
+        and not ("client_first_name" in mapping.columns and "client_last_name" in mapping.columns)
+    ):
+        lacking.append("[columns] client_name, client_email, client_phone or client_id")
+    if not mapping.given("location_id") and not location:
+        lacking.append('[source] location = "L01" (or --location LOC)')
+    if not mapping.datetime_formats:
+        # ISO needs no [formats]; anything else is never guessed
+        columns = Columns(header)
+        written = []
+        for row in sample[:1]:
+            for name in ("start_at", "start_date"):
+                at = columns.index(mapping.columns[name]) if name in mapping.columns else None
+                if at is not None and at < len(row) and row[at].strip():
+                    written.append(row[at].strip())
+        if written and not all(_is_iso(w) for w in written):
+            lacking.append(
+                f'[formats] datetime = "%d/%m/%Y %H:%M" (strptime codes: how {written[0]!r} is '
+                "written)"
+            )
+    if mapping.outcome_status is not None:
+        lacking = _outcome_lacking(mapping, lacking)
+    return lacking
+
+
+def _outcome_lacking(mapping: Mapping, lacking: list[str]) -> list[str]:
+    """An outcome report needs no end or status (its [outcome] status is set), and a
+    therapist or service only when it matches on them; every match field needs its column."""
+    needless = ["[columns] end_at", "[columns] status"]
+    needless += [
+        f"[columns] {name}"
+        for match, name in (("therapist", "therapist_id"), ("service", "service"))
+        if match not in mapping.outcome_match
+    ]
+    if not {"date", "start"} & set(mapping.outcome_match):
+        needless.append("[columns] start_at")
+    if "client" not in mapping.outcome_match:
+        needless.append("[columns] client_name")
+    kept = [item for item in lacking if not item.startswith(tuple(needless))]
+    for match, name in (("room", "room_id"), ("booking_id", "booking_id")):
+        if match in mapping.outcome_match and not mapping.given(name):
+            kept.append(f"[columns] {name} ([outcome] match names {match})")
+    if "start" in mapping.outcome_match and not (
+        mapping.given("start_at") or mapping.given("start_time")
+    ):
+        kept.append("[columns] start_time ([outcome] match names start, a time of day)")
+    return kept
+
+
+def missing_line(lacking: list[str]) -> str:
+    """Every missing field in one line."""
+    return (
+        "mapped export: the mapping lacks "
+        + "; ".join(lacking)
+        + ": add them to the mapping file (--mapping)"
+    )
 
 
 def _column(field_name: str, prompt: str, help_: str = "", required: bool = True, **kw):
