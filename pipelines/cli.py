@@ -1,4 +1,4 @@
-"""The `studio-ops` command: init, generate, load, demo, status, access.
+"""The `studio-ops` command: init, generate, load, inspect, demo, status, access.
 
 Exit codes: 0 when every file loaded (rejected rows are reported, not fatal), 1 when a file
 could not be loaded at all or the warehouse failed, 2 for usage errors. Errors are one line on
@@ -107,6 +107,21 @@ def _parser() -> argparse.ArgumentParser:
         "--timings", action="store_true", help="print how long each build step took (on stderr)"
     )
     load.set_defaults(run=_load)
+
+    inspect = commands.add_parser(
+        "inspect", help="show what the loader sees in a file (changes no warehouse)"
+    )
+    inspect.add_argument("file", type=Path, metavar="FILE")
+    inspect.add_argument("--mapping", type=Path, help="mapping file (TOML) to read it with")
+    inspect.add_argument("--location", help="location_id for exports that lack one")
+    inspect.add_argument("--db", type=Path, help="warehouse whose saved mappings and salt to use")
+    inspect.add_argument(
+        "--write-mapping",
+        type=Path,
+        metavar="OUT.toml",
+        help="write a draft mapping file, every guess commented",
+    )
+    inspect.set_defaults(run=_inspect)
 
     init = commands.add_parser("init", help="create an empty warehouse for your studio's data")
     init.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
@@ -234,6 +249,38 @@ def _load(args: argparse.Namespace) -> int:
     else:
         print(f"nothing loaded; {db_path(args.db)} is unchanged")
     return 1 if failed else 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from pipelines.formats import ExportError
+    from pipelines.inspect import draft_mapping, inspect_file, report, write_draft
+
+    if args.write_mapping is not None and args.write_mapping.exists():
+        print(
+            f"studio-ops: {args.write_mapping} exists; name another file for the draft, "
+            "or remove it",
+            file=sys.stderr,
+        )
+        return 2
+    if args.mapping is not None and not args.mapping.is_file():
+        print(f"studio-ops: mapping file {args.mapping}: no such file", file=sys.stderr)
+        return 2
+    found = inspect_file(
+        args.file,
+        mapping=args.mapping,
+        location=args.location,
+        settings=load_settings(),
+        db=db_path(args.db),
+    )
+    print("\n".join(report(found)))
+    if args.write_mapping is not None:
+        try:
+            write_draft(args.write_mapping, draft_mapping(args.file, found, load_settings()))
+        except ExportError as error:
+            print(f"studio-ops: {args.file}: no draft mapping written: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote a draft mapping to {args.write_mapping}: check its guessed lines")
+    return 0 if found.would_load else 1
 
 
 def _init(args: argparse.Namespace) -> int:

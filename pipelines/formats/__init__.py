@@ -43,6 +43,8 @@ class ExportRows:
     plain_records: int | None = None
     # The SQL of a row's raw text over `table` (computed for rejected rows only).
     raw_row: str = "raw_row"
+    # canonical field -> the export's columns it is read from (`studio-ops inspect` shows it)
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _adapters():
@@ -108,6 +110,26 @@ def read_export(
     return _read_native(
         path, con, target, location, fast and sniffed.container == "csv", sniffed.limits, salt
     )
+
+
+def accepting_formats(sniffed, mapping=None) -> list[str]:
+    """Every format that would accept the sniffed file, in the order `read_export` tries them
+    (the first one reads it): adapter names, then `native-<kind>` when the header is a native
+    export's. `studio-ops inspect` shows the runner-up."""
+    found = [adapter.NAME for adapter in _adapters() if adapter.detect(sniffed, mapping)]
+    if sniffed.container in ("csv", "xlsx") and sniffed.rows:
+        kind = native.detect(sniffed.header)
+        if kind is not None:
+            found.append(f"native-{kind.name}")
+    return found
+
+
+def _vendor_of(sniffed) -> str | None:
+    """The booking system whose export the file is, by content (None: any other table)."""
+    for adapter in _adapters()[:-1]:  # the last, mapped, needs a mapping to detect anything
+        if adapter.detect(sniffed, None):
+            return adapter.NAME
+    return None
 
 
 def _saved_mapping(sniffed, folder: Path):

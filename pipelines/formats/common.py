@@ -479,6 +479,16 @@ def build_bookings(
         for i in sorted(used | pii_cells)
     ]
     parts.append(Expr(f"{' || chr(44) || '.join(raw_cells) or chr(39) * 2} as raw_row"))
+
+    # which export columns each canonical field is read from (shown by `studio-ops inspect`)
+    def named(i: int) -> str:
+        return (table.header[i] if i < len(table.header) else "") or f"column {i + 1}"
+
+    read_from = {
+        column: [named(int(n)) for n in re.findall(r"\bt\.c(\d+)\b", part.sql)]
+        for column, part in zip(KINDS["bookings"].columns, parts[1:], strict=False)
+    }
+    read_from["client_id"] = [named(i) for i in client.positions]
     select = E(", ".join(["{}"] * len(parts)), *parts)
     inner = E("select t.*, {} as _client from " + table.name + " as t, vendor_ctx as ctx", key)
     filter_sql = f" where {where}" if where else ""
@@ -502,6 +512,7 @@ def build_bookings(
         # that read = loaded + rejected + skipped holds for every adapter.
         rows_read=rows_read if rows_read is not None else count + len(rejected_early),
         rejects=rejected_early,
+        columns={k: list(dict.fromkeys(v)) for k, v in read_from.items() if v},
     )
 
 

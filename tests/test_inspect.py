@@ -1,0 +1,278 @@
+"""`studio-ops inspect FILE`: what the loader sees, changing no warehouse (issue 15).
+
+Each test writes a small file (invented people), runs the real command, and checks the text a
+manager reads against values worked out by hand from the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines import pii
+from pipelines.cli import main
+from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
+
+SALT = "test-salt"
+NATIVE = (
+    "booking_id,location_id,therapist_id,client_id,service,start_at,end_at,status,price\n"
+    "B1,L01,T1,maya@example.com,Ashiatsu 60,2026-03-02 09:00,2026-03-02 10:00,completed,95.00\n"
+    "B2,L01,T1,C-77,Swedish 60,2026-03-02 11:00,2026-03-02 10:00,booked,\n"
+    "B3,L01,T2,C-78,Ashiatsu 90,2026-03-03 13:00,2026-03-03 14:30,No Show,135\n"
+)
+# Another system's appointment book: no format knows it; day-first dates, 12-hour times in
+# their own column, and a status word ("Done") the loader does not know.
+GENERIC = (
+    "Ref,Date,Time,Finish,Customer,Email,Stylist,Treatment,Outcome,Total\n"
+    "7001,14/03/2026,2:30 PM,3:30 PM,Maya Okafor,maya@example.com,Elena Novak,Ashiatsu 60,"
+    "Done,95.00\n"
+    "7002,15/03/2026,10:00 AM,11:30 AM,Theo Brooks,theo@example.com,Elena Novak,Ashiatsu 90,"
+    "Completed,135.00\n"
+    "7003,15/03/2026,1:00 PM,2:00 PM,Ana Ruiz,ana@example.com,Jon Park,Swedish 60,No Show,90.00\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pii.SALT_ENV, SALT)
+
+
+def inspect(capsys, *args: str) -> tuple[int, str]:
+    code = main(["inspect", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def field_row(out: str, name: str) -> list[str]:
+    """A row of the fields table, split on its column gaps (two spaces or more)."""
+    line = next(x for x in out.splitlines() if re.match(rf"\s+{name}\s", x))
+    return re.split(r"\s{2,}", line.strip())
+
+
+def test_native_file(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bookings.csv"
+    path.write_text(NATIVE)
+    db = tmp_path / "w.duckdb"
+    code, out = inspect(capsys, path, "--db", db)
+    assert code == 0, out
+    assert "format: native-bookings (a native export)" in out
+    assert "runner-up: none (no other format accepts this file)" in out
+    # 3 data rows: B2 ends (10:00) before it starts (11:00), the other two load
+    assert "rows: 3 read, 2 would load, 1 would be rejected" in out
+    assert "line 3: end_at '2026-03-02 10:00' is not after start_at '2026-03-02 11:00'" in out
+    # the first rows as stored: lines 2 and 4; a client_id that is an email is its key
+    assert field_row(out, "field")[2:] == ["line 2", "line 4"]
+    assert field_row(out, "client_id") == [
+        "client_id",
+        "client_id",
+        pii.client_key(SALT, "maya@example.com", None, None),
+        "C-78",
+    ]
+    assert field_row(out, "status") == ["status", "status", "completed", "no_show"]
+    assert field_row(out, "end_at")[2:] == ["2026-03-02 10:00:00", "2026-03-03 14:30:00"]
+    assert "maya@example.com" not in out
+    # no room, created_at or cancelled_at column: each said once, with what it costs
+    assert "room_id: not in this export" in out
+    assert "created_at: not in this export" in out
+    assert "would load: yes (2 of 3 rows)" in out
+    assert not db.exists() and not (tmp_path / pii.SALT_FILE).exists()
+
+
+def test_no_salt_yet_writes_none(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Without STUDIO_OPS_SALT and before the warehouse has a salt file, the keys shown use a
+    salt of this run only (said so); the warehouse's salt file is not created."""
+    monkeypatch.delenv(pii.SALT_ENV)
+    path = tmp_path / "bookings.csv"
+    path.write_text(NATIVE)
+    code, out = inspect(capsys, path, "--db", tmp_path / "w.duckdb")
+    assert code == 0, out
+    assert "salt for this run only" in out
+    assert not (tmp_path / pii.SALT_FILE).exists()
+
+
+@pytest.fixture(scope="module")
+def acuity(tmp_path_factory) -> Path:
+    """A one-location chain of three days as Acuity exports it, with its mapping."""
+    from pipelines.generate import write_chain
+    from pipelines.vendor_writers import write_vendor
+
+    base = tmp_path_factory.mktemp("acuity")
+    write_chain(base, locations=1, days=3, seed=3)
+    write_vendor(base, "acuity")
+    return base
+
+
+def _acuity_file(base: Path) -> Path:
+    return next(p for p in sorted(base.rglob("*.csv")) if "Appointment ID" in p.read_text())
+
+
+def test_acuity_export_without_mapping_names_the_questions(acuity: Path, capsys, tmp_path) -> None:
+    path = _acuity_file(acuity)
+    code, out = inspect(capsys, path, "--db", tmp_path / "w.duckdb")
+    assert code == 1
+    assert "format: acuity (an Acuity Scheduling export)" in out
+    # the Data page's questions (acuity._check_mapping), all at once
+    assert "acuity.calendar: What is a Calendar in your Acuity account? [therapist, room, " in out
+    assert "would load: no: Acuity export: say what the Calendar column means" in out
+
+
+def test_acuity_export_with_its_mapping(acuity: Path, capsys, tmp_path) -> None:
+    path = _acuity_file(acuity)
+    mapping = next((acuity / "mappings").glob("*.toml"))
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        records = list(csv.DictReader(handle))
+    code, out = inspect(capsys, path, "--mapping", mapping, "--db", tmp_path / "w.duckdb")
+    assert code == 0, out
+    # every generated appointment is valid: rows read = data rows of the file, all load
+    n = len(records)
+    assert f"rows: {n} read, {n} would load, 0 would be rejected" in out
+    assert field_row(out, "booking_id")[:2] == ["booking_id", "Appointment ID"]
+    assert field_row(out, "start_at")[:2] == ["start_at", "Start Time"]
+    assert field_row(out, "therapist_id")[:2] == ["therapist_id", "Calendar"]
+    assert field_row(out, "client_id")[:2] == ["client_id", "Email, Phone, First Name, Last Name"]
+    # the first row as stored: its id, and its client as the key of its email
+    first = records[0]
+    row = field_row(out, "booking_id")
+    assert row[2] == first["Appointment ID"]
+    assert field_row(out, "client_id")[2] == pii.client_key(SALT, first["Email"], None, None)
+    assert first["Email"] not in out and first["Last Name"] not in out
+
+
+def test_runner_up_is_every_other_format_that_accepts_the_file(
+    acuity: Path, capsys, tmp_path
+) -> None:
+    """A generic mapping whose [columns] the Acuity header holds: both formats accept the file;
+    Acuity, tried first, reads it and the generic one is the runner-up."""
+    mapping = tmp_path / "generic.toml"
+    mapping.write_text(
+        '[source]\nlocation = "L01"\n[columns]\nbooking_id = "Appointment ID"\n'
+        'start_at = "Start Time"\n[acuity]\ncalendar = "therapist"\n'
+    )
+    code, out = inspect(capsys, _acuity_file(acuity), "--mapping", mapping)
+    assert "format: acuity (an Acuity Scheduling export)" in out
+    assert "runner-up: mapped" in out
+
+
+def test_generic_csv_draft_mapping_then_loads(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "appointment-book.csv"
+    path.write_text(GENERIC)
+    draft = tmp_path / "draft.toml"
+    db = tmp_path / "w.duckdb"
+    code, out = inspect(capsys, path, "--write-mapping", draft, "--db", db)
+    assert code == 1  # it cannot load before its mapping exists
+    assert "format: none recognised (a table no format knows" in out
+    assert "columns.booking_id: Which column holds the booking (appointment) number?" in out
+    assert f"wrote a draft mapping to {draft}" in out
+    text = draft.read_text()
+    guessed = {
+        m[1]: m[2] for m in re.finditer(r'^(\w+) = "([^"]*)"\s+# guessed', text, re.MULTILINE)
+    }
+    assert guessed == {
+        "name": "mapped-appointment-book",  # answers_to_data names a generic source mapped-*
+        "booking_id": "Ref",
+        "start_date": "Date",  # a date column, with its time in "Time"
+        "start_time": "Time",
+        "end_time": "Finish",
+        "client_name": "Customer",
+        "client_email": "Email",
+        "therapist_id": "Stylist",
+        "service": "Treatment",
+        "status": "Outcome",
+        "price": "Total",
+    }
+    # 14/03/2026 can only be day first; the times are 12-hour with AM/PM
+    assert re.search(r'^datetime = \["%d/%m/%Y %I:%M %p"\]\s+# guessed: .*day first', text, re.M)
+    # what it cannot guess is a commented-out question; so is the unknown status word
+    assert '# location = ""   # Which location are these bookings from?' in text
+    assert '# "Done" = ""' in text
+    assert not db.exists()
+
+    # the manager answers the status word; the location comes with --location
+    draft.write_text(text.replace('# "Done" = ""', '"Done" = "completed" #'))
+    code, out = inspect(capsys, path, "--mapping", draft, "--location", "L01", "--db", db)
+    assert code == 0, out
+    assert "rows: 3 read, 3 would load, 0 would be rejected" in out
+    assert not db.exists()
+
+    code, out = main_load(capsys, path, "--mapping", draft, "--location", "L01", "--db", db)
+    assert code == 0, out
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute(
+            "select booking_id, location_id, therapist_id, status, start_at::varchar, "
+            "end_at::varchar, price from raw_bookings order by booking_id"
+        ).fetchall()
+    finally:
+        con.close()
+    # by hand from GENERIC: 14/03 2:30 PM -> 14:30, day first; Done -> completed
+    assert stored == [
+        (
+            "7001",
+            "L01",
+            "Elena Novak",
+            "completed",
+            "2026-03-14 14:30:00",
+            "2026-03-14 15:30:00",
+            95,
+        ),
+        (
+            "7002",
+            "L01",
+            "Elena Novak",
+            "completed",
+            "2026-03-15 10:00:00",
+            "2026-03-15 11:30:00",
+            135,
+        ),
+        ("7003", "L01", "Jon Park", "no_show", "2026-03-15 13:00:00", "2026-03-15 14:00:00", 90),
+    ]
+
+
+def main_load(capsys, *args) -> tuple[int, str]:
+    code = main(["load", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_draft_never_overwrites(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "book.csv"
+    path.write_text(GENERIC)
+    draft = tmp_path / "draft.toml"
+    draft.write_text("# mine\n")
+    code, out = inspect(capsys, path, "--write-mapping", draft)
+    assert code == 2
+    assert (
+        out.strip() == f"studio-ops: {draft} exists; name another file for the draft, or remove it"
+    )
+    assert draft.read_text() == "# mine\n"
+
+
+def test_missing_file_is_one_line(tmp_path: Path, capsys) -> None:
+    code, out = inspect(capsys, tmp_path / "nope.csv")
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "would load: no: no such file"
+
+
+def test_hostile_sparse_file(tmp_path: Path) -> None:
+    """A 4 GB sparse file (all holes): refused before it is read through, in one line."""
+    path = tmp_path / "huge.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(4 << 30)
+    db = tmp_path / "w.duckdb"
+    before = fingerprint(db)
+    run = run_cli("inspect", str(path), "--db", str(db))
+    assert run.returncode == 1
+    assert run.lines[-1] == "would load: no: this is not an export (it starts with NUL bytes)"
+    assert not any("Traceback" in line for line in run.lines)
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB
+    assert fingerprint(db) == before
+
+
+def test_usage_error_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["inspect"])
+    assert exit_.value.code == 2
