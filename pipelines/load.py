@@ -35,7 +35,13 @@ from pipelines.profile import (
     stored_profile,
 )
 from pipelines.settings import Settings, load_settings
-from pipelines.validate import capped_raw, typed_columns, validate
+from pipelines.validate import (
+    DATETIME_FORMATS,
+    capped_raw,
+    capped_raw_sql,
+    typed_columns,
+    validate,
+)
 
 # Natural keys per kind (loading is idempotent).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -148,14 +154,15 @@ def load_files(
     location: str | None = None,
     progress: Callable[[FileResult], None] | None = None,
     display_names: dict[Path, str] | None = None,
-    mapping: Path | None = None,
+    mapping: Path | list[Path] | None = None,
     allowed_locations: Iterable[str] | None = None,
 ) -> list[FileResult]:
     """Load files and folders into the warehouse at `db`; one result per file, in order.
 
     `display_names` gives the names to report and record for files (uploads are saved under
     temp names). `progress` is called after each file. `mapping` is a mapping file (TOML,
-    pipelines.formats.mapped) for vendor exports; without it, each file takes its source's
+    pipelines.formats.mapped) for vendor exports, or a list of files and folders of them (each
+    file takes the one its header fits); without it, each file takes its source's
     saved mapping from `mappings/` beside `db`, if any. Client details are hashed with the salt of
     pipelines.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`). `allowed_locations`, when
     given, is the set of locations the person loading may write (the dashboard passes a
@@ -428,6 +435,9 @@ def _read_and_validate(
     is read again by the careful path, which rejects single rows with exact lines.
     """
     rows = read_export(path, con, "export_rows", location, **vendor)
+    if rows.outcome is not None:  # a no-show or cancellation report: it updates, never adds
+        _match_outcomes(con, rows)
+        return rows
     longest = (vendor.get("limits") or Settings()).max_booking_hours
     if rows.plain_records is not None:
         try:
@@ -445,6 +455,130 @@ def _read_and_validate(
     validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row, longest)
     con.execute("drop table if exists export_rows")
     return rows
+
+
+# What an outcome report's match fields compare: the report row's value, the stored booking's.
+_OUTCOME_MATCH_SQL = {
+    "client": "stored.client_id = report.client_id",
+    "date": "cast(stored.start_at as date) = report.day_value",
+    "start": "stored.start_at = report.start_value",
+    "therapist": "stored.therapist_id = report.therapist_id",
+    "service": "lower(trim(stored.service)) = lower(trim(report.service))",
+    "room": "stored.room_id = report.room_id",
+    "booking_id": "stored.booking_id = report.booking_id",
+}
+# ... and the report cell each needs (a row without it is rejected with this reason).
+_OUTCOME_NEEDS = {
+    "client": ("client_id is null", "'client is missing'"),
+    "date": ("start_at is null", "'date is missing'"),
+    "start": ("start_at is null", "'start is missing'"),
+    "therapist": ("therapist_id is null", "'therapist_id is missing'"),
+    "service": ("service is null", "'service is missing'"),
+    "room": ("room_id is null", "'room_id is missing'"),
+    "booking_id": ("booking_id is null", "'booking_id is missing'"),
+}
+
+
+def _match_outcomes(con: duckdb.DuckDBPyConnection, rows: ExportRows) -> None:
+    """An outcome report's rows (temp table `rows.table`) -> `export_checked`, as validate
+    makes it: each row that matches exactly one stored booking of its source and location on
+    the [outcome] match fields becomes that booking with the report's status (and its
+    cancellation time, when the report gives one); any other row is rejected with a reason.
+
+    The rows then take the path of every booking row (`_reject_other_locations`,
+    `_reject_moved_bookings`, `_upsert`), so a report never creates a booking, never moves
+    one, only changes a manager's own locations, and logs the changed days and clients for the
+    incremental refresh. Rows are matched after the profile's names are applied, as the
+    appointment book's were."""
+    assert rows.outcome is not None
+    match, status = rows.outcome["match"], rows.outcome["status"]
+    source = rows.outcome.get("source")  # [outcome] source, else the report's own
+    apply_names(con, rows.table)
+    formats = "[" + ", ".join(f"'{f}'" for f in DATETIME_FORMATS) + "]"
+    needs = [
+        (
+            "location_id is null",
+            "'location_id is missing (add the column or pass --location)'",
+        )
+    ]
+    needs += [_OUTCOME_NEEDS[m] for m in match]
+    if "date" in match:
+        needs.append(("day_value is null", "'date ' || quoted(start_at) || ' is not a date'"))
+    if "start" in match:
+        needs.append(
+            (
+                "start_value is null",
+                "'start ' || quoted(start_at) || ' has no time of day' "
+                "|| case when day_value is null then ' or is not a date' else '' end",
+            )
+        )
+    needs.append(
+        (
+            "cancelled_at is not null and cancelled_value is null",
+            "'cancelled_at ' || quoted(cancelled_at) || ' is not a date-time'",
+        )
+    )
+    own_reason = "case " + " ".join(f"when {c} then {why}" for c, why in needs) + " end"
+    fields = ", ".join(m.replace("_", " ") for m in match)
+    on = " and ".join(_OUTCOME_MATCH_SQL[m] for m in match)
+    typed = typed_columns("bookings")
+    taken = {
+        "status": "?",
+        "status_word": "?",
+        "cancelled_at": "coalesce(report.cancelled_value, stored.cancelled_at)",
+    }
+    picked = ", ".join(
+        f"case when report.reason is null then {taken.get(c, f'stored.{c}')} end as {c}"
+        for c in typed
+    )
+    con.execute("create or replace temp macro quoted(x) as chr(39) || left(x, 60) || chr(39)")
+    con.execute(
+        f"""
+        create or replace temp table export_checked as
+        with parsed as (
+            select *,
+                try_strptime(start_at, {formats}) as start_value,
+                coalesce(
+                    cast(try_strptime(start_at, {formats}) as date),
+                    cast(try_strptime(start_at, '%Y-%m-%d') as date)
+                ) as day_value,
+                try_strptime(cancelled_at, {formats}) as cancelled_value
+            from {rows.table}
+        ),
+        checked as (select *, {own_reason} as own_reason from parsed),
+        matched as (
+            select report.line_number, count(*) as bookings, min(stored.rowid) as row_id
+            from checked as report
+            join raw_bookings as stored
+                on stored.source = coalesce(?, report.source)
+                and stored.location_id = report.location_id
+                and {on}
+            where report.own_reason is null
+            group by report.line_number
+        ),
+        report as (
+            select checked.*, matched.row_id, coalesce(
+                own_reason,
+                case
+                    when matched.bookings is null then
+                        'matches no booking loaded (same location and {fields}); load the '
+                        || 'appointment book first'
+                    when matched.bookings > 1 then
+                        'matches ' || matched.bookings || ' bookings (same location and '
+                        || '{fields}); add a field to [outcome] match to tell them apart'
+                end
+            ) as reason
+            from checked left join matched using (line_number)
+        )
+        select report.line_number,
+            case when report.reason is not null then {capped_raw_sql(f"({rows.raw_row})")} end
+                as raw_row,
+            report.reason, {picked}
+        from report left join raw_bookings as stored on stored.rowid = report.row_id
+        """,
+        [source, status, status],
+    )
+    con.execute(f"drop table if exists {rows.table}")
 
 
 def _reject_other_locations(con: duckdb.DuckDBPyConnection, allowed: Iterable[str] | None) -> None:

@@ -43,6 +43,9 @@ class ExportRows:
     plain_records: int | None = None
     # The SQL of a row's raw text over `table` (computed for rejected rows only).
     raw_row: str = "raw_row"
+    # An outcome report (a mapping's [outcome]): {"status": ..., "match": [...]}. Its rows
+    # update the status of bookings already loaded (pipelines.load._match_outcomes).
+    outcome: dict | None = None
     # canonical field -> the export's columns it is read from (`studio-ops inspect` shows it)
     columns: dict[str, list[str]] = field(default_factory=dict)
 
