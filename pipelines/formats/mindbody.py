@@ -1,14 +1,22 @@
-"""Mindbody: "Schedule at a Glance" -> Export to Excel, an ".xls" that is really HTML.
+"""Mindbody: "Schedule at a Glance" or an appointments report -> Export to Excel, an ".xls"
+that is really HTML.
 
-Recognised by content: an HTML document holding at least one table whose header row names
-`Client`, `Status` and a date or time column. There is one table per staff member; the staff
-name (`Last, First`) is a caption, a heading just before the table, a one-cell row above the
-header ("Staff: Last, First"), or a `Staff` column. Header names vary by account and version,
-so each field accepts a few synonyms (see FIELDS); unknown columns are ignored.
+Recognised by content: an HTML document (a whole page, or XHTML with a DOCTYPE but no `<html>`
+or `<body>`) holding at least one table whose header row, in `<th>` or `<td>` cells, names
+`Client`, `Status` and a date or time column. The staff name (`Last, First`) is, in this order:
+a `Staff` column; the `<span class="staffName">` of the report's staff header, which names
+every table after it until the next one (a staff member's later tables have no name of their
+own); the table's caption; a one-cell row above the header ("Staff: Last, First"); the
+heading just before the table. Header names vary by account and version, so each field accepts
+a few synonyms (see FIELDS), matched ignoring case, spaces and punctuation (`Appt. Time`);
+unknown columns are ignored. Subtotal and total tables ("Total for Novak, Elena", "Grand
+Total") and such rows inside a table are not appointments: they are left out, not counted.
 
-Dates: `M/D/YYYY` with `h:mm AM` times (US accounts), or ISO; other orders need [formats]
-datetime in the mapping, never a guess. Statuses: Booked, Confirmed, Arrived, Completed,
-NoShow, Cancelled, Late Cancel.
+Dates: `M/D/YYYY`, `Monday, July 29, 2019`, `July 29, 2019` or ISO, with `h:mm AM` times (`3:00
+pm`, a non-breaking space between is fine) or 24-hour ones; other orders need [formats]
+datetime in the mapping, never a guess. A time cell holding a range (`3:00 pm - 4:00 pm`) gives
+the start and the end. Statuses: Booked, Confirmed, Arrived, Completed, NoShow, Cancelled, Late
+Cancel.
 
 Booking ids: the export's appointment id when it has one; otherwise a hash of staff, start and
 client key, which is the same in every overlapping yearly or monthly export, so they load
@@ -41,9 +49,9 @@ from pipelines.formats.tabular import MB, ExportError
 
 NAME = "mindbody"
 FIELDS: dict[str, tuple[str, ...]] = {
-    "Staff": ("Staff", "Staff Name", "Provider"),
+    "Staff": ("Staff", "Staff Name", "Staff Member", "Provider"),
     "Date": ("Date", "Appointment Date", "Appt Date"),
-    "Start Time": ("Start Time", "Start", "Time"),
+    "Start Time": ("Start Time", "Start", "Time", "Appt Time", "Appointment Time"),
     "End Time": ("End Time", "End"),
     "Duration": ("Duration", "Length"),
     "Client": ("Client", "Client Name"),
@@ -56,14 +64,11 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "Price": ("Price", "Amount", "Total"),
     "Booked": ("Booked On", "Date Booked", "Created"),
 }
-DATETIME_FORMATS = [
-    "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y %I:%M%p",
-    "%m/%d/%Y %H:%M",
-    "%Y-%m-%d %I:%M %p",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d %H:%M:%S",
-]
+# Report dates come as `7/18/2019` or `Monday, July 29, 2019` (the long form the appointment
+# reports print above each day); US order only, never guessed.
+DATES = ["%m/%d/%Y", "%A, %B %d, %Y", "%B %d, %Y", "%Y-%m-%d"]
+TIMES = ["%I:%M %p", "%I:%M%p", "%H:%M", "%H:%M:%S"]
+DATETIME_FORMATS = [f"{date} {time}" for date in DATES for time in TIMES]
 STATUSES = {
     "Booked": "booked",
     "Confirmed": "booked",
@@ -78,7 +83,23 @@ STATUSES = {
     "Late Cancel": "late_cancelled",
     "Late Cancelled": "late_cancelled",
 }
-_SYNONYMS = {normalise(s): field for field, names in FIELDS.items() for s in names}
+
+
+def _key(name: str) -> str:
+    """A header name for matching: case, spaces and punctuation ignored (`Appt. Time`), `#`
+    kept (`Appt #`)."""
+    return re.sub(r"[^0-9a-z#]+", "", normalise(name))
+
+
+_SYNONYMS = {_key(s): field for field, names in FIELDS.items() for s in names}
+# A subtotal or total line: "Subtotal", "Total for Novak, Elena", "Grand Total", "Totals:".
+_TOTAL = re.compile(r"(?i)^\s*(sub\s*-?\s*total|grand\s+total|totals?\b)")
+# A time cell holding the whole slot: "3:00 pm - 4:00 pm".
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]m)?"
+_TIME_RANGE = re.compile(rf"(?i)^\s*({_CLOCK})\s*[-\u2013\u2014]\s*({_CLOCK})\s*$")
+# Elements that end a heading: the text of the last one before a table may name its staff.
+_BLOCKS = {"div", "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "center", "br"}
+_NAME_CHARS = 240  # a staff name or heading longer than this is not one: kept bounded
 
 
 def _text_before(element) -> str:
@@ -104,13 +125,21 @@ def _cell(element) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
+def _is_staff_name(element) -> bool:
+    return "staffname" in (element.get("class") or "").lower().split()
+
+
 def _tables(path, limits) -> list[dict]:
     """Top-level tables of an HTML document: rows of cell text with their source lines, the
-    caption and the text before each table.
+    caption, the staff named by the last `staffName` element before it, and the heading just
+    before it.
 
     libxml2's HTML parser (lxml), fed a chunk at a time, runs in time linear in the input
     (html.parser took 107 s on 200,000 unclosed `<a`), and every row and element outside the
-    tables is dropped once read, so memory follows the largest table row, not the file.
+    tables is dropped once read, so memory follows the largest table row, not the file. Text
+    outside the tables is read in chunks as the elements around it start and end (a chunk is
+    complete by then), so a staff name split by inline markup (`Novak, <b>Elena</b>`) is read
+    whole although its pieces are dropped as they end.
     """
     from lxml import etree
 
@@ -120,25 +149,39 @@ def _tables(path, limits) -> list[dict]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
     tables: list[dict] = []
     depth = 0
-    before = ""  # the last few words outside any table: a staff heading, say
+    heading = ""  # the text of the last block (a heading, a div) outside any table
+    words = ""  # the text since that block ended
+    name_at: list = []  # the staffName element being read, if any
+    name = ""  # its text so far
+    staff = None  # the last staff name read: it names every table after it
 
     def seen_outside(text: str) -> None:
-        nonlocal before
-        words = " ".join(text.split())
-        if words:
-            before = f"{before} {words}"[-240:]
+        nonlocal words, name
+        text = " ".join(text.split())
+        if not text:
+            return
+        words = f"{words} {text}"[:_NAME_CHARS] if words else text[:_NAME_CHARS]
+        if name_at:
+            name = f"{name} {text}"[:_NAME_CHARS] if name else text[:_NAME_CHARS]
 
     def on_event(event: str, element) -> None:
-        nonlocal depth, before
+        nonlocal depth, heading, words, name, staff
         tag = element.tag if isinstance(element.tag, str) else ""
         if event == "start":
             if depth == 0:
                 seen_outside(_text_before(element))
+                if not name_at and _is_staff_name(element):
+                    name_at.append(element)
+                    name = ""
             if tag == "table":
                 depth += 1
                 if depth == 1:
-                    tables.append({"rows": [], "caption": "", "before": before.strip()[-120:]})
-                    before = ""
+                    if words:
+                        heading, words = words, ""
+                    tables.append(
+                        {"rows": [], "caption": "", "staff": staff, "before": heading.strip()}
+                    )
+                    heading = ""
             return
         if tag == "table":
             depth = max(depth - 1, 0)
@@ -151,6 +194,11 @@ def _tables(path, limits) -> list[dict]:
             return
         elif depth == 0:
             seen_outside(_text_at_end(element))
+            if name_at and name_at[0] is element:
+                name_at.clear()
+                staff = name or staff
+            if tag in _BLOCKS and words:
+                heading, words = words, ""
         else:
             return
         # Done with it: keep its tail (read at the next start) and drop what came before it.
@@ -174,9 +222,15 @@ def _tables(path, limits) -> list[dict]:
     return tables
 
 
+def _first_text(cells: list[str]) -> str:
+    return next((c for c in cells if c), "")
+
+
 def _header_at(rows: list[tuple[int, list[str]]]) -> int | None:
+    if rows and _TOTAL.match(_first_text(rows[0][1])):
+        return None  # a subtotal or "Total for ..." table: no appointments in it
     for index, (_, cells) in enumerate(rows[:10]):
-        fields = {_SYNONYMS.get(normalise(c)) for c in cells}
+        fields = {_SYNONYMS.get(_key(c)) for c in cells}
         if {"Client", "Status"} <= fields and fields & {"Date", "Start Time"}:
             return index
     return None
@@ -217,24 +271,27 @@ def read(sniff: Sniff, ctx: Context):
     for table in tables:
         rows = table["rows"]
         at = _header_at(rows)
-        staff = _staff_label(table["caption"]) or None
-        for _, cells in rows[:at]:
-            if len([c for c in cells if c]) == 1:
-                staff = _staff_label(next(c for c in cells if c))
+        staff = table["staff"] or _staff_label(table["caption"]) or None
+        if staff is None:
+            for _, cells in rows[:at]:
+                if len([c for c in cells if c]) == 1:
+                    staff = _staff_label(_first_text(cells))
         if staff is None and table["before"]:
-            staff = _staff_label(table["before"].split("  ")[-1])
+            staff = _staff_label(table["before"])
         positions = {}
         for index, name in enumerate(rows[at][1]):
-            field = _SYNONYMS.get(normalise(name))
+            field = _SYNONYMS.get(_key(name))
             if field and field not in positions:
                 positions[field] = index
         for line, cells in rows[at + 1 :]:
-            if len([c for c in cells if c]) <= 1 or re.match(r"(?i)^\s*total", cells[0] or ""):
-                continue  # a section row or a totals row
+            if len([c for c in cells if c]) <= 1 or _TOTAL.match(_first_text(cells)):
+                continue  # a section row, or a subtotal or totals row: not an appointment
             record = {f: cells[i] if i < len(cells) else None for f, i in positions.items()}
-            record.setdefault("Staff", staff)
             if not record.get("Staff"):
                 record["Staff"] = staff
+            slot = _TIME_RANGE.match(record.get("Start Time") or "")
+            if slot and not record.get("End Time"):
+                record["Start Time"], record["End Time"] = slot.group(1), slot.group(2)
             records.append([line, *[record.get(f) for f in header]])
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", header, records)
     c = Columns(header)

@@ -1,0 +1,284 @@
+"""Mindbody exports as studios download them (issue 15): the XHTML appointments report (no
+`<html>`/`<body>`, header cells in `<td>`, the staff name in `<span class="staffName">`, several
+tables per staff member, subtotal and total tables, `Appt. Time`, long dates, `3:00&nbsp;pm`),
+and Schedule at a Glance still read as before. Invented people only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines import pii
+from pipelines.load import load_files
+from tests.hostile import PEAK_MB, SECONDS, run_cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
+REPORT = FIXTURES / "StaffAppointments.xls"
+GLANCE = FIXTURES / "ScheduleAtAGlance.xls"
+SALT = "test-salt-not-secret"
+DOCTYPE = (
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+    '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+    '<meta http-equiv="Content-Type" content="text/html; charset=utf-8" />\n'
+)
+
+
+@pytest.fixture(autouse=True)
+def salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pii.SALT_ENV, SALT)
+
+
+@pytest.fixture
+def mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "mindbody.toml"
+    path.write_text('[source]\nlocation = "L01"\n', encoding="utf-8")
+    return path
+
+
+def stored(db: Path) -> list[tuple]:
+    """(start, end, therapist, service, status) of every stored booking, by start."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select start_at::varchar, end_at::varchar, therapist_id, service, status "
+            "from raw_bookings order by start_at, therapist_id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def rejected(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("select line_number, reason from rejected_rows order by 1").fetchall()
+    finally:
+        con.close()
+
+
+def report(*parts: str) -> str:
+    return DOCTYPE + "\n".join(parts) + "\n"
+
+
+def staff_header(name: str, detail: str = "Ashiatsu Sessions-- Eastside Pay rate: $40") -> str:
+    return (
+        f'<div class="staffHeader"><span class="staffName">{name}</span>\n'
+        f'  <span class="staffDetail">{detail}</span></div>'
+    )
+
+
+def table(header: list[str], *rows: list[str]) -> str:
+    lines = ["<table>", "<tr>" + "".join(f"<td>{h}</td>" for h in header) + "</tr>"]
+    lines += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
+    return "\n".join([*lines, "</table>"])
+
+
+PLAIN = ["Date", "Start Time", "End Time", "Client", "Appointment Type", "Status"]
+ROW = ["7/18/2019", "9:00 AM", "10:00 AM", "Okafor, Maya", "Ashiatsu 60", "Completed"]
+
+
+def load(tmp_path: Path, mapping: Path, text: str, name: str = "report.xls"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    return db, result
+
+
+# --- the appointments report, whole -----------------------------------------------------------
+
+
+def test_the_appointments_report_loads_as_the_studio_wrote_it(
+    tmp_path: Path, mapping: Path
+) -> None:
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [REPORT], mapping=mapping)
+    assert result.outcome == "loaded", result.summary()
+    assert result.format == "mindbody-html"
+    # Worked out from the fixture by hand: Elena Novak has two appointments in her first table
+    # and one in her second (no name div: still hers), Marcus Silva two; the Subtotal row,
+    # the two "Total for ..." tables and the Grand Total are not appointments, so 5 rows read.
+    # Ends are start + Duration; "Monday, July 29, 2019" + "3:00 pm" is 2019-07-29 15:00.
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 5, 0)
+    assert stored(db) == [
+        ("2019-07-02 16:00:00", "2019-07-02 17:30:00", "Marcus Silva", "Hot Stone 90", "cancelled"),
+        ("2019-07-18 10:30:00", "2019-07-18 12:00:00", "Elena Novak", "Ashiatsu Deep Feet 90",
+         "no_show"),
+        ("2019-07-29 15:00:00", "2019-07-29 16:00:00", "Elena Novak", "Ashiatsu 60", "completed"),
+        ("2019-07-30 13:15:00", "2019-07-30 14:15:00", "Elena Novak", "Swedish 60",
+         "late_cancelled"),
+        ("2019-07-31 09:00:00", "2019-07-31 10:00:00", "Marcus Silva", "Swedish 60", "completed"),
+    ]  # fmt: skip
+    assert rejected(db) == []
+
+
+def test_loading_the_report_twice_adds_nothing(tmp_path: Path, mapping: Path) -> None:
+    # No appointment id in this report: the key is a hash of staff, start and client, so a
+    # copy of the file (different bytes: one more blank line) stores the same 5 bookings.
+    db = tmp_path / "w.duckdb"
+    copy = tmp_path / "StaffAppointments-again.xls"
+    copy.write_text(REPORT.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    load_files(db, [REPORT], mapping=mapping)
+    [again] = load_files(db, [copy], mapping=mapping)
+    assert again.rows_loaded == 5
+    assert len(stored(db)) == 5
+
+
+# --- one finding each ---------------------------------------------------------------------------
+
+
+def test_staff_name_is_read_from_its_element_not_the_text_around_it(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # Before: the text before the table was collapsed into one line and split on a double
+    # space that could never be there, so the therapist was the whole staff header
+    # ("Novak, Elena Ashiatsu Sessions-- Eastside Pay rate: $40").
+    text = report(
+        '<div class="reportTitle">Appointments by Staff</div>',
+        staff_header("Novak, <b>Elena</b>"),
+        table(PLAIN, ROW),
+    )  # fmt: skip
+    db, result = load(tmp_path, mapping, text)
+    assert result.rows_loaded == 1, result.summary()
+    # "Last, First" becomes "First Last"; the <b> inside the name is part of it.
+    assert [r[2] for r in stored(db)] == ["Elena Novak"]
+
+
+def test_later_tables_belong_to_the_last_named_staff_member(tmp_path: Path, mapping: Path) -> None:
+    # Elena's second table has only a group heading before it: it is still hers, and the next
+    # staff header starts Marcus's tables. Before: the second table's staff was the group
+    # heading's text.
+    text = report(
+        staff_header("Novak, Elena"),
+        table(PLAIN, ROW),
+        '<div class="groupHeader">Swedish Sessions-- Eastside</div>',
+        table(PLAIN, ["7/19/2019", "9:00 AM", "10:00 AM", "Kim, Ava", "Swedish 60", "Completed"]),
+        staff_header("Silva, Marcus"),
+        table(PLAIN, ["7/19/2019", "11:00 AM", "12:00 PM", "Brooks, Theo", "Swedish 60", "Booked"]),
+        table(PLAIN, ["7/20/2019", "11:00 AM", "12:00 PM", "Garcia, Noah", "Swedish 60", "Booked"]),
+    )  # fmt: skip
+    db, result = load(tmp_path, mapping, text)
+    assert (result.rows_read, result.rows_loaded) == (4, 4), result.summary()
+    # By start: Elena 18th 9:00, Elena 19th 9:00, Marcus 19th 11:00, Marcus 20th 11:00.
+    assert [r[2] for r in stored(db)] == [
+        "Elena Novak", "Elena Novak", "Marcus Silva", "Marcus Silva"
+    ]  # fmt: skip
+
+
+def test_appt_time_is_the_start_time(tmp_path: Path, mapping: Path) -> None:
+    # Before: "Appt. Time" matched no field (its dot), so every start was missing and the
+    # file was refused.
+    header = ["Appointment Date", "Appt. Time", "Duration", "Client Name", "Service", "Status"]
+    text = report(
+        staff_header("Novak, Elena"),
+        table(header, ["7/18/2019", "3:00 PM", "90", "Okafor, Maya", "Ashiatsu 90", "Completed"]),
+    )
+    db, result = load(tmp_path, mapping, text)
+    assert result.rows_loaded == 1, result.summary()
+    # 3:00 PM + 90 minutes = 16:30
+    assert stored(db)[0][:2] == ("2019-07-18 15:00:00", "2019-07-18 16:30:00")
+
+
+def test_long_dates_and_times_with_a_non_breaking_space(tmp_path: Path, mapping: Path) -> None:
+    # Before: "Monday, July 29, 2019" was no accepted date form, so the row was rejected.
+    text = report(
+        staff_header("Novak, Elena"),
+        table(
+            PLAIN,
+            ["Monday, July 29, 2019", "3:00&nbsp;pm", "4:00&nbsp;pm", "Okafor, Maya", "A 60",
+             "Completed"],
+            ["July 30, 2019", "11:15&nbsp;am", "12:45&nbsp;pm", "Kim, Ava", "A 90", "Completed"],
+        ),
+    )  # fmt: skip
+    db, result = load(tmp_path, mapping, text)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    assert [r[:2] for r in stored(db)] == [
+        ("2019-07-29 15:00:00", "2019-07-29 16:00:00"),
+        ("2019-07-30 11:15:00", "2019-07-30 12:45:00"),
+    ]
+
+
+def test_a_time_cell_holding_the_slot_gives_start_and_end(tmp_path: Path, mapping: Path) -> None:
+    header = ["Appointment Date", "Appt. Time", "Client Name", "Service", "Status"]
+    slot = "3:00&nbsp;pm - 4:30&nbsp;pm"
+    text = report(
+        staff_header("Novak, Elena"),
+        table(header, ["7/18/2019", slot, "Okafor, Maya", "Ashiatsu 90", "Completed"]),
+    )
+    db, result = load(tmp_path, mapping, text)
+    assert result.rows_loaded == 1, result.summary()
+    assert stored(db)[0][:2] == ("2019-07-18 15:00:00", "2019-07-18 16:30:00")
+
+
+def test_subtotal_and_total_lines_are_not_appointments(tmp_path: Path, mapping: Path) -> None:
+    # Before: a "Subtotal" row, a total row whose label sits in the second cell, and the row
+    # of a "Total for" table that repeats the header's words were read as appointments and
+    # rejected: 4 read, 1 loaded, 3 rejected. Now only the appointment is read.
+    row = ["7/18/2019", "9:00 AM", "10:00 AM", "Okafor, Maya", "Ashiatsu 60", "Completed"]
+    text = report(
+        staff_header("Novak, Elena"),
+        table(PLAIN, row, ["Subtotal", "", "", "1 appointment", "", ""],
+              ["", "Total for Novak, Elena", "", "1", "", ""]),
+        table(["Total for Novak, Elena"], PLAIN, ["7/18/2019", "", "", "1", "", "Completed"]),
+        table(["Grand Total", "", "1 appointment"]),
+    )  # fmt: skip
+    db, result = load(tmp_path, mapping, text)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (1, 1, 0), (
+        result.summary()
+    )
+    assert rejected(db) == []
+
+
+def test_a_heading_names_the_table_under_it_not_the_page_title(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # Schedule at a Glance variants with no staffName element: the heading just before the
+    # table names its staff. Before: every word since the last table, the title too.
+    text = report(
+        "<h2>Schedule at a Glance: 7/1/2019 - 7/31/2019</h2>",
+        "<h3>Staff: Novak, Elena</h3>",
+        table(PLAIN, ROW),
+        "<h3>Silva, Marcus</h3>",
+        table(PLAIN, ["7/18/2019", "11:00 AM", "12:00 PM", "Kim, Ava", "Swedish 60", "Booked"]),
+    )  # fmt: skip
+    db, _ = load(tmp_path, mapping, text)
+    assert [r[2] for r in stored(db)] == ["Elena Novak", "Marcus Silva"]
+
+
+def test_schedule_at_a_glance_still_reads(tmp_path: Path, mapping: Path) -> None:
+    # The fixture: Elena's 3 and Marcus's 3 appointments under "Staff: Last, First" rows; the
+    # "Total appointments" row is no appointment; "Rescheduled Online" is an unknown status.
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [GLANCE], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (6, 5, 1)
+    assert {r[2] for r in stored(db)} == {"Elena Novak", "Marcus Silva"}
+
+
+# --- hostile ---------------------------------------------------------------------------------
+
+
+def test_an_endless_staff_name_is_read_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    # 300,000 inline elements (4.2 MB) inside the second staffName span: its text is kept to
+    # 240 characters as it streams by, and each element is dropped once read.
+    path = tmp_path / "report.xls"
+    endless = '<span class="staffName">' + "<b>Silva</b>, " * 300_000 + "</span>"
+    row = ["7/18/2019", "9:00 AM", "10:00 AM", "Okafor, Maya", "Ashiatsu 60", "Completed"]
+    text = report(
+        staff_header("Novak, Elena"),
+        table(PLAIN, row),
+        f'<div class="staffHeader">{endless}</div>',
+        table(PLAIN, row),
+    )
+    path.write_text(text)
+    db = tmp_path / "w.duckdb"
+    run = run_cli("load", str(path), "--db", str(db), "--location", "L01")
+    assert run.returncode == 0, run.lines
+    assert run.lines[0].endswith("2 rows read, 2 loaded, 0 rejected"), run.lines
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB, (run.seconds, run.peak_mb)
+    print(f"{run.seconds:.2f} s, {run.peak_mb:.0f} MB")
+    con = duckdb.connect(str(db), read_only=True)
+    therapists = con.execute("select therapist_id from raw_bookings order by 1").fetchall()
+    con.close()
+    assert therapists[0] == ("Elena Novak",)
+    assert len(therapists[1][0]) <= 240
