@@ -102,7 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
     load.add_argument("--location", help="location_id for exports that lack one")
-    load.add_argument("--mapping", type=Path, help="mapping file (TOML) for booking-system exports")
+    load.add_argument(
+        "--mapping",
+        type=Path,
+        action="append",
+        help="mapping file (TOML) for booking-system exports, or a folder of them; give it "
+        "again for more: each applies to the files whose header it fits",
+    )
     load.add_argument(
         "--timings", action="store_true", help="print how long each build step took (on stderr)"
     )

@@ -325,3 +325,55 @@ def test_every_missing_field_is_named_in_one_line_and_nothing_changes(tmp_path: 
         "'04/29/2016' is written): add them to the mapping file (--mapping)"
     )
     assert digest(db) == before
+
+
+# --- several mappings: each file takes the one its header fits ---------------------------------
+
+
+def _two_mappings(tmp_path: Path) -> tuple[Path, Path, Path]:
+    folder = tmp_path / "mappings"
+    write(folder / "salon.toml", SALON_MAPPING)
+    text = ISO_MAPPING.replace('location = "L01"', 'location = "L01"\ntimezone = "America/Chicago"')
+    write(folder / "iso.toml", text)
+    book = write(tmp_path / "in" / "book.csv", SALON_BOOK)
+    iso = write(tmp_path / "in" / "iso.csv", ISO_EXPORT)
+    return folder, book, iso
+
+
+def test_several_mappings_each_apply_to_the_files_whose_header_they_fit(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    folder, book, iso = _two_mappings(tmp_path)
+    results = load_files(db, [book, iso], mapping=sorted(folder.glob("*.toml")))
+    # by hand: 3 rows in the book (salon mapping), 4 in the ISO export (iso mapping)
+    assert [(r.format, r.rows_loaded, r.rows_rejected) for r in results] == [
+        ("mapped-csv", 3, 0),
+        ("mapped-csv", 4, 0),
+    ], [r.summary() for r in results]
+    sources = query(db, "select source, count(*) from raw_bookings group by 1 order by 1")
+    assert sources == [("mapped-isobook", 4), ("mapped-salon", 3)]
+
+
+def test_cli_mapping_accepts_a_folder_and_repeats(tmp_path: Path) -> None:
+    from pipelines.cli import main
+
+    folder, book, iso = _two_mappings(tmp_path)
+    db = tmp_path / "folder.duckdb"
+    assert main(["load", str(book), str(iso), "--db", str(db), "--mapping", str(folder)]) == 0
+    assert len(stored(db)) == 7
+    db = tmp_path / "twice.duckdb"
+    files = ["--mapping", str(folder / "iso.toml"), "--mapping", str(folder / "salon.toml")]
+    assert main(["load", str(book), str(iso), "--db", str(db), *files]) == 0
+    assert len(stored(db)) == 7
+
+
+def test_two_mappings_fitting_one_file_are_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    folder, book, _ = _two_mappings(tmp_path)
+    write(folder / "salon2.toml", SALON_MAPPING.replace('"salon"', '"salon2"'))
+    [result] = load_files(db, [book], mapping=[folder])
+    assert result.outcome == "failed"
+    assert result.message == (
+        "several mappings given fit this file (salon.toml, salon2.toml): give each file its "
+        "own, or make their [columns] tell the files apart"
+    )
+    assert not db.exists() or query(db, "select count(*) from raw_bookings") == [(0,)]

@@ -48,6 +48,10 @@ class ExportRows:
     outcome: dict | None = None
     # canonical field -> the export's columns it is read from (`studio-ops inspect` shows it)
     columns: dict[str, list[str]] = field(default_factory=dict)
+    # Rows that are not bookings (Jane's Never Booked, Vagaro's Personal Off staff blocks):
+    # what they are -> how many; counted apart (rows_read = loaded + rejected + skipped).
+    skipped: dict[str, int] = field(default_factory=dict)
+    skip_why: str = ""
 
 
 def _adapters():
@@ -80,7 +84,9 @@ def read_export(
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
-    `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, or None.
+    `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, a list
+    of mapping files and folders (each file takes the one that fits it: mapped.choose_mapping),
+    or None.
     `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
     `fast` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
     checked by the caller (see ExportRows); False forces the careful reader. `limits` is the
@@ -90,11 +96,17 @@ def read_export(
     """
     from pipelines import pii
     from pipelines.formats.common import Context, sniff
-    from pipelines.formats.mapped import load_mapping
+    from pipelines.formats.mapped import choose_mapping, load_mapping, mapping_files
 
-    if mapping is not None and not hasattr(mapping, "columns"):
+    given = None  # several mapping files (--mapping given more than once, or a folder)
+    if isinstance(mapping, list | tuple):
+        given = [load_mapping(m) for m in mapping_files(list(mapping))]
+        mapping = None
+    elif mapping is not None and not hasattr(mapping, "columns"):
         mapping = load_mapping(mapping)
     sniffed = sniff(path, limits)
+    if given is not None:
+        mapping = choose_mapping(given, sniffed, _vendor_of(sniffed))
     if mapping is None and mappings is not None:
         mapping = _saved_mapping(sniffed, mappings)
     if salt is None:

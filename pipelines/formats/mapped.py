@@ -148,6 +148,7 @@ class Mapping:
     timezone: str | None = None  # [source] timezone: for times with a UTC offset
     date_only: str = DATE_ONLY_REJECT  # [formats] date_only: reject | keep | "HH:MM"
     ignore_therapists: list[str] = field(default_factory=list)  # [therapists] ignore
+    sections: frozenset[str] = frozenset()  # the sections the file has (choose_mapping)
     # [outcome]: the file is an outcome report (no-shows, cancellations): its rows set this
     # status on the bookings already loaded that they match on these fields (OUTCOME_MATCH)
     outcome_status: str | None = None
@@ -229,6 +230,7 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
         ics_timezone=text("ics", "timezone"),
         datetime_formats=texts("formats", "datetime"),
         timezone=text("source", "timezone"),
+        sections=frozenset(data),
         date_only=text("formats", "date_only") or DATE_ONLY_REJECT,
     )
     if mapping.timezone is not None:
@@ -934,6 +936,48 @@ def saved_mapping(folder: Path, vendor: str | None, sniffed: Sniff) -> Mapping |
         raise ExportError(
             f"several saved mappings in {folder} fit this file ({names}): pass the one to use "
             "with --mapping, or remove the others"
+        )
+    return found[0] if found else None
+
+
+# Sections that say which booking system a mapping is for.
+VENDOR_SECTIONS = {"acuity": "acuity", "fresha": "fresha", "ics": "ics"}
+
+
+def mapping_files(paths: list[Path]) -> list[Path]:
+    """The mapping files `--mapping` names: files as given, and the .toml files in folders."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.toml") if p.is_file())
+            if not found:
+                raise ExportError(f"mapping folder {path}: holds no mapping file (.toml)")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def choose_mapping(mappings: list[Mapping], sniffed: Sniff, vendor: str | None) -> Mapping | None:
+    """Of several mappings, the one for this file: for a booking system's export (`vendor`),
+    the one with that system's section, else the only one without [columns] or a system's
+    section; for any other table, the generic mapping whose [columns] its header holds. None
+    when none fits; ExportError naming them when several do."""
+    if len(mappings) == 1:
+        return mappings[0]  # one mapping applies to every file, as it always has
+    if vendor is not None:
+        found = [m for m in mappings if vendor in m.sections and vendor in VENDOR_SECTIONS]
+        if not found:
+            found = [
+                m for m in mappings if not m.columns and not (m.sections & set(VENDOR_SECTIONS))
+            ]
+    else:
+        found = [m for m in mappings if detect(sniffed, m)]
+    if len(found) > 1:
+        names = ", ".join(m.path.name if m.path else "?" for m in found)
+        raise ExportError(
+            f"several mappings given fit this file ({names}): give each file its own, or "
+            "make their [columns] tell the files apart"
         )
     return found[0] if found else None
 
