@@ -282,3 +282,22 @@ def test_an_endless_staff_name_is_read_in_bounded_time_and_memory(tmp_path: Path
     con.close()
     assert therapists[0] == ("Elena Novak",)
     assert len(therapists[1][0]) <= 240
+
+
+def test_client_names_never_reach_the_warehouse(tmp_path: Path, mapping: Path) -> None:
+    # Every client of the fixture, as written there; the warehouse holds only their keys.
+    db = tmp_path / "w.duckdb"
+    load_files(db, [REPORT], mapping=mapping)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        text = " ".join(
+            str(row)
+            for table in ("raw_bookings", "rejected_rows", "load_runs")
+            for row in con.execute(f"select * from {table}").fetchall()
+        )
+        clients = con.execute("select distinct client_id from raw_bookings").fetchall()
+    finally:
+        con.close()
+    for name in ("Okafor", "Maya", "Brooks", "Theo", "Kim, Ava", "Garcia", "Noah", "Patel", "Zoe"):
+        assert name not in text
+    assert len(clients) == 5 and all(c.startswith("c_") for (c,) in clients)
