@@ -69,7 +69,11 @@ class Inspection:
     rows: list[tuple] = field(default_factory=list)  # the first rows as they would be stored
     missing: list[str] = field(default_factory=list)  # lines: what the export does not carry
     rows_read: int = 0
-    loaded: int = 0
+    loaded: int = 0  # rows that would be stored (a repeated id counts once)
+    repeated: int = 0  # valid rows whose id a later row repeats (the last one is kept)
+    skipped: dict[str, int] = field(default_factory=dict)  # rows that are not bookings
+    skip_why: str = ""
+    outcome: dict | None = None  # an outcome report's [outcome] (it updates stored bookings)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     problem: str | None = None  # the one line a load would fail with
     needs: MappingNeeded | None = None
@@ -77,7 +81,7 @@ class Inspection:
 
     @property
     def would_load(self) -> bool:
-        return self.problem is None and self.loaded > 0
+        return self.problem is None
 
 
 def _salt(db: Path | None):
@@ -177,9 +181,14 @@ def _describe(con, rows, found: Inspection, path: Path, settings: Settings) -> N
         "where reason is null "
         f"order by line_number limit {SHOWN_ROWS}"
     ).fetchall()
-    found.loaded = con.execute(
-        "select count(*) from export_checked where reason is null"
-    ).fetchone()[0]
+    from pipelines.load import _repeated_rows
+
+    valid = con.execute("select count(*) from export_checked where reason is null").fetchone()[0]
+    found.repeated = _repeated_rows(con, rows.kind)
+    found.loaded = valid - found.repeated
+    found.skipped = dict(getattr(rows, "skipped", None) or {})
+    found.skip_why = getattr(rows, "skip_why", "") or ""
+    found.outcome = getattr(rows, "outcome", None)
     checked = con.execute(
         "select line_number, reason from export_checked where reason is not null "
         "order by line_number"
@@ -187,7 +196,7 @@ def _describe(con, rows, found: Inspection, path: Path, settings: Settings) -> N
     found.rejected = sorted([(line, reason) for line, reason, _ in rows.rejects] + checked)
     if found.rows_read == 0:
         found.problem = "the file has a header but no rows"
-    elif found.loaded == 0:
+    elif valid == 0 and found.rejected:  # (as a load: a file of skipped rows only loads)
         line, reason = found.rejected[0]
         found.problem = f"every row was rejected (first: line {line}: {reason})"
     found.missing = _missing(con, found)
@@ -291,10 +300,26 @@ def report(found: Inspection) -> list[str]:
         out.extend(f"  {line}" for line in found.missing)
     if found.kind:
         out.append("")
-        out.append(
+        line = (
             f"rows: {found.rows_read} read, {found.loaded} would load, "
             f"{len(found.rejected)} would be rejected"
         )
+        if found.skipped:
+            counts = ", ".join(f"{n} {word}" for word, n in found.skipped.items())
+            line += f", {sum(found.skipped.values())} skipped ({counts}"
+            line += f": {found.skip_why})" if found.skip_why else ")"
+        if found.repeated:
+            line += (
+                f"; {found.repeated} row{' repeats' if found.repeated == 1 else 's repeat'} "
+                "an earlier id; the last one was kept"
+            )
+        out.append(line)
+        if found.outcome:
+            out.append(
+                f"an outcome report: its rows set the status {found.outcome.get('status')} of "
+                "bookings already loaded and never add bookings (which ones match is decided "
+                "against the warehouse when it loads)"
+            )
     if found.rejected:
         counts: dict[str, int] = {}
         for _, reason in found.rejected:
@@ -309,7 +334,7 @@ def report(found: Inspection) -> list[str]:
         out.extend(f"  line {line}: {reason}" for line, reason in found.rejected[:SHOWN_REJECTS])
     out.append("")
     if found.would_load:
-        out.append(f"would load: yes ({found.loaded} of {found.rows_read} rows)")
+        out.append(f"would load: yes ({found.loaded} of {found.rows_read} rows stored)")
     else:
         out.append(f"would load: no: {found.problem}")
     return out

@@ -78,8 +78,26 @@ def test_native_file(tmp_path: Path, capsys) -> None:
     # no room, created_at or cancelled_at column: each said once, with what it costs
     assert "room_id: not in this export" in out
     assert "created_at: not in this export" in out
-    assert "would load: yes (2 of 3 rows)" in out
+    assert "would load: yes (2 of 3 rows stored)" in out
     assert not db.exists() and not (tmp_path / pii.SALT_FILE).exists()
+
+
+def test_repeated_ids_are_counted(tmp_path: Path, capsys) -> None:
+    """Rows that repeat an earlier id: said as a load says it, and counted once as stored."""
+    path = tmp_path / "bookings.csv"
+    # B1 twice (the later row is kept), B3 once: 3 rows read, 2 stored, 1 repeat
+    path.write_text(
+        NATIVE.replace(
+            "B2,L01,T1,C-77,Swedish 60,2026-03-02 11:00,2026-03-02 10:00",
+            "B1,L01,T1,C-77,Swedish 60,2026-03-02 11:00,2026-03-02 12:00",
+        )
+    )
+    code, out = inspect(capsys, path)
+    assert code == 0, out
+    assert (
+        "rows: 3 read, 2 would load, 0 would be rejected; 1 row repeats an earlier id; the last "
+        "one was kept" in out
+    )
 
 
 def test_no_salt_yet_writes_none(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -480,8 +480,11 @@ def read(sniff: Sniff, ctx: Context):
                 rid = occurrence.start
                 component, at = event, line
             else:
+                # A moved occurrence, or one after a RANGE=THISANDFUTURE change: its identity
+                # is where the rule put it, the change's shift taken back off.
                 component, at = moved[original]
-                rid = _moment(component, "RECURRENCE-ID")
+                shift = _moment(component, "DTSTART") - _moment(component, "RECURRENCE-ID")
+                rid = occurrence.start - shift
             occurrences.append((component, at, f"{uid}@{_key(rid)}", occurrence))
             if len(occurrences) > limits.calendar_max_per_event:
                 raise ValueError(
