@@ -12,9 +12,13 @@ column names the therapist, so only one-therapist accounts can load it ([acuity]
 Acuity has no status column. The rule used here:
 - `Label` Completed / Checked In -> completed; a `No Show` label -> no_show (studios create it);
   other labels (free text such as "VIP") are not statuses, unless [status_words] maps them.
-- A `Canceled`/`Cancelled` column, when the export has one (yes/true), -> cancelled. Exports with
-  "include cancelled" ticked are not documented well enough to be sure how they mark cancelled
-  rows; a studio whose export marks them otherwise maps the word in [status_words] via `Label`.
+- A `Canceled`/`Cancelled` column, when the export has one, -> cancelled whatever it holds
+  except a "no" (no/false/0/n): yes, the word Canceled, or the time it was cancelled (then
+  kept as cancelled_at, as is a `Date Canceled` column's). A `Label` of Canceled too. Exports
+  with "include cancelled" ticked are not documented well enough to be sure how they mark
+  cancelled rows; these cover the marks seen, and [status_words] maps another `Label` word.
+- A no-show flag column (`No Show`, `No-Show`, `Marked as No-Show`: anything but a "no") ->
+  no_show. Cancelled wins over a no-show, and either over a label.
 - Otherwise an appointment on a day before the load day is completed (it was booked and not
   cancelled; Acuity records nothing more), and one on the load day or later is booked.
 Booking ids are Acuity's `Appointment ID`, stable across re-exports.
@@ -27,6 +31,7 @@ from pipelines.formats.common import (
     Context,
     E,
     Expr,
+    P,
     Sniff,
     blank,
     build_bookings,
@@ -41,6 +46,15 @@ SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calen
 ID_COLUMN = "Appointment ID"
 DATETIME_FORMATS = ["%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%Y-%m-%d %H:%M"]
 DATE_FORMATS = ["%Y-%m-%d", "%B %d, %Y", "%Y-%m-%d %H:%M:%S", "%B %d, %Y %I:%M %p"]
+FALSE_WORDS = ("no", "false", "0", "n")
+CANCELLED_AT = (
+    "Date Canceled",
+    "Date Cancelled",
+    "Canceled At",
+    "Cancelled At",
+    "Cancellation Date",
+)
+NO_SHOW_FLAG = ("No Show", "No-Show", "Noshow", "Marked as No-Show")
 STATUSES = {
     "Completed": "completed",
     "Checked In": "completed",
@@ -134,13 +148,32 @@ def read(sniff: Sniff, ctx: Context):
     calendar = c("Calendar")
     label = blank(c("Label"))
     cancelled = blank(c("Canceled", "Cancelled"))
+    no_show = blank(c(*NO_SHOW_FLAG))
+
+    def flagged(cell: Expr) -> Expr:
+        # a flag column says yes by anything but a "no" (yes, the word itself, a date)
+        return E("({} is not null and lower({}) not in {})", cell, cell, P(FALSE_WORDS))
+
+    # The time a booking was cancelled: a date column's, else the Canceled column's when it
+    # holds a time rather than yes (parsed only: "yes" is no time).
+    def parsed(cell: Expr) -> Expr:
+        return E(
+            "strftime(try_strptime(trim({}), {}), '%Y-%m-%d %H:%M:%S')",
+            cell,
+            P(DATETIME_FORMATS + DATE_FORMATS),
+        )
+
+    cancelled_at = E("coalesce({}, {})", parsed(c(*CANCELLED_AT)), parsed(cancelled))
     # A label is a status only when it is a known word (free labels like "VIP" are not).
     status = E(
-        "case when lower({}) in ('yes', 'true', '1', 'y') then 'cancelled' "
+        "case when {} or {} is not null then 'cancelled' "
+        "when {} then 'no_show' "
         "when {} in (select word from vendor_status) then {} "
         "when try_strptime({}, '%Y-%m-%d %H:%M:%S') < current_date then 'completed' "
         "else 'booked' end",
-        cancelled,
+        flagged(cancelled),
+        cancelled_at,
+        flagged(no_show),
         E("regexp_replace(lower({}), '[^a-z]', '', 'g')", label),
         label,
         start,
@@ -151,6 +184,7 @@ def read(sniff: Sniff, ctx: Context):
         "start_at": start,
         "end_at": iso_datetime(c("End Time"), DATETIME_FORMATS),
         "created_at": iso_datetime(c("Date Scheduled"), DATE_FORMATS),
+        "cancelled_at": cancelled_at,
         "price": c("Appointment Price"),
         "status": status,
         meaning + "_id": calendar,

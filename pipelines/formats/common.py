@@ -259,18 +259,55 @@ def person_name(expr: Expr) -> Expr:
     )
 
 
-class Columns:
-    """Vendor header -> cell expressions; names match ignoring case, spaces and underscores."""
+def loose_key(name: str | None) -> str:
+    """A header name by its letters and digits only, lowercased, so `Customer e-mail`,
+    `customer_email` and `CUSTOMER EMAIL:` are one name (Jane's and Square's headers, which
+    could not be checked against a real file, are matched this way)."""
+    return re.sub(r"[^a-z0-9]", "", (name or "").lower())
 
-    def __init__(self, header: list[str]) -> None:
+
+def renamed_header(header: list[str], mapping: Mapping | None) -> list[str]:
+    """The header with the mapping's [headers] renames applied (a column the export calls
+    `Clinician` read as `Practitioner`): a renamed column is a one-line mapping fix."""
+    renames = {loose_key(k): v for k, v in getattr(mapping, "headers", {}).items()}
+    return [renames.get(loose_key(name), name) for name in header]
+
+
+def generic_mapping_fits(sniff_: Sniff, mapping: Mapping | None) -> bool:
+    """Whether the mapping's [columns] describe this file: a generic mapping written for it
+    wins over an adapter's loose guess by header (a salon's `Client, Staff, Service, Status`)."""
+    from pipelines.formats import mapped
+
+    return mapping is not None and bool(mapping.columns) and mapped.detect(sniff_, mapping)
+
+
+def word_among(word: Expr, words: Iterable[str]) -> Expr:
+    """The cell as written (trimmed) when it is one of `words`, compared by letters only (as
+    status words are), else NULL: what a row that is not a booking is (build_bookings' skip)."""
+    keys = sorted({re.sub(r"[^a-z]", "", w.lower()) for w in words})
+    return E(
+        "case when list_contains({}, regexp_replace(lower(trim({})), '[^a-z]', '', 'g')) "
+        "then trim({}) end",
+        P(keys),
+        word,
+        word,
+    )
+
+
+class Columns:
+    """Vendor header -> cell expressions; names match ignoring case, spaces and underscores
+    (or, with `key=loose_key`, anything but letters and digits)."""
+
+    def __init__(self, header: list[str], key: Callable[[str], str] = normalise) -> None:
         self.header = header
+        self.key = key
         self.positions: dict[str, int] = {}
         for index, name in enumerate(header):
-            self.positions.setdefault(normalise(name or ""), index)
+            self.positions.setdefault(key(name or ""), index)
 
     def index(self, *names: str) -> int | None:
         for name in names:
-            position = self.positions.get(normalise(name))
+            position = self.positions.get(self.key(name))
             if position is not None:
                 return position
         return None
@@ -406,6 +443,73 @@ def install_lookups(
         )
 
 
+# Exports whose Location column is the location's display name (`Covent Garden Spa`).
+LOCATION_NAME_VENDORS = frozenset({"fresha", "square", "vagaro", "jane"})
+LOCATION_NAME_BATCH = 10_000
+
+
+def unknown_location_reason(name_sql: str) -> str:
+    """The SQL of the reason a row whose location display name nothing resolves is rejected."""
+    return (
+        f"'location ' || quoted({name_sql}) || ' is not known: add it to the studio profile "
+        "or to [locations] in the mapping'"
+    )
+
+
+def install_location_names(ctx: Context, table: tabular.Table, name: Expr) -> None:
+    """Temp table vendor_locations (name, id): each display name the file's Location column
+    holds (trimmed) and the location id it resolves to. Names resolve, case, spacing and
+    punctuation ignored (profile.name_key), through the mapping's [locations], the studio
+    profile's location ids and names, and the location ids already loaded; a file whose column
+    names one location only takes `--location` for a name nothing else resolves. A name that
+    resolves to nothing gets no row: its bookings are rejected, never a new location.
+    The file's distinct names are streamed in batches and only the resolved ones are kept, so
+    a hostile file of millions of unknown names holds one batch in memory."""
+    from pipelines.profile import location_names, name_key, stored_profile
+
+    con = ctx.con
+    index: dict[str, str] = {}
+    if ctx.mapping:
+        index.update({name_key(k): v for k, v in ctx.mapping.locations.items()})
+    profile = stored_profile(con)
+    if profile is not None:
+        for key, location_id in location_names(profile).items():
+            index.setdefault(key, location_id)
+    for table_name in ("raw_locations", "raw_bookings"):
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where table_name = ? and not temporary",
+            [table_name],
+        ).fetchone()[0]
+        if exists:
+            for (location_id,) in con.execute(
+                f"select distinct location_id from {table_name} where location_id is not null"
+            ).fetchall():
+                index.setdefault(name_key(location_id), location_id)
+    con.execute("create or replace temp table vendor_locations (name varchar, id varchar)")
+    query = E("select distinct {} from " + table.name + " as t where {} is not null", name, name)
+    result = con.execute(query.sql, list(query.params))
+    keys: set[str] = set()
+    found: list[tuple[str, str]] = []
+    unresolved: list[str] = []
+    while batch := result.fetchmany(LOCATION_NAME_BATCH):
+        for (value,) in batch:
+            key = name_key(value)
+            if len(keys) < 2:
+                keys.add(key)
+            if key in index:
+                found.append((value, index[key]))
+            elif len(keys) < 2:
+                unresolved.append(value)
+    if ctx.location and len(keys) == 1 and unresolved:
+        # one location in the whole file: --location says which one it is
+        found += [(value, ctx.location) for value in unresolved]
+    if found:
+        names, ids = zip(*found, strict=True)
+        con.execute(
+            "insert into vendor_locations select unnest(?), unnest(?)", [list(names), list(ids)]
+        )
+
+
 def pii_free_key(word: str) -> str:
     """Status lookup key: letters only, lowercased (as pipelines.validate matches words)."""
     return re.sub(r"[^a-z]", "", word.lower())
@@ -425,6 +529,8 @@ def build_bookings(
     rejects: list[tuple[int, str, str]] | None = None,
     where: str | None = None,
     client_key: Expr | None = None,
+    skip: Expr | None = None,
+    skip_why: str = "",
 ):
     """Create ctx.target (canonical bookings text + raw_row without PII) from a vendor table.
 
@@ -432,12 +538,19 @@ def build_bookings(
     `status` is the vendor word, mapped here through `statuses` and the mapping's words;
     `therapist_id` is a staff name, mapped through the mapping's [therapists] table;
     `uses_bars` defaults to true for the mapping's bar services (else NULL: keywords decide).
+    `skip` names, over the vendor cells, what a row that is not a booking is (NULL for a
+    booking): such rows are left out and counted per name (ExportRows.skipped), `skip_why`
+    saying why (Jane's `Never Booked`: "not appointments").
     """
     from pipelines.formats import ExportRows
 
     source = ctx.source(vendor)
     location = location if location is not None else ctx.default_location()
     install_lookups(ctx, statuses, location, source)
+    # a Location column of these exports holds the studio's display name, never our id
+    by_name = vendor in LOCATION_NAME_VENDORS and columns.get("location_id", NULL) is not NULL
+    if by_name:
+        install_location_names(ctx, table, blank(columns["location_id"]))
     key = client_key or pii.client_key_sql(client.email, client.phone, client.name)
     parts: list[Expr] = [Expr("t.line_number")]
     for column in KINDS["bookings"].columns:
@@ -446,6 +559,15 @@ def build_bookings(
             expr = Expr("ctx.source")
         elif column == "client_id":
             expr = Expr("t._client")
+        elif column == "location_id" and by_name:
+            # a display name: the id it resolves to (vendor_locations), else NULL and the
+            # name goes to location_name, which the validator rejects with its reason
+            expr = E(
+                "case when {} is null then ctx.location else (select id from vendor_locations "
+                "where name = {}) end",
+                blank(expr),
+                blank(expr),
+            )
         elif column == "location_id":
             expr = E("coalesce({}, ctx.location)", blank(expr))
         elif column == "status":
@@ -479,6 +601,17 @@ def build_bookings(
         for i in sorted(used | pii_cells)
     ]
     parts.append(Expr(f"{' || chr(44) || '.join(raw_cells) or chr(39) * 2} as raw_row"))
+    if by_name:
+        named_location = blank(columns["location_id"])
+        parts.append(
+            E(
+                "case when {} is not null and (select id from vendor_locations where name = {})"
+                " is null then {} end as location_name",
+                named_location,
+                named_location,
+                named_location,
+            )
+        )
 
     # which export columns each canonical field is read from (shown by `studio-ops inspect`)
     def named(i: int) -> str:
@@ -491,14 +624,29 @@ def build_bookings(
     read_from["client_id"] = [named(i) for i in client.positions]
     select = E(", ".join(["{}"] * len(parts)), *parts)
     inner = E("select t.*, {} as _client from " + table.name + " as t, vendor_ctx as ctx", key)
-    filter_sql = f" where {where}" if where else ""
+    conditions = [Expr(where)] if where else []
+    skipped: dict[str, int] = {}
+    if skip is not None:
+        counted = E(
+            "select label, count(*) from (select {} as label, t.line_number from "
+            + table.name
+            + " as t) where label is not null group by label order by min(line_number)",
+            skip,
+        )
+        skipped = dict(ctx.con.execute(counted.sql, list(counted.params)).fetchall())
+        conditions.append(E("({}) is null", skip))
+    filter_sql = (
+        E(" where " + " and ".join(["({})"] * len(conditions)), *conditions)
+        if conditions
+        else Expr("")
+    )
     query = E(
         "create or replace temp table "
         + ctx.target
-        + " as select {} from ({}) as t, vendor_ctx as ctx"
-        + filter_sql,
+        + " as select {} from ({}) as t, vendor_ctx as ctx{}",
         select,
         inner,
+        filter_sql,
     )
     ctx.con.execute(query.sql, list(query.params))
     ctx.con.execute(f"drop table if exists {table.name}")
@@ -510,8 +658,12 @@ def build_bookings(
         table=ctx.target,
         # Rows read = rows checked + rows rejected before checking (a wrong field count), so
         # that read = loaded + rejected + skipped holds for every adapter.
-        rows_read=rows_read if rows_read is not None else count + len(rejected_early),
+        rows_read=rows_read
+        if rows_read is not None
+        else count + len(rejected_early) + sum(skipped.values()),
         rejects=rejected_early,
+        skipped=skipped,
+        skip_why=skip_why,
         columns={k: list(dict.fromkeys(v)) for k, v in read_from.items() if v},
     )
 

@@ -1,12 +1,18 @@
 """Jane App: the appointments report (CSV or XLSX).
 
 Recognised by its header: `Patient` (or `Client`), `Practitioner` (or `Staff Member`),
-`Treatment` and `State` (or `Status`). Jane does not publish the report's columns; FIELDS
-lists the synonyms known to the project. States: Booked Online / Booked -> booked; Arrived,
-Checked In -> completed; No Show -> no_show; Cancelled -> cancelled. `Rescheduled` (the old
-slot of a moved appointment, whose new slot is its own row) and `First Visit` are not mapped by
-default: such rows are rejected with `unknown status`, unless the mapping's [status_words]
-says what they mean for the studio. Booking ids: `Appointment ID`/`ID`.
+`Treatment` and `State` (or `Status`). Jane does not publish the report's columns and no real
+file could be checked, so headers match loosely (case, spaces and punctuation ignored: see
+common.loose_key), FIELDS lists common synonyms, and a column renamed past them is one line of
+the mapping's [headers] (`"Clinician" = "Practitioner"`).
+
+States: Booked Online / Booked -> booked; Arrived, Checked In -> completed; No Show ->
+no_show; Cancelled -> cancelled; Rescheduled (the old slot of a moved appointment, whose new
+slot is its own row) -> cancelled. `Never Booked`, `Archived` and `Deleted (Archived)` rows
+are not appointments: they are skipped and counted (the load's summary line says how many).
+`First Visit` is not mapped: rejected with `unknown status` unless [status_words] says what it
+means. The cancellation date (`Cancelled At`, ...) becomes cancelled_at, so late cancellations
+are derived. Booking ids: `Appointment ID`/`ID`.
 """
 
 from __future__ import annotations
@@ -20,29 +26,40 @@ from pipelines.formats.common import (
     blank,
     build_bookings,
     client_cells,
+    generic_mapping_fits,
     iso_datetime,
+    loose_key,
     minutes_text,
     person_name,
     read_vendor_table,
+    renamed_header,
+    word_among,
 )
-from pipelines.formats.native import normalise
 
 NAME = "jane"
 FIELDS: dict[str, tuple[str, ...]] = {
-    "id": ("Appointment ID", "ID", "Booking ID"),
-    "patient": ("Patient", "Patient Name", "Client"),
-    "email": ("Patient Email", "Email"),
-    "phone": ("Patient Phone", "Phone", "Mobile Phone"),
-    "staff": ("Practitioner", "Staff Member", "Staff"),
-    "service": ("Treatment", "Treatment Name"),
-    "date": ("Date",),
-    "start": ("Start", "Start Time", "Start At"),
-    "end": ("End", "End Time", "End At"),
-    "duration": ("Duration",),
-    "status": ("State", "Status"),
-    "price": ("Price", "Fee", "Amount"),
-    "created": ("Booked At", "Created At", "Booked On"),
-    "location": ("Location",),
+    "id": ("Appointment ID", "ID", "Booking ID", "Appointment Number", "Appointment #"),
+    "patient": ("Patient", "Patient Name", "Patient Full Name", "Client", "Client Name"),
+    "email": ("Patient Email", "Email", "Email Address"),
+    "phone": ("Patient Phone", "Phone", "Mobile Phone", "Mobile", "Phone Number"),
+    "staff": ("Practitioner", "Practitioner Name", "Staff Member", "Staff", "Provider"),
+    "service": ("Treatment", "Treatment Name", "Treatment Type", "Appointment Type"),
+    "date": ("Date", "Start Date", "Appointment Date"),
+    "start": ("Start", "Start Time", "Start At", "Appointment Start"),
+    "end": ("End", "End Time", "End At", "Appointment End"),
+    "duration": ("Duration", "Duration (min)", "Length"),
+    "status": ("State", "Status", "Appointment State", "Appointment Status"),
+    "price": ("Price", "Fee", "Amount", "Treatment Price"),
+    "created": ("Booked At", "Created At", "Booked On", "Booked Date"),
+    "cancelled": (
+        "Cancelled At",
+        "Canceled At",
+        "Cancelled On",
+        "Cancellation Date",
+        "Cancelled Date",
+        "Date Cancelled",
+    ),
+    "location": ("Location", "Clinic Location"),
     "room": ("Room", "Resource"),
 }
 DATETIME_FORMATS = [
@@ -52,21 +69,31 @@ DATETIME_FORMATS = [
     "%b %d, %Y %I:%M %p",
     "%B %d, %Y %I:%M %p",
 ]
-STATUSES = {"Booked Online": "booked", "Booked": "booked", "Checked In": "completed"}
+STATUSES = {
+    "Booked Online": "booked",
+    "Booked": "booked",
+    "Checked In": "completed",
+    "Rescheduled": "cancelled",  # the old slot; the new one is its own row
+}
+# States of rows that are not appointments: skipped and counted, never rejected or loaded.
+NOT_APPOINTMENTS = ("Never Booked", "Archived", "Deleted (Archived)")
 
 
 def detect(sniff: Sniff, mapping) -> bool:
     if sniff.container not in ("csv", "xlsx"):
         return False
-    names = {normalise(c) for c in sniff.header if c}
+    if generic_mapping_fits(sniff, mapping):
+        return False
+    names = {loose_key(c) for c in renamed_header(sniff.header, mapping) if c}
     return all(
-        any(normalise(s) in names for s in FIELDS[f]) for f in ("patient", "staff", "service")
-    ) and any(normalise(s) in names for s in FIELDS["status"])
+        any(loose_key(s) in names for s in FIELDS[f])
+        for f in ("patient", "staff", "service", "status")
+    )
 
 
 def read(sniff: Sniff, ctx: Context):
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
-    c = Columns(table.header)
+    c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
 
     def col(field: str) -> Expr:
         return c(*FIELDS[field])
@@ -98,6 +125,7 @@ def read(sniff: Sniff, ctx: Context):
         "duration_minutes": minutes_text(col("duration")),
         "status": col("status"),
         "created_at": iso_datetime(col("created"), formats),
+        "cancelled_at": iso_datetime(col("cancelled"), formats),
         "price": col("price"),
     }
     client = client_cells(c, email=FIELDS["email"], phone=FIELDS["phone"], name=FIELDS["patient"])
@@ -109,4 +137,6 @@ def read(sniff: Sniff, ctx: Context):
         vendor=NAME,
         format_name=f"jane-{sniff.container}",
         statuses=STATUSES,
+        skip=word_among(col("status"), NOT_APPOINTMENTS),
+        skip_why="not appointments",
     )

@@ -1,8 +1,10 @@
 """Square Appointments: the appointments history export (past and upcoming), CSV or XLSX.
 
 Recognised by its header: a `Team Member` (or `Staff`), a `Customer` name column, a `Status`
-column and `Start Time`/`Date`. Square does not document the export's columns; the synonyms
-in FIELDS cover the layouts known to the project. Statuses are the API's (PENDING, ACCEPTED,
+column and `Start Time`/`Date`. Square does not document the export's columns and no real
+file could be checked, so headers match loosely (case, spaces and punctuation ignored: see
+common.loose_key), FIELDS lists common synonyms, and a column renamed past them is one line of
+the mapping's [headers] (`"Staff Name" = "Team Member"`). Statuses are the API's (PENDING, ACCEPTED,
 CANCELLED_BY_CUSTOMER, CANCELLED_BY_SELLER, DECLINED, NO_SHOW) or their display words.
 Square has no "completed": an ACCEPTED appointment on a day before the load day is completed,
 on the load day or later booked. A DECLINED request never held the slot and counts as
@@ -22,29 +24,31 @@ from pipelines.formats.common import (
     blank,
     build_bookings,
     client_cells,
+    generic_mapping_fits,
     iso_datetime,
+    loose_key,
     minutes_text,
     past_or_future,
     person_name,
     read_vendor_table,
+    renamed_header,
 )
-from pipelines.formats.native import normalise
 
 NAME = "square"
 FIELDS: dict[str, tuple[str, ...]] = {
-    "id": ("Appointment ID", "Booking ID", "ID"),
-    "staff": ("Team Member", "Staff", "Staff Member"),
-    "customer": ("Customer", "Customer Name", "Client"),
-    "email": ("Customer Email", "Email"),
-    "phone": ("Customer Phone", "Phone"),
-    "service": ("Service", "Service Name", "Services", "Item"),
-    "start": ("Start Time", "Start", "Start At"),
-    "date": ("Date", "Appointment Date"),
+    "id": ("Appointment ID", "Booking ID", "ID", "Appointment Number"),
+    "staff": ("Team Member", "Team Member Name", "Staff", "Staff Member", "Staff Name"),
+    "customer": ("Customer", "Customer Name", "Client", "Client Name"),
+    "email": ("Customer Email", "Email", "Customer Email Address", "Email Address"),
+    "phone": ("Customer Phone", "Phone", "Customer Phone Number", "Phone Number"),
+    "service": ("Service", "Service Name", "Services", "Item", "Service(s)"),
+    "start": ("Start Time", "Start", "Start At", "Appointment Time"),
+    "date": ("Date", "Appointment Date", "Start Date"),
     "end": ("End Time", "End", "End At"),
-    "duration": ("Duration", "Duration (min)", "Duration Minutes"),
-    "status": ("Status", "Appointment Status"),
-    "price": ("Price", "Amount", "Service Price"),
-    "created": ("Created At", "Created", "Booked At"),
+    "duration": ("Duration", "Duration (min)", "Duration Minutes", "Duration (mins)"),
+    "status": ("Status", "Appointment Status", "Booking Status"),
+    "price": ("Price", "Amount", "Service Price", "Total"),
+    "created": ("Created At", "Created", "Booked At", "Created Date", "Date Created"),
     "location": ("Location",),
     "room": ("Resource", "Resources", "Room"),
 }
@@ -65,18 +69,14 @@ STATUSES = {
 }
 
 
-def _header(sniff: Sniff) -> set[str]:
-    return {normalise(c) for c in sniff.header if c}
-
-
 def _has(names: set[str], field: str) -> bool:
-    return any(normalise(s) in names for s in FIELDS[field])
+    return any(loose_key(s) in names for s in FIELDS[field])
 
 
 def detect(sniff: Sniff, mapping) -> bool:
-    if sniff.container not in ("csv", "xlsx"):
+    if sniff.container not in ("csv", "xlsx") or generic_mapping_fits(sniff, mapping):
         return False
-    names = _header(sniff)
+    names = {loose_key(c) for c in renamed_header(sniff.header, mapping) if c}
     return all(_has(names, f) for f in ("staff", "customer", "status", "id")) and (
         _has(names, "start") or _has(names, "date")
     )
@@ -84,7 +84,7 @@ def detect(sniff: Sniff, mapping) -> bool:
 
 def read(sniff: Sniff, ctx: Context):
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
-    c = Columns(table.header)
+    c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
 
     def col(field: str) -> Expr:
         return c(*FIELDS[field])

@@ -5,8 +5,11 @@ preamble (row 23 seen), names the `Service Provider`, the `Customer` (or `Client
 `Status` and a date column. A trailing totals row is dropped. Header names vary a little by
 report, so each field accepts a few synonyms (FIELDS).
 
-Statuses: Accepted, Awaiting Confirmation, Confirmed -> booked; Show, Ready to Start,
-In Progress, Service Completed -> completed; No-Show -> no_show; Cancelled -> cancelled.
+Statuses (the nine per-status files, and the calendar's words): Accepted, Awaiting
+Confirmation, Confirmed, Requested -> booked; Show, Ready to Start, In Progress, Service
+Completed, Complete -> completed; No Show -> no_show; Cancelled, Denied (a request the business
+turned down) -> cancelled. `Personal Off` (as the status or the service) is a staff block, not
+a booking: such rows are skipped and counted.
 Dates: `M/D/YYYY`, `Mon D, YYYY`, `Wed, Mar 4, 2026` with `h:mm AM` times, or real Excel
 date-time cells; other orders need [formats] datetime in the mapping.
 
@@ -30,6 +33,7 @@ from pipelines.formats.common import (
     minutes_text,
     person_name,
     read_below_header,
+    word_among,
 )
 from pipelines.formats.native import normalise
 
@@ -74,7 +78,12 @@ STATUSES = {
     "No-Show": "no_show",
     "Cancelled": "cancelled",
     "Canceled": "cancelled",
+    "Complete": "completed",
+    "Requested": "booked",  # an online request waiting for the business to accept it
+    "Denied": "cancelled",  # a request the business turned down: the slot stays free
 }
+# A staff member's blocked time: in the report like an appointment, but no booking.
+STAFF_BLOCKS = ("Personal Off",)
 
 
 def _header_at(sniff: Sniff) -> int | None:
@@ -150,4 +159,10 @@ def read(sniff: Sniff, ctx: Context):
         vendor=NAME,
         format_name=f"vagaro-{sniff.container}",
         statuses=STATUSES,
+        skip=E(
+            "coalesce({}, {})",
+            word_among(col("status"), STAFF_BLOCKS),
+            word_among(col("service"), STAFF_BLOCKS),
+        ),
+        skip_why="staff blocks, not bookings",
     )
