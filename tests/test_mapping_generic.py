@@ -377,3 +377,25 @@ def test_two_mappings_fitting_one_file_are_one_line(tmp_path: Path) -> None:
         "own, or make their [columns] tell the files apart"
     )
     assert not db.exists() or query(db, "select count(*) from raw_bookings") == [(0,)]
+
+
+# --- pseudo-staff --------------------------------------------------------------------------
+
+
+def test_pseudo_staff_rows_are_skipped_and_counted(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    book = SALON_BOOK + (
+        "04/30/2016,11:00 AM,Wren Abernathy,HOUSE,Room hire\n"
+        "05/01/2016,11:00 AM,Juniper Holt, house ,Room hire\n"
+    )
+    mapping = write(tmp_path / "s.toml", SALON_MAPPING + '[therapists]\nignore = ["HOUSE"]\n')
+    [result] = load_files(db, [write(tmp_path / "b.csv", book)], mapping=mapping)
+    # by hand: 5 rows read = 3 loaded + 0 rejected + 2 skipped (HOUSE, case and spaces aside)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected, result.rows_skipped) == (
+        5,
+        3,
+        0,
+        2,
+    ), result.summary()
+    assert "pseudo-staff" in result.summary()
+    assert {r[4] for r in stored(db)} == {"Corin Vale", "Tamsin Roe"}

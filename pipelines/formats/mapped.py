@@ -641,6 +641,7 @@ def read(sniff: Sniff, ctx: Context):
         format_name=f"mapped-{sniff.container}",
         statuses={},
         client_key=key,
+        **_pseudo_staff(ctx, mapping, cell("therapist_id")),
     )
     _move_problem_rows(ctx, rows)
     if mapping.outcome_status is not None:
@@ -650,6 +651,27 @@ def read(sniff: Sniff, ctx: Context):
             "source": mapping.outcome_source,
         }
     return rows
+
+
+def _pseudo_staff(ctx: Context, mapping: Mapping, therapist: Expr) -> dict:
+    """[therapists] ignore: rows of pseudo-staff ("HOUSE") are not a therapist's bookings;
+    they are skipped and counted by the name as written (case and spaces ignored)."""
+    if not mapping.ignore_therapists:
+        return {}
+    ctx.con.execute("create or replace temp table mapped_ignored (name varchar)")
+    ctx.con.executemany(
+        "insert into mapped_ignored values (?)",
+        [(" ".join(n.split()).lower(),) for n in mapping.ignore_therapists],
+    )
+    folded = E("lower(regexp_replace(trim({}), '\\s+', ' ', 'g'))", therapist)
+    return {
+        "skip": E(
+            "case when {} in (select name from mapped_ignored) then trim({}) end",
+            folded,
+            therapist,
+        ),
+        "skip_why": "pseudo-staff in [therapists] ignore, not bookings",
+    }
 
 
 def _install_quoting(ctx: Context) -> None:
