@@ -28,9 +28,13 @@ needs an answer the file does not give stops with a message naming the line to a
     [headers]                    # Jane, Square: a renamed column -> the name the adapter knows
     "Clinician" = "Practitioner"
 
-The generic adapter applies when [columns] names at least booking_id and start_at and the file's
-header holds every column named there. Client columns (`client_email`, `client_phone`,
-`client_name`, or `client_first_name` + `client_last_name`) are hashed like every vendor's.
+The generic adapter applies when the file's header holds every column [columns] names; what
+the mapping still lacks is named in one line (missing_fields). Without booking_id the id is
+derived (derived_id); [constants] fixes fields; ISO date-times need no [formats] and offsets
+become the location's wall-clock; a start without a time of day is rejected unless [formats]
+date_only says otherwise (docs/exports.md, The mapping file). Client columns (`client_email`,
+`client_phone`, `client_name`, `client_first_name` + `client_last_name`, or `client_id`, a
+client code) are hashed like every vendor's.
 """
 
 from __future__ import annotations
