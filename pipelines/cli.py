@@ -118,7 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         "inspect", help="show what the loader sees in a file (changes no warehouse)"
     )
     inspect.add_argument("file", type=Path, metavar="FILE")
-    inspect.add_argument("--mapping", type=Path, help="mapping file (TOML) to read it with")
+    inspect.add_argument(
+        "--mapping",
+        type=Path,
+        action="append",
+        help="mapping file (TOML) or folder to read it with; give it again for more (as load)",
+    )
     inspect.add_argument("--location", help="location_id for exports that lack one")
     inspect.add_argument("--db", type=Path, help="warehouse whose saved mappings and salt to use")
     inspect.add_argument(
@@ -268,9 +273,10 @@ def _inspect(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.mapping is not None and not args.mapping.is_file():
-        print(f"studio-ops: mapping file {args.mapping}: no such file", file=sys.stderr)
-        return 2
+    for given in args.mapping or []:
+        if not given.exists():
+            print(f"studio-ops: mapping file {given}: no such file", file=sys.stderr)
+            return 2
     found = inspect_file(
         args.file,
         mapping=args.mapping,

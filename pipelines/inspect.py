@@ -106,7 +106,7 @@ def _salt(db: Path | None):
 def inspect_file(
     path: Path,
     *,
-    mapping: Path | None = None,
+    mapping: Path | list[Path] | None = None,
     location: str | None = None,
     settings: Settings | None = None,
     db: Path | None = None,
@@ -134,8 +134,16 @@ def inspect_file(
             found.formats = ["studio-profile"]
             found.problem = "a studio profile, not an export: `studio-ops load` reads it"
             return found
-        parsed = load_mapping(mapping) if mapping is not None else None
         sniffed = sniff(path, settings)
+        if isinstance(mapping, list | tuple):
+            # several files or folders (--mapping again): the one that fits, as a load chooses
+            from pipelines.formats import _vendor_of
+            from pipelines.formats.mapped import choose_mapping, mapping_files
+
+            given = [load_mapping(m) for m in mapping_files(list(mapping))]
+            parsed = choose_mapping(given, sniffed, _vendor_of(sniffed))
+        else:
+            parsed = load_mapping(mapping) if mapping is not None else None
         folder = mappings_folder(db) if db is not None and parsed is None else None
         if parsed is None and folder is not None:
             from pipelines.formats import _saved_mapping

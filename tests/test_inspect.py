@@ -250,6 +250,27 @@ def test_generic_csv_draft_mapping_then_loads(tmp_path: Path, capsys) -> None:
     ]
 
 
+def test_several_mappings_each_file_takes_the_one_that_fits(tmp_path: Path, capsys) -> None:
+    """--mapping given twice (an Acuity mapping and a generic one): the generic table takes
+    the generic mapping, as a load would choose it."""
+    path = tmp_path / "book.csv"
+    path.write_text(GENERIC.replace("Done", "Completed"))
+    acuity_toml = tmp_path / "acuity.toml"
+    acuity_toml.write_text('[source]\nlocation = "L01"\n[acuity]\ncalendar = "therapist"\n')
+    generic = tmp_path / "generic.toml"
+    generic.write_text(
+        '[source]\nname = "book"\nlocation = "L02"\n[columns]\nbooking_id = "Ref"\n'
+        'start_date = "Date"\nstart_time = "Time"\nend_time = "Finish"\n'
+        'client_email = "Email"\ntherapist_id = "Stylist"\nservice = "Treatment"\n'
+        'status = "Outcome"\n[formats]\ndatetime = "%d/%m/%Y %I:%M %p"\n'
+    )
+    # (argparse alone would keep only the last one given, the Acuity mapping)
+    code, out = inspect(capsys, path, "--mapping", generic, "--mapping", acuity_toml)
+    assert code == 0, out
+    assert "format: mapped" in out
+    assert field_row(out, "location_id")[2:] == ["L02", "L02", "L02"]
+
+
 def main_load(capsys, *args) -> tuple[int, str]:
     code = main(["load", *map(str, args)])
     captured = capsys.readouterr()
