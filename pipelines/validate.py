@@ -332,6 +332,16 @@ def typed_columns(kind: str) -> list[str]:
     return [name for name, _ in _TYPED[kind]]
 
 
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    """Whether temp table `table` (not a parenthesised SELECT) has `column`."""
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_columns() where table_name = ? and column_name = ?",
+            [table, column],
+        ).fetchone()[0]
+    )
+
+
 def validate(
     con: duckdb.DuckDBPyConnection,
     kind: str,
@@ -351,6 +361,14 @@ def validate(
     """
     _install_helpers(con)
     rules = list(_RULES[kind])
+    if kind == "bookings" and _has_column(con, source, "location_name"):
+        # a vendor's Location display name that resolved to no location (formats.common)
+        from pipelines.formats.common import unknown_location_reason
+
+        position = next(n for n, (cond, _) in enumerate(rules) if cond == "location_id is null")
+        rules.insert(
+            position, ("location_name is not null", unknown_location_reason("location_name"))
+        )
     if kind == "bookings" and max_booking_hours is not None:
         ends = "coalesce(end_at_value, start_at_value + to_minutes(duration_value))"
         too_long = (

@@ -13,10 +13,16 @@ another language maps its columns with the generic [columns] mapping.
 
 from __future__ import annotations
 
+import re
+
+from pipelines.formats import tabular
 from pipelines.formats.common import (
+    ISO,
+    NULL,
     Columns,
     Context,
     E,
+    Expr,
     P,
     Sniff,
     blank,
@@ -49,6 +55,15 @@ STATUSES = {
 }
 
 
+# the summary line's word for the lines of a visit after its first
+JOINED = "service lines joined into their visit's booking"
+# a full timestamp as some accounts write it in `Scheduled time`
+ISO_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+MONTH_FIRST_LOCALES = frozenset({"en-us", "en-ph", "es-us"})
+NUMERIC_DATE = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}\b")
+NUMERIC_TIMES = [" %H:%M", ", %H:%M", " %I:%M%p", ", %I:%M%p", " %I:%M %p", " %H:%M:%S"]
+
+
 def _has(sniff: Sniff, *options: str) -> bool:
     names = {normalise(c) for c in sniff.header if c}
     return any(normalise(o) in names for o in options)
@@ -64,21 +79,46 @@ def detect(sniff: Sniff, mapping) -> bool:
     )
 
 
+def _start_formats(ctx: Context) -> list[str]:
+    """Fresha's date-time formats, with the numeric ones (`06/07/2024 10:30`) in the order the
+    account's locale writes them: `[fresha] locale` says it (en-US: month first, any other:
+    day first), or `[formats] datetime` does. With neither, such a row is rejected with its
+    value in the reason: never guessed per row."""
+    mapping = ctx.mapping
+    explicit = list(mapping.datetime_formats) if mapping else []
+    locale = (mapping.fresha_locale or "").strip() if mapping else ""
+    if locale:
+        order = (
+            "%m/%d/%Y" if locale.replace("_", "-").lower() in MONTH_FIRST_LOCALES else "%d/%m/%Y"
+        )
+        numeric = [f"{order}{rest}" for rest in NUMERIC_TIMES]
+    else:
+        numeric = []  # then 06/07/2024 is a rejected row, never a guess
+    return explicit + numeric + DATETIME_FORMATS + ISO_FORMATS
+
+
 def read(sniff: Sniff, ctx: Context):
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)
     if not c.has("Location"):
         ctx.require_location("Fresha")
+    formats = _start_formats(ctx)
     date, time = c("Scheduled date"), c("Scheduled time", "Time")
-    start = iso_datetime(
-        E(
-            "case when {} is null then {} else trim({}) || ' ' || trim({}) end",
-            blank(time),
-            date,
-            date,
-            time,
+    # `Scheduled time` holds a time of day, or on some accounts the full timestamp
+    start = E(
+        "coalesce(strftime(try_strptime(trim({}), {}), '" + ISO + "'), {})",
+        time,
+        P(formats),
+        iso_datetime(
+            E(
+                "case when {} is null then {} else trim({}) || ' ' || trim({}) end",
+                blank(time),
+                date,
+                date,
+                time,
+            ),
+            formats,
         ),
-        DATETIME_FORMATS,
     )
     rooms = [r.strip().lower() for r in (ctx.mapping.fresha_rooms if ctx.mapping else [])]
     who = c("Team member", "Staff", "Team Member Name")
@@ -98,30 +138,118 @@ def read(sniff: Sniff, ctx: Context):
         )
     else:
         therapist, room = who, c("Resource", "Room")
-    columns = {
-        "booking_id": c("Appointment reference", "Ref #", "Reference"),
-        "location_id": c("Location"),
-        "room_id": room,
-        "therapist_id": therapist,
-        "service": c("Services", "Service"),
+    bar_services = [s.strip().lower() for s in (ctx.mapping.bar_services if ctx.mapping else [])]
+    lines = {
+        "ref": blank(c("Appointment reference", "Ref #", "Reference")),
+        "location": blank(c("Location")),
+        "room": blank(room),
+        "therapist": blank(therapist),
+        "service": blank(c("Services", "Service")),
         "start_at": start,
-        "duration_minutes": minutes_text(c("Duration")),
-        "status": c("Status"),
+        "minutes": minutes_text(c("Duration")),
+        "status": blank(c("Status")),
         "created_at": iso_datetime(c("Created date", "Booked date"), DATETIME_FORMATS),
-        "price": c("Price", "Total", "Sale price"),
+        "price": blank(c("Price", "Total", "Sale price")),
+        "bars": E(
+            "case when list_contains({}, lower(trim({}))) then 'true' end",
+            P(bar_services),
+            c("Services", "Service"),
+        ),
+        "email": c("Client email", "Email"),
+        "phone": c("Client phone", "Mobile number"),
+        "name": c("Client"),
     }
-    client = client_cells(
-        c,
-        email=("Client email", "Email"),
-        phone=("Client phone", "Mobile number"),
-        name=("Client",),
-    )
-    return build_bookings(
+    visits, merged = _visits(ctx, table, lines)
+    v = Columns(visits.header)
+    client = client_cells(v, email="email", phone="phone", name="name")
+    columns = {
+        "booking_id": v("booking_id"),
+        "location_id": v("location") if c.has("Location") else NULL,
+        "room_id": v("room"),
+        "therapist_id": v("therapist"),
+        "service": v("service"),
+        "uses_bars": v("bars"),
+        "start_at": v("start_at"),
+        "duration_minutes": v("minutes"),
+        "status": v("status"),
+        "created_at": v("created_at"),
+        "price": v("price"),
+    }
+    rows = build_bookings(
         ctx,
-        table,
+        visits,
         columns,
         client,
         vendor=NAME,
         format_name=f"fresha-{sniff.container}",
         statuses=STATUSES,
     )
+    if merged:  # every line is counted: read = loaded + rejected + joined into a visit
+        rows.rows_read += merged
+        rows.skipped[JOINED] = merged
+    return rows
+
+
+# A price cell: a currency sign or code around digits with thousands commas and a decimal
+# point (`€135.00`, `GBP 1,050.00`); the number, commas dropped. Others stay text: the line's
+# own price is then kept, and the validator rejects it with its reason.
+_PRICE = (
+    "try_cast(nullif(replace(regexp_extract(trim(price), "
+    "'^[^0-9-]*(-?[0-9]{1,3}(,[0-9]{3})*([.][0-9]+)?|-?[0-9]+([.][0-9]+)?)[^0-9]*$', 1), "
+    "',', ''), '') as decimal(14, 2))"
+)
+
+
+def _visits(ctx: Context, table: tabular.Table, lines: dict[str, Expr]):
+    """One row per booking from Fresha's one row per booked service.
+
+    The lines of one appointment reference that share the start, the team member (and room)
+    and the status are one visit: it starts at that start and ends at the latest end, its
+    services are joined with " + " in line order, its prices summed, and it uses the bars when
+    any of its services does (the mapping's [services] bar_services; else the keywords decide
+    on the joined names). Lines with their own times (or people, or status) are a booking each:
+    the first keeps the reference, the next `<reference>-2`, `-3`, ... in start order. A line
+    without a reference is a booking of its own. Returns the visits table and how many lines
+    were joined into another line's visit."""
+    select = E(
+        ", ".join(["{} as " + name for name in lines]),
+        *lines.values(),
+    )
+    name = f"{ctx.target}_visits"
+    query = E(
+        "create or replace temp table " + name + " as "
+        "with l as (select t.line_number, {} from " + table.name + " as t), "
+        "g as (select *, coalesce(ref, '#line ' || line_number) as grp, "
+        "try_cast(minutes as integer) as mins, " + _PRICE + " as amount from l), "
+        "v as (select grp, ref, start_at, therapist, room, status, location, "
+        "min(line_number) as line_number, count(*) as lines, "
+        "string_agg(service, ' + ' order by line_number) as service, "
+        "case when count(*) = 1 then first(minutes) "
+        "when count(*) filter (where mins is null) > 0 "
+        "then first(minutes order by line_number) filter (where mins is null) "
+        "else cast(max(mins) as varchar) end as minutes, "
+        "case when count(*) = 1 then first(price) "
+        "when count(*) filter (where price is not null and amount is null) > 0 "
+        "then first(price order by line_number) "
+        "filter (where price is not null and amount is null) "
+        "else cast(sum(amount) as varchar) end as price, "
+        "max(bars) as bars, min(created_at) as created_at, "
+        "first(email order by line_number) as email, first(phone order by line_number) as phone, "
+        "first(name order by line_number) as name "
+        "from g group by all) "
+        "select line_number, case when ref is null then null "
+        "when row_number() over (partition by grp order by start_at, line_number) = 1 then ref "
+        "else ref || '-' || row_number() over (partition by grp order by start_at, line_number) "
+        "end as c0, location as c1, room as c2, therapist as c3, service as c4, start_at as c5, "
+        "minutes as c6, status as c7, created_at as c8, price as c9, bars as c10, email as c11, "
+        "phone as c12, name as c13, lines from v",
+        select,
+    )
+    ctx.con.execute(query.sql, list(query.params))
+    ctx.con.execute(f"drop table if exists {table.name}")
+    merged = ctx.con.execute(f"select coalesce(sum(lines - 1), 0) from {name}").fetchone()[0]
+    header = ["booking_id", "location", "room", "therapist", "service", "start_at", "minutes",
+              "status", "created_at", "price", "bars", "email", "phone", "name"]  # fmt: skip
+    visits = tabular.Table(name=name, header=header, container="", rows_read=table.rows_read)
+    visits.rejects = table.rejects
+    return visits, int(merged)

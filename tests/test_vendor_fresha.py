@@ -1,0 +1,180 @@
+"""Fresha's appointments export as studios write it (issue 15): one row per booked service,
+numeric dates ordered by the account's locale, a full timestamp in `Scheduled time`, `45min`;
+and a Location column's display name resolved to a location id, never made a new location."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.load import load_files
+from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
+
+SALT = "test-salt-not-secret"
+# Fresha's header, in its own order (invented people below)
+HEADER = [
+    "Appointment reference", "Client", "Client email", "Client phone", "Scheduled date",
+    "Scheduled time", "Duration", "Services", "Team member", "Location", "Status", "Price",
+]  # fmt: skip
+UNKNOWN = (
+    "location 'Covent Garden Spa' is not known: add it to the studio profile or to "
+    "[locations] in the mapping"
+)
+
+
+@pytest.fixture(autouse=True)
+def _salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_OPS_SALT", SALT)
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(HEADER)
+        out.writerows(rows)
+    return path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def line(ref, date, time, minutes, service, location="Covent Garden Spa", price="£95.00"):
+    return [ref, "Poppy Hartley", "poppy@example.co.uk", "", date, time, minutes, service,
+            "Isla Moreno", location, "Completed", price]  # fmt: skip
+
+
+VISITS = [
+    # #B1: two services on one scheduled time -> one visit
+    line("#B1", "06/07/2024", "10:30", "1h", "Ashiatsu 60"),
+    line("#B1", "06/07/2024", "10:30", "45min", "Foot ritual", price="£40.00"),
+    # #B2: two services with their own times -> a booking each
+    line("#B2", "06/07/2024", "14:00", "1h", "Ashiatsu 60"),
+    line("#B2", "06/07/2024", "15:00", "45min", "Foot ritual", price="£40.00"),
+]
+GB = '[source]\nname = "cg"\n[fresha]\nlocale = "en-GB"\n'
+LOCATIONS = '[locations]\n"Covent Garden Spa" = "L03"\n'
+
+
+def test_the_services_of_a_visit_are_one_booking_and_lines_with_own_times_one_each(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    path = write_csv(tmp_path / "appointments.csv", VISITS)
+    mapping = write(tmp_path / "fresha.toml", GB + LOCATIONS)
+    [result] = load_files(db, [path], mapping=mapping)
+    assert result.outcome == "loaded", result.summary()
+    # 4 lines: #B1's two are one booking, #B2's two a booking each -> 3 loaded, 1 line joined
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 0)
+    assert result.rows_read == result.rows_loaded + result.rows_rejected + result.rows_skipped
+    assert "1 service lines joined into their visit's booking" in result.summary()
+    rows = query(
+        db,
+        "select booking_id, location_id, start_at::varchar, end_at::varchar, service, "
+        "price::varchar from raw_bookings order by booking_id",
+    )
+    assert rows == [
+        # en-GB: 06/07/2024 is 6 July; same start, the latest end (1h > 45min); £95 + £40
+        ("#B1", "L03", "2024-07-06 10:30:00", "2024-07-06 11:30:00",
+         "Ashiatsu 60 + Foot ritual", "135.00"),
+        ("#B2", "L03", "2024-07-06 14:00:00", "2024-07-06 15:00:00", "Ashiatsu 60", "95.00"),
+        # 15:00 + 45min
+        ("#B2-2", "L03", "2024-07-06 15:00:00", "2024-07-06 15:45:00", "Foot ritual", "40.00"),
+    ]  # fmt: skip
+
+
+def test_month_first_accounts_and_a_full_timestamp_in_scheduled_time(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    path = write_csv(
+        tmp_path / "appointments.csv",
+        [
+            line("#C1", "06/07/2024", "10:30", "45min", "Swedish 45"),
+            line("#C2", "", "2024-06-08 09:15:00", "1h 15min", "Ashiatsu 75"),
+            line("#C3", "08 Jun 2024", "08 Jun 2024, 4:00pm", "30m", "Scrub"),
+        ],
+    )
+    mapping = write(tmp_path / "fresha.toml", '[fresha]\nlocale = "en-US"\n' + LOCATIONS)
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 3, 0)
+    assert query(
+        db, "select booking_id, start_at::varchar, end_at::varchar from raw_bookings order by 1"
+    ) == [
+        ("#C1", "2024-06-07 10:30:00", "2024-06-07 11:15:00"),  # en-US: June 7; + 45min
+        ("#C2", "2024-06-08 09:15:00", "2024-06-08 10:30:00"),  # + 75 minutes
+        ("#C3", "2024-06-08 16:00:00", "2024-06-08 16:30:00"),
+    ]
+
+
+def test_an_unknown_location_name_is_a_rejected_row_never_a_new_location(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    rows = [*VISITS[:1], line("#D1", "06/07/2024", "12:00", "1h", "Ashiatsu 60", "L07")]
+    path = write_csv(tmp_path / "appointments.csv", rows)
+    # L07 is known: a booking of it is loaded first (a native export)
+    native = write(
+        tmp_path / "bookings.csv",
+        "booking_id,location_id,therapist_id,client_id,service,start_at,end_at,status\n"
+        "n1,L07,t1,c1,Swedish 60,2024-07-01 10:00,2024-07-01 11:00,completed\n",
+    )
+    assert load_files(db, [native])[0].outcome == "loaded"
+    [result] = load_files(db, [path], mapping=write(tmp_path / "f.toml", GB))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
+    assert query(db, "select reason from rejected_rows") == [(UNKNOWN,)]
+    assert query(db, "select distinct location_id from raw_bookings order by 1") == [("L07",)]
+
+
+def test_display_names_resolve_through_the_profile_and_location(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    profile = write(
+        tmp_path / "studio.toml",
+        '[[location]]\nid = "L03"\nname = "Covent Garden Spa"\ntimezone = "Europe/London"\n',
+    )
+    path = write_csv(tmp_path / "a.csv", [line("#E1", "06/07/2024", "10:30", "1h", "Swedish 60",
+                                                "  covent garden SPA ")])  # fmt: skip
+    results = load_files(db, [profile, path], mapping=write(tmp_path / "f.toml", GB))
+    assert [r.outcome for r in results] == ["loaded", "loaded"], results[-1].summary()
+    assert query(db, "select location_id from raw_bookings") == [("L03",)]
+    # a one-location file whose name nothing knows takes --location
+    other = tmp_path / "o.duckdb"
+    path = write_csv(tmp_path / "b.csv", [line("#E2", "06/07/2024", "10:30", "1h", "Swedish 60")])
+    [result] = load_files(other, [path], location="L09", mapping=write(tmp_path / "g.toml", GB))
+    assert result.rows_loaded == 1, result.summary()
+    assert query(other, "select location_id from raw_bookings") == [("L09",)]
+
+
+def test_a_file_of_many_unknown_location_names_is_refused_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    seed = write(
+        tmp_path / "seed.csv",
+        "booking_id,location_id,therapist_id,client_id,service,start_at,end_at,status\n"
+        "n1,L01,t1,c1,Swedish 60,2024-07-01 10:00,2024-07-01 11:00,completed\n",
+    )
+    assert run_cli("load", str(seed), "--db", str(db)).returncode == 0
+    before = fingerprint(db)
+    # 200,000 rows, each naming a location of its own that nothing knows
+    path = tmp_path / "hostile.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(HEADER)
+        for n in range(200_000):
+            out.writerow(line(f"#H{n}", "06/07/2024", "10:30", "1h", "Swedish", f"Spa {n}"))
+    mapping = write(tmp_path / "f.toml", GB)
+    run = run_cli("load", str(path), "--db", str(db), "--mapping", str(mapping))
+    assert run.returncode == 1
+    assert run.lines[0] == (
+        f"{path}: not loaded: every row was rejected (first: line 2: location 'Spa 0' is not "
+        "known: add it to the studio profile or to [locations] in the mapping)"
+    ), run.lines
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB, (run.seconds, run.peak_mb)
+    assert fingerprint(db) == before
