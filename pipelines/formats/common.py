@@ -259,18 +259,55 @@ def person_name(expr: Expr) -> Expr:
     )
 
 
-class Columns:
-    """Vendor header -> cell expressions; names match ignoring case, spaces and underscores."""
+def loose_key(name: str | None) -> str:
+    """A header name by its letters and digits only, lowercased, so `Customer e-mail`,
+    `customer_email` and `CUSTOMER EMAIL:` are one name (Jane's and Square's headers, which
+    could not be checked against a real file, are matched this way)."""
+    return re.sub(r"[^a-z0-9]", "", (name or "").lower())
 
-    def __init__(self, header: list[str]) -> None:
+
+def renamed_header(header: list[str], mapping: Mapping | None) -> list[str]:
+    """The header with the mapping's [headers] renames applied (a column the export calls
+    `Clinician` read as `Practitioner`): a renamed column is a one-line mapping fix."""
+    renames = {loose_key(k): v for k, v in getattr(mapping, "headers", {}).items()}
+    return [renames.get(loose_key(name), name) for name in header]
+
+
+def generic_mapping_fits(sniff_: Sniff, mapping: Mapping | None) -> bool:
+    """Whether the mapping's [columns] describe this file: a generic mapping written for it
+    wins over an adapter's loose guess by header (a salon's `Client, Staff, Service, Status`)."""
+    from pipelines.formats import mapped
+
+    return mapping is not None and bool(mapping.columns) and mapped.detect(sniff_, mapping)
+
+
+def word_among(word: Expr, words: Iterable[str]) -> Expr:
+    """The cell as written (trimmed) when it is one of `words`, compared by letters only (as
+    status words are), else NULL: what a row that is not a booking is (build_bookings' skip)."""
+    keys = sorted({re.sub(r"[^a-z]", "", w.lower()) for w in words})
+    return E(
+        "case when list_contains({}, regexp_replace(lower(trim({})), '[^a-z]', '', 'g')) "
+        "then trim({}) end",
+        P(keys),
+        word,
+        word,
+    )
+
+
+class Columns:
+    """Vendor header -> cell expressions; names match ignoring case, spaces and underscores
+    (or, with `key=loose_key`, anything but letters and digits)."""
+
+    def __init__(self, header: list[str], key: Callable[[str], str] = normalise) -> None:
         self.header = header
+        self.key = key
         self.positions: dict[str, int] = {}
         for index, name in enumerate(header):
-            self.positions.setdefault(normalise(name or ""), index)
+            self.positions.setdefault(key(name or ""), index)
 
     def index(self, *names: str) -> int | None:
         for name in names:
-            position = self.positions.get(normalise(name))
+            position = self.positions.get(self.key(name))
             if position is not None:
                 return position
         return None
@@ -492,6 +529,8 @@ def build_bookings(
     rejects: list[tuple[int, str, str]] | None = None,
     where: str | None = None,
     client_key: Expr | None = None,
+    skip: Expr | None = None,
+    skip_why: str = "",
 ):
     """Create ctx.target (canonical bookings text + raw_row without PII) from a vendor table.
 
@@ -499,6 +538,9 @@ def build_bookings(
     `status` is the vendor word, mapped here through `statuses` and the mapping's words;
     `therapist_id` is a staff name, mapped through the mapping's [therapists] table;
     `uses_bars` defaults to true for the mapping's bar services (else NULL: keywords decide).
+    `skip` names, over the vendor cells, what a row that is not a booking is (NULL for a
+    booking): such rows are left out and counted per name (ExportRows.skipped), `skip_why`
+    saying why (Jane's `Never Booked`: "not appointments").
     """
     from pipelines.formats import ExportRows
 
@@ -571,7 +613,6 @@ def build_bookings(
             )
         )
 
-
     # which export columns each canonical field is read from (shown by `studio-ops inspect`)
     def named(i: int) -> str:
         return (table.header[i] if i < len(table.header) else "") or f"column {i + 1}"
@@ -583,14 +624,29 @@ def build_bookings(
     read_from["client_id"] = [named(i) for i in client.positions]
     select = E(", ".join(["{}"] * len(parts)), *parts)
     inner = E("select t.*, {} as _client from " + table.name + " as t, vendor_ctx as ctx", key)
-    filter_sql = f" where {where}" if where else ""
+    conditions = [Expr(where)] if where else []
+    skipped: dict[str, int] = {}
+    if skip is not None:
+        counted = E(
+            "select label, count(*) from (select {} as label, t.line_number from "
+            + table.name
+            + " as t) where label is not null group by label order by min(line_number)",
+            skip,
+        )
+        skipped = dict(ctx.con.execute(counted.sql, list(counted.params)).fetchall())
+        conditions.append(E("({}) is null", skip))
+    filter_sql = (
+        E(" where " + " and ".join(["({})"] * len(conditions)), *conditions)
+        if conditions
+        else Expr("")
+    )
     query = E(
         "create or replace temp table "
         + ctx.target
-        + " as select {} from ({}) as t, vendor_ctx as ctx"
-        + filter_sql,
+        + " as select {} from ({}) as t, vendor_ctx as ctx{}",
         select,
         inner,
+        filter_sql,
     )
     ctx.con.execute(query.sql, list(query.params))
     ctx.con.execute(f"drop table if exists {table.name}")
@@ -602,8 +658,12 @@ def build_bookings(
         table=ctx.target,
         # Rows read = rows checked + rows rejected before checking (a wrong field count), so
         # that read = loaded + rejected + skipped holds for every adapter.
-        rows_read=rows_read if rows_read is not None else count + len(rejected_early),
+        rows_read=rows_read
+        if rows_read is not None
+        else count + len(rejected_early) + sum(skipped.values()),
         rejects=rejected_early,
+        skipped=skipped,
+        skip_why=skip_why,
         columns={k: list(dict.fromkeys(v)) for k, v in read_from.items() if v},
     )
 
