@@ -168,13 +168,17 @@ def trend(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> al
     )
 
 
+# clock hours written level (8, 9, … 20), not turned sideways
+HOUR_AXIS = alt.Axis(labelAngle=0)
+
+
 def weekday_hour_heatmap(
     frame: pd.DataFrame, value: str, title: str, kind: str = "rate", scheme: str = "blues"
 ) -> alt.Chart:
     """Weekday × clock-hour grid coloured by `value`, the value printed in each cell."""
     fmt = ".0%" if kind == "rate" else ",.0f"
     base = alt.Chart(frame).encode(
-        x=alt.X("hour:O", title="Hour of day"),
+        x=alt.X("hour:O", title="Hour of day", axis=HOUR_AXIS),
         y=alt.Y("weekday:N", title=None, sort=WEEKDAYS),
     )
     domain = [0, 1] if kind == "rate" else alt.Undefined
@@ -240,7 +244,7 @@ def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_rect()
         .encode(
-            x=alt.X("hour:O", title="Hour of day"),
+            x=alt.X("hour:O", title="Hour of day", axis=HOUR_AXIS),
             y=alt.Y("weekday:N", title=None, sort=WEEKDAYS),
             color=alt.Color(
                 "runs_out_first:N",
@@ -346,7 +350,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
     """First-visit month × months after (1, 2, …): share of the cohort visiting that month."""
     data = frame.assign(cohort=pd.to_datetime(frame["cohort_month"]).dt.strftime("%Y-%m"))
     base = alt.Chart(data).encode(
-        x=alt.X("months_after:O", title="Months after the first visit"),
+        x=alt.X(
+            "months_after:O", title="Months after the first visit", axis=alt.Axis(labelAngle=0)
+        ),
         y=alt.Y("cohort:O", title="First-visit month"),
     )
     cells = base.mark_rect().encode(
@@ -367,7 +373,9 @@ def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
         text=alt.Text("active_share:Q", format=".0%"),
         color=alt.condition("datum.active_share > 0.6", alt.value("white"), alt.value("#333")),
     )
-    return (cells + text).properties(height=max(140, 26 * data["cohort"].nunique()))
+    # The height holds the x axis too (about 60 px): 26 px a month, and never so short that
+    # the y-axis title ("First-visit month") is cut (it was, at one month).
+    return (cells + text).properties(height=max(180, 26 * data["cohort"].nunique() + 60))
 
 
 def rate_line(frame: pd.DataFrame, value: str, title: str) -> alt.Chart:

@@ -114,7 +114,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
             unknown = gaps[gaps["training_unknown"] > 0]
             if len(unknown):
                 count = int(unknown["training_unknown"].sum())
-                who = "therapist's" if count == 1 else f"{count:,} therapists'"
+                who = "1 therapist's" if count == 1 else f"{count:,} therapists'"
                 out.append(
                     (
                         kind,

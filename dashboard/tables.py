@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
@@ -17,16 +19,17 @@ def show_table(
     *,
     people: bool = True,
     height: int | str = "auto",
-    blank: dict[str, str] | None = None,
+    blank: dict[str, str | Sequence[str]] | None = None,
 ) -> None:
     """A table in people's terms with a CSV download of exactly what is shown. `blank` gives,
     per column, the words for an empty cell (why it is empty, e.g. "no shifts loaded"), which
-    a table otherwise shows as "None"."""
+    a table otherwise shows as "None"; a sequence gives the words row by row."""
     shown = people_table(frame, symbol) if people else frame.reset_index(drop=True)
     for column, words in (blank or {}).items():
         name = label(column, symbol) if people else column
         if name in shown and shown[name].isna().any():
-            shown[name] = shown[name].astype(object).where(shown[name].notna(), words)
+            other = words if isinstance(words, str) else list(words)
+            shown[name] = shown[name].astype(object).where(shown[name].notna(), other)
     config = {
         column: st.column_config.NumberColumn(format="localized")
         for column in shown.columns

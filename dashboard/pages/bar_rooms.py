@@ -58,7 +58,10 @@ ranked, note = charts.ends(shares, "bar_share", words=("with the most bar work",
 if note:
     st.caption(note)
 st.altair_chart(charts.room_time_split(ranked), width="stretch")
-tables.show_table(bar_rooms.drop(columns=["has_bars"]), "bar-rooms", symbol)
+# a bar room nobody booked has no bar fit (no booked time to compare with)
+tables.show_table(
+    bar_rooms.drop(columns=["has_bars"]), "bar-rooms", symbol, blank={"bar_fit": "no bookings"}
+)
 
 st.subheader("When every bar room is full")
 if tables.has_rows(full, "No bar-room hours in this selection."):

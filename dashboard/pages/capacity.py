@@ -84,7 +84,14 @@ else:
         ),
         width="stretch",
     )
-    tables.show_table(room_use, "utilization-by-room", symbol)
+    # a room without bars has no bar figures, and a bar room nobody booked no bar fit: say
+    # so rather than leave an empty "None" cell
+    blank = {
+        "non_bar_hours_in_bar_room": "no bars",
+        "bar_utilization": "no bars",
+        "bar_fit": ["no bookings" if bars else "no bars" for bars in room_use["has_bars"]],
+    }
+    tables.show_table(room_use, "utilization-by-room", symbol, blank=blank)
 
 st.subheader("What runs out first")
 st.caption(

@@ -102,7 +102,10 @@ if window:
             result = data.retention_by_first(*where, by, window)
             if tables.has_rows(result, early):
                 shown = result.rename(columns={"first_by": f"first_{by}"})
-                tables.show_table(shown, f"return-by-first-{by}", symbol)
+                # no client's window has closed yet: too recent to tell, as in the cohorts
+                tables.show_table(
+                    shown, f"return-by-first-{by}", symbol, blank={"return_rate": "open"}
+                )
 
 st.subheader("Clients to win back")
 st.caption(

@@ -1,0 +1,181 @@
+"""What a manager, an owner and a scheduler read on each page, after screenshots at 1280x800 of
+the demo and of a studio set up from an Acuity export: no "None" cell, no finding shown as a
+code, sentences that read, chart axes that fit.
+
+Warehouses are loaded with the real pipeline from small native CSVs (tests.test_partial_states'
+generator) and each page is opened in AppTest.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dashboard import charts, data
+from pipelines.load import load_files
+from pipelines.settings import Settings
+from tests.test_load import write_csv
+from tests.test_partial_states import (  # noqa: F401  (clear_caches is an autouse fixture)
+    LOCATION,
+    NAME,
+    WHOLE_RANGE,
+    booking_rows,
+    build,
+    clear_caches,
+    column_values,
+    open_page,
+    room_rows,
+    shift_rows,
+    shown,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def is_blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+@pytest.fixture(scope="module")
+def complete(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Rooms named by the bookings (R1 Cedar with bars, R2 Oak without) and a third room, R3
+    Birch with bars, that no booking uses; shifts, prices."""
+    folder = tmp_path_factory.mktemp("complete")
+    db = build(folder, prices=True, created=True, booking_rooms=True, shifts=True)
+    birch = [
+        {**row, "room_id": "R3", "room_name": "Birch", "has_bars": "yes"}
+        for row in room_rows()
+        if row["room_id"] == "R1"
+    ]
+    rooms = write_csv(folder / "rooms.csv", ["date", "location_id", "room_id", "room_name",
+                      "has_bars", "opens_at", "closes_at"], room_rows() + birch)  # fmt: skip
+    load_files(db, [rooms], Settings())
+    return db
+
+
+def test_capacity_room_table_says_no_bars_instead_of_none(
+    complete: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(complete, "capacity", monkeypatch, **WHOLE_RANGE)
+    table = next(f.value for f in at.dataframe if "Non-bar hours in bar room" in f.value)
+    rows = {row["Room"]: row for _, row in table.iterrows()}
+    # Oak has no bars: its bar columns say so, never an empty "None" cell
+    for column in ("Non-bar hours in bar room", "Bar utilization %", "Bar fit %"):
+        assert rows["Oak"][column] == "no bars", (column, rows["Oak"][column])
+    # Birch has bars but no booking: 0 bar hours of 252 open, and no booked time to fit
+    assert float(rows["Birch"]["Bar utilization %"]) == 0
+    assert rows["Birch"]["Bar fit %"] == "no bookings"
+    # Cedar (bars) holds Maya's 14:00 Swedish hour every day: 1 h x 28 days not needing bars
+    # (a column mixing words and numbers reaches the test as text)
+    assert float(rows["Cedar"]["Non-bar hours in bar room"]) == pytest.approx(28.0)
+    # ... and her 10:00 Ashiatsu hour: 28 bar hours of 9 h x 28 days open = 11.1%
+    assert float(rows["Cedar"]["Bar utilization %"]) == pytest.approx(100 * 28 / (9 * 28), abs=0.05)
+    for column in table.columns:
+        assert not any(is_blank(v) for v in table[column]), f"empty cell in {column}"
+
+
+@pytest.fixture(scope="module")
+def recent_clients(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four weeks of bookings counted from the first day (new_client_lookback_days = 0), so
+    every client is new and no 30-day window has closed by the last day."""
+    folder = tmp_path_factory.mktemp("recent")
+    header, rows = booking_rows(prices=True, created=True, rooms=False)
+    files = [
+        write_csv(folder / "locations.csv", ["location_id", "name", "timezone"],
+                  [{"location_id": LOCATION, "name": NAME, "timezone": "America/Chicago"}]),
+        write_csv(folder / "bookings.csv", header, rows),
+    ]  # fmt: skip
+    db = folder / "studio.duckdb"
+    load_files(db, files, Settings(new_client_lookback_days=0))
+    return db
+
+
+def test_return_by_first_therapist_says_open_while_no_window_has_closed(
+    recent_clients: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(recent_clients, "clients", monkeypatch, **WHOLE_RANGE)
+    # clients C1..C8 first came on 1-2 Sep; the data ends on 28 Sep, before 1 Sep + 30 days:
+    # every 30-day window is still open, so the return rate is "open", not None or 0%
+    rates = column_values(at, "Return rate %")
+    assert rates, "the return-by-first tables are shown"
+    assert set(rates) == {"open"}, rates
+    # maya and sam each saw four of the eight new clients first
+    assert sorted(int(n) for n in column_values(at, "New clients"))[:2] == [4, 4]
+
+
+def test_every_data_quality_finding_has_a_name_in_the_studios_words() -> None:
+    sql = (ROOT / "sql" / "marts" / "dq_issues.sql").read_text()
+    kinds = set(re.findall(r"'([a-z_]+)' as kind", sql))
+    assert "more_bookings_than_rooms" in kinds
+    unnamed = kinds - set(data.DQ_KIND_LABELS)
+    assert not unnamed, f"findings shown as codes on the Data page: {sorted(unnamed)}"
+
+
+@pytest.fixture(scope="module")
+def one_unknown(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shifts for Maya only (bar-trained): Sam's training is in no file."""
+    folder = tmp_path_factory.mktemp("one_unknown")
+    header, rows = booking_rows(prices=False, created=False, rooms=False)
+    shifts = [row for row in shift_rows() if row["therapist_id"] == "maya"]
+    files = [
+        write_csv(folder / "locations.csv", ["location_id", "name", "timezone"],
+                  [{"location_id": LOCATION, "name": NAME, "timezone": "America/Chicago"}]),
+        write_csv(folder / "bookings.csv", header, rows),
+        write_csv(folder / "shifts.csv", ["date", "location_id", "therapist_id", "bar_trained",
+                  "shift_start", "shift_end", "break_minutes"], shifts),
+    ]  # fmt: skip
+    db = folder / "studio.duckdb"
+    load_files(db, files, Settings())
+    return db
+
+
+def test_one_therapist_with_unknown_training_reads_as_one(
+    one_unknown: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(one_unknown, "therapists", monkeypatch, **WHOLE_RANGE)
+    assert f"Bar training unknown: 1 therapist's training at {NAME}" in shown(at)
+
+
+def test_hour_and_month_labels_read_level_and_the_cohort_axis_title_fits() -> None:
+    hours = pd.DataFrame(
+        {"weekday": ["Mon", "Tue"], "hour": [9, 10], "room_utilization": [0.5, 0.7]}
+    )
+    grid = charts.weekday_hour_heatmap(hours, "room_utilization", "Rooms booked").to_dict()
+    assert grid["layer"][0]["encoding"]["x"]["axis"]["labelAngle"] == 0
+    # Streamlit fits the whole chart, x axis included, into its height: the x axis (level
+    # labels and title) takes about 60 px, the rest is the plot. Altair's axis title is 11 px
+    # bold, about 6.5 px a character, read sideways along the plot.
+    axis = 60
+    for months in (1, 9):
+        cohort = pd.DataFrame(
+            {
+                "cohort_month": pd.date_range("2026-01-01", periods=months, freq="MS"),
+                "months_after": [1] * months,
+                "active_share": [0.28] * months,
+                "active_clients": [8] * months,
+            }
+        )
+        spec = charts.cohort_heatmap(cohort).to_dict()
+        assert spec["layer"][0]["encoding"]["x"]["axis"]["labelAngle"] == 0
+        plot = spec["height"] - axis
+        title = spec["layer"][0]["encoding"]["y"]["title"]
+        assert plot >= 6.5 * len(title), (months, spec["height"], title)
+        # a row per month tall enough for its label (11 px) with room around it
+        assert plot / months >= 20, (months, spec["height"])
+
+
+def test_bar_rooms_table_says_no_bookings_for_an_unbooked_bar_room(
+    complete: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(complete, "bar_rooms", monkeypatch, **WHOLE_RANGE)
+    table = next(f.value for f in at.dataframe if "Non-bar hours in bar room" in f.value)
+    rows = {row["Room"]: row for _, row in table.iterrows()}
+    # the bar rooms only: Cedar (Maya's two hours a day) and Birch (never booked)
+    assert sorted(rows) == ["Birch", "Cedar"]
+    assert rows["Birch"]["Bar fit %"] == "no bookings"
+    # Cedar: 28 bar hours of 56 booked
+    assert float(rows["Cedar"]["Bar fit %"]) == pytest.approx(50.0)
