@@ -608,6 +608,12 @@ def expand_profile(con, days_ahead: int, today: date) -> int:
         );
         """
     )
+    # the therapists listed per location, for the therapist_not_in_profile finding
+    con.execute("delete from profile_therapists")
+    listed = [(loc.id, t.id) for loc in locations for t in loc.therapists]
+    listed += [(loc.id, None) for loc in locations if not loc.therapists]
+    if listed:
+        con.executemany("insert into profile_therapists values (?, ?)", listed)
     changed = con.execute("select count(*) from profile_changed_days").fetchone()[0]
     if changed:
         con.execute(

@@ -378,3 +378,33 @@ def test_bookings_loaded_before_the_profile_take_its_ids(tmp_path: Path) -> None
         "select scheduled_minutes, booked_minutes from fct_therapist_days where date = ?",
         [TUESDAY],
     ) == [(450, 60)]
+
+
+def test_a_therapist_the_profile_does_not_list_is_a_finding(studio: Path, tmp_path: Path) -> None:
+    # Two bookings of "ghost" on NEXT_TUESDAY and one of "Chen, Maya" (Maya's alias): the
+    # profile lists only maya at L01, so one finding for ghost that day (count 2), none for
+    # Maya; the first load's booking by maya gave none either.
+    assert query(
+        studio, "select count(*) from dq_issues where kind = 'therapist_not_in_profile'"
+    ) == [(0,)]
+    day = NEXT_TUESDAY
+    more = bookings_csv(
+        tmp_path / "more.csv",
+        [
+            ("g1", "L01", "oak", "ghost", "c2", f"{day} 10:00", f"{day} 11:00", "completed"),
+            ("g2", "L01", "oak", "ghost", "c3", f"{day} 12:00", f"{day} 13:00", "booked"),
+            ("m2", "L01", "cedar", "Chen, Maya", "c4", f"{day} 10:00", f"{day} 11:00", "booked"),
+        ],
+    )
+    [result] = load_files(studio, [more])
+    assert result.outcome == "loaded", result.summary()
+    assert query(
+        studio,
+        "select entity_id, date, detail from dq_issues where kind = 'therapist_not_in_profile'",
+    ) == [
+        (
+            "ghost",
+            day,
+            "2 booking(s) with therapist ghost, who is not in the studio profile of L01",
+        )
+    ]

@@ -36,6 +36,21 @@ inferred_rooms as (
     --incremental:         and int_booking_rooms.booking_date = scope.date
 ),
 
+-- bookings of the day at locations the studio profile describes, and the
+-- therapists the profile lists there (a location listing nobody has one NULL row)
+bookings as (
+    select location_id, therapist_id, booking_date
+    from fct_bookings
+    --incremental: semi join scope_days as scope
+    --incremental:     on
+    --incremental:         fct_bookings.location_id = scope.location_id
+    --incremental:         and fct_bookings.booking_date = scope.date
+),
+
+profile_therapists as (
+    select * from profile_therapists
+),
+
 -- double bookings come from the sorted segments: a booking that starts while an
 -- earlier held booking of the same room (inside opening hours) or therapist
 -- (that day) still runs
@@ -248,6 +263,28 @@ more_bookings_than_rooms as (
     where room_id is null
 ),
 
+-- bookings with a therapist the studio profile does not list at that location
+-- (a typing slip in the export, or someone to add to the profile), one finding
+-- per therapist and day
+therapist_not_in_profile as (
+    select
+        'therapist_not_in_profile' as kind,
+        location_id,
+        therapist_id as entity_id,
+        booking_date as date,
+        format(
+            '{} booking(s) with therapist {}, who is not in the studio profile of {}',
+            count(*), therapist_id, location_id
+        ) as detail,
+    from bookings
+    semi join profile_therapists using (location_id)
+    anti join profile_therapists as listed
+        on
+            bookings.location_id = listed.location_id
+            and bookings.therapist_id = listed.therapist_id
+    group by location_id, therapist_id, booking_date
+),
+
 blocked_time_conflict as (
     select
         'blocked_time_conflict' as kind,
@@ -280,6 +317,8 @@ final as (
     select * from blocked_time_conflict
     union all
     select * from more_bookings_than_rooms
+    union all
+    select * from therapist_not_in_profile
 )
 
 select * from final

@@ -100,6 +100,14 @@ create table if not exists profile_shifts (
     break_minutes integer not null
 );
 
+-- The therapists the profile lists at each location (re-made with the rows above); a
+-- location that lists nobody has one row with therapist_id NULL. dq_issues reports bookings
+-- with a therapist the profile does not list.
+create table if not exists profile_therapists (
+    location_id varchar not null,
+    therapist_id varchar
+);
+
 -- Pipeline bookkeeping (README, What loading guarantees).
 create sequence if not exists load_id_seq start 1;
 
