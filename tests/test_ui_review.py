@@ -179,3 +179,15 @@ def test_bar_rooms_table_says_no_bookings_for_an_unbooked_bar_room(
     assert rows["Birch"]["Bar fit %"] == "no bookings"
     # Cedar: 28 bar hours of 56 booked
     assert float(rows["Cedar"]["Bar fit %"]) == pytest.approx(50.0)
+
+
+def test_setup_on_the_demo_does_not_invite_a_save_it_refuses(
+    demo_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(demo_warehouse, "setup", monkeypatch)
+    # the page's own note, not the demo line every page shows (which names studio-ops init)
+    notes = " ".join(str(i.value) for i in at.info if "built-in demo chain" not in str(i.value))
+    # the demo has no profile and Save is off there: the note says how to get one that saves
+    assert "fill in a location below and save" not in notes, notes
+    assert "studio-ops init" in notes, notes
+    assert [b for b in at.button if b.label == "Save and reload"][0].disabled

@@ -48,6 +48,14 @@ if suggested is not None:
         "is noted under its name), then save it, or discard the suggestion.",
         icon=":material/auto_fix_high:",
     )
+elif stored is None and demo:
+    # Save is off on the demo: point to a warehouse where it works rather than invite a save
+    st.info(
+        "The demo chain has no studio profile: its rooms and shifts come from room and shift "
+        "files. Try **Suggest from my data** and the form here; to save a profile, start your "
+        "own warehouse with `studio-ops init` and load your exports into it.",
+        icon=":material/info:",
+    )
 elif stored is None:
     st.info(
         "No studio profile loaded yet, so the pages know only the rooms and shifts of room and "
