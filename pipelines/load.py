@@ -117,6 +117,10 @@ def repeated_note(count: int) -> str:
     return f"{count} rows repeat an earlier id; the last one was kept"
 
 
+class _OutcomeReportLater(Exception):
+    """An outcome report read while other files of the load wait: it loads after them."""
+
+
 class _NothingToPublish(Exception):
     """Raised inside the building block so that an unchanged warehouse is not republished."""
 
@@ -191,7 +195,20 @@ def load_files(
                     "`studio-ops init`, then load into it"
                 )
             _start_change_log(con)
+            # outcome reports (no-shows, cancellations) update bookings: they load after the
+            # other files of the load, whatever their names, so their bookings are there
+            first_pass = {**vendor, "outcomes_later": len(files) > 1}
+            reports = []
             for path in files:
+                name = display_names.get(path, str(path))
+                result = _load_file(con, path, name, location, first_pass)
+                if result is None:
+                    reports.append(path)
+                    continue
+                results.append(result)
+                if progress:
+                    progress(result)
+            for path in reports:
                 result = _load_file(con, path, display_names.get(path, str(path)), location, vendor)
                 results.append(result)
                 if progress:
@@ -213,7 +230,8 @@ def _load_file(
     file_name: str,
     location: str | None,
     vendor: dict | None = None,
-) -> FileResult:
+) -> FileResult | None:
+    """Load one file; None: an outcome report put off to the end of the load."""
     if not path.exists():
         return FileResult(file_name, "failed", message="no such file")
     if not path.is_file():
@@ -246,6 +264,8 @@ def _load_file(
         if profile:
             return _load_profile(con, path, file_name, digest, started, vendor or {})
         return _load_rows(con, path, file_name, location, digest, started, vendor or {})
+    except _OutcomeReportLater:
+        return None
     except MappingNeeded as error:
         return FileResult(file_name, "failed", message=str(error), needs=error.to_dict())
     except ExportError as error:
@@ -434,7 +454,12 @@ def _read_and_validate(
     refuses the file or its records are not one line each (so line numbers would be off), it
     is read again by the careful path, which rejects single rows with exact lines.
     """
+    vendor = dict(vendor)
+    later = vendor.pop("outcomes_later", False)
     rows = read_export(path, con, "export_rows", location, **vendor)
+    if rows.outcome is not None and later:
+        con.execute(f"drop table if exists {rows.table}")
+        raise _OutcomeReportLater
     if rows.outcome is not None:  # a no-show or cancellation report: it updates, never adds
         _match_outcomes(con, rows)
         return rows

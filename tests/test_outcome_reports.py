@@ -416,3 +416,25 @@ def test_what_an_outcome_mapping_lacks_is_named_in_one_line(tmp_path: Path) -> N
     assert "[columns] room_id ([outcome] match names room)" in result.message
     assert "[columns] status" not in result.message  # [outcome] status sets it
     assert len(result.message.splitlines()) == 1
+
+
+def test_one_load_of_the_three_reports_loads_the_outcome_reports_last(tmp_path: Path) -> None:
+    """One `studio-ops load` of a folder with the three mapping files: the reports sort before
+    the appointment book by name, yet load after it."""
+    db = tmp_path / "w.duckdb"
+    files = salon(tmp_path)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    names = {"cancellations": "a-cancel.csv", "no-shows": "b-noshow.csv", "book": "c-book.csv"}
+    for name, (export, _) in files.items():
+        export.rename(folder / names[name])
+    results = load_files(db, [folder], mapping=[toml for _, toml in files.values()])
+    # the book first, then the reports in their own order
+    assert [(Path(r.file_name).name, r.rows_loaded, r.rows_rejected) for r in results] == [
+        ("c-book.csv", 6, 0),
+        ("a-cancel.csv", 2, 0),
+        ("b-noshow.csv", 2, 1),
+    ]
+    assert [status for _, status, _ in statuses(db)] == [
+        "completed", "no_show", "cancelled", "no_show", "completed", "cancelled"
+    ]  # fmt: skip
