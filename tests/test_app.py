@@ -120,7 +120,7 @@ def test_changing_location_and_day_changes_the_tiles_as_the_mart_says(
         assert not at.exception
         expected = day_totals(demo_warehouse, location_id, day)
         assert tile(at, "Bookings") == fmt.count(expected["bookings"])
-        assert tile(at, "Shift time booked") == fmt.pct(expected["therapist_utilization"])
+        assert tile(at, "Shifts booked") == fmt.pct(expected["therapist_utilization"])
         assert tile(at, "No-shows") == fmt.count(expected["no_shows"])
         seen.add((tile(at, "Bookings"), tile(at, "Revenue")))
     assert len(seen) > 1, "different locations show different figures"

@@ -235,7 +235,7 @@ def test_today_leaves_money_rooms_and_rebooking_tiles_empty_without_their_data(
 ) -> None:
     at = open_page(bare, "today", monkeypatch, **LAST_DAY)
     tiles = {m.label: m.value for m in at.metric}
-    for label in ("Room utilization", "Bar utilization", "Shift time booked", "Revenue",
+    for label in ("Room utilization", "Bar utilization", "Shifts booked", "Revenue",
                   "RevPATH", "Rebooking rate"):  # fmt: skip
         assert tiles[label] == "–", (label, tiles[label])
     # the day still has its bookings: 2 therapists x (10:00 and 14:00)

@@ -191,3 +191,13 @@ def test_setup_on_the_demo_does_not_invite_a_save_it_refuses(
     assert "fill in a location below and save" not in notes, notes
     assert "studio-ops init" in notes, notes
     assert [b for b in at.button if b.label == "Save and reload"][0].disabled
+
+
+def test_today_tile_labels_fit_their_tile(complete: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    last_day = {"location": LOCATION, "day": "2026-09-28"}
+    at = open_page(complete, "today", monkeypatch, **last_day)
+    labels = [m.label for m in at.metric]
+    assert "Room utilization" in labels
+    # Five tiles a row at 1280 px: "Room utilization" (16 characters) is the longest label
+    # that showed whole; "Shift time booked" (17) showed as "Shift time boo…".
+    assert all(len(label) <= len("Room utilization") for label in labels), labels

@@ -40,7 +40,7 @@ if gaps.missing(missing, "created"):
 TILES = [
     ("Room utilization", "room_utilization", "rate", False),
     ("Bar utilization", "bar_utilization", "rate", False),
-    ("Shift time booked", "therapist_utilization", "rate", False),
+    ("Shifts booked", "therapist_utilization", "rate", False),
     ("Bookings", "bookings", "count", False),
     ("No-shows", "no_shows", "count", True),
     ("Late cancels", "late_cancellations", "count", True),
