@@ -278,6 +278,16 @@ def test_salon_book_no_show_and_cancellation_reports_load_with_three_mappings(
     assert query(
         db, "select rows_read, rows_loaded, rows_rejected from load_runs order by load_id"
     ) == [(6, 6, 0), (3, 2, 1), (2, 2, 0)]
+    # client names never reach the warehouse, not even in the rejected row's raw text
+    kept = " ".join(
+        str(cell)
+        for table in ("raw_bookings", "rejected_rows", "fct_bookings")
+        for row in query(db, f"select * from {table}")
+        for cell in row
+    )
+    for surname in ("Quill", "Fenwick", "Marchetti", "Achterberg"):
+        assert surname not in kept
+    assert query(db, "select raw_row like '%c\\_%' escape '\\' from rejected_rows") == [(True,)]
 
 
 def load_book(tmp_path: Path, db: Path) -> dict[str, tuple[Path, Path]]:
