@@ -201,3 +201,21 @@ def test_today_tile_labels_fit_their_tile(complete: Path, monkeypatch: pytest.Mo
     # Five tiles a row at 1280 px: "Room utilization" (16 characters) is the longest label
     # that showed whole; "Shift time booked" (17) showed as "Shift time boo…".
     assert all(len(label) <= len("Room utilization") for label in labels), labels
+
+
+def test_the_data_page_on_the_demo_says_it_takes_no_uploads_before_one_is_tried(
+    demo_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(demo_warehouse, "loads", monkeypatch)
+    notes = " ".join(str(i.value) for i in at.info if "built-in demo chain" not in str(i.value))
+    assert "The demo chain takes no uploads" in notes, notes
+    # the loader would refuse the files whole; the button is off so nobody waits for that
+    assert [b for b in at.get("form_submit_button") if b.label == "Load files"][0].disabled
+
+
+def test_the_data_page_of_a_studio_takes_uploads(
+    complete: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(complete, "loads", monkeypatch)
+    assert "takes no uploads" not in " ".join(str(i.value) for i in at.info)
+    assert not [b for b in at.get("form_submit_button") if b.label == "Load files"][0].disabled

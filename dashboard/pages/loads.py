@@ -17,6 +17,15 @@ st.subheader("Load export files")
 if viewer is None or not viewer.may_upload:
     st.caption("Loading exports is for owners and managers; your account can read the data.")
 else:
+    # the loader refuses a studio's files in the demo chain: say so before anyone uploads
+    demo = data.is_demo()
+    if demo:
+        st.info(
+            "The demo chain takes no uploads (its data is made up and never mixes with a "
+            "studio's): start your own warehouse with `studio-ops init`, then load your "
+            "exports into it.",
+            icon=":material/science:",
+        )
     with st.form("upload", clear_on_submit=True):
         files = st.file_uploader(
             "Booking, room and shift exports (CSV, XLSX, XLS, ICS)",
@@ -28,7 +37,7 @@ else:
             "Location (only for exports that do not say which location they are from)",
             placeholder="for example downtown",
         )
-        submitted = st.form_submit_button("Load files", type="primary")
+        submitted = st.form_submit_button("Load files", type="primary", disabled=demo)
     location = location.strip() or None
     if submitted and files and location is not None and allowed is not None:
         if location not in allowed:
