@@ -219,3 +219,12 @@ def test_the_data_page_of_a_studio_takes_uploads(
     at = open_page(complete, "loads", monkeypatch)
     assert "takes no uploads" not in " ".join(str(i.value) for i in at.info)
     assert not [b for b in at.get("form_submit_button") if b.label == "Load files"][0].disabled
+
+
+def test_capacity_trend_says_edge_weeks_count_only_the_chosen_days(
+    complete: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1-28 Sep 2026: 1 Sep is a Tuesday, so the first week (from Mon 31 Aug) holds six days
+    # and its point sits before the first chosen day
+    at = open_page(complete, "capacity", monkeypatch, **WHOLE_RANGE)
+    assert "weeks cut by the date range count only the chosen days" in shown(at)

@@ -33,6 +33,12 @@ trend = data.utilization_trend(*where, grain or "week", together)
 column, title = measures[measure]
 if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
     st.altair_chart(charts.trend(trend, column, title), width="stretch")
+    if grain in ("week", "month"):
+        # a week at the edge of the dates may hold one day: its point is that day's figure
+        st.caption(
+            f"{grain.capitalize()}ly figures, each drawn at the {grain}'s first day; "
+            f"{grain}s cut by the date range count only the chosen days."
+        )
     if together:
         st.caption(
             f"{fmt.md_text(together)} as one line (shares of the summed minutes). Pick up to "
