@@ -228,3 +228,17 @@ def test_capacity_trend_says_edge_weeks_count_only_the_chosen_days(
     # and its point sits before the first chosen day
     at = open_page(complete, "capacity", monkeypatch, **WHOLE_RANGE)
     assert "weeks cut by the date range count only the chosen days" in shown(at)
+
+
+def test_return_by_first_shows_the_rate_beside_the_name(
+    recent_clients: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(recent_clients, "clients", monkeypatch, **WHOLE_RANGE)
+    tables = [f.value for f in at.dataframe if "Return rate %" in f.value]
+    assert len(tables) == 2, "first therapist and first service"
+    # each table is half the page wide at 1280 px: its fifth column was out of sight
+    for table in tables:
+        assert list(table.columns)[:2] in (
+            ["First therapist", "Return rate %"],
+            ["First service", "Return rate %"],
+        ), list(table.columns)

@@ -101,7 +101,9 @@ if window:
             st.markdown(f"**{title}**")
             result = data.retention_by_first(*where, by, window)
             if tables.has_rows(result, early):
-                shown = result.rename(columns={"first_by": f"first_{by}"})
+                # the rate next to the name: half the page wide, the last column was cut off
+                shown = result[["first_by", "return_rate", "new_clients", "eligible", "returned"]]
+                shown = shown.rename(columns={"first_by": f"first_{by}"})
                 # no client's window has closed yet: too recent to tell, as in the cohorts
                 tables.show_table(
                     shown, f"return-by-first-{by}", symbol, blank={"return_rate": "open"}
