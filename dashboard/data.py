@@ -623,7 +623,7 @@ DQ_KIND_LABELS = {
     "bar_service_in_non_bar_room": "Bar service in a room without bars",
     "bar_session_by_untrained_therapist": "Bar session by a therapist not bar-trained",
     "blocked_time_conflict": "Booking during blocked room time",
-    "more_bookings_than_rooms": "Booking with no free room (more bookings than rooms)",
+    "more_bookings_than_rooms": "Booking with no free room",
     "therapist_not_in_profile": "Therapist not in the studio profile",
 }
 
