@@ -193,7 +193,8 @@ NEEDS = {
     "bar_fit": ("bar_rooms", "No bar-room time was booked in these dates."),
     "therapist_utilization": ("shifts", "No shift time in these dates."),
     "revenue": ("prices", "No completed visits with a price in these dates."),
-    "revpath": ("prices", "No completed visits with a price in these dates."),
+    # revenue per open room hour needs both: prices, and rooms to have open hours
+    "revpath": (("prices", "rooms"), "No completed visits with a price in these dates."),
     "rebooking_rate": ("created", "No completed visits in these dates."),
 }
 
@@ -206,7 +207,10 @@ def drawable(
     an axis of nothing (a 0.000000% axis)."""
     if column in frame and frame[column].notna().any():
         return True
-    kind, otherwise = NEEDS[measure or column]
+    needs, otherwise = NEEDS[measure or column]
+    needs = (needs,) if isinstance(needs, str) else needs
+    # the first of the data it needs that is missing says what to do
+    kind = next((need for need in needs if missing(gaps, need)), needs[0])
     # a location without rooms lacks bar rooms too: the rooms line says what to do
     if kind == "bar_rooms" and missing(gaps, "rooms"):
         kind = "rooms"

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dashboard import charts, data
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
 from tests.test_partial_states import (  # noqa: F401  (clear_caches is an autouse fixture)
@@ -242,3 +242,22 @@ def test_return_by_first_shows_the_rate_beside_the_name(
             ["First therapist", "Return rate %"],
             ["First service", "Return rate %"],
         ), list(table.columns)
+
+
+@pytest.fixture(scope="module")
+def priced_no_rooms(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bookings with prices and created_at but no rooms (an Acuity export before the profile)."""
+    return build(tmp_path_factory.mktemp("priced"), prices=True, created=True)
+
+
+def test_revpath_ranking_without_rooms_asks_for_rooms_not_prices(
+    priced_no_rooms: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(priced_no_rooms, "locations", monkeypatch, **WHOLE_RANGE)
+    text = shown(at)
+    # the prices are there (4 visits a day at $100.00 for 28 days): RevPATH lacks open room
+    # hours, so the ranking says to add rooms, never that no visit had a price
+    assert "No completed visits with a price" not in text, text
+    assert [float(v) for v in column_values(at, "Revenue ($)")] == [11_200.0, 11_200.0]
+    assert "RevPATH ranking" in text
+    assert text.count(f"No rooms for {NAME} yet") >= 2, "in the page's note and the ranking"
