@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
-from pipelines import warehouse
+from pipelines.warehouse import store
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 PAGES = [
@@ -231,7 +231,7 @@ def test_a_new_snapshot_shows_on_the_next_rerun(demo_warehouse: Path, tmp_path: 
     monkeypatch.setenv("STUDIO_OPS_DB", str(db))
     at = open_page("locations")
     assert "Renamed Studio" not in locations_table(at).index
-    with warehouse.building(db) as con:
+    with store.building(db) as con:
         con.execute("update dim_locations set name = 'Renamed Studio' where location_id = 'L01'")
     at.run()
     assert "Renamed Studio" in locations_table(at).index

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import warehouse
+from pipelines.warehouse import store
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 
 HEADER = (
@@ -74,7 +74,7 @@ def test_a_load_killed_while_spilling_leaves_its_spill_private_and_the_next_load
     # spill (measured: spill files appear within 1-2 s of the start).
     big = bookings(tmp_path / "big.csv", 300_000, first=1_000)
     before = fingerprint(seeded)
-    spill = warehouse.spill_dir(seeded)
+    spill = store.spill_dir(seeded)
     loader = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "load", str(big), "--db", str(seeded)],
         cwd=ROOT,
@@ -110,15 +110,15 @@ def test_a_load_killed_while_spilling_leaves_its_spill_private_and_the_next_load
 
 def test_remove_leftovers_leaves_a_running_loads_files_alone(tmp_path: Path) -> None:
     db = tmp_path / "studio.duckdb"
-    spill = warehouse.spill_dir(db)
+    spill = store.spill_dir(db)
     spill.mkdir()
     (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"raw client rows")
     (tmp_path / "studio.duckdb.building").write_bytes(b"half a copy")
 
-    with warehouse._exclusive_lock(db):  # a load of this warehouse is running
-        assert warehouse.remove_leftovers(db) is False
+    with store._exclusive_lock(db):  # a load of this warehouse is running
+        assert store.remove_leftovers(db) is False
         assert leftovers(db) == ["studio.duckdb.building", "studio.duckdb.building.tmp"]
-    assert warehouse.remove_leftovers(db) is True
+    assert store.remove_leftovers(db) is True
     assert leftovers(db) == []
 
 
@@ -129,7 +129,7 @@ def test_a_second_loader_says_it_is_waiting_for_the_first(tmp_path: Path, seeded
     errors = tmp_path / "stderr.txt"
     small = bookings(tmp_path / "more.csv", 3, first=500)
     line = f"studio-ops: {seeded}: waiting for another load of this warehouse…"
-    with warehouse._exclusive_lock(seeded), open(errors, "w") as err:  # the first load
+    with store._exclusive_lock(seeded), open(errors, "w") as err:  # the first load
         loader = subprocess.Popen(
             [sys.executable, "-m", "pipelines.cli", "load", str(small), "--db", str(seeded)],
             cwd=ROOT,

@@ -18,7 +18,8 @@ import pytest
 
 from pipelines.metrics import load_dictionary, metric
 from pipelines.settings import Settings
-from pipelines.warehouse import DataQualityError, build_marts, check_marts, connect, migrate
+from pipelines.warehouse.build import build_marts, check_marts
+from pipelines.warehouse.store import DataQualityError, connect, migrate
 
 DAY = "2024-03-04"
 LONG_AGO = "2024-01-01 08:00"  # a created_at that never triggers the same-day rebooking rule

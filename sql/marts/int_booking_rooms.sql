@@ -8,13 +8,13 @@
 -- free room without bars, else the first free bar room. "Free": no held booking
 -- already placed there overlaps it; "first": the room calendar's order (the
 -- studio profile's, else room id). The placement is sequential, so each day's
--- bookings go through assign_rooms (pipelines/rooms.py) as lists.
+-- bookings go through assign_rooms (pipelines/warehouse/rooms.py) as lists.
 --
 -- A day's rooms depend on every booking of that location-day, so an
 -- incremental build recomputes the changed location-days (scope_booking_days,
 -- before any client-scoped mart) from the whole staging view, and the clients
 -- whose booking got another room are refreshed with the changed ones
--- (pipelines.warehouse).
+-- (pipelines.warehouse.incremental).
 
 create or replace table int_booking_rooms as
 

@@ -6,7 +6,7 @@
 -- Read from raw_bookings, not the staging view: an incremental build shadows
 -- that view with the changed clients' bookings, and this is a fact about every
 -- booking of the source. An incremental build rebuilds this table whole and,
--- when any row moved, rebuilds every mart (pipelines.warehouse).
+-- when any row moved, rebuilds every mart (pipelines.warehouse.incremental).
 
 create or replace table int_booking_sources as
 

@@ -8,7 +8,7 @@
 -- Read from raw_bookings, not the staging view: an incremental build shadows
 -- that view with the changed clients' bookings, and a location's first booking
 -- is a fact about all of them. An incremental build rebuilds this table whole
--- and, when any row moved, rebuilds every mart (pipelines.warehouse).
+-- and, when any row moved, rebuilds every mart (pipelines.warehouse.incremental).
 
 create or replace table int_location_history as
 

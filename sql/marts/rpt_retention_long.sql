@@ -1,7 +1,7 @@
 -- First-visit cohorts in long form: one row per cohort month, first-visit
 -- location, first therapist and configured retention window (settings). The
 -- wide rpt_retention (eligible_N / returned_N per window) is pivoted from this
--- table by pipelines/marts.py. A client is eligible for window N when
+-- table by pipelines/warehouse/retention.py. A client is eligible for window N when
 -- first_visit_date + N <= as_of_date (open windows are left out, never counted
 -- as lost) and returned when a completed visit on a later date falls no later
 -- than first_visit_date + N. Cohorts hold new clients only (is_new_client):
