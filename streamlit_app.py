@@ -61,10 +61,10 @@ page = st.navigation(pages, position="sidebar" if viewer else "hidden")
 if viewer is not None:
     try:
         # The studio's own warehouse once `studio-ops init` made it, else the demo in its own
-        # file, built on first start; the two never mix (pipelines.load refuses the mix).
+        # file, built on first start; the two never mix (pipelines.ingest.load refuses the mix).
         shown = shown_db_path()
         if not shown.exists():
-            from pipelines.load import build_demo
+            from pipelines.ingest.load import build_demo
 
             with st.spinner(
                 "First run: building a demo chain of three studios so you can look around…"

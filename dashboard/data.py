@@ -25,7 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth
-from pipelines.load import IS_DEMO_SQL
+from pipelines.ingest.load import IS_DEMO_SQL
 from pipelines.profile import Profile, parse_profile
 from pipelines.settings import Settings, load_settings, shown_db_path
 from pipelines.warehouse import SnapshotReader, WarehouseError

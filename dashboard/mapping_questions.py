@@ -1,8 +1,8 @@
 """The Data page's mapping questions: what a booking system's export does not say, asked once.
 
-Layout only: the questions come from the adapter (pipelines.formats.needs.MappingNeeded), the
-answers become a mapping file through pipelines.formats.mapped.save_answers, and the preview is
-pipelines.formats.mapped.preview.
+Layout only: the questions come from the adapter (pipelines.ingest.formats.needs.MappingNeeded),
+the answers become a mapping file through pipelines.ingest.formats.mapped.save_answers, and the
+preview is pipelines.ingest.formats.mapped.preview.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import streamlit as st
 
 from dashboard import tables
 from dashboard.format import md_text
-from pipelines.formats.mapped import DATETIME_CHOICES, AnswerError, preview
-from pipelines.formats.needs import MappingNeeded, Question
+from pipelines.ingest.formats.mapped import DATETIME_CHOICES, AnswerError, preview
+from pipelines.ingest.formats.needs import MappingNeeded, Question
 
 VENDOR_NAMES = {
     "acuity": "Acuity",
@@ -70,7 +70,7 @@ def ask_pending(db, allowed: tuple[str, ...] | None) -> None:
     mappings folder beside the warehouse and load every waiting file again (a second file of
     the same source needs nothing more)."""
     from dashboard import data, uploads
-    from pipelines.formats.mapped import mappings_folder, save_answers
+    from pipelines.ingest.formats.mapped import mappings_folder, save_answers
     from pipelines.settings import load_settings
 
     for kind, line in st.session_state.get(SAID, []):  # the last load's lines, until the next

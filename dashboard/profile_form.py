@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from dashboard import uploads
-from pipelines.load import FileResult
+from pipelines.ingest.load import FileResult
 from pipelines.profile import (
     WEEKDAYS,
     Location,

@@ -1,8 +1,8 @@
 """Load the Data page's uploads in a child process, from a private folder beside the warehouse.
 
 The uploaded files are written to `<warehouse>.uploads/<pid>-<random>/` (mode 0700, owned by
-the app), loaded by `python -m pipelines.upload_worker` with the same pipeline as the CLI, and
-the folder is removed whether the load succeeds or fails. The child is stopped when its resident
+the app), loaded by `python -m pipelines.ingest.upload_worker` with the same pipeline as the CLI,
+and the folder is removed whether the load succeeds or fails. The child is stopped when its resident
 memory passes `upload_memory_mb` or it runs past `upload_timeout_seconds`, so a hostile file costs
 the app nothing: the app's memory stays where it was. Folders left by an app that was killed
 mid-upload are removed when the app starts (:func:`clean_leftovers`).
@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from pipelines import upload_worker
-from pipelines.load import FileResult
+from pipelines.ingest import upload_worker
+from pipelines.ingest.load import FileResult
 from pipelines.settings import Settings
 
 LOG = logging.getLogger("studio_ops.uploads")
@@ -124,7 +124,7 @@ def _run_child(db: Path, folder: Path, names: list[str], settings: Settings) -> 
     published_before = _published(db)
     with open(folder / "child.log", "wb") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.upload_worker", str(folder)],
+            [sys.executable, "-m", "pipelines.ingest.upload_worker", str(folder)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -206,7 +206,7 @@ def _date(text: str) -> date:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from pipelines.generate import write_chain
+    from pipelines.demo.generate import write_chain
 
     started = time.perf_counter()
     with _progress("generating locations") as advance:
@@ -219,7 +219,7 @@ def _generate(args: argparse.Namespace) -> int:
             progress=advance,
         )
     if args.format != "native":
-        from pipelines.vendor_writers import write_vendor
+        from pipelines.demo.vendor_writers import write_vendor
 
         write_vendor(args.outdir, args.format)
         print(
@@ -233,7 +233,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from pipelines.load import expand_paths, load_files
+    from pipelines.ingest.load import expand_paths, load_files
 
     settings = load_settings()
     if args.timings:
@@ -263,8 +263,8 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from pipelines.formats import ExportError
-    from pipelines.inspect import draft_mapping, inspect_file, report, write_draft
+    from pipelines.ingest.formats import ExportError
+    from pipelines.ingest.inspect import draft_mapping, inspect_file, report, write_draft
 
     if args.write_mapping is not None and args.write_mapping.exists():
         print(
@@ -296,7 +296,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from pipelines.load import NotEmptyError, init_warehouse
+    from pipelines.ingest.load import NotEmptyError, init_warehouse
 
     db = db_path(args.db)
     if db.resolve() == demo_db_path().resolve():
@@ -325,7 +325,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.load import RealDataError, build_demo
+    from pipelines.ingest.load import RealDataError, build_demo
 
     db = demo_db_path(args.db)
     started = time.perf_counter()

@@ -61,7 +61,8 @@ class Settings:
     # DuckDB memory of one load; past it the load spills to a private folder beside the
     # warehouse (removed when the load ends), and a step that cannot spill fails with one line
     load_memory_mb: int = 1500
-    # Export files beyond these are refused with one line naming the limit (pipelines.formats):
+    # Export files beyond these are refused with one line naming the limit
+    # (pipelines.ingest.formats):
     # they keep a load within its memory promise whatever a file holds.
     max_line_kb: int = 1024  # one CSV row (all its lines, when a quoted cell spans several)
     max_columns: int = 1000  # header columns of a CSV or a sheet
@@ -74,7 +75,7 @@ class Settings:
     max_booking_hours: int = 24
     # Calendars (.ics): repeating events are expanded only inside the load's window, from
     # calendar_days_back days before the load day to calendar_days_ahead after it, and capped
-    # (pipelines.formats.ics), so a small file cannot become millions of bookings.
+    # (pipelines.ingest.formats.ics), so a small file cannot become millions of bookings.
     calendar_days_back: int = 3650
     calendar_days_ahead: int = 400
     calendar_max_per_event: int = 5000  # occurrences of one repeating event inside the window
@@ -218,7 +219,7 @@ def demo_db_path(explicit: str | Path | None = None) -> Path:
     """The demo chain's own file: `--db`, else demo.duckdb beside the studio's warehouse.
 
     The demo never shares a file with real data, so a studio's exports cannot end up mixed
-    into made-up bookings (pipelines.load refuses to load into it)."""
+    into made-up bookings (pipelines.ingest.load refuses to load into it)."""
     if explicit:
         return Path(explicit)
     real = db_path()

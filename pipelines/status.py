@@ -55,7 +55,7 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 def print_status(db: Path) -> None:
     """Print loads, row counts, date ranges, rejected rows by reason and quality findings."""
-    from pipelines.load import is_demo
+    from pipelines.ingest.load import is_demo
 
     con = open_snapshot(db)
     try:

@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real demo chain (build_demo), built once per test session in a temp folder."""
-    from pipelines.load import build_demo
+    from pipelines.ingest.load import build_demo
 
     db = tmp_path_factory.mktemp("demo") / "studio.duckdb"
     build_demo(db)
@@ -23,7 +23,7 @@ def studio_copy(demo: Path, db: Path) -> Path:
     import shutil
 
     from pipelines import warehouse
-    from pipelines.load import DEMO_LAST_LOAD
+    from pipelines.ingest.load import DEMO_LAST_LOAD
 
     shutil.copyfile(demo, db)
     with warehouse.building(db) as con:

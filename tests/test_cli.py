@@ -74,7 +74,7 @@ def test_build_steps_show_each_finished_step_while_a_load_runs(tmp_path: Path) -
     import logging
 
     from pipelines.cli import build_steps
-    from pipelines.load import load_files
+    from pipelines.ingest.load import load_files
 
     data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
     shown: list[str] = []

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import pii
-from pipelines.load import load_files
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
 SALT = "test-salt-not-secret"
@@ -535,7 +535,7 @@ def _marts(db: Path) -> dict[str, tuple]:
 
 @pytest.fixture(scope="module")
 def native_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    from pipelines.generate import write_chain
+    from pipelines.demo.generate import write_chain
 
     base = tmp_path_factory.mktemp("chain")
     write_chain(base / "native", locations=1, days=12, seed=5)
@@ -550,7 +550,7 @@ def native_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_round_trip_native_and_vendor_give_the_same_marts(
     native_chain: tuple[Path, dict], vendor: str, tmp_path: Path
 ) -> None:
-    from pipelines.vendor_writers import write_vendor
+    from pipelines.demo.vendor_writers import write_vendor
 
     base, expected = native_chain
     folder = tmp_path / vendor

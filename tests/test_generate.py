@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.generate import FUTURE_DAYS, HEADERS, write_chain
+from pipelines.demo.generate import FUTURE_DAYS, HEADERS, write_chain
 
 START = date(2024, 3, 1)
 DAYS = 120
@@ -106,7 +106,7 @@ def test_same_arguments_give_byte_identical_files(chain, tmp_path):
     # Run in a fresh interpreter with another hash seed: catches set/dict-order dependence.
     code = (
         "import sys; from datetime import date; from pathlib import Path;"
-        "from pipelines.generate import write_chain;"
+        "from pipelines.demo.generate import write_chain;"
         f"write_chain(Path(sys.argv[1]), locations=2, days={DAYS}, seed=7,"
         f" start=date.fromisoformat('{START}'))"
     )

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from pipelines.formats.mapped import load_mapping
-from pipelines.formats.tabular import ExportError
-from pipelines.load import load_files
+from pipelines.ingest.formats.mapped import load_mapping
+from pipelines.ingest.formats.tabular import ExportError
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 
@@ -303,7 +303,7 @@ def test_a_pattern_re2_cannot_run_is_one_line(tmp_path: Path, warehouse: Path, e
 
 def test_each_distinct_summary_is_matched_once(tmp_path: Path, warehouse: Path) -> None:
     # 3 events, 2 distinct summaries, 300 occurrences: the pattern runs twice.
-    from pipelines.formats import ics
+    from pipelines.ingest.formats import ics
 
     calls = []
     real = ics.summary_pattern

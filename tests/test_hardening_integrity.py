@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 from pipelines import access, warehouse
-from pipelines.load import DEMO_LAST_LOAD as DEMO_KEY
-from pipelines.load import is_demo, load_files
+from pipelines.ingest.load import DEMO_LAST_LOAD as DEMO_KEY
+from pipelines.ingest.load import is_demo, load_files
 from tests.conftest import studio_copy
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv

@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 

@@ -17,10 +17,11 @@ import openpyxl
 import pytest
 import streamlit as st
 
-from pipelines import pii, vendor_writers
-from pipelines.load import load_files
+from pipelines.demo import vendor_writers
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
+from pipelines.ingest.validate import RAW_ROW_LIMIT
 from pipelines.settings import Settings
-from pipelines.validate import RAW_ROW_LIMIT
 from tests.hostile import PEAK_MB, SECONDS, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 from tests.test_security import assert_no_needles

@@ -24,7 +24,7 @@ import pytest
 import streamlit as st
 
 from dashboard import data
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import SETTINGS_ENV, Settings
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 from tests.test_marts import Chain

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import pii
-from pipelines.load import load_files
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.hostile import fingerprint
 

@@ -18,8 +18,8 @@ import duckdb
 import pytest
 
 from pipelines import warehouse
-from pipelines.generate import write_chain
-from pipelines.load import load_files
+from pipelines.demo.generate import write_chain
+from pipelines.ingest.load import load_files
 from pipelines.settings import SETTINGS_ENV, Settings, load_settings
 from pipelines.warehouse import (
     DataQualityError,

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import pii
 from pipelines.cli import main
+from pipelines.ingest import pii
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 
 SALT = "test-salt"
@@ -115,8 +115,8 @@ def test_no_salt_yet_writes_none(tmp_path: Path, capsys, monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def acuity(tmp_path_factory) -> Path:
     """A one-location chain of three days as Acuity exports it, with its mapping."""
-    from pipelines.generate import write_chain
-    from pipelines.vendor_writers import write_vendor
+    from pipelines.demo.generate import write_chain
+    from pipelines.demo.vendor_writers import write_vendor
 
     base = tmp_path_factory.mktemp("acuity")
     write_chain(base, locations=1, days=3, seed=3)

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 
 BOOKING_HEADER = [

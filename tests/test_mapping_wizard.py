@@ -18,10 +18,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import pii
-from pipelines.formats.mapped import AnswerError, mappings_folder, preview, save_answers
-from pipelines.formats.needs import MappingNeeded
-from pipelines.load import load_files
+from pipelines.ingest import pii
+from pipelines.ingest.formats.mapped import AnswerError, mappings_folder, preview, save_answers
+from pipelines.ingest.formats.needs import MappingNeeded
+from pipelines.ingest.load import load_files
 from tests.hostile import fingerprint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +45,8 @@ def salt(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A one-location chain of 6 days written in every vendor's format (folder per vendor)."""
-    from pipelines.generate import write_chain
-    from pipelines.vendor_writers import write_vendor
+    from pipelines.demo.generate import write_chain
+    from pipelines.demo.vendor_writers import write_vendor
 
     base = tmp_path_factory.mktemp("chains")
     write_chain(base / "native", locations=1, days=6, seed=7)

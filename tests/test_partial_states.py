@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.format import WORD_JOINER
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
 

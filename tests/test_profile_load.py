@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import pii
-from pipelines.load import load_files
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 from pipelines.profile import parse_profile, room_rows, shift_rows, stored_profile
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 

@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
 from dashboard import tables
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.generate import write_chain
-from pipelines.load import load_files
+from pipelines.demo.generate import write_chain
+from pipelines.ingest.load import load_files
 from pipelines.warehouse import connect
 from tests.test_incremental import assert_equals_full_rebuild
 from tests.test_marts import DAY, Chain, issues

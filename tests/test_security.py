@@ -17,8 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from dashboard.format import md_text
-from pipelines import access, pii
-from pipelines.load import load_files
+from pipelines import access
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 

@@ -17,8 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, profile_form
 from dashboard.format import WORD_JOINER
-from pipelines import access, pii
-from pipelines.load import load_files
+from pipelines import access
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 from pipelines.profile import parse_profile, stored_profile, to_toml
 from pipelines.settings import Settings
 from tests.hostile import fingerprint

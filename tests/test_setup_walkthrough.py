@@ -23,7 +23,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import uploads
-from pipelines.load import is_demo
+from pipelines.ingest.load import is_demo
 from pipelines.settings import Settings
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
@@ -287,8 +287,8 @@ def test_walkthrough_commands_are_the_ones_the_section_shows() -> None:
 def acuity_export(folder: Path) -> Path:
     """Seven weeks of one studio's bookings as Acuity exports them (no rooms, no shifts), with
     therapists' calendars named as people, not ids."""
-    from pipelines.generate import write_chain
-    from pipelines.vendor_writers import write_vendor
+    from pipelines.demo.generate import write_chain
+    from pipelines.demo.vendor_writers import write_vendor
 
     chain = folder / "chain"
     write_chain(chain, locations=1, days=49, seed=14)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from pipelines.warehouse import SnapshotReader
 from tests.test_load import BOOKING_HEADER, booking, write_csv

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.load import load_files
+from pipelines.ingest.load import load_files
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 
 SALT = "test-salt-not-secret"

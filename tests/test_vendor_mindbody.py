@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import pii
-from pipelines.load import load_files
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 from tests.hostile import PEAK_MB, SECONDS, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"

@@ -15,8 +15,8 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines import pii
-from pipelines.load import load_files
+from pipelines.ingest import pii
+from pipelines.ingest.load import load_files
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
 
 SALT = "test-salt-not-secret"

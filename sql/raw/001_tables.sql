@@ -1,5 +1,5 @@
 -- Raw layer: canonical rows exactly as the pipelines validated them, one table per kind.
--- Keys (loading is idempotent) are enforced by delete-then-insert in pipelines/load.py,
+-- Keys (loading is idempotent) are enforced by delete-then-insert in pipelines/ingest/load.py,
 -- not by PRIMARY KEY constraints, which cost a large in-memory index at franchise scale.
 
 create table if not exists raw_bookings (

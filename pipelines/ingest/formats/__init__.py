@@ -1,7 +1,7 @@
 """Export formats: recognise a file by its content and read it into canonical text rows.
 
 Every adapter ends in the same place: a temp table of canonical columns as text (plus
-`line_number` and `raw_row`), which pipelines.validate then types and checks. Everything
+`line_number` and `raw_row`), which pipelines.ingest.validate then types and checks. Everything
 downstream of that table is shared by all formats.
 
 `read_export` is a small registry: each vendor adapter (one module each) looks at the file's
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import pii
-from pipelines.formats import native
-from pipelines.formats.tabular import (
+from pipelines.ingest import pii
+from pipelines.ingest.formats import native
+from pipelines.ingest.formats.tabular import (
     ExportError,
     plain_record_count,
     read_csv_cells,
@@ -44,7 +44,7 @@ class ExportRows:
     # The SQL of a row's raw text over `table` (computed for rejected rows only).
     raw_row: str = "raw_row"
     # An outcome report (a mapping's [outcome]): {"status": ..., "match": [...]}. Its rows
-    # update the status of bookings already loaded (pipelines.load._match_outcomes).
+    # update the status of bookings already loaded (pipelines.ingest.load._match_outcomes).
     outcome: dict | None = None
     # canonical field -> the export's columns it is read from (`studio-ops inspect` shows it)
     columns: dict[str, list[str]] = field(default_factory=dict)
@@ -56,7 +56,7 @@ class ExportRows:
 
 def _adapters():
     """Vendor adapters in detection order (the most specific signatures first)."""
-    from pipelines.formats import (
+    from pipelines.ingest.formats import (
         acuity,
         calendly,
         fresha,
@@ -84,19 +84,20 @@ def read_export(
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
-    `mapping` is a parsed pipelines.formats.mapped.Mapping, a path to a mapping file, a list
+    `mapping` is a parsed pipelines.ingest.formats.mapped.Mapping, a path to a mapping file, a list
     of mapping files and folders (each file takes the one that fits it: mapped.choose_mapping),
     or None.
-    `salt` returns the client-key salt (pipelines.pii); only vendor files with client PII call it.
+    `salt` returns the client-key salt (pipelines.ingest.pii); only vendor files with client PII
+    call it.
     `fast` lets a native CSV take the fast path: DuckDB's parallel parser, its line numbers
     checked by the caller (see ExportRows); False forces the careful reader. `limits` is the
     Settings whose file limits apply (None: the defaults). `mappings` is the folder of saved
-    mappings (pipelines.formats.mapped.saved_mapping): without `mapping`, a vendor export takes
-    its vendor's saved mapping, and a table no format knows a saved generic one that fits it.
+    mappings (pipelines.ingest.formats.mapped.saved_mapping): without `mapping`, a vendor export
+    takes its vendor's saved mapping, and a table no format knows a saved generic one that fits it.
     """
-    from pipelines import pii
-    from pipelines.formats.common import Context, sniff
-    from pipelines.formats.mapped import choose_mapping, load_mapping, mapping_files
+    from pipelines.ingest import pii
+    from pipelines.ingest.formats.common import Context, sniff
+    from pipelines.ingest.formats.mapped import choose_mapping, load_mapping, mapping_files
 
     given = None  # several mapping files (--mapping given more than once, or a folder)
     if isinstance(mapping, list | tuple):
@@ -150,7 +151,7 @@ def _vendor_of(sniffed) -> str | None:
 def _saved_mapping(sniffed, folder: Path):
     """The saved mapping of the file's vendor; for a table no format knows (not a native
     export either), a saved generic mapping whose columns its header holds."""
-    from pipelines.formats.mapped import saved_mapping
+    from pipelines.ingest.formats.mapped import saved_mapping
 
     for adapter in _adapters()[:-1]:  # the last, mapped, needs a mapping to detect anything
         if adapter.detect(sniffed, None):
@@ -174,7 +175,7 @@ def _read_native(
         raise ExportError("the first line is empty; expected a header row")
     kind = native.detect(header)
     if kind is None:
-        from pipelines.formats.mapped import columns_needed
+        from pipelines.ingest.formats.mapped import columns_needed
 
         # a table of another booking system: the Data page asks which column is which
         raise columns_needed(
@@ -221,7 +222,7 @@ def _read_native(
 
 def is_profile(path: Path) -> bool:
     """Whether `path` is a studio profile (pipelines.profile), by its content: a TOML file
-    with [[location]] tables. Profiles are loaded by pipelines.load, not read as exports."""
+    with [[location]] tables. Profiles are loaded by pipelines.ingest.load, not read as exports."""
     from pipelines.profile import PROFILE_HEAD_BYTES, starts_like_profile
 
     with open(path, "rb") as handle:

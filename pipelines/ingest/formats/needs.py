@@ -4,15 +4,15 @@ An adapter that cannot read a file without an answer only its studio knows (what
 Calendar means, the location, which columns hold which field) raises `MappingNeeded`: an
 ExportError whose message is the usual one line for the terminal, carrying the vendor, the
 booking source and the questions still open. The Data page asks exactly those questions and
-saves the answers as a mapping file (pipelines.formats.mapped.save_answers); the CLI prints the
-line.
+saves the answers as a mapping file (pipelines.ingest.formats.mapped.save_answers); the CLI prints
+the line.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from pipelines.formats.tabular import ExportError
+from pipelines.ingest.formats.tabular import ExportError
 
 
 @dataclass(frozen=True)

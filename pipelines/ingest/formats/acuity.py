@@ -26,7 +26,7 @@ Booking ids are Acuity's `Appointment ID`, stable across re-exports.
 
 from __future__ import annotations
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     E,
@@ -39,7 +39,7 @@ from pipelines.formats.common import (
     iso_datetime,
     read_vendor_table,
 )
-from pipelines.formats.needs import MappingNeeded, Question, location_question
+from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
 
 NAME = "acuity"
 SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calendar")

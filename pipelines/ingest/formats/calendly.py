@@ -13,7 +13,7 @@ payment integration.
 
 from __future__ import annotations
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     E,

@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines import pii
-from pipelines.formats import ics
-from pipelines.formats.common import (
+from pipelines.ingest import pii
+from pipelines.ingest.formats import ics
+from pipelines.ingest.formats.common import (
     ISO,
     NULL,
     Columns,
@@ -63,10 +63,10 @@ from pipelines.formats.common import (
     read_below_header,
     read_vendor_table,
 )
-from pipelines.formats.native import KINDS
-from pipelines.formats.needs import MappingNeeded, Question, location_question
-from pipelines.formats.tabular import ExportError
-from pipelines.validate import CANONICAL_STATUSES
+from pipelines.ingest.formats.native import KINDS
+from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
+from pipelines.ingest.formats.tabular import ExportError
+from pipelines.ingest.validate import CANONICAL_STATUSES
 
 NAME = "mapped"
 CALENDAR_MEANINGS = ("therapist", "room", "location")
@@ -632,7 +632,7 @@ def read(sniff: Sniff, ctx: Context):
         )  # fmt: skip
     else:
         canonical["booking_id"] = cell("booking_id")
-    if mapping.outcome_status is not None:  # matched to stored bookings by pipelines.load
+    if mapping.outcome_status is not None:  # matched to stored bookings by pipelines.ingest.load
         canonical["status"] = lit(mapping.outcome_status)
         canonical["booking_id"] = cell("booking_id")
     _install_quoting(ctx)
@@ -913,7 +913,7 @@ def generic_questions(header: list[str]) -> list[Question]:
 def columns_needed(message: str, path: Path, header: list[str], limits) -> ExportError:
     """A table whose header no format knows: a MappingNeeded asking for a generic mapping
     (CSV and .xlsx only, the containers the generic adapter reads), else the plain line."""
-    from pipelines.formats.common import sniff
+    from pipelines.ingest.formats.common import sniff
 
     found = sniff(path, limits)
     if found.container not in ("csv", "xlsx") or len([h for h in header if h]) < MIN_COLUMNS:
@@ -1119,8 +1119,8 @@ def preview(need: MappingNeeded, answers: dict[str, str], rows: int = SAMPLE_ROW
 
     import duckdb
 
-    from pipelines.formats import read_export
-    from pipelines.validate import validate
+    from pipelines.ingest.formats import read_export
+    from pipelines.ingest.validate import validate
 
     data = answers_to_data(need, answers)
     with tempfile.TemporaryDirectory(prefix="studio-ops-preview-") as folder:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
-from pipelines.formats import tabular
-from pipelines.formats.common import (
+from pipelines.ingest.formats import tabular
+from pipelines.ingest.formats.common import (
     ISO,
     NULL,
     Columns,
@@ -32,7 +32,7 @@ from pipelines.formats.common import (
     minutes_text,
     read_vendor_table,
 )
-from pipelines.formats.native import normalise
+from pipelines.ingest.formats.native import normalise
 
 NAME = "fresha"
 DATETIME_FORMATS = [

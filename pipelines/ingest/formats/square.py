@@ -15,7 +15,7 @@ Booking ids: `Appointment ID`/`Booking ID`.
 
 from __future__ import annotations
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     E,

@@ -1,13 +1,13 @@
 """What every vendor adapter shares: sniffing a file, the read context, and the SQL builder.
 
 A vendor adapter turns its file into a temp table of vendor text cells (`line_number, c0..cN`,
-as pipelines.formats.tabular does), then describes each canonical booking column as a SQL
+as pipelines.ingest.formats.tabular does), then describes each canonical booking column as a SQL
 expression over those cells. `build_bookings` assembles the canonical temp table the native
 adapter also produces (`line_number, <bookings columns as text>, raw_row`): vendor dates become
 ISO text with explicit formats (a value that does not parse passes through unchanged, so the
 validator rejects the row with the raw value in its reason), vendor status words become
 canonical ones through a lookup table, and client names, emails and phones become a salted hash
-key (pipelines.pii) before anything is stored, in `raw_row` too.
+key (pipelines.ingest.pii) before anything is stored, in `raw_row` too.
 
 Vendor text never becomes SQL: header names pick column positions, and every value that comes
 from a file or a mapping (formats, words, names) is a bound parameter or a row of a temp table.
@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from pipelines import pii
-from pipelines.formats import tabular
-from pipelines.formats.native import KINDS, normalise
-from pipelines.formats.tabular import ExportError
+from pipelines.ingest import pii
+from pipelines.ingest.formats import tabular
+from pipelines.ingest.formats.native import KINDS, normalise
+from pipelines.ingest.formats.tabular import ExportError
 
 if TYPE_CHECKING:
-    from pipelines.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapped import Mapping
     from pipelines.settings import Settings
 
 SNIFF_ROWS = 40  # a preamble (Vagaro) puts the header as low as row 23
@@ -131,7 +131,7 @@ class Context:
     def require_location(self, vendor: str) -> str:
         location = self.default_location()
         if not location:
-            from pipelines.formats.needs import MappingNeeded, location_question
+            from pipelines.ingest.formats.needs import MappingNeeded, location_question
 
             # "Acuity", "calendar (ICS)" -> the adapter's name, for the Data page's questions
             name = "ics" if vendor.startswith("calendar") else vendor.lower()
@@ -276,7 +276,7 @@ def renamed_header(header: list[str], mapping: Mapping | None) -> list[str]:
 def generic_mapping_fits(sniff_: Sniff, mapping: Mapping | None) -> bool:
     """Whether the mapping's [columns] describe this file: a generic mapping written for it
     wins over an adapter's loose guess by header (a salon's `Client, Staff, Service, Status`)."""
-    from pipelines.formats import mapped
+    from pipelines.ingest.formats import mapped
 
     return mapping is not None and bool(mapping.columns) and mapped.detect(sniff_, mapping)
 
@@ -511,7 +511,7 @@ def install_location_names(ctx: Context, table: tabular.Table, name: Expr) -> No
 
 
 def pii_free_key(word: str) -> str:
-    """Status lookup key: letters only, lowercased (as pipelines.validate matches words)."""
+    """Status lookup key: letters only, lowercased (as pipelines.ingest.validate matches words)."""
     return re.sub(r"[^a-z]", "", word.lower())
 
 
@@ -542,7 +542,7 @@ def build_bookings(
     booking): such rows are left out and counted per name (ExportRows.skipped), `skip_why`
     saying why (Jane's `Never Booked`: "not appointments").
     """
-    from pipelines.formats import ExportRows
+    from pipelines.ingest.formats import ExportRows
 
     source = ctx.source(vendor)
     location = location if location is not None else ctx.default_location()
@@ -673,6 +673,7 @@ def scrub_rejects(
 ) -> list[tuple[int, str, str]]:
     """Rows rejected before validation (a wrong field count): their cells may have shifted, so
     the client columns' positions cannot be trusted; every cell is masked by its shape instead
-    (pipelines.pii.mask_unaligned_row: only ids, dates, numbers and status words are kept)."""
+    (pipelines.ingest.pii.mask_unaligned_row: only ids, dates, numbers and status words are
+    kept)."""
     del positions
     return pii.mask_rejects(rejects)

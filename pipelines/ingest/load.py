@@ -23,9 +23,16 @@ from pathlib import Path
 import duckdb
 
 from pipelines import warehouse
-from pipelines.formats import ExportError, ExportRows, is_profile, read_export
-from pipelines.formats.mapped import mappings_folder
-from pipelines.formats.needs import MappingNeeded
+from pipelines.ingest.formats import ExportError, ExportRows, is_profile, read_export
+from pipelines.ingest.formats.mapped import mappings_folder
+from pipelines.ingest.formats.needs import MappingNeeded
+from pipelines.ingest.validate import (
+    DATETIME_FORMATS,
+    capped_raw,
+    capped_raw_sql,
+    typed_columns,
+    validate,
+)
 from pipelines.profile import (
     ProfileError,
     apply_names,
@@ -35,13 +42,6 @@ from pipelines.profile import (
     stored_profile,
 )
 from pipelines.settings import Settings, load_settings
-from pipelines.validate import (
-    DATETIME_FORMATS,
-    capped_raw,
-    capped_raw_sql,
-    typed_columns,
-    validate,
-)
 
 # Natural keys per kind (loading is idempotent).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -165,14 +165,14 @@ def load_files(
 
     `display_names` gives the names to report and record for files (uploads are saved under
     temp names). `progress` is called after each file. `mapping` is a mapping file (TOML,
-    pipelines.formats.mapped) for vendor exports, or a list of files and folders of them (each
-    file takes the one its header fits); without it, each file takes its source's
+    pipelines.ingest.formats.mapped) for vendor exports, or a list of files and folders of them
+    (each file takes the one its header fits); without it, each file takes its source's
     saved mapping from `mappings/` beside `db`, if any. Client details are hashed with the salt of
-    pipelines.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`). `allowed_locations`, when
-    given, is the set of locations the person loading may write (the dashboard passes a
+    pipelines.ingest.pii (STUDIO_OPS_SALT, else `client-salt` beside `db`). `allowed_locations`,
+    when given, is the set of locations the person loading may write (the dashboard passes a
     manager's locations): rows of any other location are rejected with that reason.
     """
-    from pipelines.pii import SaltSource
+    from pipelines.ingest.pii import SaltSource
 
     settings = settings or load_settings()
     vendor = {
@@ -866,7 +866,7 @@ def build_demo(
     holding real data, or made empty by `init_warehouse`, is left as it is (RealDataError),
     even if that data was loaded while the demo waited for the lock.
     """
-    from pipelines.generate import write_chain  # the generator is only needed for demos
+    from pipelines.demo.generate import write_chain  # the generator is only needed for demos
 
     db = Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)

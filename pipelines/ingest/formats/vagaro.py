@@ -20,7 +20,7 @@ from one file to the other under the same id, and the later load wins.
 
 from __future__ import annotations
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     E,
@@ -35,7 +35,7 @@ from pipelines.formats.common import (
     read_below_header,
     word_among,
 )
-from pipelines.formats.native import normalise
+from pipelines.ingest.formats.native import normalise
 
 NAME = "vagaro"
 FIELDS: dict[str, tuple[str, ...]] = {

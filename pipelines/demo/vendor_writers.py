@@ -1,7 +1,7 @@
 """Rewrite a generated chain's bookings in a booking system's export format (demo data).
 
 `studio-ops generate OUTDIR --format VENDOR` first writes the native chain
-(pipelines.generate.write_chain), then this module replaces `bookings.csv` by one folder per
+(pipelines.demo.generate.write_chain), then this module replaces `bookings.csv` by one folder per
 location, `OUTDIR/<location>/`, holding that location's bookings as the vendor exports them,
 and a mapping file per location, `OUTDIR/mappings/<location>.toml` (the location, and what the
 vendor's columns mean). Rooms, shifts and locations stay native. Load with:

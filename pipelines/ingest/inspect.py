@@ -1,6 +1,6 @@
 """`studio-ops inspect FILE`: what the loader sees in a file, changing no warehouse.
 
-The file goes through the loader's own reading and checking (pipelines.load reads and checks
+The file goes through the loader's own reading and checking (pipelines.ingest.load reads and checks
 it the same way) in an in-memory DuckDB, so what inspect says is what a load would do with the
 file alone: the format recognised and every other format that would accept it, the export
 column each canonical field comes from, the first rows as they would be stored (clients only as
@@ -9,7 +9,7 @@ reasons. What a load checks against the warehouse (a booking stored under anothe
 the studio profile's names) is not looked at.
 
 A file that needs answers from its mapping file gets the same questions the Data page asks
-(pipelines.formats.needs.MappingNeeded). `--write-mapping OUT.toml` writes them as a draft
+(pipelines.ingest.formats.needs.MappingNeeded). `--write-mapping OUT.toml` writes them as a draft
 mapping: for a table no format knows, which column looks like which field and how its
 date-times are written are guessed from the header and the first rows, each guess on its own
 line with a comment saying why; what cannot be guessed (the location) is a commented-out line.
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import pii
-from pipelines.formats import ExportError, accepting_formats, is_profile
-from pipelines.formats.native import KINDS
-from pipelines.formats.needs import MappingNeeded
+from pipelines.ingest import pii
+from pipelines.ingest.formats import ExportError, accepting_formats, is_profile
+from pipelines.ingest.formats.native import KINDS
+from pipelines.ingest.formats.needs import MappingNeeded
 from pipelines.settings import Settings
 
 SHOWN_ROWS = 5  # rows shown as they would be stored
@@ -115,9 +115,9 @@ def inspect_file(
 
     `db` is the warehouse whose saved mappings (mappings/ beside it) and client-key salt are
     used, as a load into it would; nothing is written there."""
-    from pipelines.formats.common import sniff
-    from pipelines.formats.mapped import load_mapping, mappings_folder
-    from pipelines.load import _not_an_export, _read_and_validate
+    from pipelines.ingest.formats.common import sniff
+    from pipelines.ingest.formats.mapped import load_mapping, mappings_folder
+    from pipelines.ingest.load import _not_an_export, _read_and_validate
 
     settings = settings or Settings()
     found = Inspection(file=path)
@@ -137,8 +137,8 @@ def inspect_file(
         sniffed = sniff(path, settings)
         if isinstance(mapping, list | tuple):
             # several files or folders (--mapping again): the one that fits, as a load chooses
-            from pipelines.formats import _vendor_of
-            from pipelines.formats.mapped import choose_mapping, mapping_files
+            from pipelines.ingest.formats import _vendor_of
+            from pipelines.ingest.formats.mapped import choose_mapping, mapping_files
 
             given = [load_mapping(m) for m in mapping_files(list(mapping))]
             parsed = choose_mapping(given, sniffed, _vendor_of(sniffed))
@@ -146,7 +146,7 @@ def inspect_file(
             parsed = load_mapping(mapping) if mapping is not None else None
         folder = mappings_folder(db) if db is not None and parsed is None else None
         if parsed is None and folder is not None:
-            from pipelines.formats import _saved_mapping
+            from pipelines.ingest.formats import _saved_mapping
 
             parsed = _saved_mapping(sniffed, folder)
         found.formats = accepting_formats(sniffed, parsed)
@@ -166,9 +166,9 @@ def inspect_file(
 
 
 def _describe(con, rows, found: Inspection, path: Path, settings: Settings) -> None:
-    from pipelines.formats import native
-    from pipelines.formats.tabular import read_header
-    from pipelines.validate import typed_columns
+    from pipelines.ingest.formats import native
+    from pipelines.ingest.formats.tabular import read_header
+    from pipelines.ingest.validate import typed_columns
 
     found.kind, found.format, found.rows_read = rows.kind, rows.format, rows.rows_read
     if rows.format.startswith("native"):
@@ -189,7 +189,7 @@ def _describe(con, rows, found: Inspection, path: Path, settings: Settings) -> N
         "where reason is null "
         f"order by line_number limit {SHOWN_ROWS}"
     ).fetchall()
-    from pipelines.load import _repeated_rows
+    from pipelines.ingest.load import _repeated_rows
 
     valid = con.execute("select count(*) from export_checked where reason is null").fetchone()[0]
     found.repeated = _repeated_rows(con, rows.kind)
@@ -544,9 +544,9 @@ def draft_mapping(path: Path, found: Inspection, settings: Settings | None = Non
     """A draft mapping file for `path` (TOML), from what the mapping still lacks (the Data
     page's questions) and, for another system's table, guesses with a comment each. A line it
     cannot guess is commented out with its question. ExportError when no mapping helps."""
-    from pipelines.formats.common import sniff
-    from pipelines.formats.mapped import NAME as GENERIC
-    from pipelines.formats.mapped import answers_to_data
+    from pipelines.ingest.formats.common import sniff
+    from pipelines.ingest.formats.mapped import NAME as GENERIC
+    from pipelines.ingest.formats.mapped import answers_to_data
 
     need = found.needs
     if need is None:
@@ -591,7 +591,7 @@ def draft_mapping(path: Path, found: Inspection, settings: Settings | None = Non
         "# the '#' (or pass --location for the location). Then: studio-ops inspect FILE",
         "# --mapping THIS-FILE shows the rows as they would load.",
     ]
-    from pipelines.formats.mapped import to_toml
+    from pipelines.ingest.formats.mapped import to_toml
 
     for section in ["source", *sorted(k for k in data if k != "source")]:
         items = data.get(section) or {}
@@ -618,7 +618,7 @@ def draft_mapping(path: Path, found: Inspection, settings: Settings | None = Non
 
 def _unknown_status_words(path: Path, need, data, settings) -> list[str]:
     """Status words of the first rows the loader does not know, as commented-out lines."""
-    from pipelines.validate import canonical_status
+    from pipelines.ingest.validate import canonical_status
 
     column = data.get("columns", {}).get("status")
     if not column or column not in need.header:
@@ -637,7 +637,7 @@ def _unknown_status_words(path: Path, need, data, settings) -> list[str]:
 def write_draft(out: Path, text: str) -> None:
     """Write the draft through a temporary file; a draft whose guessed lines would not load
     is never written (ExportError)."""
-    from pipelines.formats.mapped import load_mapping
+    from pipelines.ingest.formats.mapped import load_mapping
 
     part = out.with_name(f".{out.name}.part")
     part.write_text(text, encoding="utf-8")

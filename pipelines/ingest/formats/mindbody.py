@@ -29,7 +29,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     E,
@@ -44,8 +44,8 @@ from pipelines.formats.common import (
     person_name,
     table_from_records,
 )
-from pipelines.formats.native import normalise
-from pipelines.formats.tabular import MB, ExportError
+from pipelines.ingest.formats.native import normalise
+from pipelines.ingest.formats.tabular import MB, ExportError
 
 NAME = "mindbody"
 FIELDS: dict[str, tuple[str, ...]] = {

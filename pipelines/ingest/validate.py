@@ -363,7 +363,7 @@ def validate(
     rules = list(_RULES[kind])
     if kind == "bookings" and _has_column(con, source, "location_name"):
         # a vendor's Location display name that resolved to no location (formats.common)
-        from pipelines.formats.common import unknown_location_reason
+        from pipelines.ingest.formats.common import unknown_location_reason
 
         position = next(n for n, (cond, _) in enumerate(rules) if cond == "location_id is null")
         rules.insert(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines import pii
-from pipelines.formats.tabular import Table
+from pipelines.ingest import pii
+from pipelines.ingest.formats.tabular import Table
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,8 @@ def canonical_select(
     With `keep_cells`, the cells the kind reads are passed through instead of raw_row, so that
     validation builds the raw text (`raw_row_expression`) of rejected rows only. With
     `hash_contacts`, a client_id that is an email address or a phone number becomes its client
-    key (pipelines.pii, salted with the parameter `$salt`), as a vendor export's client would.
+    key (pipelines.ingest.pii, salted with the parameter `$salt`), as a vendor export's client
+    would.
     """
     positions = column_positions(header, kind)
     selects = ["line_number"]

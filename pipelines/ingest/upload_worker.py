@@ -1,9 +1,9 @@
-"""Load the Data page's uploads in a child process: `python -m pipelines.upload_worker FOLDER`.
+"""Load the Data page's uploads in a child process: `python -m pipelines.ingest.upload_worker DIR`.
 
-The app (dashboard.uploads) writes the uploaded files and `job.json` into FOLDER, starts this
-module and watches it; this module runs pipelines.load.load_files and writes one FileResult per
-file to `results.json`. A file that needs more memory than the app can spare kills this child,
-never the app.
+The app (dashboard.uploads) writes the uploaded files and `job.json` into DIR, starts this
+module and watches it; this module runs pipelines.ingest.load.load_files and writes one
+FileResult per file to `results.json`. A file that needs more memory than the app can spare
+kills this child, never the app.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import resource
 import sys
 from pathlib import Path
 
-from pipelines.load import DemoWarehouseError, FileResult, load_files
+from pipelines.ingest.load import DemoWarehouseError, FileResult, load_files
 from pipelines.settings import Settings
 
 JOB = "job.json"

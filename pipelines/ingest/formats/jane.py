@@ -17,7 +17,7 @@ are derived. Booking ids: `Appointment ID`/`ID`.
 
 from __future__ import annotations
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     E,

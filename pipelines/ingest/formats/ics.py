@@ -47,7 +47,7 @@ from dateutil.rrule import rrule, rrulestr
 from recurring_ical_events.adapters.event import EventAdapter
 from recurring_ical_events.series import Series
 
-from pipelines.formats.common import (
+from pipelines.ingest.formats.common import (
     Columns,
     Context,
     Sniff,
@@ -55,7 +55,7 @@ from pipelines.formats.common import (
     client_cells,
     table_from_records,
 )
-from pipelines.formats.tabular import ExportError
+from pipelines.ingest.formats.tabular import ExportError
 from pipelines.settings import Settings
 
 NAME = "ics"

@@ -1,0 +1,2 @@
+"""The built-in demo: a synthetic chain (generate.py) and its exports in vendors' formats
+(vendor_writers.py). Never mixed with a studio's own warehouse."""
