@@ -14,19 +14,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
+from dashboard import navigation
 from pipelines.warehouse import store
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-PAGES = [
-    "today",
-    "capacity",
-    "bar_rooms",
-    "therapists",
-    "clients",
-    "locations",
-    "loads",
-    "metric_dictionary",
-]
+PAGES = navigation.names()  # every page a signed-in viewer sees (Setup: owners only)
 TIMEOUT = 60
 DEMO_LINE = "This is the built-in demo chain (made-up data). Start your own with `studio-ops init`"
 

@@ -20,21 +20,13 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
+from dashboard import navigation
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
-PAGES = [
-    "today",
-    "capacity",
-    "bar_rooms",
-    "therapists",
-    "clients",
-    "locations",
-    "loads",
-    "metric_dictionary",
-]
+PAGES = navigation.names()  # every page a signed-in viewer sees (Setup: owners only)
 TIMEOUT = 60
 
 # --- what Streamlit's markdown would make of a source ---------------------------------------

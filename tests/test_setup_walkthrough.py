@@ -22,7 +22,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import uploads
+from dashboard import navigation, uploads
 from pipelines.ingest.load import is_demo
 from pipelines.settings import Settings
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
@@ -30,16 +30,7 @@ from tests.test_load import BOOKING_HEADER, booking, write_csv
 
 APP = ROOT / "streamlit_app.py"
 README = ROOT / "README.md"
-PAGES = [
-    "today",
-    "capacity",
-    "bar_rooms",
-    "therapists",
-    "clients",
-    "locations",
-    "loads",
-    "metric_dictionary",
-]
+PAGES = navigation.names()  # every page a signed-in viewer sees (Setup: owners only)
 DEMO_LINE = "This is the built-in demo chain (made-up data). Start your own with `studio-ops init`"
 REFUSED = (
     "holds the built-in demo chain (made-up data), which never mixes with a studio's own "
