@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.demo.generate import FUTURE_DAYS, HEADERS, write_chain
+from pipelines.demo.generate import HEADERS, write_chain
+from pipelines.demo.simulation import FUTURE_DAYS
 
 START = date(2024, 3, 1)
 DAYS = 120
