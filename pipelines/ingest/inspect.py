@@ -25,9 +25,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.canonical import KINDS
 from pipelines.ingest import pii
 from pipelines.ingest.formats import ExportError, accepting_formats, is_profile
-from pipelines.ingest.formats.native import KINDS
 from pipelines.ingest.formats.needs import MappingNeeded
 from pipelines.settings import Settings
 

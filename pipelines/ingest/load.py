@@ -1,6 +1,6 @@
 """Load export files into the warehouse: per-file atomic, idempotent, then publish.
 
-Each file runs in its own transaction on the private building copy (pipelines.warehouse):
+Each file runs in its own transaction on the private building copy (pipelines.warehouse.store):
 a file that cannot be read, or whose rows are all invalid, is rolled back and leaves no trace;
 invalid rows of a good file go to `rejected_rows` and the rest loads. Rows replace earlier rows
 with the same key (loading is idempotent), so overlapping exports never duplicate, and a later
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import warehouse
+from pipelines.canonical import KINDS
 from pipelines.ingest.formats import ExportError, ExportRows, is_profile, read_export
 from pipelines.ingest.formats.mapped import mappings_folder
 from pipelines.ingest.formats.needs import MappingNeeded
@@ -42,14 +42,10 @@ from pipelines.profile import (
     stored_profile,
 )
 from pipelines.settings import Settings, load_settings
+from pipelines.warehouse import build, snapshot, store
 
 # Natural keys per kind (loading is idempotent).
-KEYS: dict[str, tuple[str, ...]] = {
-    "bookings": ("source", "booking_id"),
-    "rooms": ("location_id", "room_id", "date"),
-    "therapist_shifts": ("location_id", "therapist_id", "date", "shift_start"),
-    "locations": ("location_id",),
-}
+KEYS: dict[str, tuple[str, ...]] = {name: kind.key for name, kind in KINDS.items()}
 RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
 # Files in an export folder that are never exports (mapping files, notes); named files load.
 # A .toml in a folder that is a studio profile (by its content) loads, mapping files do not.
@@ -186,7 +182,7 @@ def load_files(
     display_names = display_names or {}
     results: list[FileResult] = []
     try:
-        with warehouse.building(db, memory_mb=settings.load_memory_mb) as con:
+        with store.building(db, memory_mb=settings.load_memory_mb) as con:
             # under the warehouse lock, so a demo swapped in meanwhile is refused as well
             if is_demo(con):
                 raise DemoWarehouseError(
@@ -216,9 +212,9 @@ def load_files(
             if not any(r.outcome == "loaded" for r in results):
                 raise _NothingToPublish
             # every load re-makes the profile's rooms and shifts: the days ahead move on
-            with warehouse.timed("studio profile: rooms and shifts"):
+            with store.timed("studio profile: rooms and shifts"):
                 expand_profile(con, settings.profile_days_ahead, date.today())
-            warehouse.build_marts(con, settings)
+            build.build_marts(con, settings)
     except _NothingToPublish:
         pass
     return results
@@ -271,14 +267,14 @@ def _load_file(
     except ExportError as error:
         return FileResult(file_name, "failed", message=str(error))
     except (duckdb.Error, OSError, MemoryError) as error:
-        reason = warehouse.disk_full_reason(error)
+        reason = store.disk_full_reason(error)
         if reason:  # nothing more can be written: the whole load stops, publishing nothing
-            raise warehouse.DiskFullError(
+            raise store.DiskFullError(
                 f"{file_name}: not loaded: disk full ({reason}); the load stopped, "
                 "nothing was published"
             ) from None
-        if warehouse.out_of_memory(error):
-            limit = warehouse.memory_advice(warehouse.load_memory_mb(con))
+        if store.out_of_memory(error):
+            limit = store.memory_advice(store.load_memory_mb(con))
             return FileResult(file_name, "failed", message=f"ran out of memory ({limit})")
         if isinstance(error, duckdb.Error):
             return FileResult(file_name, "failed", message=_first_line(error))
@@ -311,7 +307,7 @@ def _load_rows(
 ) -> FileResult:
     vendor = dict(vendor)
     allowed = vendor.pop("allowed", None)
-    with warehouse.timed(f"read and check {path.name}"):
+    with store.timed(f"read and check {path.name}"):
         rows = _read_and_validate(con, path, location, vendor)
     if rows.kind == "bookings":  # display names -> the studio profile's ids
         apply_names(con, "export_checked")
@@ -337,7 +333,7 @@ def _load_rows(
     # Reading and checking used temp tables only; the writes below are one transaction.
     con.execute("begin transaction")
     try:
-        with warehouse.timed(f"write {path.name}"):
+        with store.timed(f"write {path.name}"):
             _write_rows(con, rows, file_name, digest, started, valid - repeated, rejected, repeated)
             con.execute("commit")
     except BaseException:
@@ -803,7 +799,7 @@ def _stop_change_log(con: duckdb.DuckDBPyConnection) -> None:
 
 def _record_changes(con: duckdb.DuckDBPyConnection, kind: str, rows: str) -> None:
     """Add the location-days and clients of `rows` (a parenthesised SELECT) to the change log."""
-    if not warehouse.exists(con, "changed_clients", temporary=True):
+    if not store.exists(con, "changed_clients", temporary=True):
         return  # stopped: the marts are rebuilt whole
     if kind == "bookings":
         con.execute(
@@ -824,15 +820,15 @@ def _record_changes(con: duckdb.DuckDBPyConnection, kind: str, rows: str) -> Non
         )
 
 
-class RealDataError(warehouse.WarehouseError):
+class RealDataError(store.WarehouseError):
     """`build_demo` found real data where the demo was to go, and left it as it was."""
 
 
-class DemoWarehouseError(warehouse.WarehouseError):
+class DemoWarehouseError(store.WarehouseError):
     """A load into the demo's warehouse: refused whole, the demo left as it was."""
 
 
-class NotEmptyError(warehouse.WarehouseError):
+class NotEmptyError(store.WarehouseError):
     """`init_warehouse` found its file changed by a load or a demo meanwhile, and left it."""
 
 
@@ -871,7 +867,7 @@ def build_demo(
     db = Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
     fresh = db.with_name(db.name + ".demo")
-    with warehouse.exclusive_lock(db):
+    with store.exclusive_lock(db):
         state = "demo" if replace else _warehouse_state(db)
         if state == "real":
             raise RealDataError(f"{db} holds real data, not the demo")
@@ -883,9 +879,9 @@ def build_demo(
         try:
             write_chain(exports)
             results = load_files(fresh, [exports], settings=settings)
-            with warehouse.building(fresh) as con:
+            with store.building(fresh) as con:
                 last = con.execute("select max(load_id) from load_runs").fetchone()[0]
-                warehouse.set_info(con, DEMO_LAST_LOAD, str(last))
+                store.set_info(con, DEMO_LAST_LOAD, str(last))
             fresh.replace(db)
         finally:
             shutil.rmtree(exports, ignore_errors=True)
@@ -909,9 +905,9 @@ def init_warehouse(db: Path | str, *, settings: Settings | None = None) -> str:
     fresh = db.with_name(db.name + ".init")
     fresh.unlink(missing_ok=True)
     try:
-        with warehouse.building(fresh) as con:
-            warehouse.build_marts(con, settings or load_settings())
-        with warehouse.exclusive_lock(db):
+        with store.building(fresh) as con:
+            build.build_marts(con, settings or load_settings())
+        with store.exclusive_lock(db):
             if _warehouse_state(db) != state:  # a load or a demo got there first: keep it
                 raise NotEmptyError(
                     f"{db} changed while init ran (a load or a demo); nothing changed, "
@@ -928,11 +924,11 @@ def _warehouse_state(db: Path) -> str:
     """absent | demo | empty (no loaded file) | real (loaded exports)."""
     if not db.exists():
         return "absent"
-    con = warehouse.open_snapshot(db)
+    con = snapshot.open_snapshot(db)
     try:
         if is_demo(con):
             return "demo"
-        if not warehouse.exists(con, "load_runs"):
+        if not store.exists(con, "load_runs"):
             return "empty"
         loaded = con.execute("select count(*) from load_runs where outcome = 'loaded'")
         return "real" if loaded.fetchone()[0] else "empty"
@@ -942,7 +938,7 @@ def _warehouse_state(db: Path) -> str:
 
 def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse holds the built-in demo chain and nothing loaded since."""
-    if not warehouse.exists(con, "warehouse_info") or not warehouse.exists(con, "load_runs"):
+    if not store.exists(con, "warehouse_info") or not store.exists(con, "load_runs"):
         return False
     return bool(con.execute(IS_DEMO_SQL).fetchone()[0])
 

@@ -19,10 +19,16 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pipelines.ingest.formats.common import Expr
+from pipelines.ingest.formats.sql_expr import E, Expr
+from pipelines.ingest.formats.tabular import ExportError
+from pipelines.ingest.validate import (
+    FALSE_WORDS,
+    RAW_ROW_LIMIT,
+    STATUS_WORDS,
+    TRUE_WORDS,
+    capped_raw,
+)
 
 SALT_ENV = "STUDIO_OPS_SALT"
 SALT_FILE = "client-salt"
@@ -58,8 +64,6 @@ class SaltSource:
 
 def env_salt() -> str:
     """The salt from STUDIO_OPS_SALT, for callers that have no warehouse file."""
-    from pipelines.ingest.formats.tabular import ExportError
-
     env = os.environ.get(SALT_ENV)
     if not env:
         raise ExportError(f"client details need a salt: set {SALT_ENV} or load with load_files")
@@ -112,8 +116,6 @@ def client_key(salt: str, email: str | None, phone: str | None, name: str | None
 
 def client_key_sql(email: Expr, phone: Expr, name: Expr) -> Expr:
     """SQL for the client key from cell expressions; `ctx.salt` comes from the vendor_ctx row."""
-    from pipelines.ingest.formats.common import E
-
     mail = E("nullif(lower(trim({})), '')", email)
     digits = E("nullif(regexp_replace(coalesce({}, ''), '[^0-9]', '', 'g'), '')", phone)
     spaced = E("nullif(regexp_replace(trim({}), '\\s+', ' ', 'g'), '')", name)
@@ -208,14 +210,6 @@ def mask_unaligned_row(raw: str) -> str:
     its cells may have shifted, so no header says which one is a client's name, email or
     phone. Each comma-separated piece is masked by its shape (mask_cell), and the text is
     capped like every rejected row's (validate.capped_raw): pieces are masked up to the cap."""
-    from pipelines.ingest.validate import (
-        FALSE_WORDS,
-        RAW_ROW_LIMIT,
-        STATUS_WORDS,
-        TRUE_WORDS,
-        capped_raw,
-    )
-
     words = frozenset(STATUS_WORDS) | frozenset(TRUE_WORDS) | frozenset(FALSE_WORDS)
     pieces, length, start = [], -1, 0  # length: of the pieces joined by commas
     while start <= len(raw) and length <= RAW_ROW_LIMIT:

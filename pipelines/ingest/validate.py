@@ -12,6 +12,8 @@ import re
 
 import duckdb
 
+from pipelines.canonical import KINDS, STATUSES
+
 DATETIME_FORMATS = [
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
@@ -67,7 +69,7 @@ STATUS_WORDS: dict[str, str] = {
         ["latecancel", "latecancelled", "latecanceled", "latecancellation"], "late_cancelled"
     ),
 }
-CANONICAL_STATUSES = ("completed", "booked", "no_show", "cancelled", "late_cancelled")
+CANONICAL_STATUSES = STATUSES  # the canonical model's (pipelines.canonical)
 
 
 def status_key(word: str) -> str:
@@ -280,51 +282,66 @@ _RULES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# The SQL that gives each typed column of a kind from the checked text columns. Which columns a
+# kind has, and their order (the raw table's), come from the canonical model.
+_TYPED_SQL: dict[str, dict[str, str]] = {
+    "bookings": {
+        "source": "coalesce(source, 'native')",
+        "booking_id": "booking_id",
+        "location_id": "location_id",
+        "room_id": "room_id",
+        "therapist_id": "therapist_id",
+        "client_id": "client_id",
+        "service": "service",
+        "uses_bars": "uses_bars_value",
+        "status": "status_canonical",
+        "status_word": "status",
+        "price": "price_value",
+        "start_at": "start_at_value",
+        "end_at": "coalesce(end_at_value, start_at_value + to_minutes(duration_value))",
+        "created_at": "created_at_value",
+        "cancelled_at": "cancelled_at_value",
+    },
+    "rooms": {
+        "date": "date_value",
+        "location_id": "location_id",
+        "room_id": "room_id",
+        "room_name": "room_name",
+        "has_bars": "has_bars_value",
+        "opens_at": "opens_value",
+        "closes_at": "closes_value",
+        "blocked_minutes": "coalesce(blocked_value, 0)",
+    },
+    "therapist_shifts": {
+        "date": "date_value",
+        "location_id": "location_id",
+        "therapist_id": "therapist_id",
+        "therapist_name": "therapist_name",
+        "bar_trained": "bar_trained_value",
+        "shift_start": "start_value",
+        "shift_end": "end_value",
+        "break_minutes": "coalesce(break_value, 0)",
+    },
+    "locations": {
+        "location_id": "location_id",
+        "name": "name",
+        "timezone": "timezone",
+    },
+}
+
 # The typed columns each kind produces, in raw-table order (without load_id, line_number).
 _TYPED: dict[str, list[tuple[str, str]]] = {
-    "bookings": [
-        ("source", "coalesce(source, 'native')"),
-        ("booking_id", "booking_id"),
-        ("location_id", "location_id"),
-        ("room_id", "room_id"),
-        ("therapist_id", "therapist_id"),
-        ("client_id", "client_id"),
-        ("service", "service"),
-        ("uses_bars", "uses_bars_value"),
-        ("status", "status_canonical"),
-        ("status_word", "status"),
-        ("price", "price_value"),
-        ("start_at", "start_at_value"),
-        ("end_at", "coalesce(end_at_value, start_at_value + to_minutes(duration_value))"),
-        ("created_at", "created_at_value"),
-        ("cancelled_at", "cancelled_at_value"),
-    ],
-    "rooms": [
-        ("date", "date_value"),
-        ("location_id", "location_id"),
-        ("room_id", "room_id"),
-        ("room_name", "room_name"),
-        ("has_bars", "has_bars_value"),
-        ("opens_at", "opens_value"),
-        ("closes_at", "closes_value"),
-        ("blocked_minutes", "coalesce(blocked_value, 0)"),
-    ],
-    "therapist_shifts": [
-        ("date", "date_value"),
-        ("location_id", "location_id"),
-        ("therapist_id", "therapist_id"),
-        ("therapist_name", "therapist_name"),
-        ("bar_trained", "bar_trained_value"),
-        ("shift_start", "start_value"),
-        ("shift_end", "end_value"),
-        ("break_minutes", "coalesce(break_value, 0)"),
-    ],
-    "locations": [
-        ("location_id", "location_id"),
-        ("name", "name"),
-        ("timezone", "timezone"),
-    ],
+    kind: [(name, _TYPED_SQL[kind][name]) for name in KINDS[kind].typed_columns()]
+    for kind in _TYPED_SQL
 }
+
+
+def unknown_location_reason(name_sql: str) -> str:
+    """The SQL of the reason a row whose location display name nothing resolves is rejected."""
+    return (
+        f"'location ' || quoted({name_sql}) || ' is not known: add it to the studio profile "
+        "or to [locations] in the mapping'"
+    )
 
 
 def typed_columns(kind: str) -> list[str]:
@@ -363,8 +380,6 @@ def validate(
     rules = list(_RULES[kind])
     if kind == "bookings" and _has_column(con, source, "location_name"):
         # a vendor's Location display name that resolved to no location (formats.common)
-        from pipelines.ingest.formats.common import unknown_location_reason
-
         position = next(n for n, (cond, _) in enumerate(rules) if cond == "location_id is null")
         rules.insert(
             position, ("location_name is not null", unknown_location_reason("location_name"))

@@ -12,15 +12,14 @@ native format is tried last, through its fast DuckDB CSV path. File names are ne
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from pipelines.ingest import pii
 from pipelines.ingest.formats import native
+from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.tabular import (
-    ExportError,
     plain_record_count,
     read_csv_cells,
     read_header,
@@ -28,34 +27,10 @@ from pipelines.ingest.formats.tabular import (
 )
 
 
-@dataclass
-class ExportRows:
-    """What an adapter read: the kind, the format, and rows rejected before validation."""
-
-    kind: str
-    format: str
-    table: str
-    rows_read: int | None  # None: not known until the fast read's `table` is validated
-    rejects: list[tuple[int, str, str]] = field(default_factory=list)
-    # A fast read: `table` is a parenthesised SELECT taking these named parameters, and
-    # `plain_records` is how many records it must give for its line numbers to be right.
-    params: dict[str, object] = field(default_factory=dict)
-    plain_records: int | None = None
-    # The SQL of a row's raw text over `table` (computed for rejected rows only).
-    raw_row: str = "raw_row"
-    # An outcome report (a mapping's [outcome]): {"status": ..., "match": [...]}. Its rows
-    # update the status of bookings already loaded (pipelines.ingest.load._match_outcomes).
-    outcome: dict | None = None
-    # canonical field -> the export's columns it is read from (`studio-ops inspect` shows it)
-    columns: dict[str, list[str]] = field(default_factory=dict)
-    # Rows that are not bookings (Jane's Never Booked, Vagaro's Personal Off staff blocks):
-    # what they are -> how many; counted apart (rows_read = loaded + rejected + skipped).
-    skipped: dict[str, int] = field(default_factory=dict)
-    skip_why: str = ""
-
-
 def _adapters():
     """Vendor adapters in detection order (the most specific signatures first)."""
+    # Imported when first needed, not for a loop: ics pulls in icalendar, dateutil and
+    # recurring-ical-events, which `studio-ops inspect` of a native file never needs.
     from pipelines.ingest.formats import (
         acuity,
         calendly,
@@ -95,7 +70,6 @@ def read_export(
     mappings (pipelines.ingest.formats.mapped.saved_mapping): without `mapping`, a vendor export
     takes its vendor's saved mapping, and a table no format knows a saved generic one that fits it.
     """
-    from pipelines.ingest import pii
     from pipelines.ingest.formats.common import Context, sniff
     from pipelines.ingest.formats.mapped import choose_mapping, load_mapping, mapping_files
 

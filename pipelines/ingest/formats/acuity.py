@@ -22,24 +22,26 @@ Acuity has no status column. The rule used here:
 - Otherwise an appointment on a day before the load day is completed (it was booked and not
   cancelled; Acuity records nothing more), and one on the load day or later is booked.
 Booking ids are Acuity's `Appointment ID`, stable across re-exports.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
-    E,
-    Expr,
-    P,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     iso_datetime,
     read_vendor_table,
 )
 from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
+from pipelines.ingest.formats.sql_expr import E, Expr, P, blank
 
 NAME = "acuity"
 SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calendar")
@@ -80,6 +82,9 @@ THERAPIST_QUESTION = Question(
     "for a one-therapist account only. Use the name or id your shift files use.",
     only_if={"acuity.calendar": ("room", "location")},
 )
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 
 def _check_mapping(sniff: Sniff, ctx: Context) -> None:
@@ -130,7 +135,7 @@ def _check_mapping(sniff: Sniff, ctx: Context) -> None:
         )
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return (
         sniff.container in ("csv", "xlsx")
         and sniff.rows[:1] != []
@@ -138,7 +143,7 @@ def detect(sniff: Sniff, mapping) -> bool:
     )
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     _check_mapping(sniff, ctx)
     meaning = ctx.mapping.acuity_calendar
     therapist = ctx.mapping.acuity_therapist

@@ -9,22 +9,29 @@ Question/Response pairs (any number, with quoted commas and newlines) are ignore
 stored. Booking ids: `Invitee UUID` (one per booking, also in group events), else `Event UUID`.
 Calendly cannot carry rooms, late cancellations (no cancellation time) or prices without a
 payment integration.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
-    E,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     iso_datetime,
     past_or_future,
     read_vendor_table,
 )
+from pipelines.ingest.formats.sql_expr import E, blank
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 NAME = "calendly"
 SIGNATURE = ("Invitee Email", "Event Type Name", "Start Date & Time", "End Date & Time")
@@ -32,11 +39,11 @@ DATETIME_FORMATS = ["%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M%p", "%Y-%m-%d %H:%M"]
 STATUSES: dict[str, str] = {}
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return sniff.container in ("csv", "xlsx") and sniff.header_row(*SIGNATURE) == 0
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     ctx.require_location("Calendly")
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)

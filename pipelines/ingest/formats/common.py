@@ -19,16 +19,18 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
+from pipelines.canonical import KINDS, normalise
 from pipelines.ingest import pii
 from pipelines.ingest.formats import tabular
-from pipelines.ingest.formats.native import KINDS, normalise
-from pipelines.ingest.formats.tabular import ExportError
+from pipelines.ingest.formats.base import ExportError, ExportRows, Sniff
+from pipelines.ingest.formats.needs import MappingNeeded, location_question
+from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, blank
 
 if TYPE_CHECKING:
     from pipelines.ingest.formats.mapped import Mapping
@@ -37,29 +39,6 @@ if TYPE_CHECKING:
 SNIFF_ROWS = 40  # a preamble (Vagaro) puts the header as low as row 23
 ISO = "%Y-%m-%d %H:%M:%S"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
-
-
-@dataclass
-class Sniff:
-    """A file's container (by its bytes) and, for tables, its first rows."""
-
-    path: Path
-    container: str  # csv | xlsx | parquet | html | ics
-    text_head: str = ""
-    rows: list[list[str]] = field(default_factory=list)
-    limits: Settings = field(default_factory=lambda: tabular.limits_or_defaults(None))
-
-    def header_row(self, *names: str) -> int | None:
-        """Index in `rows` of the first row holding every one of `names` (normalised)."""
-        wanted = {normalise(n) for n in names}
-        for index, row in enumerate(self.rows):
-            if wanted <= {normalise(c) for c in row if c}:
-                return index
-        return None
-
-    @property
-    def header(self) -> list[str]:
-        return self.rows[0] if self.rows else []
 
 
 def sniff(path: Path, limits: Settings | None = None) -> Sniff:
@@ -131,8 +110,6 @@ class Context:
     def require_location(self, vendor: str) -> str:
         location = self.default_location()
         if not location:
-            from pipelines.ingest.formats.needs import MappingNeeded, location_question
-
             # "Acuity", "calendar (ICS)" -> the adapter's name, for the Data page's questions
             name = "ics" if vendor.startswith("calendar") else vendor.lower()
             raise MappingNeeded(
@@ -144,55 +121,6 @@ class Context:
                 known=self.mapping.answers() if self.mapping else {},
             )
         return location
-
-
-# --- SQL expressions with bound parameters ---------------------------------------------------
-
-
-class P:
-    """A bound parameter inside an expression template."""
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-@dataclass(frozen=True)
-class Expr:
-    """A SQL expression and the parameters its `?` placeholders bind, in order."""
-
-    sql: str
-    params: tuple = ()
-
-
-NULL = Expr("cast(null as varchar)")
-
-
-def E(template: str, *args: Expr | P | str) -> Expr:
-    """Fill each `{}` of template with an Expr, a parameter (P) or a fixed SQL snippet."""
-    parts = template.split("{}")
-    if len(parts) != len(args) + 1:
-        raise ValueError(f"template {template!r} needs {len(parts) - 1} arguments")
-    sql, params = [parts[0]], []
-    for arg, rest in zip(args, parts[1:], strict=True):
-        if isinstance(arg, Expr):
-            sql.append(arg.sql)
-            params.extend(arg.params)
-        elif isinstance(arg, P):
-            sql.append("?")
-            params.append(arg.value)
-        else:
-            sql.append(arg)
-        sql.append(rest)
-    return Expr("".join(sql), tuple(params))
-
-
-def lit(value: str | None) -> Expr:
-    return NULL if value is None else Expr("cast(? as varchar)", (value,))
-
-
-def blank(expr: Expr) -> Expr:
-    """Trimmed text, NULL when blank."""
-    return E("nullif(trim({}), '')", expr)
 
 
 def iso_datetime(expr: Expr, formats: Iterable[str]) -> Expr:
@@ -448,14 +376,6 @@ LOCATION_NAME_VENDORS = frozenset({"fresha", "square", "vagaro", "jane"})
 LOCATION_NAME_BATCH = 10_000
 
 
-def unknown_location_reason(name_sql: str) -> str:
-    """The SQL of the reason a row whose location display name nothing resolves is rejected."""
-    return (
-        f"'location ' || quoted({name_sql}) || ' is not known: add it to the studio profile "
-        "or to [locations] in the mapping'"
-    )
-
-
 def install_location_names(ctx: Context, table: tabular.Table, name: Expr) -> None:
     """Temp table vendor_locations (name, id): each display name the file's Location column
     holds (trimmed) and the location id it resolves to. Names resolve, case, spacing and
@@ -542,8 +462,6 @@ def build_bookings(
     booking): such rows are left out and counted per name (ExportRows.skipped), `skip_why`
     saying why (Jane's `Never Booked`: "not appointments").
     """
-    from pipelines.ingest.formats import ExportRows
-
     source = ctx.source(vendor)
     location = location if location is not None else ctx.default_location()
     install_lookups(ctx, statuses, location, source)

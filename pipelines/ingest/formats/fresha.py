@@ -9,30 +9,30 @@ Statuses: Booked, Confirmed, Arrived, Started, Completed -> completed for Arrive
 Completed; No-show; Cancelled. Booking ids: the appointment reference.
 Only English headers are recognised (Fresha follows the account's language): a studio with
 another language maps its columns with the generic [columns] mapping.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
+from pipelines.canonical import normalise
 from pipelines.ingest.formats import tabular
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     ISO,
-    NULL,
     Columns,
     Context,
-    E,
-    Expr,
-    P,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     iso_datetime,
     minutes_text,
     read_vendor_table,
 )
-from pipelines.ingest.formats.native import normalise
+from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, blank
 
 NAME = "fresha"
 DATETIME_FORMATS = [
@@ -69,7 +69,7 @@ def _has(sniff: Sniff, *options: str) -> bool:
     return any(normalise(o) in names for o in options)
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return (
         sniff.container in ("csv", "xlsx")
         and _has(sniff, "Appointment reference", "Ref #", "Reference")
@@ -97,7 +97,7 @@ def _start_formats(ctx: Context) -> list[str]:
     return explicit + numeric + DATETIME_FORMATS + ISO_FORMATS
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)
     if not c.has("Location"):
@@ -198,6 +198,9 @@ _PRICE = (
     "'^[^0-9-]*(-?[0-9]{1,3}(,[0-9]{3})*([.][0-9]+)?|-?[0-9]+([.][0-9]+)?)[^0-9]*$', 1), "
     "',', ''), '') as decimal(14, 2))"
 )
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 
 def _visits(ctx: Context, table: tabular.Table, lines: dict[str, Expr]):

@@ -33,12 +33,15 @@ unless the pattern's `status` group gives a word. Booking ids: UID, plus the occ
 original start for recurring events (the RECURRENCE-ID), stable across re-exports.
 Client details (the SUMMARY's client, ATTENDEE emails) are never stored: the client becomes the
 hash key and the SUMMARY is not kept.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -47,6 +50,7 @@ from dateutil.rrule import rrule, rrulestr
 from recurring_ical_events.adapters.event import EventAdapter
 from recurring_ical_events.series import Series
 
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
@@ -64,6 +68,9 @@ NAME = "ics"
 DEFAULT_SUMMARY = (
     r"^[\s\p{Z}]*(?P<service>.+?)[\s\p{Z}]+[-–—:|][\s\p{Z}]+(?P<client>.+?)[\s\p{Z}]*$"
 )
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 MIN_GAP = timedelta(minutes=1)  # occurrences closer than this are refused
 EVENT_STEPS_PER_OCCURRENCE = 20  # candidate dates an event may examine, per allowed occurrence
 FILE_STEPS_PER_APPOINTMENT = 10  # candidate dates a file may examine, per allowed appointment
@@ -84,7 +91,7 @@ STATUSES = {"CANCELLED": "cancelled", "CONFIRMED": "booked", "TENTATIVE": "booke
 USED = ("UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return sniff.container == "ics"
 
 
@@ -319,7 +326,7 @@ def _parse(text: str):
     return calendar, list(zip(events, lines, strict=True))
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     text = sniff.path.read_bytes().decode("utf-8-sig", errors="replace")
     calendar, events = _parse(text)
     if not events:

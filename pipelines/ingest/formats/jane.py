@@ -13,17 +13,19 @@ are not appointments: they are skipped and counted (the load's summary line says
 `First Visit` is not mapped: rejected with `unknown status` unless [status_words] says what it
 means. The cancellation date (`Cancelled At`, ...) becomes cancelled_at, so late cancellations
 are derived. Booking ids: `Appointment ID`/`ID`.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
-    E,
-    Expr,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     generic_mapping_fits,
@@ -35,6 +37,10 @@ from pipelines.ingest.formats.common import (
     renamed_header,
     word_among,
 )
+from pipelines.ingest.formats.sql_expr import E, Expr, blank
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 NAME = "jane"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -79,7 +85,7 @@ STATUSES = {
 NOT_APPOINTMENTS = ("Never Booked", "Archived", "Deleted (Archived)")
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     if sniff.container not in ("csv", "xlsx"):
         return False
     if generic_mapping_fits(sniff, mapping):
@@ -91,7 +97,7 @@ def detect(sniff: Sniff, mapping) -> bool:
     )
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
 

@@ -35,6 +35,8 @@ become the location's wall-clock; a start without a time of day is rejected unle
 date_only says otherwise (docs/exports.md, The mapping file). Client columns (`client_email`,
 `client_phone`, `client_name`, `client_first_name` + `client_last_name`, or `client_id`, a
 client code) are hashed like every vendor's.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -45,26 +47,23 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from pipelines.canonical import KINDS
 from pipelines.ingest import pii
 from pipelines.ingest.formats import ics
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     ISO,
-    NULL,
     Columns,
     Context,
-    E,
-    Expr,
-    P,
     Sniff,
     build_bookings,
     client_cells,
-    lit,
     minutes_text,
     read_below_header,
     read_vendor_table,
 )
-from pipelines.ingest.formats.native import KINDS
 from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
+from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, lit
 from pipelines.ingest.formats.tabular import ExportError
 from pipelines.ingest.validate import CANONICAL_STATUSES
 
@@ -541,7 +540,7 @@ def derived_id(location: Expr, client: Expr, start: Expr, therapist: Expr, servi
     )
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     mapping = ctx.mapping
     assert mapping is not None
     cols = mapping.columns

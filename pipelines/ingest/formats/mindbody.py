@@ -22,20 +22,22 @@ Booking ids: the export's appointment id when it has one; otherwise a hash of st
 client key, which is the same in every overlapping yearly or monthly export, so they load
 without duplicates (a rescheduled appointment is then a new booking: its old slot stays until a
 later export shows it cancelled).
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from typing import TYPE_CHECKING
 
+from pipelines.canonical import normalise
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
-    E,
-    Expr,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     iso_date_time,
@@ -44,8 +46,11 @@ from pipelines.ingest.formats.common import (
     person_name,
     table_from_records,
 )
-from pipelines.ingest.formats.native import normalise
+from pipelines.ingest.formats.sql_expr import E, Expr, blank
 from pipelines.ingest.formats.tabular import MB, ExportError
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 NAME = "mindbody"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -246,7 +251,7 @@ def _parse(path, limits) -> list[dict]:
     return [t for t in _tables(path, limits) if _header_at(t["rows"]) is not None]
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     if sniff.container != "html":
         return False
     lowered = sniff.text_head.lower()
@@ -258,7 +263,7 @@ def _staff_label(text: str) -> str:
     return text.strip()
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     tables = _parse(sniff.path, sniff.limits)
     if not tables:
         raise ExportError(

@@ -7,89 +7,11 @@ ignored, and optional columns that are absent become NULL.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import duckdb
 
+from pipelines.canonical import KINDS, Kind, normalise
 from pipelines.ingest import pii
 from pipelines.ingest.formats.tabular import Table
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One export kind: its canonical columns and which of them the header must have."""
-
-    name: str
-    columns: tuple[str, ...]
-    required: tuple[str, ...]
-    # Columns of which at least one must be present (e.g. end_at or duration_minutes).
-    one_of: tuple[str, ...] = ()
-
-
-# location_id is not required in the header: `--location` supplies it for exports without it.
-KINDS: dict[str, Kind] = {
-    "bookings": Kind(
-        "bookings",
-        columns=(
-            "source",
-            "booking_id",
-            "location_id",
-            "room_id",
-            "therapist_id",
-            "client_id",
-            "service",
-            "uses_bars",
-            "start_at",
-            "end_at",
-            "duration_minutes",
-            "status",
-            "created_at",
-            "cancelled_at",
-            "price",
-        ),
-        required=("booking_id", "therapist_id", "client_id", "service", "start_at", "status"),
-        one_of=("end_at", "duration_minutes"),
-    ),
-    "rooms": Kind(
-        "rooms",
-        columns=(
-            "date",
-            "location_id",
-            "room_id",
-            "room_name",
-            "has_bars",
-            "opens_at",
-            "closes_at",
-            "blocked_minutes",
-        ),
-        required=("date", "room_id", "has_bars", "opens_at", "closes_at"),
-    ),
-    "therapist_shifts": Kind(
-        "therapist_shifts",
-        columns=(
-            "date",
-            "location_id",
-            "therapist_id",
-            "therapist_name",
-            "bar_trained",
-            "shift_start",
-            "shift_end",
-            "break_minutes",
-        ),
-        required=("date", "therapist_id", "bar_trained", "shift_start", "shift_end"),
-    ),
-    "locations": Kind(
-        "locations",
-        columns=("location_id", "name", "timezone"),
-        required=("location_id", "name"),
-    ),
-}
-
-
-def normalise(column: str) -> str:
-    """How docs/exports.md matches column names: case-insensitive, no spaces or underscores."""
-    return re.sub(r"[\s_]+", "", column.strip().lstrip("\ufeff")).lower()
 
 
 def column_positions(header: list[str], kind: Kind) -> dict[str, int]:

@@ -11,17 +11,19 @@ on the load day or later booked. A DECLINED request never held the slot and coun
 cancelled. `Resource` (the room resource of the appointment segment) becomes the room.
 Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept).
 Booking ids: `Appointment ID`/`Booking ID`.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
-    E,
-    Expr,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     generic_mapping_fits,
@@ -33,6 +35,10 @@ from pipelines.ingest.formats.common import (
     read_vendor_table,
     renamed_header,
 )
+from pipelines.ingest.formats.sql_expr import E, Expr, blank
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 NAME = "square"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -73,7 +79,7 @@ def _has(names: set[str], field: str) -> bool:
     return any(loose_key(s) in names for s in FIELDS[field])
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     if sniff.container not in ("csv", "xlsx") or generic_mapping_fits(sniff, mapping):
         return False
     names = {loose_key(c) for c in renamed_header(sniff.header, mapping) if c}
@@ -82,7 +88,7 @@ def detect(sniff: Sniff, mapping) -> bool:
     )
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from pipelines.ingest.formats.base import ExportError
 from pipelines.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,10 +48,6 @@ TEXT_SAMPLE_BYTES = 64 * 1024
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 MB = 1024 * 1024
 BATCH_ROWS = 50_000  # rows handed to DuckDB at a time by the careful readers
-
-
-class ExportError(ValueError):
-    """A file that cannot be loaded at all; the message is one line and names the problem."""
 
 
 @dataclass

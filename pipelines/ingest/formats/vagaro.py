@@ -16,17 +16,20 @@ date-time cells; other orders need [formats] datetime in the mapping.
 Booking ids: the report's appointment id when it has one; otherwise a hash of provider, start
 and client key. Since every status has its own file, an appointment whose status changed moves
 from one file to the other under the same id, and the later load wins.
+
+Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from pipelines.canonical import normalise
+from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
-    E,
-    Expr,
     Sniff,
-    blank,
     build_bookings,
     client_cells,
     iso_datetime,
@@ -35,7 +38,10 @@ from pipelines.ingest.formats.common import (
     read_below_header,
     word_among,
 )
-from pipelines.ingest.formats.native import normalise
+from pipelines.ingest.formats.sql_expr import E, Expr, blank
+
+if TYPE_CHECKING:  # the type only: mapped imports this module
+    from pipelines.ingest.formats.mapped import Mapping
 
 NAME = "vagaro"
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -98,7 +104,7 @@ def _header_at(sniff: Sniff) -> int | None:
     return None
 
 
-def detect(sniff: Sniff, mapping) -> bool:
+def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return sniff.container in ("csv", "xlsx") and _header_at(sniff) is not None
 
 
@@ -112,7 +118,7 @@ def _clock(expr: Expr) -> Expr:
     return E("trim({})", expr)
 
 
-def read(sniff: Sniff, ctx: Context):
+def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_below_header(sniff, ctx, _header_at(sniff))
     c = Columns(table.header)
 
