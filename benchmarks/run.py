@@ -286,7 +286,7 @@ def measure_queries(db: Path, repeats: int) -> dict[str, object]:
         captured.append((sql, params))
         return original(snap, sql, params)
 
-    from pipelines.warehouse import SnapshotReader
+    from pipelines.warehouse.snapshot import SnapshotReader
 
     reader = SnapshotReader()
     results: dict[str, object] = {}

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.settings import SettingsError, db_path, demo_db_path, load_settings
-from pipelines.warehouse import WarehouseError
+from pipelines.warehouse.store import WarehouseError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,7 +346,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _profile_suggest(args: argparse.Namespace) -> int:
     from pipelines.profile import ProfileError, suggest
-    from pipelines.warehouse import open_snapshot
+    from pipelines.warehouse.snapshot import open_snapshot
 
     con = open_snapshot(db_path(args.db))
     try:

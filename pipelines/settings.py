@@ -130,9 +130,9 @@ _INT_SETTINGS = {
 }
 
 
-# Largest value of a whole-number setting: the warehouse keeps them as INTEGER (pipelines.warehouse
-# .write_settings). A lookback of more than 100 years would put new_clients_from past any calendar
-# a page can show.
+# Largest value of a whole-number setting: the warehouse keeps them as INTEGER
+# (pipelines.warehouse.build.write_settings). A lookback of more than 100 years would put
+# new_clients_from past any calendar a page can show.
 _INT_MAX = 2_147_483_647
 _INT_MAXIMA = {"new_client_lookback_days": 36_500}
 

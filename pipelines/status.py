@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse import open_snapshot
+from pipelines.warehouse.snapshot import open_snapshot
 
 RECENT_LOADS = 10
 

@@ -22,10 +22,10 @@ def studio_copy(demo: Path, db: Path) -> Path:
     into the demo): the demo's data, without the mark that makes it the demo."""
     import shutil
 
-    from pipelines import warehouse
     from pipelines.ingest.load import DEMO_LAST_LOAD
+    from pipelines.warehouse import store
 
     shutil.copyfile(demo, db)
-    with warehouse.building(db) as con:
+    with store.building(db) as con:
         con.execute("delete from warehouse_info where key = ?", [DEMO_LAST_LOAD])
     return db

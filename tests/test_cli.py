@@ -52,7 +52,7 @@ def test_load_prints_one_line_per_file_and_exits_0(tmp_path: Path) -> None:
 
 
 def test_timings_name_every_build_step_on_stderr_only(tmp_path: Path) -> None:
-    from pipelines.warehouse import mart_scripts
+    from pipelines.warehouse.models import model_scripts
 
     db = tmp_path / "w.duckdb"
     data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
@@ -63,7 +63,7 @@ def test_timings_name_every_build_step_on_stderr_only(tmp_path: Path) -> None:
     steps = [line.split(" s  ", 1)[1] for line in run.stderr.splitlines() if " s  " in line]
     # the file's two steps, every mart script, and the publish checkpoint
     assert steps[:2] == ["read and check a.csv", "write a.csv"]
-    assert {script.stem for script in mart_scripts()} <= set(steps)
+    assert {script.stem for script in model_scripts()} <= set(steps)
     assert "checkpoint" in steps
     assert "s  " not in run.stdout  # stdout keeps its one line per file
 

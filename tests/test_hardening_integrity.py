@@ -18,9 +18,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import access, warehouse
+from pipelines import access
 from pipelines.ingest.load import DEMO_LAST_LOAD as DEMO_KEY
 from pipelines.ingest.load import is_demo, load_files
+from pipelines.warehouse import incremental, store
 from tests.conftest import studio_copy
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
@@ -51,8 +52,8 @@ def bookings_at(location: str, ids: list[str], **changes: str) -> list[dict[str,
     ]
 
 
-# The marts an incremental load refreshes or adjusts (pipelines.warehouse).
-REFRESHED_MARTS = [*warehouse.REFRESHED, *warehouse.ADJUSTED]
+# The marts an incremental load refreshes or adjusts (pipelines.warehouse.incremental).
+REFRESHED_MARTS = [*incremental.REFRESHED, *incremental.ADJUSTED]
 L02_ROWS = "select * from {table} where location_id = 'L02' order by all"
 
 
@@ -287,13 +288,13 @@ def test_a_warehouse_that_mixed_demo_and_real_data_counts_as_real(
     """Before loads into the demo were refused, a studio could load into it: that warehouse
     holds real data, so `demo` never overwrites it and `status` never calls it the demo."""
     db = demo_copy
-    with warehouse.building(db) as con:  # as such a warehouse was: the demo's key set aside
+    with store.building(db) as con:  # as such a warehouse was: the demo's key set aside
         demo_last = con.execute("select value from warehouse_info where key = ?", [DEMO_KEY])
         demo_last = demo_last.fetchone()[0]
         con.execute("delete from warehouse_info where key = ?", [DEMO_KEY])
     load_files(db, [real_file(tmp_path)])
-    with warehouse.building(db) as con:
-        warehouse.set_info(con, DEMO_KEY, demo_last)
+    with store.building(db) as con:
+        store.set_info(con, DEMO_KEY, demo_last)
     assert demo_state(db) == (False, True)
 
     refused = run_cli("demo", "--db", str(db))
@@ -325,7 +326,7 @@ def race(db: Path, demo_args: list[str], load_file: Path, gate: bool) -> tuple[i
     before either may write; it lets go when the demo finishes (a demo that ignores the lock)
     or after 5 s, whichever comes first.
     """
-    lock = warehouse.exclusive_lock(db) if gate else None
+    lock = store.exclusive_lock(db) if gate else None
     if lock:
         lock.__enter__()
     try:

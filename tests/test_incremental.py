@@ -17,17 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import warehouse
 from pipelines.demo.generate import write_chain
 from pipelines.ingest.load import load_files
 from pipelines.settings import SETTINGS_ENV, Settings, load_settings
-from pipelines.warehouse import (
-    DataQualityError,
-    WarehouseError,
-    build_marts,
-    check_marts,
-    connect,
-)
+from pipelines.warehouse import incremental
+from pipelines.warehouse.build import build_marts, check_marts
+from pipelines.warehouse.store import DataQualityError, WarehouseError, connect
 
 START = date(2024, 1, 1)
 DAYS = 120
@@ -114,7 +109,7 @@ def assert_equals_full_rebuild(db: Path, tmp_path: Path, settings: Settings | No
             "fct_location_days",
             "dq_issues",
             "rpt_retention",
-            "rpt_cohort_activity",  # adjusted in place (warehouse.ADJUSTED), not rebuilt
+            "rpt_cohort_activity",  # adjusted in place (incremental.ADJUSTED), not rebuilt
         } <= set(tables)
         for table in tables:
             count = con.execute(f"select count(*) from f.{table}").fetchone()[0]
@@ -353,13 +348,13 @@ def test_refresh_stops_when_kept_row_ids_point_at_other_bookings(
     # be published.
     db = _copy_base(chain, tmp_path)
     before = db.read_bytes()
-    snapshot = warehouse._snapshot_before
+    snapshot = incremental._snapshot_before
 
     def shifted(con: duckdb.DuckDBPyConnection) -> None:
         snapshot(con)
         con.execute("update fct_bookings__before set row_id = row_id + 1")
 
-    monkeypatch.setattr(warehouse, "_snapshot_before", shifted)
+    monkeypatch.setattr(incremental, "_snapshot_before", shifted)
 
     with pytest.raises(WarehouseError, match="fct_bookings: the refresh deleted"):
         load_files(db, [chain["day"]])

@@ -216,12 +216,12 @@ def test_a_booking_load_moves_the_days_ahead_and_keeps_the_refresh_equal_to_a_re
     assert query(studio, "select max(date) from fct_room_days")[0][0] == TODAY + timedelta(28)
     refreshed = query(studio, "select * from fct_room_days order by all")
     # a full rebuild of the same warehouse gives the same rows
-    from pipelines import warehouse
     from pipelines.settings import Settings
+    from pipelines.warehouse import build
 
     con = duckdb.connect(str(studio))
     con.execute("drop table mart_build_state")
-    warehouse.build_marts(con, Settings())
+    build.build_marts(con, Settings())
     assert con.execute("select * from fct_room_days order by all").fetchall() == refreshed
     con.close()
 

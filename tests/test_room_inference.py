@@ -21,7 +21,7 @@ import pytest
 
 from pipelines.demo.generate import write_chain
 from pipelines.ingest.load import load_files
-from pipelines.warehouse import connect
+from pipelines.warehouse.store import connect
 from tests.test_incremental import assert_equals_full_rebuild
 from tests.test_marts import DAY, Chain, issues
 

@@ -10,7 +10,7 @@ import duckdb
 
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
-from pipelines.warehouse import SnapshotReader
+from pipelines.warehouse.snapshot import SnapshotReader
 from tests.test_load import BOOKING_HEADER, booking, write_csv
 
 

@@ -16,7 +16,13 @@ import duckdb
 from pipelines.settings import Settings
 from pipelines.warehouse import rooms
 from pipelines.warehouse.incremental import can_refresh, refresh_marts
-from pipelines.warehouse.models import INCREMENTAL_LINE, mart_scripts, run_script
+from pipelines.warehouse.models import (
+    INCREMENTAL_LINE,
+    MODEL_FOLDERS,
+    model_scripts,
+    run_script,
+    staging_scripts,
+)
 from pipelines.warehouse.retention import build_settings_marts, retention_sql
 from pipelines.warehouse.store import SQL_DIR, DataQualityError, timed
 
@@ -68,9 +74,9 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     if refreshable:
         mode = refresh_marts(con)
     if mode == "full":
-        for script in sorted((SQL_DIR / "staging").glob("*.sql")):
+        for script in staging_scripts(con):
             run_script(con, script)
-        for script in mart_scripts():
+        for script in model_scripts(con):
             run_script(con, script)
     with timed("rpt_retention"):
         build_settings_marts(con, settings)
@@ -93,7 +99,7 @@ def _fingerprint(settings: Settings) -> tuple[str, str]:
     }
     settings_hash = hashlib.sha256(json.dumps(used, sort_keys=True).encode()).hexdigest()
     sql = hashlib.sha256()
-    for folder in ("staging", "marts", "checks"):
+    for folder in ("staging", *MODEL_FOLDERS, "checks"):
         for script in sorted((SQL_DIR / folder).glob("*.sql")):
             sql.update(f"{folder}/{script.name}\n".encode() + script.read_bytes())
     sql.update(retention_sql(settings.retention_windows_days).encode())

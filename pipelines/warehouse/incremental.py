@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse.models import INCREMENTAL_LINE, execute, mart_scripts, run_script
+from pipelines.warehouse.models import INCREMENTAL_LINE, execute, model_scripts, run_script
 from pipelines.warehouse.store import SQL_DIR, WarehouseError, exists, timed
 
 # Marts refreshed key by key in an incremental build: the scope table whose keys are replaced
@@ -88,7 +88,7 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     try:
         _shadow_staging(con, ["stg_exports__bookings"], shadowed)
         as_of_before = _as_of(con)
-        scripts = {p.stem: p for p in mart_scripts()}
+        scripts = {p.stem: p for p in model_scripts(con)}
         with timed("history start and booking sources"):
             if _whole_booking_facts_moved(con, scripts):
                 return "full"
@@ -147,7 +147,7 @@ def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     for name in REFRESHED_BY_DAY_FIRST:
-        _run_scoped(con, SQL_DIR / "marts" / f"{name}.sql")
+        _run_scoped(con, SQL_DIR / "intermediate" / f"{name}.sql")
     con.execute(
         """
         insert into changed_clients
@@ -352,7 +352,8 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     text = INCREMENTAL_LINE.sub(r"\1", original)
     if name not in REFRESHED:
         scoped = text != original and name not in ADJUSTED
-        if scoped and f"create or replace temp table {name} as" not in text:
+        temporary = (f"create or replace temp {kind} {name} as" for kind in ("table", "view"))
+        if scoped and not any(header in text for header in temporary):
             # a scoped published table would lose every row outside the scope
             raise WarehouseError(
                 f"{script.name}: --incremental: lines need a REFRESHED key or ADJUSTED"

@@ -15,6 +15,7 @@
 -- before any client-scoped mart) from the whole staging view, and the clients
 -- whose booking got another room are refreshed with the changed ones
 -- (pipelines.warehouse.incremental).
+-- reads: stg_exports__bookings, stg_exports__rooms
 
 create or replace table int_booking_rooms as
 

@@ -7,6 +7,7 @@
 -- that view with the changed clients' bookings, and this is a fact about every
 -- booking of the source. An incremental build rebuilds this table whole and,
 -- when any row moved, rebuilds every mart (pipelines.warehouse.incremental).
+-- reads: raw_bookings
 
 create or replace table int_booking_sources as
 

@@ -3,6 +3,7 @@
 -- client dimension adds the as-of dependent columns, so an incremental build
 -- refreshes this table for the changed clients only and the dimension stays a
 -- cheap join. A build intermediate kept in the warehouse.
+-- reads: fct_bookings
 
 create or replace table int_client_visits as
 

@@ -9,6 +9,7 @@
 -- that view with the changed clients' bookings, and a location's first booking
 -- is a fact about all of them. An incremental build rebuilds this table whole
 -- and, when any row moved, rebuilds every mart (pipelines.warehouse.incremental).
+-- reads: raw_bookings, settings, stg_exports__locations
 
 create or replace table int_location_history as
 

@@ -7,96 +7,23 @@
 -- hours past midnight and bookings past midnight are split at midnight
 -- (piece_date is the calendar day of the piece, date the room-day it belongs
 -- to). overlaps_earlier marks a booking that starts while an earlier one still
--- runs. A build intermediate: a temporary table (not published), read by the
--- marts.
+-- runs. The midnight cuts are int_opening_pieces and int_booking_pieces. A
+-- build intermediate: a temporary table (not published), read by the marts.
+-- reads: int_booking_pieces, int_opening_pieces
 
 create or replace temp table int_room_booking_segments as
 
 with
 
-room_days as (
-    select * from stg_exports__rooms
-    --incremental: semi join scope_input_days using (location_id, date)
-),
-
-bookings as (
-    select * from fct_bookings
-    --incremental: semi join scope_input_days as scope
-    --incremental:     on
-    --incremental:         fct_bookings.location_id = scope.location_id
-    --incremental:         and fct_bookings.booking_date = scope.date
-    where is_held and room_id is not null and end_at > start_at
-),
-
 -- opening hours cut at midnight: nearly always one piece
 window_pieces as (
-    select
-        location_id,
-        room_id,
-        date,
-        has_bars,
-        date as piece_date,
-        open_at as piece_start,
-        least(close_at, date + interval 1 day) as piece_end,
-    from room_days
-    where close_at > open_at
-
-    union all
-
-    select
-        location_id,
-        room_id,
-        date,
-        has_bars,
-        date + 1 as piece_date,
-        date + interval 1 day as piece_start,
-        close_at as piece_end,
-    from room_days
-    where close_at > date + interval 1 day
+    select * from int_opening_pieces
 ),
 
--- bookings cut at midnight: the fast path keeps bookings within one day
+-- bookings cut at midnight, those with a room and a length
 booking_pieces as (
-    select
-        source,
-        booking_id,
-        location_id,
-        room_id,
-        uses_bars,
-        booking_date,
-        minutes,
-        booking_date as piece_date,
-        start_at as piece_start,
-        end_at as piece_end,
-    from bookings
-    where end_at <= booking_date + interval 1 day
-
-    union all
-
-    select
-        source,
-        booking_id,
-        location_id,
-        room_id,
-        uses_bars,
-        booking_date,
-        minutes,
-        cast(day_start as date) as piece_date,
-        greatest(start_at, day_start) as piece_start,
-        least(end_at, day_start + interval 1 day) as piece_end,
-    from (
-        select
-            *,
-            unnest(
-                range(
-                    cast(booking_date as timestamp),
-                    end_at,
-                    interval 1 day
-                )
-            ) as day_start,
-        from bookings
-        where end_at > booking_date + interval 1 day
-    )
+    select * from int_booking_pieces
+    where room_id is not null and end_at > start_at
 ),
 
 -- a booking piece that touches no opening hours is kept once, as an empty

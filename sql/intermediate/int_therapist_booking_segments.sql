@@ -5,98 +5,24 @@
 -- therapist's booked intervals without expanding minutes.
 -- *_outside_shift_minutes: minutes of the piece / of its new part outside every
 -- shift interval that day. The same sort gives double bookings and back-to-back
--- pairs (turnover_minutes). A build intermediate: a temporary table (not
--- published), read by the marts.
+-- pairs (turnover_minutes). The midnight cuts are int_booking_pieces and
+-- int_shift_pieces. A build intermediate: a temporary table (not published),
+-- read by the marts.
+-- reads: int_booking_pieces, int_shift_pieces, settings
 
 create or replace temp table int_therapist_booking_segments as
 
 with
 
-shifts as (
-    select * from stg_exports__therapist_shifts
-    --incremental: semi join scope_input_days using (location_id, date)
-),
-
-bookings as (
-    select * from fct_bookings
-    --incremental: semi join scope_input_days as scope
-    --incremental:     on
-    --incremental:         fct_bookings.location_id = scope.location_id
-    --incremental:         and fct_bookings.booking_date = scope.date
-    where is_held and end_at >= start_at
-),
-
--- bookings cut at midnight: the fast path keeps bookings within one day
+-- bookings cut at midnight
 booking_pieces as (
-    select
-        source,
-        booking_id,
-        location_id,
-        therapist_id,
-        booking_date,
-        start_at,
-        end_at,
-        is_worked,
-        uses_bars,
-        booking_date as piece_date,
-        start_at as piece_start,
-        end_at as piece_end,
-    from bookings
-    where end_at <= booking_date + interval 1 day
-
-    union all
-
-    select
-        source,
-        booking_id,
-        location_id,
-        therapist_id,
-        booking_date,
-        start_at,
-        end_at,
-        is_worked,
-        uses_bars,
-        cast(day_start as date) as piece_date,
-        greatest(start_at, day_start) as piece_start,
-        least(end_at, day_start + interval 1 day) as piece_end,
-    from (
-        select
-            *,
-            unnest(
-                range(
-                    cast(booking_date as timestamp),
-                    end_at,
-                    interval 1 day
-                )
-            ) as day_start,
-        from bookings
-        where end_at > booking_date + interval 1 day
-    )
+    select * from int_booking_pieces
 ),
 
 -- shifts cut at midnight, then merged into disjoint parts per therapist-day
 shift_pieces as (
-    select
-        location_id,
-        therapist_id,
-        bar_trained,
-        date as piece_date,
-        shift_start_at as piece_start,
-        least(shift_end_at, date + interval 1 day) as piece_end,
-    from shifts
-    where shift_end_at > shift_start_at
-
-    union all
-
-    select
-        location_id,
-        therapist_id,
-        bar_trained,
-        date + 1 as piece_date,
-        date + interval 1 day as piece_start,
-        shift_end_at as piece_end,
-    from shifts
-    where shift_end_at > date + interval 1 day
+    select location_id, therapist_id, bar_trained, piece_date, piece_start, piece_end
+    from int_shift_pieces
 ),
 
 shift_covered_before as (

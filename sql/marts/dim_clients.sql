@@ -7,6 +7,7 @@
 -- win-back report and the dashboard's queries, not here. is_new_client: the
 -- first visit fell on or after its location's new_clients_from; a client known
 -- at history start (false) is in no cohort but in the client lists.
+-- reads: fct_bookings, int_client_visits, rpt_as_of
 
 create or replace table dim_clients as
 

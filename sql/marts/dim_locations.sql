@@ -3,6 +3,8 @@
 -- the first and last day with data. History start (int_location_history):
 -- the day of the first booking, the day the studio profile says it opened, and
 -- new_clients_from, the day first visits start counting as new clients.
+-- reads: dim_rooms, fct_location_days, int_location_history,
+--     stg_exports__locations
 
 create or replace table dim_locations as
 

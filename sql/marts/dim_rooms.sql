@@ -1,6 +1,7 @@
 -- One row per room of the room calendar. has_bars and room_name are the latest
 -- known; bar_installed_date is the first day of the room's current run of days
 -- with bars (NULL when it has none now).
+-- reads: stg_exports__rooms
 
 create or replace table dim_rooms as
 

@@ -1,6 +1,7 @@
 -- One row per therapist per location seen in shifts or bookings. therapist_name
 -- and bar_trained are the latest known from shifts: bar_trained NULL means
 -- unknown (no shift says, from an export or the studio profile), never "no".
+-- reads: fct_bookings, stg_exports__therapist_shifts
 
 create or replace table dim_therapists as
 

@@ -1,6 +1,9 @@
 -- One row per data-quality finding: kind, location_id, entity_id (the room,
 -- therapist or booking concerned), date and a readable detail. Findings are
 -- shown to users; they never stop a build (sql/checks does that).
+-- reads: dim_rooms, dim_therapists, fct_bookings, fct_room_days,
+--     int_booking_rooms, int_room_booking_segments,
+--     int_therapist_booking_segments, profile_therapists
 
 create or replace table dq_issues as
 

@@ -12,6 +12,8 @@
 -- Stored in booking_date order: DuckDB skips row groups whose date range misses
 -- a filter, so an incremental build's scans of a few days read a few row groups
 -- instead of every booking.
+-- reads: int_booking_rooms, int_booking_sources, int_location_history,
+--     stg_exports__bookings
 
 create or replace table fct_bookings as
 

@@ -5,21 +5,14 @@
 -- bar_rooms_full_minutes: an event sweep per location-day over bar-room opening
 -- hours (+1/-1 open) and bar-room occupied parts (+1/-1 occupied); the room bar
 -- capacity is full while at least one bar room is open and every open one is
--- occupied (by any held booking).
+-- occupied (by any held booking). The midnight cuts are int_opening_pieces and
+-- int_shift_pieces.
+-- reads: int_opening_pieces, int_room_booking_segments, int_shift_pieces,
+--     int_therapist_booking_segments
 
 create or replace table fct_hourly_capacity as
 
 with
-
-room_days as (
-    select * from stg_exports__rooms
-    --incremental: semi join scope_input_days using (location_id, date)
-),
-
-shifts as (
-    select * from stg_exports__therapist_shifts
-    --incremental: semi join scope_input_days using (location_id, date)
-),
 
 room_segments as (
     select * from int_room_booking_segments
@@ -33,27 +26,8 @@ therapist_segments as (
 
 -- opening hours cut at midnight
 room_open as (
-    select
-        location_id,
-        room_id,
-        has_bars,
-        date as piece_date,
-        open_at as piece_start,
-        least(close_at, date + interval 1 day) as piece_end,
-    from room_days
-    where close_at > open_at
-
-    union all
-
-    select
-        location_id,
-        room_id,
-        has_bars,
-        date + 1 as piece_date,
-        date + interval 1 day as piece_start,
-        close_at as piece_end,
-    from room_days
-    where close_at > date + interval 1 day
+    select location_id, room_id, has_bars, piece_date, piece_start, piece_end
+    from int_opening_pieces
 ),
 
 -- rooms sharing opening hours are cut into hours once
@@ -71,25 +45,8 @@ room_open_groups as (
 
 -- shifts cut at midnight, merged per therapist-day so overlaps count once
 shift_pieces as (
-    select
-        location_id,
-        therapist_id,
-        date as piece_date,
-        shift_start_at as piece_start,
-        least(shift_end_at, date + interval 1 day) as piece_end,
-    from shifts
-    where shift_end_at > shift_start_at
-
-    union all
-
-    select
-        location_id,
-        therapist_id,
-        date + 1 as piece_date,
-        date + interval 1 day as piece_start,
-        shift_end_at as piece_end,
-    from shifts
-    where shift_end_at > date + interval 1 day
+    select location_id, therapist_id, piece_date, piece_start, piece_end
+    from int_shift_pieces
 ),
 
 shift_new_parts as (

@@ -5,6 +5,7 @@
 -- new clients only (is_new_client: first visits from the location's
 -- new_clients_from on). The rebooking rate is over the visits whose rebooking
 -- is known, NULL when none is.
+-- reads: fct_bookings, fct_room_days, fct_therapist_days
 
 create or replace table fct_location_days as
 

@@ -1,6 +1,7 @@
 -- One row per room per day of the room calendar (metric dictionary, fct_room_days).
 -- occupied_minutes / bar_minutes: union of held (bar) bookings inside opening
 -- hours, summed from the disjoint new parts in int_room_booking_segments.
+-- reads: int_room_booking_segments, stg_exports__rooms
 
 create or replace table fct_room_days as
 

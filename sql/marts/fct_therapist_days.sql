@@ -3,6 +3,8 @@
 -- come from the disjoint new parts in int_therapist_booking_segments; sessions,
 -- hands-on minutes, bar sessions and back-to-back pairs count worked bookings
 -- by booking_date (the segments carry them, sorted once).
+-- reads: fct_bookings, int_therapist_booking_segments, settings,
+--     stg_exports__therapist_shifts
 
 create or replace table fct_therapist_days as
 

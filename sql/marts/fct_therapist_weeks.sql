@@ -1,5 +1,6 @@
 -- One row per therapist per location per ISO week (Monday start) with work:
 -- weekly hands-on load against weekly_hands_on_hours_limit (settings).
+-- reads: fct_therapist_days, settings
 
 create or replace table fct_therapist_weeks as
 

@@ -3,6 +3,7 @@
 -- from the location-day counts, which hold every booking's location and day,
 -- because every dashboard page asks for it: a view over the bookings would
 -- scan them all each time.
+-- reads: fct_location_days
 
 create or replace view rpt_as_of as
 

@@ -11,6 +11,7 @@
 -- as it was (`--incremental:` lines): it adds the changed clients' rows as
 -- they are now and subtracts the same clients' rows as they were before the
 -- load (the bookings the build kept aside), then drops cells that reach 0.
+-- reads: fct_bookings
 
 create or replace table rpt_cohort_activity as
 

@@ -7,6 +7,7 @@
 -- than first_visit_date + N. Cohorts hold new clients only (is_new_client):
 -- a client whose first visit in the data is before its location's
 -- new_clients_from was a client already and belongs to no cohort.
+-- reads: dim_clients, rpt_as_of, settings_retention_windows
 
 create or replace table rpt_retention_long as
 

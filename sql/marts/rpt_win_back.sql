@@ -6,6 +6,7 @@
 -- seen on the most recent of these days. next_booking_at moves with the as-of
 -- date, as does days_since_last_visit (as_of_date - last_visit_date), so every
 -- build rebuilds this whole (it is small: at most one row per location and day).
+-- reads: dim_clients, rpt_as_of
 
 create or replace table rpt_win_back as
 

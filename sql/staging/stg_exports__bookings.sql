@@ -3,6 +3,7 @@
 -- the unique_keys check stops a build that would break this). uses_bars comes from the export when it has it, else from
 -- settings_bar_keywords (case-insensitive substring of the service name).
 -- is_late_cancel follows the metric dictionary.
+-- reads: raw_bookings, settings, settings_bar_keywords
 
 create or replace view stg_exports__bookings as
 

@@ -2,6 +2,7 @@
 -- raw_locations (a locations export, or the profile's locations) adds a display
 -- name, a time zone and the day it opened (the profile's opened_on); a location
 -- without one is named by its id.
+-- reads: raw_bookings, raw_locations, raw_rooms, raw_therapist_shifts
 
 create or replace view stg_exports__locations as
 

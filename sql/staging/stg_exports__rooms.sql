@@ -4,6 +4,7 @@
 -- every load); an export row for the same (location, room, date) replaces the
 -- profile's. A closing time before the opening time means the room closes after
 -- midnight.
+-- reads: profile_rooms, raw_rooms
 
 create or replace view stg_exports__rooms as
 

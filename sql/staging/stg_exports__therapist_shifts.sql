@@ -4,6 +4,7 @@
 -- (profile_shifts, re-made on every load); export rows for the same (location,
 -- therapist, date) replace all of the profile's rows of that day. A shift ending
 -- before it starts ends after midnight. bar_trained NULL: unknown.
+-- reads: profile_shifts, raw_therapist_shifts
 
 create or replace view stg_exports__therapist_shifts as
 
