@@ -4,7 +4,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import auth, data, navigation, upload_guard
+from dashboard import auth, navigation, upload_guard
 from dashboard.format import md_text
 from dashboard.queries import snapshot
 from pipelines.settings import shown_db_path
@@ -38,7 +38,7 @@ page = st.navigation(pages, position="sidebar" if viewer else "hidden")
 if viewer is not None:
     try:
         snapshot.ensure_warehouse()
-        if data.is_demo():
+        if snapshot.is_demo():
             st.info(
                 "This is the built-in demo chain (made-up data). Start your own with "
                 "`studio-ops init`, then load your exports (README: Set up your studio).",

@@ -275,12 +275,12 @@ def measure_queries(db: Path, repeats: int) -> dict[str, object]:
     os.environ["STUDIO_OPS_DB"] = str(db)
     from streamlit.testing.v1 import AppTest
 
-    from dashboard import data
+    from dashboard.queries import snapshot
 
     with duckdb.connect(str(db), read_only=True) as con:
         first_location = con.execute("select min(location_id) from fct_location_days").fetchone()[0]
     captured: list[tuple[str, tuple]] = []
-    original = data._frame
+    original = snapshot._frame
 
     def capture(snap, sql, params):
         captured.append((sql, params))
@@ -290,7 +290,7 @@ def measure_queries(db: Path, repeats: int) -> dict[str, object]:
 
     reader = SnapshotReader()
     results: dict[str, object] = {}
-    data._frame = capture
+    snapshot._frame = capture
     try:
         for scope, params in (("all locations", {}), ("one location", {"first": first_location})):
             for path, name in PAGES:
@@ -313,7 +313,7 @@ def measure_queries(db: Path, repeats: int) -> dict[str, object]:
                 print(f"queries {scope} / {name}: {len(queries)} queries, "
                       f"p50 {1000 * percentile(samples, 50):.0f} ms", flush=True)  # fmt: skip
     finally:
-        data._frame = original
+        snapshot._frame = original
         reader.close()
     return results
 

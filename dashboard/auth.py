@@ -2,7 +2,7 @@
 
 The router calls :func:`gate` once per run, before any page: it works out the signed-in user
 from the access file (pipelines.access), stores the resulting :class:`Viewer` in the session,
-and shows the sign-in form instead of the page when nobody is signed in. dashboard.data reads
+and shows the sign-in form instead of the page when nobody is signed in. dashboard.queries reads
 :func:`allowed_locations` for every query and intersects it with what the viewer picked, so a
 location a user may not see never reaches SQL, whatever the URL says.
 
@@ -203,7 +203,7 @@ def allowed_locations() -> tuple[str, ...] | None:
 def gate() -> Viewer | None:
     """Sign-in for this run: the viewer, or None after showing the sign-in form (or an error).
 
-    Call once per run, before the page: the viewer is stored for dashboard.data.
+    Call once per run, before the page: the viewer is stored for dashboard.queries.
     """
     st.session_state.pop(SESSION_VIEWER, None)
     try:

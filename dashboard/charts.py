@@ -1,6 +1,6 @@
 """Altair chart builders: pure functions from a small aggregated DataFrame to a chart.
 
-No queries here and no Streamlit calls; pages pass in what dashboard.data returned.
+No queries here and no Streamlit calls; pages pass in what dashboard.queries returned.
 """
 
 from __future__ import annotations

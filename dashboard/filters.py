@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from dashboard import data
 from dashboard.format import md_text
+from dashboard.queries import snapshot
 
 DEFAULT_DAYS = 28
 _SAVED = "saved_filters"
@@ -28,7 +28,7 @@ _SAVED = "saved_filters"
 class Filters:
     """What the viewer picked: locations (ids) and an inclusive date range."""
 
-    locations: data.Locations
+    locations: snapshot.Locations
     start: dt.date
     end: dt.date
     names: dict[str, str] = field(default_factory=dict, compare=False)
@@ -83,13 +83,13 @@ def _saved() -> dict:
 
 def _context() -> tuple[dict[str, str], tuple[dt.date, dt.date], dt.date] | None:
     """Location names, the date bounds and the latest complete day; None for an empty warehouse."""
-    frame = data.locations()
-    bounds = data.date_bounds()
+    frame = snapshot.locations()
+    bounds = snapshot.date_bounds()
     if frame.empty or bounds is None:
         st.info("The warehouse has no bookings yet. Load export files on the Data page.")
         return None
     names = dict(zip(frame["location_id"], frame["location_name"], strict=True))
-    latest = data.as_of_date() or bounds[1]
+    latest = snapshot.as_of_date() or bounds[1]
     return names, bounds, _clip(latest, bounds)
 
 

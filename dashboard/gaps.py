@@ -1,7 +1,7 @@
 """What a selection's figures lack, in one line each: which data is missing and how to add it.
 
-The counts come from dashboard.data.data_gaps (one row per location); `lines` turns them into
-sentences (pure, testable), and `show` puts them on a page. A figure without its data is
+The counts come from dashboard.queries.gaps.data_gaps (one row per location); `lines` turns them
+into sentences (pure, testable), and `show` puts them on a page. A figure without its data is
 left empty, with one of these lines, never drawn as 0% or $0.
 """
 

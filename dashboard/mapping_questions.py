@@ -69,7 +69,8 @@ def ask_pending(db, allowed: tuple[str, ...] | None) -> None:
     """Ask the first waiting file's questions; on "Save and load", save the mapping in the
     mappings folder beside the warehouse and load every waiting file again (a second file of
     the same source needs nothing more)."""
-    from dashboard import data, uploads
+    from dashboard import uploads
+    from dashboard.queries import snapshot
     from pipelines.ingest.formats.mapped import mappings_folder, save_answers
     from pipelines.settings import load_settings
 
@@ -80,7 +81,8 @@ def ask_pending(db, allowed: tuple[str, ...] | None) -> None:
         return
     need = MappingNeeded.from_dict(pending[0]["needs"])
     same = [p["name"] for p in pending if p["needs"]["source"] == need.source]
-    answers = ask(need, same, _locations(data, allowed), allowed is None, key=f"map-{len(pending)}")
+    known = _locations(snapshot, allowed)
+    answers = ask(need, same, known, allowed is None, key=f"map-{len(pending)}")
     if st.button("Not now", key=f"map-{len(pending)}-cancel"):
         st.session_state[PENDING] = []
         st.rerun()
@@ -115,11 +117,11 @@ class _Held:
         return self.data
 
 
-def _locations(data, allowed: tuple[str, ...] | None) -> list[tuple[str, str]]:
+def _locations(snapshot, allowed: tuple[str, ...] | None) -> list[tuple[str, str]]:
     """(id, name) of the locations the viewer may load into: those loaded, and for a
     manager every location of theirs even before it has data."""
     try:
-        frame = data.locations()
+        frame = snapshot.locations()
         known = list(zip(frame["location_id"], frame["location_name"], strict=True))
     except Exception:  # no warehouse yet: nothing loaded, nothing to offer
         known = []

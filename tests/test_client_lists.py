@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth
+from dashboard.queries import capacity, snapshot
+from dashboard.queries import clients as clients_queries
 from pipelines import access
 
 
@@ -25,7 +27,7 @@ def demo_data(demo_warehouse: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_counts_cover_every_client_and_the_list_is_capped(demo_data: Path) -> None:
-    locations = tuple(data.locations()["location_id"])
+    locations = tuple(snapshot.locations()["location_id"])
     at_risk_days, lapsed_days = 45, 90
     # Expected, straight from the marts: clients with no future booking whose last visit is
     # 45-89 days before the as-of date (at risk) or 90+ days (lapsed).
@@ -42,23 +44,23 @@ def test_counts_cover_every_client_and_the_list_is_capped(demo_data: Path) -> No
         ).fetchone()
     assert at_risk > 0 and lapsed > 0
 
-    counts = data.client_list_counts(locations, at_risk_days, lapsed_days)
+    counts = clients_queries.client_list_counts(locations, at_risk_days, lapsed_days)
     assert counts == {"at risk": at_risk, "lapsed": lapsed}
 
-    listed = data.client_lists(locations, at_risk_days, lapsed_days, limit=50)
+    listed = clients_queries.client_lists(locations, at_risk_days, lapsed_days, limit=50)
     assert len(listed) == 50
     # Most recently seen first: the 50 smallest gaps, all at least at_risk_days.
     gaps = list(listed["days_since_last_visit"])
     assert gaps == sorted(gaps) and gaps[0] >= at_risk_days
     # One location's lists hold only its clients.
     first = locations[:1]
-    one = data.client_lists(first, at_risk_days, lapsed_days)
-    names = set(data.locations().set_index("location_id").loc[list(first), "location_name"])
+    one = clients_queries.client_lists(first, at_risk_days, lapsed_days)
+    names = set(snapshot.locations().set_index("location_id").loc[list(first), "location_name"])
     assert set(one["first_location"]) <= names
 
 
 def test_the_list_reads_the_same_clients_as_a_scan_of_dim_clients(demo_data: Path) -> None:
-    locations = tuple(data.locations()["location_id"])
+    locations = tuple(snapshot.locations()["location_id"])
     # What client_lists computed before rpt_win_back, straight from dim_clients.
     scan = """
         select
@@ -86,7 +88,7 @@ def test_the_list_reads_the_same_clients_as_a_scan_of_dim_clients(demo_data: Pat
     with duckdb.connect(str(demo_data), read_only=True) as con:
         for chosen, at_risk_days, lapsed_days, limit in cases:
             expected = con.execute(scan, [lapsed_days, list(chosen), at_risk_days, limit]).df()
-            shown = data.client_lists(chosen, at_risk_days, lapsed_days, limit)
+            shown = clients_queries.client_lists(chosen, at_risk_days, lapsed_days, limit)
             assert len(shown), (chosen, at_risk_days, limit)
             pd.testing.assert_frame_equal(shown, expected, obj=f"{chosen} {at_risk_days}")
 
@@ -94,7 +96,7 @@ def test_the_list_reads_the_same_clients_as_a_scan_of_dim_clients(demo_data: Pat
 def test_retention_by_first_therapist_and_service_counts_returns_from_the_bookings(
     demo_data: Path,
 ) -> None:
-    locations = tuple(data.locations()["location_id"])
+    locations = tuple(snapshot.locations()["location_id"])
     with duckdb.connect(str(demo_data), read_only=True) as con:
         first, last = con.execute(
             "select min(first_visit_date), max(first_visit_date) from dim_clients"
@@ -120,13 +122,13 @@ def test_retention_by_first_therapist_and_service_counts_returns_from_the_bookin
             """
         ).fetchone()
     for by in ("therapist", "service"):
-        table = data.retention_by_first(locations, first, last, by, 90)
+        table = clients_queries.retention_by_first(locations, first, last, by, 90)
         assert table["eligible"].sum() == eligible, by
         assert table["returned"].sum() == returned, by
 
 
 def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path) -> None:
-    locations = tuple(data.locations()["location_id"])
+    locations = tuple(snapshot.locations()["location_id"])
     with duckdb.connect(str(demo_data), read_only=True) as con:
         as_of = con.execute("select as_of_date from rpt_as_of").fetchone()[0]
         # the third month of new clients (those known at history start are in no cohort)
@@ -151,7 +153,7 @@ def test_cohort_activity_counts_clients_back_in_each_later_month(demo_data: Path
             """,
             [cohort, cohort],
         ).fetchone()[0]
-    activity = data.cohort_activity(locations, cohort, as_of)
+    activity = clients_queries.cohort_activity(locations, cohort, as_of)
     months = pd.to_datetime(activity["cohort_month"]).dt.date
     row = activity[(months == cohort) & (activity["months_after"] == 1)]
     assert expected > 0
@@ -205,8 +207,8 @@ def _month_end(day):
 def test_cohort_activity_from_the_mart_equals_the_count_from_the_bookings(
     demo_data: Path,
 ) -> None:
-    locations = tuple(data.locations()["location_id"])
-    as_of = data.as_of_date()
+    locations = tuple(snapshot.locations()["location_id"])
+    as_of = snapshot.as_of_date()
     with duckdb.connect(str(demo_data), read_only=True) as con:
         first = con.execute("select min(first_visit_date) from dim_clients").fetchone()[0]
     # The page's default (the 12 cohort months up to the as-of date), every location and one;
@@ -222,7 +224,7 @@ def test_cohort_activity_from_the_mart_equals_the_count_from_the_bookings(
     for chosen, start, end in cases:
         expected = _from_bookings(demo_data, chosen, start, end)
         assert len(expected) > 10, (chosen, start, end)
-        shown = data.cohort_activity(chosen, start, end)
+        shown = clients_queries.cohort_activity(chosen, start, end)
         pd.testing.assert_frame_equal(shown, expected, obj=f"{chosen} {start} {end}")
 
 
@@ -232,13 +234,13 @@ def test_cohort_activity_keeps_to_the_managers_locations(
     path = tmp_path / "access.toml"
     access.add_user(path, "maria", "manager", ["L01"], "manager-pass-123")
     monkeypatch.setenv(access.ACCESS_ENV, str(path))
-    as_of = data.as_of_date()
+    as_of = snapshot.as_of_date()
     start = (as_of.replace(day=1) - pd.DateOffset(months=11)).date()
     expected = _from_bookings(demo_data, ("L01",), start, as_of)
     st.session_state[auth.SESSION_VIEWER] = auth.Viewer(access.load_users(path)["maria"])
     try:
-        asked = data.cohort_activity(("L01", "L02", "L03"), start, as_of)
-        other = data.cohort_activity(("L02",), start, as_of)
+        asked = clients_queries.cohort_activity(("L01", "L02", "L03"), start, as_of)
+        other = clients_queries.cohort_activity(("L02",), start, as_of)
     finally:
         del st.session_state[auth.SESSION_VIEWER]
     assert len(expected)
@@ -249,16 +251,16 @@ def test_cohort_activity_keeps_to_the_managers_locations(
 def test_cohort_activity_takes_whole_cohort_months_like_the_retention_table(
     demo_data: Path,
 ) -> None:
-    locations = tuple(data.locations()["location_id"])
-    as_of = data.as_of_date()
+    locations = tuple(snapshot.locations()["location_id"])
+    as_of = snapshot.as_of_date()
     start = (as_of.replace(day=1) - pd.DateOffset(months=6)).date()
     end = (as_of.replace(day=1) - pd.DateOffset(months=2)).date() + dt.timedelta(days=9)
     # The 10th of a month before the as-of date: that month's cohort counts all its clients,
     # as the retention table above it does (rpt_retention holds whole months too).
-    activity = data.cohort_activity(locations, start, end)
+    activity = clients_queries.cohort_activity(locations, start, end)
     sizes = (activity["active_clients"] / activity["active_share"]).round().astype(int)
     by_month = dict(zip(pd.to_datetime(activity["cohort_month"]).dt.date, sizes, strict=True))
-    cohorts = data.retention_cohorts(locations, start, end)
+    cohorts = clients_queries.retention_cohorts(locations, start, end)
     new_clients = dict(
         zip(pd.to_datetime(cohorts["cohort_month"]).dt.date, cohorts["new_clients"], strict=True)
     )
@@ -271,8 +273,8 @@ def test_cohort_activity_takes_whole_cohort_months_like_the_retention_table(
 def test_rebooking_trend_from_location_days_equals_the_count_from_the_bookings(
     demo_data: Path,
 ) -> None:
-    locations = tuple(data.locations()["location_id"])
-    as_of = data.as_of_date()
+    locations = tuple(snapshot.locations()["location_id"])
+    as_of = snapshot.as_of_date()
     start = as_of - dt.timedelta(days=90)
     for grain in ("day", "week", "month"):
         with duckdb.connect(str(demo_data), read_only=True) as con:
@@ -292,18 +294,18 @@ def test_rebooking_trend_from_location_days_equals_the_count_from_the_bookings(
                 """,
                 [grain, list(locations[:2]), start, as_of],
             ).df()
-        shown = data.rebooking_trend(locations[:2], start, as_of, grain)
+        shown = clients_queries.rebooking_trend(locations[:2], start, as_of, grain)
         assert len(expected) > 2
         pd.testing.assert_frame_equal(shown, expected, obj=grain)
 
 
 def test_trend_for_many_locations_together_is_the_ratio_of_their_sums(demo_data: Path) -> None:
-    locations = tuple(data.locations()["location_id"])
-    first_day = data.date_bounds()[0]
+    locations = tuple(snapshot.locations()["location_id"])
+    first_day = snapshot.date_bounds()[0]
     start = first_day + dt.timedelta(days=7 + (7 - first_day.weekday()) % 7)  # a Monday
     end = start + dt.timedelta(days=13)  # two whole weeks
-    each = data.utilization_trend(locations, start, end, "week")
-    together = data.utilization_trend(locations, start, end, "week", "All 3 locations")
+    each = capacity.utilization_trend(locations, start, end, "week")
+    together = capacity.utilization_trend(locations, start, end, "week", "All 3 locations")
     assert len(each) == 2 * len(locations)
     assert list(together["location_name"]) == ["All 3 locations"] * 2
     # by hand from the mart: summed occupied minutes over summed available minutes per week

@@ -336,12 +336,12 @@ def test_a_huge_rejected_row_is_stored_capped_and_the_data_page_still_reads_it(
     note = " [cut: 200,002 characters in all]"
     assert rows[3][1] == ("B3" + ",7" * 100_000)[:RAW_ROW_LIMIT] + note
 
-    from dashboard import data
+    from dashboard.queries import data as data_queries
 
     monkeypatch.setenv("STUDIO_OPS_DB", str(db))
     monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
     st.cache_data.clear()
-    frame = data.rejected_rows()
+    frame = data_queries.rejected_rows()
     assert sorted(frame["raw_row"]) == sorted([big, rows[3][1]])
 
 

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 import streamlit as st
 
-from dashboard import data
+from dashboard.queries import clients as clients_queries
 from pipelines.ingest.load import load_files
 from pipelines.settings import SETTINGS_ENV, Settings
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
@@ -331,7 +331,7 @@ def test_return_by_first_therapist_counts_new_clients_only(
     monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
     st.cache_data.clear()
     try:
-        by_therapist = data.retention_by_first(
+        by_therapist = clients_queries.retention_by_first(
             ("L1",), date(2024, 1, 1), date(2024, 7, 1), "therapist", 30
         )
     finally:

@@ -468,16 +468,17 @@ def test_dashboard_data_queries_take_the_viewers_scope(
     access_file: Path, demo_warehouse: Path
 ) -> None:
     """The data layer itself (not the pages) drops locations the viewer may not see."""
-    from dashboard import data
+    from dashboard.queries import data as data_queries
+    from dashboard.queries import kpis, snapshot, today
 
     st.session_state[auth.SESSION_VIEWER] = auth.Viewer(access.load_users(access_file)["maria"])
     try:
-        bounds = data.date_bounds()
-        frame = data.kpis_by_location(("L01", "L02", "L03"), *bounds)
+        bounds = snapshot.date_bounds()
+        frame = kpis.kpis_by_location(("L01", "L02", "L03"), *bounds)
         assert set(frame["location_id"].dropna()) == {"L01"}
-        assert list(data.locations()["location_id"]) == ["L01"]
-        assert data.load_runs().empty and data.rejected_rows().empty
-        assert isinstance(data.room_timeline(("L02",), bounds[1]), pd.DataFrame)
-        assert data.room_timeline(("L02",), bounds[1]).empty
+        assert list(snapshot.locations()["location_id"]) == ["L01"]
+        assert data_queries.load_runs().empty and data_queries.rejected_rows().empty
+        assert isinstance(today.room_timeline(("L02",), bounds[1]), pd.DataFrame)
+        assert today.room_timeline(("L02",), bounds[1]).empty
     finally:
         del st.session_state[auth.SESSION_VIEWER]

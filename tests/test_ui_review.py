@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard import charts, data
+from dashboard import charts
+from dashboard.queries import data as data_queries
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
@@ -111,7 +112,7 @@ def test_every_data_quality_finding_has_a_name_in_the_studios_words() -> None:
     sql = (ROOT / "sql" / "marts" / "dq_issues.sql").read_text()
     kinds = set(re.findall(r"'([a-z_]+)' as kind", sql))
     assert "more_bookings_than_rooms" in kinds
-    unnamed = kinds - set(data.DQ_KIND_LABELS)
+    unnamed = kinds - set(data_queries.DQ_KIND_LABELS)
     assert not unnamed, f"findings shown as codes on the Data page: {sorted(unnamed)}"
 
 

@@ -2,21 +2,26 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables
 from dashboard import format as fmt
+from dashboard.queries import bar_rooms as queries
+from dashboard.queries import kpis, snapshot
+from dashboard.queries.capacity import room_use
+from dashboard.queries.data import dq_findings
+from dashboard.queries.gaps import data_gaps
 
 st.title("Ceiling-bar rooms")
 picked = filters.sidebar()
 if picked is None:
     st.stop()
-symbol = data.settings_in_force().currency_symbol
+symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 st.caption(picked.caption)
 
-totals = data.kpi_totals(*where)
-bar_rooms = data.room_use(*where, bar_rooms_only=True)
-full = data.bar_rooms_full(*where)
-missing = data.data_gaps(*where)
+totals = kpis.kpi_totals(*where)
+bar_rooms = room_use(*where, bar_rooms_only=True)
+full = queries.bar_rooms_full(*where)
+missing = data_gaps(*where)
 if totals is None or bar_rooms.empty:
     # say which data is missing (no rooms at all, or none marked with bars), not just "none"
     if gaps.missing(missing, "rooms"):
@@ -79,14 +84,14 @@ st.subheader("Bar work in the wrong place or by the wrong person")
 left, right = st.columns(2)
 with left:
     st.markdown("**Bar services in rooms without bars**")
-    wrong_room = data.dq_findings(*where, kinds=("bar_service_in_non_bar_room",))
+    wrong_room = dq_findings(*where, kinds=("bar_service_in_non_bar_room",))
     if tables.has_rows(wrong_room, "None found."):
         tables.show_table(
             wrong_room.drop(columns=["kind"]), "bar-services-in-non-bar-rooms", symbol
         )
 with right:
     st.markdown("**Bar sessions by therapists not bar-trained**")
-    untrained = data.dq_findings(*where, kinds=("bar_session_by_untrained_therapist",))
+    untrained = dq_findings(*where, kinds=("bar_session_by_untrained_therapist",))
     # only a known "not trained" is a finding: unknown training is said, not counted
     gaps.show(missing, ("training",))
     if tables.has_rows(untrained, "None found."):

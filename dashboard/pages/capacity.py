@@ -2,18 +2,21 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables
 from dashboard import format as fmt
+from dashboard.queries import capacity as queries
+from dashboard.queries import snapshot
+from dashboard.queries.gaps import data_gaps
 
 st.title("Capacity")
 picked = filters.sidebar()
 if picked is None:
     st.stop()
-symbol = data.settings_in_force().currency_symbol
+symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 st.caption(picked.caption)
 # what the figures lack (rooms, shifts): said once here, and in place of each empty chart
-missing = data.data_gaps(*where)
+missing = data_gaps(*where)
 gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts"))
 
 st.subheader("Utilization over time")
@@ -29,7 +32,7 @@ measures = {
 measure = right.segmented_control("Show", list(measures), default="Rooms") or "Rooms"
 # a line per location reads for a few; more are drawn as one line for all of them
 together = picked.label if len(picked.locations) > charts.TREND_LINES else None
-trend = data.utilization_trend(*where, grain or "week", together)
+trend = queries.utilization_trend(*where, grain or "week", together)
 column, title = measures[measure]
 if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
     st.altair_chart(charts.trend(trend, column, title), width="stretch")
@@ -46,7 +49,7 @@ if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
         )
 
 st.subheader("Busy hours by weekday")
-hourly = data.hourly_heatmap(*where)
+hourly = queries.hourly_heatmap(*where)
 if hourly.empty:
     # hours need open room time or shift time: say which of them is missing
     gaps.note(missing, "rooms" if gaps.missing(missing, "rooms") else "shifts", tables.NO_DATA)
@@ -74,7 +77,7 @@ else:
     )
 
 st.subheader("Utilization by room")
-room_use = data.room_use(*where)
+room_use = queries.room_use(*where)
 if room_use.empty:
     gaps.note(missing, "rooms", tables.NO_DATA)
 else:
@@ -110,7 +113,7 @@ st.caption(
     "bounds: they assume clients wanted those slots. In the grids, a darker colour means that "
     "resource was fuller."
 )
-summary = data.bottleneck_summary(*where)
+summary = queries.bottleneck_summary(*where)
 if summary.empty:
     # the comparison is hour by hour against open room time: nothing to compare without rooms
     gaps.note(missing, "rooms", tables.NO_DATA)
@@ -124,7 +127,7 @@ else:
             "extra_bar_shift_hours": "no shifts loaded",
         },
     )
-    slots = data.bottlenecks(*where)
+    slots = queries.bottlenecks(*where)
     names = list(slots["location_name"].unique())
     # a map per location reads for a handful; for more, the table below has every hour
     if len(names) > charts.BOTTLENECK_MAPS:

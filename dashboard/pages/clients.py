@@ -4,16 +4,19 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import charts, data, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables
 from dashboard import format as fmt
+from dashboard.queries import clients as queries
+from dashboard.queries import snapshot
+from dashboard.queries.gaps import data_gaps
 
 st.title("Clients & retention")
 picked = filters.sidebar()
 if picked is None:
     st.stop()
-settings = data.settings_in_force()
+settings = snapshot.settings_in_force()
 symbol = settings.currency_symbol
-as_of = data.as_of_date()
+as_of = snapshot.as_of_date()
 span = st.segmented_control(
     "Clients whose first visit was in",
     ["the last 12 months", "the chosen dates"],
@@ -31,7 +34,7 @@ st.caption(
 )
 
 # clients seen before a location's history start are not new (they may have come before)
-history = data.history_start(picked.locations)
+history = snapshot.history_start(picked.locations)
 for row in history.itertuples():
     st.info(
         f"New clients at {fmt.md_text(row.location_name)} are counted from "
@@ -42,8 +45,8 @@ for row in history.itertuples():
     )
 
 st.subheader("Do new clients come back?")
-windows = data.retention_windows()
-cohorts = data.retention_cohorts(*where)
+windows = queries.retention_windows()
+cohorts = queries.retention_cohorts(*where)
 early = (
     "No new clients in these months yet: new clients are counted from "
     f"{history['new_clients_from'].min():%d %b %Y} (see above)."
@@ -58,7 +61,7 @@ if tables.has_rows(cohorts, early):
     tables.show_table(fmt.cohort_table(cohorts, windows), "retention-cohorts", people=False)
 
 st.subheader("Cohort activity")
-activity = data.cohort_activity(*where)
+activity = queries.cohort_activity(*where)
 if tables.has_rows(activity, early):
     st.altair_chart(charts.cohort_heatmap(activity), width="stretch")
     st.caption(
@@ -67,8 +70,8 @@ if tables.has_rows(activity, early):
     )
 
 st.subheader("Rebooking rate")
-rebooking = data.rebooking_trend(picked.locations, picked.start, picked.end)
-missing = data.data_gaps(picked.locations, picked.start, picked.end)
+rebooking = queries.rebooking_trend(picked.locations, picked.start, picked.end)
+missing = data_gaps(picked.locations, picked.start, picked.end)
 if gaps.missing(missing, "created"):
     # a source that never says when a booking was made cannot tell a rebooking: no rate at all
     gaps.show(missing, ("created",))
@@ -99,7 +102,7 @@ if window:
     ):
         with column:
             st.markdown(f"**{title}**")
-            result = data.retention_by_first(*where, by, window)
+            result = queries.retention_by_first(*where, by, window)
             if tables.has_rows(result, early):
                 # the rate next to the name: half the page wide, the last column was cut off
                 shown = result[["first_by", "return_rate", "new_clients", "eligible", "returned"]]
@@ -115,9 +118,11 @@ st.caption(
     f"(**lapsed**) before {as_of:%d %b %Y}, and nothing booked; by the location of their first "
     "visit. Client keys only: the warehouse holds no names or contact details."
 )
-clients = data.client_lists(picked.locations, settings.at_risk_days, settings.lapsed_days)
+clients = queries.client_lists(picked.locations, settings.at_risk_days, settings.lapsed_days)
 if tables.has_rows(clients, "No at-risk or lapsed clients."):
-    counts = data.client_list_counts(picked.locations, settings.at_risk_days, settings.lapsed_days)
+    counts = queries.client_list_counts(
+        picked.locations, settings.at_risk_days, settings.lapsed_days
+    )
     left, right = st.columns(2)
     left.metric("At risk", fmt.count(counts["at risk"]), border=True)
     right.metric("Lapsed", fmt.count(counts["lapsed"]), border=True)

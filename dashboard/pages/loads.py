@@ -4,7 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import auth, data, mapping_questions, tables, uploads
+from dashboard import auth, mapping_questions, tables, uploads
+from dashboard.queries import data as queries
+from dashboard.queries import snapshot
 from pipelines.settings import load_settings, shown_db_path
 
 st.title("Data")
@@ -18,7 +20,7 @@ if viewer is None or not viewer.may_upload:
     st.caption("Loading exports is for owners and managers; your account can read the data.")
 else:
     # the loader refuses a studio's files in the demo chain: say so before anyone uploads
-    demo = data.is_demo()
+    demo = snapshot.is_demo()
     if demo:
         st.info(
             "The demo chain takes no uploads (its data is made up and never mixes with a "
@@ -68,18 +70,18 @@ else:
 
 if viewer is not None and viewer.sees_every_location:
     st.subheader("Loads")
-    runs = data.load_runs()
+    runs = queries.load_runs()
     if tables.has_rows(runs, "Nothing loaded yet."):
         tables.show_table(runs, "loads")
 
     st.subheader("Rejected rows")
-    reasons = data.rejected_reasons()
+    reasons = queries.rejected_reasons()
     if tables.has_rows(reasons, "No rows were rejected."):
         left, right = st.columns([1, 2])
         with left:
             tables.show_table(reasons, "rejected-reasons")
         with right:
-            tables.show_table(data.rejected_rows(), "rejected-rows")
+            tables.show_table(queries.rejected_rows(), "rejected-rows")
 else:
     st.caption(
         "The load history and rejected rows cover whole files, which can hold several "
@@ -87,19 +89,19 @@ else:
     )
 
 st.subheader("Data-quality findings")
-everywhere = tuple(data.locations()["location_id"])
-bounds = data.date_bounds()
+everywhere = tuple(snapshot.locations()["location_id"])
+bounds = snapshot.date_bounds()
 if bounds is None:
     st.info("No data yet.")
 else:
-    counts = data.dq_counts(everywhere, *bounds)
+    counts = queries.dq_counts(everywhere, *bounds)
     if tables.has_rows(counts, "No data-quality findings."):
         tables.show_table(
-            counts.assign(kind=counts["kind"].map(lambda k: data.DQ_KIND_LABELS.get(k, k))),
+            counts.assign(kind=counts["kind"].map(lambda k: queries.DQ_KIND_LABELS.get(k, k))),
             "data-quality-counts",
         )
-        findings = data.dq_findings(everywhere, *bounds)
+        findings = queries.dq_findings(everywhere, *bounds)
         tables.show_table(
-            findings.assign(kind=findings["kind"].map(lambda k: data.DQ_KIND_LABELS.get(k, k))),
+            findings.assign(kind=findings["kind"].map(lambda k: queries.DQ_KIND_LABELS.get(k, k))),
             "data-quality-findings",
         )

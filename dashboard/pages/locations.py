@@ -2,21 +2,25 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables
+from dashboard.queries import snapshot
+from dashboard.queries.capacity import utilization_trend
+from dashboard.queries.gaps import data_gaps
+from dashboard.queries.kpis import kpis_by_location
 
 st.title("Locations")
 picked = filters.sidebar()
 if picked is None:
     st.stop()
-symbol = data.settings_in_force().currency_symbol
+symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 st.caption(picked.caption)
 
-kpis = data.kpis_by_location(*where)
+kpis = kpis_by_location(*where)
 if not tables.has_rows(kpis):
     st.stop()
 # an empty cell below is missing data, said here location by location
-missing = data.data_gaps(*where)
+missing = data_gaps(*where)
 gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts", "prices", "created"))
 
 st.subheader("Side by side")
@@ -87,7 +91,7 @@ measures = {
 }
 measure = st.segmented_control("Show", list(measures), default="Room utilization")
 measure = measure or "Room utilization"
-trend = data.utilization_trend(*where, "week")
+trend = utilization_trend(*where, "week")
 column, kind = measures[measure]
 if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
     # one small chart per location: a dozen at most, the highest and lowest on average

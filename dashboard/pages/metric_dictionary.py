@@ -3,14 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, tables
+from dashboard import tables
 from dashboard.format import md_text
+from dashboard.queries import snapshot
 from pipelines.metrics import load_dictionary
 
 st.title("Metric dictionary")
 st.caption("One definition per metric, used the same way for every location.")
 
-settings = data.settings_in_force()
+settings = snapshot.settings_in_force()
 values = {
     "late_cancel_hours": f"{settings.late_cancel_hours} h",
     "turnover_minutes": f"{settings.turnover_minutes} min",

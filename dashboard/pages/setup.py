@@ -4,8 +4,10 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
-from dashboard import auth, data, profile_form
+from dashboard import auth, profile_form
 from dashboard.format import md_text
+from dashboard.queries import setup as queries
+from dashboard.queries import snapshot
 from pipelines.profile import ProfileError, to_toml
 from pipelines.settings import load_settings
 
@@ -21,8 +23,8 @@ if viewer is None or not (viewer.sees_every_location and viewer.may_upload):
     st.info("The Setup page is for owners: it describes every location of the studio.")
     st.stop()
 
-db = data.warehouse_path()
-stored = data.stored_profile()
+db = snapshot.warehouse_path()
+stored = queries.stored_profile()
 suggested = st.session_state.get(SUGGESTED)  # a profile_form.Suggestion
 source = suggested.profile if suggested else stored
 version = st.session_state.setdefault(VERSION, 0)
@@ -41,7 +43,7 @@ if outcome:
     kind, line = outcome
     {"success": st.success, "info": st.info}.get(kind, st.error)(md_text(line))
 
-demo = data.is_demo()
+demo = snapshot.is_demo()
 if suggested is not None:
     st.warning(
         "**Suggested from your data, not saved yet.** Check each location (what was guessed "
@@ -86,7 +88,7 @@ else:
 
 in_profile = {loc.id: loc for loc in (source.locations if source else ())}
 names = {loc.id: loc.name for loc in in_profile.values()}
-loaded = data.locations()
+loaded = snapshot.locations()
 for location_id, name in zip(loaded["location_id"], loaded["location_name"], strict=True):
     names.setdefault(location_id, name)
 options = [*names, NEW]
@@ -119,7 +121,7 @@ with suggest_column:
             width="stretch",
         ):
             try:
-                st.session_state[SUGGESTED] = profile_form.suggestion(data.profile_suggestion())
+                st.session_state[SUGGESTED] = profile_form.suggestion(queries.profile_suggestion())
             except ProfileError as error:
                 st.session_state[OUTCOME] = ("error", f"No suggestion: {error}")
             else:

@@ -2,21 +2,24 @@
 
 import streamlit as st
 
-from dashboard import charts, data, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables
+from dashboard.queries import snapshot
+from dashboard.queries import therapists as queries
+from dashboard.queries.gaps import data_gaps
 
 st.title("Therapists")
 picked = filters.sidebar()
 if picked is None:
     st.stop()
-settings = data.settings_in_force()
+settings = snapshot.settings_in_force()
 symbol = settings.currency_symbol
 where = (picked.locations, picked.start, picked.end)
 st.caption(picked.caption)
 
-summary = data.therapist_summary(*where)
+summary = queries.therapist_summary(*where)
 if not tables.has_rows(summary):
     st.stop()
-missing = data.data_gaps(*where)
+missing = data_gaps(*where)
 gaps.show(missing, ("shifts", "training"))
 
 st.subheader("Utilization: share of shift time booked")
@@ -45,7 +48,7 @@ tables.show_table(
     blank={"utilization": "no shifts"},
 )
 
-weeks = data.therapist_weeks(*where)
+weeks = queries.therapist_weeks(*where)
 st.subheader("Workload week by week")
 hours_tab, bars_tab = st.tabs(["Hands-on hours per week", "Most bar sessions in one day"])
 with hours_tab:
@@ -74,7 +77,7 @@ st.caption(
     f"{settings.weekly_hands_on_hours_limit} hands-on hours. Back-to-back sessions: the gap "
     f"before the next session was under {settings.turnover_minutes} minutes."
 )
-flags = data.therapist_flags(*where, settings.weekly_hands_on_hours_limit)
+flags = queries.therapist_flags(*where)
 if tables.has_rows(flags, "No one went over a limit in this selection."):
     tables.show_table(flags, "therapist-flags", symbol)
 
@@ -84,6 +87,6 @@ st.caption(
     "least one unbooked shift hour, not over a limit themselves, and bar-trained when the "
     "overload was bar work."
 )
-hints = data.rebalancing_hints(*where)
+hints = queries.rebalancing_hints(*where)
 if tables.has_rows(hints, "Nothing to rebalance: no one went over a daily limit."):
     tables.show_table(hints, "rebalancing-hints", symbol)

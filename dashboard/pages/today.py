@@ -5,15 +5,18 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables
 from dashboard import format as fmt
+from dashboard.queries import kpis, snapshot
+from dashboard.queries import today as queries
+from dashboard.queries.gaps import data_gaps
 
 st.title("Today")
 choice = filters.day_and_location()
 if choice is None:
     st.stop()
 
-symbol = data.settings_in_force().currency_symbol
+symbol = snapshot.settings_in_force().currency_symbol
 scope = (choice.location,)
 week_before = choice.day - dt.timedelta(days=7)
 # names come from the exports: escaped wherever they meet markdown
@@ -23,12 +26,12 @@ st.caption(
     f"Arrows compare with the same weekday a week earlier ({week_before:%a %d %b})."
 )
 
-now = data.kpi_totals(scope, choice.day, choice.day)
-before = data.kpi_totals(scope, week_before, week_before)
+now = kpis.kpi_totals(scope, choice.day, choice.day)
+before = kpis.kpi_totals(scope, week_before, week_before)
 # what the day's figures lack (rooms, shifts, prices, ...): one line each, under the tiles
-missing = data.data_gaps(scope, choice.day, choice.day)
+missing = data_gaps(scope, choice.day, choice.day)
 # a day before the location's history start has no new clients to count, not zero
-history = data.history_start(scope)
+history = snapshot.history_start(scope)
 counted_from = history["new_clients_from"].iloc[0] if len(history) else None
 too_early = counted_from is not None and choice.day < pd.Timestamp(counted_from).date()
 # figures whose data is missing are empty, whatever a warehouse built before says
@@ -80,8 +83,8 @@ else:
         )
 
 st.subheader("Rooms through the day")
-bookings = data.room_timeline(scope, choice.day)
-rooms = data.rooms(scope)
+bookings = queries.room_timeline(scope, choice.day)
+rooms = queries.rooms(scope)
 if tables.has_rows(bookings, f"No bookings at {place} on this day."):
     room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
     st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
@@ -99,7 +102,7 @@ if tables.has_rows(bookings, f"No bookings at {place} on this day."):
         )
 
 st.subheader("Next 14 days: booked share of room time")
-upcoming = data.pacing(scope, choice.day)
+upcoming = queries.pacing(scope, choice.day)
 ahead = (
     "No room calendar for the 14 days after this day yet: describe the rooms and opening "
     "hours on the Setup page (it fills the weeks ahead) or load a room calendar for them."

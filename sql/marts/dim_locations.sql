@@ -49,6 +49,8 @@ final as (
         -- ids
         locations.location_id,
         locations.name,
+        -- the name every page shows: one definition (a location without one shows its id)
+        coalesce(nullif(locations.name, ''), locations.location_id) as display_name,
         locations.timezone,
 
         -- capacity (latest)

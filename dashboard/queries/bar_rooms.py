@@ -1,0 +1,32 @@
+"""The Ceiling-bar rooms page's queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from dashboard.queries.capacity import WEEKDAY
+from dashboard.queries.snapshot import Locations, query, scope
+
+
+def bar_rooms_full(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Hours per weekday and clock hour in which every bar room was occupied."""
+    return query(
+        f"""
+        select
+            isodow(h."date") as weekday_number,
+            {WEEKDAY} as weekday,
+            h.hour,
+            sum(h.bar_rooms_full_minutes) / 60.0 as full_hours,
+            sum(h.bar_rooms_full_minutes) / nullif(count(*) * 60.0, 0) as full_share
+        from fct_hourly_capacity as h
+        where list_contains(?, h.location_id) and h."date" between ? and ?
+            and h.bar_room_available_minutes > 0
+        group by all
+        order by weekday_number, h.hour
+        """,
+        scope(locations),
+        start,
+        end,
+    )
