@@ -16,13 +16,11 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -32,31 +30,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dashboard import navigation  # noqa: E402
+from tests.browser import CHROMIUM, VIEWPORT, chromium, streamlit_app  # noqa: E402
+
 # scale -> (locations, days); the generator makes about 25 bookings per location-day.
 SCALES = {"100k": (10, 365), "1m": (50, 730), "10m": (300, 1350)}
 START = date(2021, 1, 4)
 SEED = 7
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # (url path, page file) for every page; the render clock stops when the main chart is drawn.
-PAGES = [
-    ("", "today"),
-    ("capacity", "capacity"),
-    ("bar_rooms", "bar_rooms"),
-    ("therapists", "therapists"),
-    ("clients", "clients"),
-    ("locations", "locations"),
-    ("loads", "loads"),
-    ("metric_dictionary", "metric_dictionary"),
-]
-CHARTLESS = {"loads", "metric_dictionary"}
+PAGES = [(page.url_path, page.name) for page in navigation.visible(owner=False)]
+CHARTLESS = {page.name for page in navigation.PAGES if not page.has_chart}
 PAGE_NAMES = {name for _, name in PAGES}
 FLOOR_LABELS = {
     "floor_streamlit_page": "  Streamlit page floor (one chart)",
@@ -335,18 +318,15 @@ def percentile(samples: list[float], pct: int) -> float:
 
 def measure_pages(db: Path, repeats: int) -> dict[str, object]:
     """Each page in headless Chromium, from navigation to the main chart drawn."""
-    server, port = serve(ROOT / "streamlit_app.py", {"STUDIO_OPS_DB": str(db)})
     results: dict[str, object] = {}
-    try:
+    env = {"STUDIO_OPS_DB": str(db)}
+    with streamlit_app(db.parent / "streamlit.log", env, seconds=120) as app:
         for path, name in PAGES:
             selector = "[data-testid='stDataFrame']" if name in CHARTLESS else CHART
-            samples = time_page(port, path, selector, repeats)
+            samples = time_page(app.port, path, selector, repeats)
             results[name] = {kind: summary(times) for kind, times in samples.items()}
             print(f"page {name}: {_visits(samples)}", flush=True)
-        results["app_peak_rss_mb"] = peak_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        results["app_peak_rss_mb"] = peak_rss_mb(app.process.pid)
     return results
 
 
@@ -384,14 +364,10 @@ def measure_page_floors(work: Path, repeats: int) -> dict[str, dict]:
     """The same clock on the floor apps: what any page costs on this machine."""
     results = {}
     for name, source in FLOOR_APPS.items():
-        app = work / f"{name}.py"
-        app.write_text(source)
-        server, port = serve(app, {})
-        try:
-            samples = time_page(port, "", CHART, max(repeats, 5))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        script = work / f"{name}.py"
+        script.write_text(source)
+        with streamlit_app(work / f"{name}.log", {}, script=script, seconds=120) as app:
+            samples = time_page(app.port, "", CHART, max(repeats, 5))
         print(f"{name}: {_visits(samples)}", flush=True)
         results[name] = {kind: summary(times) for kind, times in samples.items()}
     return results
@@ -407,23 +383,6 @@ def _visits(samples: dict[str, list[float]]) -> str:
     )
 
 
-def serve(app: Path, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    """Start `streamlit run app` on a free port; return the server once it is healthy."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
-         f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, env={**os.environ, **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_health(port)
-    except BaseException:
-        server.terminate()
-        raise
-    return server, port
-
-
 def time_page(port: int, path: str, selector: str, repeats: int) -> dict[str, list[float]]:
     """Seconds from navigation to `selector` drawn, each sample in a fresh tab, two ways.
 
@@ -432,10 +391,7 @@ def time_page(port: int, path: str, selector: str, repeats: int) -> dict[str, li
     page before, as a manager's browser has every morning (Streamlit serves its scripts as
     immutable for a year, so they come from the browser's cache).
     """
-    from playwright.sync_api import sync_playwright
-
     url = f"http://127.0.0.1:{port}/{path}"
-    viewport = {"width": 1280, "height": 800}
     samples: dict[str, list[float]] = {"first_visit": [], "return_visit": []}
 
     def visit(context, kind: str | None) -> None:
@@ -447,35 +403,15 @@ def time_page(port: int, path: str, selector: str, repeats: int) -> dict[str, li
             samples[kind].append(time.perf_counter() - started)
         page.close()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        returning = browser.new_context(viewport=viewport)
+    with chromium() as browser:
+        returning = browser.new_context(viewport=VIEWPORT)
         visit(returning, None)  # yesterday's visit: fills the browser's cache
         for _ in range(repeats):
-            first = browser.new_context(viewport=viewport)
+            first = browser.new_context(viewport=VIEWPORT)
             visit(first, "first_visit")
             first.close()
             visit(returning, "return_visit")
-        browser.close()
     return samples
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_health(port: int) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the dashboard did not answer /_stcore/health within 120 s")
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from pipelines import access
 from pipelines.ingest.load import DEMO_LAST_LOAD as DEMO_KEY
 from pipelines.ingest.load import is_demo, load_files
 from pipelines.warehouse import incremental, store
+from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.conftest import studio_copy
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
@@ -377,14 +376,7 @@ def test_demo_racing_a_load_into_a_studio_warehouse_never_loses_the_load(tmp_pat
 
 # --- item 1 in the browser: a manager's upload through the Data page -----------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "manager-pass-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -393,59 +385,15 @@ def signed_app(demo_warehouse: Path, tmp_path: Path) -> Iterator[tuple[str, Path
     demo_copy = studio_copy(demo_warehouse, tmp_path / "studio.duckdb")  # the demo takes no loads
     access_file = tmp_path / "access.toml"
     access.add_user(access_file, "maria", "manager", ["L01"], PASSWORD)
-    port = _free_port()
-    log = tmp_path / "streamlit.log"
-    env = {**os.environ, "STUDIO_OPS_DB": str(demo_copy), access.ACCESS_ENV: str(access_file)}
-    env.pop("STUDIO_OPS_SETTINGS", None)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "streamlit_app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as ok:
-                        if ok.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not answer within 60 s:\n{log.read_text()}")
-                time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}", demo_copy
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    env = studio_env(demo_copy, access_file=access_file)
+    with streamlit_app(tmp_path / "streamlit.log", env, seconds=60) as app:
+        yield app.url, demo_copy
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")
+@browser_test
 def test_browser_a_manager_cannot_overwrite_another_locations_bookings(
     signed_app: tuple[str, Path], tmp_path: Path
 ) -> None:
-    from tests.test_browser import CHROMIUM_ARGS, wait_until_idle
-
-    playwright_api = pytest.importorskip("playwright.sync_api")
     base, db = signed_app
     before = l02_state(db)
     l02_ids = [
@@ -461,27 +409,22 @@ def test_browser_a_manager_cannot_overwrite_another_locations_bookings(
         BOOKING_HEADER,
         bookings_at("L01", l02_ids, status="cancelled") + bookings_at("L01", ["NEW-1"]),
     )
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{base}/loads")
-            wait_until_idle(page)
-            page.get_by_label("User name", exact=True).fill("maria")
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            wait_until_idle(page)
-            page.get_by_role("button", name="Load files").wait_for(timeout=60_000)
-            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
-            page.get_by_text(upload.name).first.wait_for(timeout=30_000)
-            page.get_by_role("button", name="Load files").click()
-            done = page.get_by_text(f"{upload.name}: bookings").first
-            done.wait_for(timeout=120_000)
-            wait_until_idle(page)
-            message = done.inner_text().strip()
-            assert page.locator("[data-testid='stException']").count() == 0
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(f"{base}/loads")
+        wait_until_idle(page)
+        page.get_by_label("User name", exact=True).fill("maria")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        wait_until_idle(page)
+        page.get_by_role("button", name="Load files").wait_for(timeout=60_000)
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
+        page.get_by_text(upload.name).first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Load files").click()
+        done = page.get_by_text(f"{upload.name}: bookings").first
+        done.wait_for(timeout=120_000)
+        wait_until_idle(page)
+        message = done.inner_text().strip()
+        assert page.locator("[data-testid='stException']").count() == 0
 
     assert message == f"{upload.name}: bookings (native-csv): 3 rows read, 1 loaded, 2 rejected"
     assert l02_state(db) == before

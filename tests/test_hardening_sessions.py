@@ -13,14 +13,11 @@ form gives nothing away by its timing or by forgetting.
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,7 +161,14 @@ def test_the_token_secret_and_the_throttle_survive_streamlit_reimporting_the_mod
 
 # --- item 10: the Streamlit session id is not the sign-in (a real browser) -------------------
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, wait_until_idle  # noqa: E402
+from tests.browser import (  # noqa: E402
+    VIEWPORT,
+    browser_test,
+    chromium,
+    streamlit_app,
+    studio_env,
+    wait_until_idle,
+)
 
 PASSWORDS = {"olga": "owner-pass-123", "maria": "manager-pass-123"}
 # Put into a second browser before the app loads: its websocket presents a stolen session id
@@ -197,58 +201,21 @@ def signed_in_app(
     demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Path]]:
     """`streamlit run` with an access file (an owner and a manager); yields (URL, access file)."""
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    pytest.importorskip("playwright.sync_api")
     folder = tmp_path_factory.mktemp("sessions")
     access_file = folder / "access.toml"
     access.add_user(access_file, "olga", "owner", [], PASSWORDS["olga"])
     access.add_user(access_file, "maria", "manager", ["L01"], PASSWORDS["maria"])
     db = folder / "studio.duckdb"
     shutil.copyfile(demo_warehouse, db)
-    env = {**os.environ, "STUDIO_OPS_DB": str(db), access.ACCESS_ENV: str(access_file)}
-    env.pop("STUDIO_OPS_SETTINGS", None)
-    port = _free_port()
-    log = folder / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-               "--server.headless", "true", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
-    with open(log, "wb") as output:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    pytest.fail(f"streamlit exited with {server.returncode}:\n{log.read_text()}")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not answer within 60 s:\n{log.read_text()}")
-                time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}", access_file
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    env = studio_env(db, access_file=access_file)
+    with streamlit_app(folder / "streamlit.log", env, seconds=60) as app:
+        yield app.url, access_file
 
 
 @pytest.fixture(scope="module")
-def chromium(signed_in_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(signed_in_app):
+    with chromium() as browser:
+        yield browser
 
 
 def sign_in(page, base: str, name: str) -> None:
@@ -277,12 +244,12 @@ def shows_sign_in_form(page) -> bool:
     )
 
 
-@pytest.mark.browser
+@browser_test
 def test_a_session_id_from_an_upload_url_does_not_sign_in_another_browser(
-    signed_in_app, chromium, tmp_path: Path
+    signed_in_app, browser, tmp_path: Path
 ) -> None:
     base, _ = signed_in_app
-    owner = chromium.new_context(viewport={"width": 1280, "height": 800})
+    owner = browser.new_context(viewport=VIEWPORT)
     page = owner.new_page()
     sign_in(page, base, "olga")
     # The session id travels in every upload URL: pick a file on the Data page and read it.
@@ -299,7 +266,7 @@ def test_a_session_id_from_an_upload_url_does_not_sign_in_another_browser(
     assert len(session_id) >= 32
     owner.close()  # the tab is closed; its session waits disconnectedSessionTTL for a reconnect
 
-    thief = chromium.new_context(viewport={"width": 1280, "height": 800})
+    thief = browser.new_context(viewport=VIEWPORT)
     try:
         stolen = thief.new_page()
         stolen.add_init_script(PRESENT_SESSION_ID % f'"{session_id}"')
@@ -314,10 +281,10 @@ def test_a_session_id_from_an_upload_url_does_not_sign_in_another_browser(
         thief.close()
 
 
-@pytest.mark.browser
-def test_a_password_change_ends_the_session_on_its_next_rerun(signed_in_app, chromium) -> None:
+@browser_test
+def test_a_password_change_ends_the_session_on_its_next_rerun(signed_in_app, browser) -> None:
     base, access_file = signed_in_app
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
         sign_in(page, base, "maria")
@@ -332,10 +299,10 @@ def test_a_password_change_ends_the_session_on_its_next_rerun(signed_in_app, chr
         context.close()
 
 
-@pytest.mark.browser
-def test_a_reload_stays_signed_in_and_sign_out_ends_it(signed_in_app, chromium) -> None:
+@browser_test
+def test_a_reload_stays_signed_in_and_sign_out_ends_it(signed_in_app, browser) -> None:
     base, _ = signed_in_app
-    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport=VIEWPORT)
     try:
         page = context.new_page()
         sign_in(page, base, "olga")

@@ -5,7 +5,6 @@ downloads clicked in one rerun both arrive."""
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import signal
 import subprocess
@@ -21,11 +20,9 @@ import pytest
 
 from dashboard import uploads
 from pipelines.settings import Settings
+from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.conftest import studio_copy
 from tests.hostile import SECONDS, fingerprint
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _rss_mb() -> float:
@@ -145,14 +142,6 @@ def test_an_upload_folder_left_by_a_killed_app_is_removed_on_start_and_a_live_on
 # --- item 11: the upload endpoint, and item 3 on a real app start ----------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def server(warehouse: Path, tmp_path: Path):
     """`streamlit run` on a free port with a settings file the test rewrites; a folder left by
@@ -162,42 +151,9 @@ def server(warehouse: Path, tmp_path: Path):
     (leftover / "0" / "export.csv").write_text("booking_id\n1\n")
     settings = tmp_path / "studio-ops.toml"
     settings.write_text("max_upload_session_mb = 1\n")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "STUDIO_OPS_DB": str(warehouse),
-        "STUDIO_OPS_SETTINGS": str(settings),
-        "STUDIO_OPS_SALT": "test-salt",
-    }
-    env.pop("STUDIO_OPS_ACCESS", None)
-    log = tmp_path / "streamlit.log"
-    command = [
-        sys.executable,
-        *("-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true"),
-        *("--server.port", str(port), "--server.address", "127.0.0.1"),
-        *("--browser.gatherUsageStats", "false"),
-    ]
-    with open(log, "wb") as output:
-        app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert app.poll() is None, log.read_text()
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health"):
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.3)
-            yield {"port": port, "settings": settings, "leftover": leftover, "log": log}
-        finally:
-            app.terminate()
-            try:
-                app.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+    env = studio_env(warehouse, settings=settings, STUDIO_OPS_SALT="test-salt")
+    with streamlit_app(tmp_path / "streamlit.log", env) as app:
+        yield {"port": app.port, "settings": settings, "leftover": leftover, "log": app.log}
 
 
 @contextlib.contextmanager
@@ -284,58 +240,49 @@ def test_uploads_need_a_signed_in_viewer_and_a_session_holds_at_most_its_cap(
 # --- item 19: two downloads in one rerun -----------------------------------------------------
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")
+@browser_test
 def test_two_downloads_clicked_in_one_rerun_both_arrive(server: dict):
-    from tests.test_browser import CHROMIUM_ARGS, wait_until_idle
+    with chromium_page() as page:
+        # The app's messages to the browser pass through here, so the test can hold them:
+        # the server then finishes a rerun while the browser still shows the buttons (and
+        # deferred file ids) of the run before, as a slow connection or page would.
+        held: list[bytes | str] | None = None
 
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            # The app's messages to the browser pass through here, so the test can hold them:
-            # the server then finishes a rerun while the browser still shows the buttons (and
-            # deferred file ids) of the run before, as a slow connection or page would.
-            held: list[bytes | str] | None = None
+        def relay(ws) -> None:
+            server_side = ws.connect_to_server()
 
-            def relay(ws) -> None:
-                server_side = ws.connect_to_server()
+            def to_browser(message) -> None:
+                if held is None:
+                    ws.send(message)
+                else:
+                    held.append(message)
 
-                def to_browser(message) -> None:
-                    if held is None:
-                        ws.send(message)
-                    else:
-                        held.append(message)
+            server_side.on_message(to_browser)
+            ws.on_message(lambda message: server_side.send(message))
+            relay.ws = ws
 
-                server_side.on_message(to_browser)
-                ws.on_message(lambda message: server_side.send(message))
-                relay.ws = ws
-
-            page.route_web_socket("**/_stcore/stream", relay)
-            page.goto(f"http://127.0.0.1:{server['port']}/therapists")
-            wait_until_idle(page)
-            buttons = page.get_by_role("button", name="Download CSV")
-            buttons.nth(1).wait_for(timeout=30_000)
-            downloads = []
-            page.on("download", lambda download: downloads.append(download))
-            held = []
-            buttons.nth(0).click()
-            page.wait_for_timeout(8_000)  # a rerun the click started has finished on the server
-            buttons.nth(1).click()
-            page.wait_for_timeout(3_000)
-            waiting, held = held, None
-            for message in waiting:
-                relay.ws.send(message)
-            deadline = time.monotonic() + 30
-            while len(downloads) < 2 and time.monotonic() < deadline:
-                page.wait_for_timeout(200)
-            names = sorted(download.suggested_filename for download in downloads)
-            # two different tables of the page (therapists, then their flags)
-            assert len(names) == 2 and len(set(names)) == 2, names
-            for download in downloads:
-                assert download.failure() is None
-                assert Path(download.path()).read_text(encoding="utf-8").count("\n") > 1
-        finally:
-            browser.close()
+        page.route_web_socket("**/_stcore/stream", relay)
+        page.goto(f"http://127.0.0.1:{server['port']}/therapists")
+        wait_until_idle(page)
+        buttons = page.get_by_role("button", name="Download CSV")
+        buttons.nth(1).wait_for(timeout=30_000)
+        downloads = []
+        page.on("download", lambda download: downloads.append(download))
+        held = []
+        buttons.nth(0).click()
+        page.wait_for_timeout(8_000)  # a rerun the click started has finished on the server
+        buttons.nth(1).click()
+        page.wait_for_timeout(3_000)
+        waiting, held = held, None
+        for message in waiting:
+            relay.ws.send(message)
+        deadline = time.monotonic() + 30
+        while len(downloads) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        names = sorted(download.suggested_filename for download in downloads)
+        # two different tables of the page (therapists, then their flags)
+        assert len(names) == 2 and len(set(names)) == 2, names
+        for download in downloads:
+            assert download.failure() is None
+            assert Path(download.path()).read_text(encoding="utf-8").count("\n") > 1
     assert "not found" not in server["log"].read_text()

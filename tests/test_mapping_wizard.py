@@ -5,13 +5,8 @@ warehouse, and later files of the same source (CLI or Data page) load with it, n
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +17,16 @@ from pipelines.ingest import pii
 from pipelines.ingest.formats.mapped import AnswerError, mappings_folder, preview, save_answers
 from pipelines.ingest.formats.needs import MappingNeeded
 from pipelines.ingest.load import load_files
+from tests.browser import (
+    ROOT,
+    browser_test,
+    chromium_page,
+    streamlit_app,
+    studio_env,
+    wait_until_idle,
+)
 from tests.hostile import fingerprint
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "screenshots"
 VENDORS = ("acuity", "calendly", "fresha", "mindbody", "vagaro", "square", "jane", "ics")
 # The README's example of another system's export (day-first dates, split date and times).
@@ -274,108 +275,59 @@ def test_a_small_table_that_is_no_booking_export_gets_no_questions(tmp_path: Pat
 # --- the Data page, in a browser ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def app(tmp_path: Path, chains: dict[str, Path]) -> Iterator[tuple[str, Path]]:
     """`streamlit run` on a studio warehouse holding the chain's rooms, shifts and location."""
     db = _warehouse(tmp_path, chains["acuity"])
-    port = _free_port()
-    env = {**os.environ, "STUDIO_OPS_DB": str(db), "STUDIO_OPS_SALT": "test-salt"}
-    for name in ("STUDIO_OPS_SETTINGS", "STUDIO_OPS_ACCESS"):
-        env.pop(name, None)
-    log = tmp_path / "streamlit.log"
-    command = [
-        *(sys.executable, "-m", "streamlit", "run", "streamlit_app.py"),
-        *("--server.headless", "true", "--server.port", str(port)),
-        *("--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"),
-    ]
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert server.poll() is None, log.read_text()
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health"):
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}", db
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-    assert "Traceback" not in log.read_text()
+    env = studio_env(db, STUDIO_OPS_SALT="test-salt")
+    with streamlit_app(tmp_path / "streamlit.log", env) as server:
+        yield server.url, db
+    assert "Traceback" not in server.log.read_text()
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium")
+@browser_test
 def test_browser_acuity_upload_asks_once_then_a_second_file_loads_without_questions(
     app: tuple[str, Path], chains: dict[str, Path], tmp_path: Path
 ) -> None:
-    from tests.test_browser import CHROMIUM_ARGS, wait_until_idle
-
-    playwright_api = pytest.importorskip("playwright.sync_api")
     base, db = app
     first, second = _split_acuity(chains["acuity"], tmp_path / "exports")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{base}/loads")
-            wait_until_idle(page)
+    with chromium_page() as page:
+        page.goto(f"{base}/loads")
+        wait_until_idle(page)
 
-            def upload(path: Path) -> None:
-                page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
-                    str(path)
-                )
-                page.get_by_text(path.name).first.wait_for(timeout=30_000)
-                page.get_by_role("button", name="Load files").click()
+        def upload(path: Path) -> None:
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+            page.get_by_text(path.name).first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="Load files").click()
 
-            upload(first)
-            page.get_by_text("What is a Calendar in your Acuity account?").wait_for(timeout=60_000)
-            wait_until_idle(page)
-            page.get_by_text("A therapist: each Calendar is one person's schedule").click()
-            wait_until_idle(page)
-            page.get_by_text("Which location are these bookings from?").wait_for(timeout=30_000)
-            # the location question lists the warehouse's location (L01, from locations.csv)
-            page.get_by_role("combobox", name="Which location are these bookings from?").click()
-            page.get_by_role("option", name=re.compile(r"\(L01\)")).click()
-            wait_until_idle(page)
-            page.get_by_text("Who gives these treatments?").wait_for(state="detached")
-            SHOTS.mkdir(exist_ok=True)
-            page.get_by_text("needs a few answers").first.scroll_into_view_if_needed()
-            page.screenshot(path=str(SHOTS / "data_mapping_questions.png"))
-            page.get_by_role("button", name="Save and load").click()
-            # (a page line holds a word joiner after each colon: no link can start there)
-            done = page.get_by_text(re.compile(r"acuity-week1\.csv:\W*bookings \(acuity-csv\)"))
-            done.wait_for(timeout=120_000)
-            wait_until_idle(page)
-            assert (db.parent / "mappings" / "acuity.toml").exists()
-            loaded = _bookings(db)
-            assert [(s, loc) for s, loc, _ in loaded] == [("acuity", "L01")]
+        upload(first)
+        page.get_by_text("What is a Calendar in your Acuity account?").wait_for(timeout=60_000)
+        wait_until_idle(page)
+        page.get_by_text("A therapist: each Calendar is one person's schedule").click()
+        wait_until_idle(page)
+        page.get_by_text("Which location are these bookings from?").wait_for(timeout=30_000)
+        # the location question lists the warehouse's location (L01, from locations.csv)
+        page.get_by_role("combobox", name="Which location are these bookings from?").click()
+        page.get_by_role("option", name=re.compile(r"\(L01\)")).click()
+        wait_until_idle(page)
+        page.get_by_text("Who gives these treatments?").wait_for(state="detached")
+        SHOTS.mkdir(exist_ok=True)
+        page.get_by_text("needs a few answers").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "data_mapping_questions.png"))
+        page.get_by_role("button", name="Save and load").click()
+        # (a page line holds a word joiner after each colon: no link can start there)
+        done = page.get_by_text(re.compile(r"acuity-week1\.csv:\W*bookings \(acuity-csv\)"))
+        done.wait_for(timeout=120_000)
+        wait_until_idle(page)
+        assert (db.parent / "mappings" / "acuity.toml").exists()
+        loaded = _bookings(db)
+        assert [(s, loc) for s, loc, _ in loaded] == [("acuity", "L01")]
 
-            upload(second)
-            second_done = re.compile(r"acuity-week2\.csv:\W*bookings \(acuity-csv\)")
-            page.get_by_text(second_done).wait_for(timeout=120_000)
-            wait_until_idle(page)
-            assert page.get_by_text("What is a Calendar in your Acuity account?").count() == 0
-            assert page.locator("[data-testid='stException']").count() == 0
-            with open(second, encoding="utf-8") as handle:
-                assert _bookings(db)[0][2] == loaded[0][2] + sum(1 for _ in handle) - 1
-        finally:
-            browser.close()
+        upload(second)
+        second_done = re.compile(r"acuity-week2\.csv:\W*bookings \(acuity-csv\)")
+        page.get_by_text(second_done).wait_for(timeout=120_000)
+        wait_until_idle(page)
+        assert page.get_by_text("What is a Calendar in your Acuity account?").count() == 0
+        assert page.locator("[data-testid='stException']").count() == 0
+        with open(second, encoding="utf-8") as handle:
+            assert _bookings(db)[0][2] == loaded[0][2] + sum(1 for _ in handle) - 1
