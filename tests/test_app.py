@@ -224,7 +224,11 @@ def test_a_new_snapshot_shows_on_the_next_rerun(demo_warehouse: Path, tmp_path: 
     at = open_page("locations")
     assert "Renamed Studio" not in locations_table(at).index
     with store.building(db) as con:
-        con.execute("update dim_locations set name = 'Renamed Studio' where location_id = 'L01'")
+        # as a rebuild would write it: the name and the display name the pages show
+        con.execute(
+            "update dim_locations set name = 'Renamed Studio', display_name = 'Renamed Studio' "
+            "where location_id = 'L01'"
+        )
     at.run()
     assert "Renamed Studio" in locations_table(at).index
 
