@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.canonical import KINDS
 from pipelines.ingest.formats import ExportError, ExportRows, is_profile, read_export
 from pipelines.ingest.formats.mapped import mappings_folder
 from pipelines.ingest.formats.needs import MappingNeeded
@@ -44,12 +45,7 @@ from pipelines.settings import Settings, load_settings
 from pipelines.warehouse import build, snapshot, store
 
 # Natural keys per kind (loading is idempotent).
-KEYS: dict[str, tuple[str, ...]] = {
-    "bookings": ("source", "booking_id"),
-    "rooms": ("location_id", "room_id", "date"),
-    "therapist_shifts": ("location_id", "therapist_id", "date", "shift_start"),
-    "locations": ("location_id",),
-}
+KEYS: dict[str, tuple[str, ...]] = {name: kind.key for name, kind in KINDS.items()}
 RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
 # Files in an export folder that are never exports (mapping files, notes); named files load.
 # A .toml in a folder that is a studio profile (by its content) loads, mapping files do not.
