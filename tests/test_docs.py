@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import fields
 from pathlib import Path
 
@@ -48,3 +49,97 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def _toml(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value).lower()
+
+
+# --- the README's Layout section matches the tree -------------------------------------------
+
+ROOT = README.parent
+# A name in the Layout: a path of a file (`load.py`, `dashboard/navigation.py`) or a folder
+# (`queries/`), or a SQL model (`int_opening_pieces`).
+LAYOUT_NAME = re.compile(
+    r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.(?:py|sql|toml|md)|(?:[\w-]+/)+)(?![\w-])"
+    r"|\b((?:raw|stg|int|fct|dim|rpt|dq)_\w+)"
+)
+
+
+def layout_entries(readme: str) -> dict[str, str]:
+    """The Layout block, entry by entry: a line starting at the margin opens an entry (its
+    first word: `streamlit_app.py`, `dashboard/`), indented lines continue it."""
+    block = re.search(r"^## Layout\n.*?```\n(.*?)```", readme, re.S | re.M).group(1)
+    entries: dict[str, str] = {}
+    for line in block.splitlines():
+        if line and not line[0].isspace():
+            entry, _, text = line.partition(" ")
+            entries[entry] = text
+        elif line.strip():
+            entries[entry] += "\n" + line
+    return entries
+
+
+def tree_files() -> list[Path]:
+    """The files of the tree as git sees it (tracked, and new ones it does not ignore)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    return [Path(name) for name in listed if (ROOT / name).is_file()]
+
+
+def layout_problems(entries: dict[str, str], files: list[Path]) -> list[str]:
+    """What the Layout misses or names wrongly, one line each (empty: it matches the tree)."""
+    problems = []
+    # the entries are the project's top-level folders and top-level modules, no more, no less
+    tops = {f"{f.parts[0]}/" for f in files if len(f.parts) > 1 and not f.parts[0].startswith(".")}
+    tops |= {f.name for f in files if len(f.parts) == 1 and f.suffix == ".py"}
+    problems += [f"{top} is not in the Layout" for top in sorted(tops - entries.keys())]
+    problems += [f"{entry} is in the Layout but not in the tree" for entry in entries.keys() - tops]
+    for entry, text in entries.items():
+        base = Path(entry.rstrip("/")) if entry.endswith("/") else Path()
+        under = [f for f in files if base == Path() or base in f.parents]
+        folders = {parent for f in under for parent in f.parents if base in parent.parents}
+        named = {m.group(1) or m.group(2) for m in LAYOUT_NAME.finditer(text)}
+        # a folder's entry names every folder under it that holds code, and its own modules
+        wanted = set()
+        if entry.endswith("/"):
+            code_folders = {f.parent for f in under if f.suffix in (".py", ".sql")}
+            wanted = {f"{folder.name}/" for folder in code_folders if folder != base}
+            wanted |= {
+                f.name
+                for f in under
+                if f.parent == base
+                and f.suffix == ".py"
+                and f.name not in ("__init__.py", "conftest.py")
+                and not f.name.startswith("test_")
+            }
+        problems += [f"{entry}: {name} is not in the Layout" for name in sorted(wanted - named)]
+        # every name it gives is there: a path from the top, else a file or folder under it
+        for name in sorted(named):
+            if "/" in name.rstrip("/") and (ROOT / name).exists():
+                continue
+            if name.endswith("/"):
+                found = any(folder.name == name.rstrip("/") for folder in folders)
+            elif "." in name:
+                found = any(f.name == name for f in under)
+            else:  # a SQL model
+                found = any(f.name == f"{name}.sql" for f in under)
+            if not found:
+                problems.append(f"{entry}: {name} is in the Layout but not in the tree")
+    return problems
+
+
+def test_the_readme_layout_matches_the_tree() -> None:
+    problems = layout_problems(layout_entries(README.read_text()), tree_files())
+    assert problems == [], "README ## Layout: " + "; ".join(problems)
+
+
+def test_a_layout_that_misses_a_module_or_names_a_gone_one_is_caught() -> None:
+    # A tree of three files, and a Layout that lists what it had before a move.
+    files = [Path("app.py"), Path("pipelines/cli.py"), Path("pipelines/ingest/load.py")]
+    entries = {"app.py": "the router", "pipelines/": "cli.py, warehouse.py (the old module)"}
+    assert layout_problems(entries, files) == [
+        "pipelines/: ingest/ is not in the Layout",
+        "pipelines/: warehouse.py is in the Layout but not in the tree",
+    ]
