@@ -157,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     suggest.add_argument("--db", type=Path, help="warehouse file")
     suggest.set_defaults(run=_profile_suggest)
 
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild the marts with this version's SQL and settings (no files)"
+    )
+    rebuild.add_argument("--db", type=Path, help="warehouse file")
+    rebuild.set_defaults(run=_rebuild)
+
     status = commands.add_parser("status", help="loads, row counts, rejected rows, data quality")
     status.add_argument("--db", type=Path)
     status.set_defaults(run=_status)
@@ -356,6 +362,16 @@ def _profile_suggest(args: argparse.Namespace) -> int:
         return 1
     finally:
         con.close()
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from pipelines.ingest.load import rebuild_marts
+
+    db = db_path(args.db)
+    started = time.perf_counter()
+    rebuild_marts(db, settings=load_settings())
+    print(f"rebuilt the marts of {db} in {time.perf_counter() - started:.1f}s")
     return 0
 
 

@@ -76,6 +76,14 @@ def _frame(snap: Snapshot, sql: str, params: tuple) -> pd.DataFrame:
     bound = [list(p) if isinstance(p, tuple) else p for p in params]
     try:
         return _reader().query(snap.path, snap, sql, bound)
+    except (duckdb.BinderException, duckdb.CatalogException):
+        # a column or table today's pages read is missing: marts built by an older studio-ops
+        # (the next load rebuilds them, and so does `studio-ops rebuild`)
+        raise WarehouseError(
+            f"{Path(snap.path).name} was built by an older version of studio-ops: run "
+            f"studio-ops rebuild --db {snap.path} (or load any export) to bring its figures "
+            "up to date"
+        ) from None
     except duckdb.Error as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise WarehouseError(f"{Path(snap.path).name}: {first}") from None

@@ -890,6 +890,20 @@ def build_demo(
     return results
 
 
+def rebuild_marts(db: Path | str, *, settings: Settings | None = None) -> str:
+    """Rebuild the marts of the warehouse at `db` whole, with today's SQL and settings, and
+    publish them (`studio-ops rebuild`): a warehouse built by an older studio-ops gets the
+    columns today's pages read, without loading a file. Returns the build's mode."""
+    db = Path(db)
+    if not db.is_file():
+        raise store.WarehouseError(f"{db}: no warehouse here (studio-ops init creates one)")
+    settings = settings or load_settings()
+    with store.building(db, memory_mb=settings.load_memory_mb) as con:
+        with store.timed("studio profile: rooms and shifts"):
+            expand_profile(con, settings.profile_days_ahead, date.today())
+        return build.build_marts(con, settings)
+
+
 def init_warehouse(db: Path | str, *, settings: Settings | None = None) -> str:
     """Create an empty warehouse for a studio's own data at `db`; returns what was done.
 
