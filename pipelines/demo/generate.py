@@ -30,48 +30,17 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipelines.canonical import KINDS
 from pipelines.demo.simulation import Dates, Ids, LocationSimulation
 from pipelines.demo.world import build_location
 
 # --- export layout -------------------------------------------------------------------------
 
+# The canonical columns of each kind (pipelines.canonical), less what the demo's exports leave
+# out: the booking source (native) and duration_minutes (every booking has its end_at).
 HEADERS: dict[str, tuple[str, ...]] = {
-    "locations": ("location_id", "name", "timezone"),
-    "rooms": (
-        "date",
-        "location_id",
-        "room_id",
-        "room_name",
-        "has_bars",
-        "opens_at",
-        "closes_at",
-        "blocked_minutes",
-    ),
-    "therapist_shifts": (
-        "date",
-        "location_id",
-        "therapist_id",
-        "therapist_name",
-        "bar_trained",
-        "shift_start",
-        "shift_end",
-        "break_minutes",
-    ),
-    "bookings": (
-        "booking_id",
-        "location_id",
-        "room_id",
-        "therapist_id",
-        "client_id",
-        "service",
-        "uses_bars",
-        "start_at",
-        "end_at",
-        "status",
-        "created_at",
-        "cancelled_at",
-        "price",
-    ),
+    name: tuple(c for c in KINDS[name].columns if c not in ("source", "duration_minutes"))
+    for name in ("locations", "rooms", "therapist_shifts", "bookings")
 }
 
 PARALLEL_FROM_LOCATIONS = 8  # chains this big are simulated by a process pool
