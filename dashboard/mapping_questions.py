@@ -2,7 +2,7 @@
 
 Layout only: the questions come from the adapter (pipelines.ingest.formats.needs.MappingNeeded),
 the answers become a mapping file through pipelines.ingest.formats.mapped.save_answers, and the
-preview is pipelines.ingest.formats.mapped.preview.
+preview is pipelines.ingest.formats.preview.preview.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import streamlit as st
 
 from dashboard import tables
 from dashboard.format import md_text
-from pipelines.ingest.formats.mapped import DATETIME_CHOICES, AnswerError, preview
+from pipelines.ingest.formats.mapped import DATETIME_CHOICES, AnswerError
 from pipelines.ingest.formats.needs import MappingNeeded, Question
+from pipelines.ingest.formats.preview import preview
 
 VENDOR_NAMES = {
     "acuity": "Acuity",

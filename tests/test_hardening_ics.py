@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from pipelines.ingest.formats.mapped import load_mapping
+from pipelines.ingest.formats.mapping import load_mapping
 from pipelines.ingest.formats.tabular import ExportError
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings

@@ -14,8 +14,9 @@ import duckdb
 import pytest
 
 from pipelines.ingest import pii
-from pipelines.ingest.formats.mapped import AnswerError, mappings_folder, preview, save_answers
+from pipelines.ingest.formats.mapped import AnswerError, mappings_folder, save_answers
 from pipelines.ingest.formats.needs import MappingNeeded
+from pipelines.ingest.formats.preview import preview
 from pipelines.ingest.load import load_files
 from tests.browser import (
     ROOT,

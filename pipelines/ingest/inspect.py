@@ -116,7 +116,8 @@ def inspect_file(
     `db` is the warehouse whose saved mappings (mappings/ beside it) and client-key salt are
     used, as a load into it would; nothing is written there."""
     from pipelines.ingest.formats.common import sniff
-    from pipelines.ingest.formats.mapped import load_mapping, mappings_folder
+    from pipelines.ingest.formats.mapped import mappings_folder
+    from pipelines.ingest.formats.mapping import load_mapping
     from pipelines.ingest.load import _not_an_export, _read_and_validate
 
     settings = settings or Settings()
@@ -637,7 +638,7 @@ def _unknown_status_words(path: Path, need, data, settings) -> list[str]:
 def write_draft(out: Path, text: str) -> None:
     """Write the draft through a temporary file; a draft whose guessed lines would not load
     is never written (ExportError)."""
-    from pipelines.ingest.formats.mapped import load_mapping
+    from pipelines.ingest.formats.mapping import load_mapping
 
     part = out.with_name(f".{out.name}.part")
     part.write_text(text, encoding="utf-8")

@@ -19,6 +19,14 @@ import duckdb
 from pipelines.ingest import pii
 from pipelines.ingest.formats import native
 from pipelines.ingest.formats.base import ExportError, ExportRows
+from pipelines.ingest.formats.common import Context, sniff
+from pipelines.ingest.formats.mapped import (
+    choose_mapping,
+    columns_needed,
+    mapping_files,
+    saved_mapping,
+)
+from pipelines.ingest.formats.mapping import load_mapping
 from pipelines.ingest.formats.tabular import (
     plain_record_count,
     read_csv_cells,
@@ -29,7 +37,7 @@ from pipelines.ingest.formats.tabular import (
 
 def _adapters():
     """Vendor adapters in detection order (the most specific signatures first)."""
-    # Imported when first needed, not for a loop: ics pulls in icalendar, dateutil and
+    # Imported when first needed: ics pulls in icalendar, dateutil and
     # recurring-ical-events, which `studio-ops inspect` of a native file never needs.
     from pipelines.ingest.formats import (
         acuity,
@@ -59,7 +67,7 @@ def read_export(
 ) -> ExportRows:
     """Read `path` into temp table `target` of canonical text rows, or raise ExportError.
 
-    `mapping` is a parsed pipelines.ingest.formats.mapped.Mapping, a path to a mapping file, a list
+    `mapping` is a parsed pipelines.ingest.formats.mapping.Mapping, a path to a mapping file, a list
     of mapping files and folders (each file takes the one that fits it: mapped.choose_mapping),
     or None.
     `salt` returns the client-key salt (pipelines.ingest.pii); only vendor files with client PII
@@ -70,9 +78,6 @@ def read_export(
     mappings (pipelines.ingest.formats.mapped.saved_mapping): without `mapping`, a vendor export
     takes its vendor's saved mapping, and a table no format knows a saved generic one that fits it.
     """
-    from pipelines.ingest.formats.common import Context, sniff
-    from pipelines.ingest.formats.mapped import choose_mapping, load_mapping, mapping_files
-
     given = None  # several mapping files (--mapping given more than once, or a folder)
     if isinstance(mapping, list | tuple):
         given = [load_mapping(m) for m in mapping_files(list(mapping))]
@@ -125,8 +130,6 @@ def _vendor_of(sniffed) -> str | None:
 def _saved_mapping(sniffed, folder: Path):
     """The saved mapping of the file's vendor; for a table no format knows (not a native
     export either), a saved generic mapping whose columns its header holds."""
-    from pipelines.ingest.formats.mapped import saved_mapping
-
     for adapter in _adapters()[:-1]:  # the last, mapped, needs a mapping to detect anything
         if adapter.detect(sniffed, None):
             return saved_mapping(folder, adapter.NAME, sniffed)
@@ -149,8 +152,6 @@ def _read_native(
         raise ExportError("the first line is empty; expected a header row")
     kind = native.detect(header)
     if kind is None:
-        from pipelines.ingest.formats.mapped import columns_needed
-
         # a table of another booking system: the Data page asks which column is which
         raise columns_needed(
             "the header matches no known export "

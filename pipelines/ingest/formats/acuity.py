@@ -23,7 +23,7 @@ Acuity has no status column. The rule used here:
   cancelled; Acuity records nothing more), and one on the load day or later is booked.
 Booking ids are Acuity's `Appointment ID`, stable across re-exports.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ THERAPIST_QUESTION = Question(
 )
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 
 def _check_mapping(sniff: Sniff, ctx: Context) -> None:

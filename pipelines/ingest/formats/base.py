@@ -1,24 +1,18 @@
-"""What every export adapter is: the Adapter protocol, the sniffed file it decides on, what
-it reads into, and the one error a file that cannot be loaded raises.
+"""What every export adapter works with: the sniffed file it decides on, what it reads into,
+and the one error a file that cannot be loaded raises.
 
-An adapter is a module (acuity.py, calendly.py, fresha.py, ics.py, jane.py, mapped.py,
-mindbody.py, square.py, vagaro.py) with a `NAME` and two functions, `detect` and `read`;
-pipelines.ingest.formats.read_export asks each in turn whether it knows the file, and the
-first that does reads it. The native format (native.py) is tried last, by its header.
+The bottom of the formats package: it imports no other module of it, so every adapter, the
+mapping file model (mapping.py) and the read context (common.py) can import it. The protocol
+the adapters implement is in adapter.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from pipelines.canonical import normalise
 from pipelines.settings import Settings
-
-if TYPE_CHECKING:  # for the protocol's types only: common and mapped import this module
-    from pipelines.ingest.formats.common import Context
-    from pipelines.ingest.formats.mapped import Mapping
 
 
 class ExportError(ValueError):
@@ -72,20 +66,3 @@ class ExportRows:
     # what they are -> how many; counted apart (rows_read = loaded + rejected + skipped).
     skipped: dict[str, int] = field(default_factory=dict)
     skip_why: str = ""
-
-
-class Adapter(Protocol):
-    """A booking system's export reader (one module per booking system implements it)."""
-
-    NAME: str  # the vendor's name, as mapping files and `[source]` spell it
-
-    def detect(self, sniff: Sniff, mapping: Mapping | None) -> bool:
-        """Whether this file is this booking system's export, judged by its content only
-        (container, header, first rows), never its name; `mapping` is the mapping in force."""
-        ...
-
-    def read(self, sniff: Sniff, ctx: Context) -> ExportRows:
-        """Read the file into temp table `ctx.target` of canonical booking columns as text
-        (plus `line_number` and `raw_row`), client details already keys; raise ExportError
-        (one line) for a file that cannot be loaded at all."""
-        ...

@@ -10,7 +10,7 @@ stored. Booking ids: `Invitee UUID` (one per booking, also in group events), els
 Calendly cannot carry rooms, late cancellations (no cancellation time) or prices without a
 payment integration.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pipelines.ingest.formats.common import (
 from pipelines.ingest.formats.sql_expr import E, blank
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 NAME = "calendly"
 SIGNATURE = ("Invitee Email", "Event Type Name", "Start Date & Time", "End Date & Time")

@@ -29,11 +29,11 @@ from pipelines.canonical import KINDS, normalise
 from pipelines.ingest import pii
 from pipelines.ingest.formats import tabular
 from pipelines.ingest.formats.base import ExportError, ExportRows, Sniff
+from pipelines.ingest.formats.mapping import Mapping, columns_fit
 from pipelines.ingest.formats.needs import MappingNeeded, location_question
 from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, blank
 
 if TYPE_CHECKING:
-    from pipelines.ingest.formats.mapped import Mapping
     from pipelines.settings import Settings
 
 SNIFF_ROWS = 40  # a preamble (Vagaro) puts the header as low as row 23
@@ -204,9 +204,11 @@ def renamed_header(header: list[str], mapping: Mapping | None) -> list[str]:
 def generic_mapping_fits(sniff_: Sniff, mapping: Mapping | None) -> bool:
     """Whether the mapping's [columns] describe this file: a generic mapping written for it
     wins over an adapter's loose guess by header (a salon's `Client, Staff, Service, Status`)."""
-    from pipelines.ingest.formats import mapped
-
-    return mapping is not None and bool(mapping.columns) and mapped.detect(sniff_, mapping)
+    return (
+        mapping is not None
+        and sniff_.container in ("csv", "xlsx")  # the containers the generic adapter reads
+        and columns_fit(sniff_, mapping) is not None
+    )
 
 
 def word_among(word: Expr, words: Iterable[str]) -> Expr:

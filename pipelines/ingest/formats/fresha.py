@@ -10,7 +10,7 @@ Completed; No-show; Cancelled. Booking ids: the appointment reference.
 Only English headers are recognised (Fresha follows the account's language): a studio with
 another language maps its columns with the generic [columns] mapping.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ _PRICE = (
 )
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 
 def _visits(ctx: Context, table: tabular.Table, lines: dict[str, Expr]):

@@ -34,14 +34,13 @@ original start for recurring events (the RECURRENCE-ID), stable across re-export
 Client details (the SUMMARY's client, ATTENDEE emails) are never stored: the client becomes the
 hash key and the SUMMARY is not kept.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -59,18 +58,12 @@ from pipelines.ingest.formats.common import (
     client_cells,
     table_from_records,
 )
+from pipelines.ingest.formats.mapping import Mapping, re2_reason, summary_pattern
 from pipelines.ingest.formats.tabular import ExportError
 from pipelines.settings import Settings
 
 NAME = "ics"
-# "Service - Client" (or –, —, :, |), spaces around trimmed; \p{Z} keeps Unicode spaces (RE2's
-# \s is ASCII only).
-DEFAULT_SUMMARY = (
-    r"^[\s\p{Z}]*(?P<service>.+?)[\s\p{Z}]+[-–—:|][\s\p{Z}]+(?P<client>.+?)[\s\p{Z}]*$"
-)
 
-if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
 MIN_GAP = timedelta(minutes=1)  # occurrences closer than this are refused
 EVENT_STEPS_PER_OCCURRENCE = 20  # candidate dates an event may examine, per allowed occurrence
 FILE_STEPS_PER_APPOINTMENT = 10  # candidate dates a file may examine, per allowed appointment
@@ -93,14 +86,6 @@ USED = ("UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECU
 
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return sniff.container == "ics"
-
-
-def summary_pattern(text: str | None):
-    """[ics] summary (else the default) compiled by RE2: linear time whatever the pattern or
-    the text. re2.error when RE2 cannot run it (backreferences, lookaround)."""
-    options = re2.Options()
-    options.log_errors = False  # the error is reported once, in the one-line message
-    return re2.compile(text or DEFAULT_SUMMARY, options)
 
 
 def _shown(rule: str) -> str:
@@ -573,11 +558,3 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         rows_read=len(records) + len(rejects),
         rejects=rejects,
     )
-
-
-def re2_reason(error: Exception) -> str:
-    """RE2's error text (bytes in the binding) as one line."""
-    reason = error.args[0] if error.args else error
-    if isinstance(reason, bytes):
-        reason = reason.decode("utf-8", errors="replace")
-    return " ".join(str(reason).split())

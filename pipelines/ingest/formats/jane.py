@@ -14,7 +14,7 @@ are not appointments: they are skipped and counted (the load's summary line says
 means. The cancellation date (`Cancelled At`, ...) becomes cancelled_at, so late cancellations
 are derived. Booking ids: `Appointment ID`/`ID`.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pipelines.ingest.formats.common import (
 from pipelines.ingest.formats.sql_expr import E, Expr, blank
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 NAME = "jane"
 FIELDS: dict[str, tuple[str, ...]] = {

@@ -36,20 +36,17 @@ date_only says otherwise (docs/exports.md, The mapping file). Client columns (`c
 `client_phone`, `client_name`, `client_first_name` + `client_last_name`, or `client_id`, a
 client code) are hashed like every vendor's.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.canonical import KINDS
 from pipelines.ingest import pii
-from pipelines.ingest.formats import ics
 from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     ISO,
@@ -62,305 +59,19 @@ from pipelines.ingest.formats.common import (
     read_below_header,
     read_vendor_table,
 )
+from pipelines.ingest.formats.common import sniff as sniff_file
+from pipelines.ingest.formats.mapping import (
+    DATE_ONLY_KEEP,
+    DATE_ONLY_REJECT,
+    Mapping,
+    columns_fit,
+    load_mapping,
+)
 from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
 from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, lit
 from pipelines.ingest.formats.tabular import ExportError
-from pipelines.ingest.validate import CANONICAL_STATUSES
 
 NAME = "mapped"
-CALENDAR_MEANINGS = ("therapist", "room", "location")
-CLIENT_FIELDS = (
-    "client_email",
-    "client_phone",
-    "client_name",
-    "client_first_name",
-    "client_last_name",
-)
-SPLIT_FIELDS = ("start_date", "start_time", "end_time")
-_SECTIONS = {
-    "source",
-    "acuity",
-    "fresha",
-    "services",
-    "therapists",
-    "ics",
-    "columns",
-    "formats",
-    "status_words",
-    "locations",
-    "constants",
-    "outcome",
-    "headers",
-}
-# What an outcome report's row may share with the booking it reports on ([outcome] match):
-# match field -> the [columns] fields that give it (one of them).
-OUTCOME_MATCH = {
-    "client": ("client_email", "client_phone", "client_name", "client_first_name"),
-    "date": ("start_at", "start_date"),
-    "start": ("start_at", "start_time"),
-    "therapist": ("therapist_id",),
-    "service": ("service",),
-    "room": ("room_id",),
-    "booking_id": ("booking_id",),
-}
-# Fields a mapping may fix for every row ([constants]): not the id or the dates, which differ
-# per booking, nor the client.
-CONSTANT_FIELDS = (
-    "location_id",
-    "room_id",
-    "therapist_id",
-    "service",
-    "uses_bars",
-    "duration_minutes",
-    "status",
-    "price",
-    "start_time",
-    "end_time",
-)
-# [formats] date_only: what a start without a time of day becomes (see _start_at)
-DATE_ONLY_REJECT, DATE_ONLY_KEEP = "reject", "keep"
-
-
-@dataclass
-class Mapping:
-    """A parsed mapping file (see the module docstring)."""
-
-    path: Path | None = None
-    source_name: str | None = None
-    location: str | None = None
-    acuity_calendar: str | None = None
-    acuity_therapist: str | None = None
-    fresha_rooms: list[str] = field(default_factory=list)
-    # [fresha] locale: the account's locale; decides whether 06/07/2024 is 6 July (en-GB and
-    # every other locale) or June 7 (en-US), never guessed per row
-    fresha_locale: str | None = None
-    # [locations]: display names an export's Location column uses -> location ids
-    locations: dict[str, str] = field(default_factory=dict)
-    bar_services: list[str] = field(default_factory=list)
-    therapists: dict[str, str] = field(default_factory=dict)
-    ics_summary: str | None = None
-    ics_therapist: str | None = None
-    ics_location_is: str = "ignore"
-    ics_timezone: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-    datetime_formats: list[str] = field(default_factory=list)
-    status_words: dict[str, str] = field(default_factory=dict)
-    # [headers]: a column an export renamed -> the name its adapter knows (Jane, Square)
-    headers: dict[str, str] = field(default_factory=dict)
-    constants: dict[str, str] = field(default_factory=dict)  # field -> fixed value
-    timezone: str | None = None  # [source] timezone: for times with a UTC offset
-    date_only: str = DATE_ONLY_REJECT  # [formats] date_only: reject | keep | "HH:MM"
-    ignore_therapists: list[str] = field(default_factory=list)  # [therapists] ignore
-    sections: frozenset[str] = frozenset()  # the sections the file has (choose_mapping)
-    # [outcome]: the file is an outcome report (no-shows, cancellations): its rows set this
-    # status on the bookings already loaded that they match on these fields (OUTCOME_MATCH)
-    outcome_status: str | None = None
-    outcome_match: list[str] = field(default_factory=list)
-    outcome_source: str | None = None  # whose bookings it updates (default: its own source)
-
-    def given(self, name: str) -> bool:
-        """Whether the mapping says where a field comes from: a column or a constant."""
-        return name in self.columns or name in self.constants
-
-    def answers(self) -> dict[str, str]:
-        """The answers this mapping gives, keyed like needs.Question ("section.key")."""
-        given = {
-            "source.name": self.source_name,
-            "source.location": self.location,
-            "acuity.calendar": self.acuity_calendar,
-            "acuity.therapist": self.acuity_therapist,
-            "formats.datetime": self.datetime_formats[0] if self.datetime_formats else None,
-            **{f"columns.{k}": v for k, v in self.columns.items()},
-        }
-        return {k: v for k, v in given.items() if v}
-
-
-def load_mapping(path: Path | str) -> Mapping:
-    """Parse a mapping file; ExportError (one line, naming the problem) when it is wrong."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-    except OSError as error:
-        raise ExportError(f"mapping file {path}: {error.strerror}") from None
-    return _load_mapping(path, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=8)
-def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
-    where = f"mapping file {path}"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ExportError(f"{where}: not valid TOML ({error})") from None
-    unknown = set(data) - _SECTIONS
-    if unknown:
-        raise ExportError(
-            f"{where}: unknown section [{sorted(unknown)[0]}] "
-            f"(known: {', '.join(sorted(_SECTIONS))})"
-        )
-
-    def section(name: str) -> dict:
-        value = data.get(name, {})
-        if not isinstance(value, dict):
-            raise ExportError(f"{where}: [{name}] must be a table")
-        return value
-
-    def text(sec: str, key: str) -> str | None:
-        value = section(sec).get(key)
-        if value is not None and not isinstance(value, str):
-            raise ExportError(f"{where}: [{sec}] {key} must be a string")
-        return value
-
-    def texts(sec: str, key: str) -> list[str]:
-        value = section(sec).get(key, [])
-        value = [value] if isinstance(value, str) else value
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ExportError(f"{where}: [{sec}] {key} must be a list of strings")
-        return value
-
-    mapping = Mapping(
-        path=path,
-        source_name=text("source", "name"),
-        location=text("source", "location"),
-        acuity_calendar=text("acuity", "calendar"),
-        acuity_therapist=text("acuity", "therapist"),
-        fresha_rooms=texts("fresha", "rooms"),
-        fresha_locale=text("fresha", "locale"),
-        bar_services=texts("services", "bar_services"),
-        ics_summary=text("ics", "summary"),
-        ics_therapist=text("ics", "therapist"),
-        ics_location_is=text("ics", "location_is") or "ignore",
-        ics_timezone=text("ics", "timezone"),
-        datetime_formats=texts("formats", "datetime"),
-        timezone=text("source", "timezone"),
-        sections=frozenset(data),
-        date_only=text("formats", "date_only") or DATE_ONLY_REJECT,
-    )
-    if mapping.timezone is not None:
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(mapping.timezone)
-        except (ValueError, KeyError, OSError):
-            raise ExportError(
-                f"{where}: [source] timezone {mapping.timezone!r} is not a known time zone "
-                "(an IANA name such as America/Chicago)"
-            ) from None
-    if mapping.date_only not in (DATE_ONLY_REJECT, DATE_ONLY_KEEP) and not re.fullmatch(
-        r"([01][0-9]|2[0-3]):[0-5][0-9]", mapping.date_only
-    ):
-        raise ExportError(
-            f'{where}: [formats] date_only must be "reject", "keep" or a time "HH:MM" '
-            f"(got {mapping.date_only!r})"
-        )
-    if mapping.source_name is not None and not re.fullmatch(
-        r"[A-Za-z0-9._-]+", mapping.source_name
-    ):
-        raise ExportError(f"{where}: [source] name may hold letters, digits, '.', '_', '-' only")
-    if mapping.acuity_calendar is not None and mapping.acuity_calendar not in CALENDAR_MEANINGS:
-        raise ExportError(
-            f"{where}: [acuity] calendar must be one of {', '.join(CALENDAR_MEANINGS)}"
-        )
-    if mapping.ics_location_is not in ("room", "location", "ignore"):
-        raise ExportError(f"{where}: [ics] location_is must be room, location or ignore")
-    if mapping.ics_summary is not None:
-        # RE2 runs it, in time linear in the SUMMARY: a pattern with nested quantifiers cannot
-        # make Python's backtracking take hours on a long SUMMARY.
-        try:
-            ics.summary_pattern(mapping.ics_summary)
-        except ics.re2.error as error:
-            raise ExportError(
-                f"{where}: [ics] summary cannot be used ({ics.re2_reason(error)}); it is run by "
-                "RE2, which has no backreferences or lookaround"
-            ) from None
-    # [therapists] ignore = [...]: pseudo-staff ("HOUSE") whose rows are skipped; every other
-    # key is a staff name and its therapist id
-    mapping.ignore_therapists = texts("therapists", "ignore")
-    for name, location_id in section("locations").items():
-        if not isinstance(location_id, str) or not location_id.strip():
-            raise ExportError(f"{where}: [locations] {name!r} must map to a location id")
-        mapping.locations[name] = location_id.strip()
-    for sec, target in (
-        ("therapists", mapping.therapists),
-        ("status_words", mapping.status_words),
-        ("headers", mapping.headers),
-    ):
-        for key, value in section(sec).items():
-            if sec == "therapists" and key == "ignore":
-                continue
-            if not isinstance(value, str):
-                raise ExportError(f"{where}: [{sec}] {key!r} must map to a string")
-            target[key] = value
-    for word, canonical in mapping.status_words.items():
-        if canonical not in CANONICAL_STATUSES:
-            raise ExportError(
-                f"{where}: [status_words] {word!r} = {canonical!r}: use one of "
-                + ", ".join(CANONICAL_STATUSES)
-            )
-    _load_outcome(mapping, section("outcome"), where)
-    allowed = set(KINDS["bookings"].columns) | set(CLIENT_FIELDS) | set(SPLIT_FIELDS)
-    allowed -= {"source"}
-    for key, value in section("columns").items():
-        if key not in allowed:
-            raise ExportError(
-                f"{where}: [columns] {key} is not a field (use: {', '.join(sorted(allowed))})"
-            )
-        if not isinstance(value, str):
-            raise ExportError(f"{where}: [columns] {key} must name a column header")
-        mapping.columns[key] = value
-    for key, value in section("constants").items():
-        if key not in CONSTANT_FIELDS:
-            raise ExportError(
-                f"{where}: [constants] {key} cannot be fixed (use: {', '.join(CONSTANT_FIELDS)})"
-            )
-        if key in mapping.columns:
-            raise ExportError(
-                f"{where}: {key} is in both [columns] and [constants]; keep one of them"
-            )
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        if not isinstance(value, str | int | float):
-            raise ExportError(f"{where}: [constants] {key} must be a text or a number")
-        mapping.constants[key] = str(value)
-    return mapping
-
-
-def _load_outcome(mapping: Mapping, section: dict, where: str) -> None:
-    """[outcome] status = "no_show", match = ["client", "date", ...]: checked whole."""
-    if not section:
-        return
-    unknown = set(section) - {"status", "match", "source"}
-    if unknown:
-        raise ExportError(
-            f"{where}: [outcome] {sorted(unknown)[0]} is not a key (use status, match, source)"
-        )
-    source = section.get("source")
-    if source is not None and not (
-        isinstance(source, str) and re.fullmatch(r"[A-Za-z0-9._-]+", source)
-    ):
-        raise ExportError(
-            f"{where}: [outcome] source names the source of the bookings it updates "
-            "(letters, digits, '.', '_', '-'), such as acuity-downtown or native"
-        )
-    mapping.outcome_source = source
-    status, match = section.get("status"), section.get("match")
-    if status not in CANONICAL_STATUSES:
-        raise ExportError(
-            f"{where}: [outcome] status must be the status its rows set, one of "
-            + ", ".join(CANONICAL_STATUSES)
-        )
-    if (
-        not isinstance(match, list)
-        or not match
-        or not all(isinstance(m, str) and m in OUTCOME_MATCH for m in match)
-    ):
-        raise ExportError(
-            f"{where}: [outcome] match must list the fields a row shares with its booking, "
-            f"from {', '.join(OUTCOME_MATCH)}"
-        )
-    mapping.outcome_status, mapping.outcome_match = status, list(dict.fromkeys(match))
-
-
 # --- the generic adapter ---------------------------------------------------------------------
 
 
@@ -369,13 +80,7 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     still lacks, the read names in one line: a mapping is never silently passed over)."""
     if mapping is None or not mapping.columns or sniff.container not in ("csv", "xlsx"):
         return False
-    return _header_index(sniff, mapping) is not None
-
-
-def _header_index(sniff: Sniff, mapping: Mapping) -> int | None:
-    if not mapping.columns:
-        return None
-    return sniff.header_row(*mapping.columns.values())
+    return columns_fit(sniff, mapping) is not None
 
 
 # ISO 8601 is always read, without a [formats] section: local date-times, and date-times with
@@ -544,7 +249,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     mapping = ctx.mapping
     assert mapping is not None
     cols = mapping.columns
-    header_at = _header_index(sniff, mapping) or 0
+    header_at = columns_fit(sniff, mapping) or 0
     header = sniff.rows[header_at] if sniff.rows else []
     sample = sniff.rows[header_at + 1 : header_at + 1 + SAMPLE_ROWS]
     lacking = missing_fields(mapping, ctx.default_location(), header, sample)
@@ -912,9 +617,7 @@ def generic_questions(header: list[str]) -> list[Question]:
 def columns_needed(message: str, path: Path, header: list[str], limits) -> ExportError:
     """A table whose header no format knows: a MappingNeeded asking for a generic mapping
     (CSV and .xlsx only, the containers the generic adapter reads), else the plain line."""
-    from pipelines.ingest.formats.common import sniff
-
-    found = sniff(path, limits)
+    found = sniff_file(path, limits)
     if found.container not in ("csv", "xlsx") or len([h for h in header if h]) < MIN_COLUMNS:
         return ExportError(message)
     return MappingNeeded(
@@ -1106,45 +809,3 @@ def save_answers(
         raise AnswerError(str(error).replace(str(part), path.name)) from None
     part.replace(path)
     return path
-
-
-def preview(need: MappingNeeded, answers: dict[str, str], rows: int = SAMPLE_ROWS):
-    """The first rows of the file as the loader would read them with these answers (a pandas
-    DataFrame: line, start, end, therapist, service, status, price, and the reason a row would
-    be rejected), or an AnswerError saying what is still unanswered. Reads only the sample the
-    MappingNeeded carries, in an in-memory DuckDB; client details are left out."""
-    import csv
-    import tempfile
-
-    import duckdb
-
-    from pipelines.ingest.formats import read_export
-    from pipelines.ingest.validate import validate
-
-    data = answers_to_data(need, answers)
-    with tempfile.TemporaryDirectory(prefix="studio-ops-preview-") as folder:
-        sample = Path(folder) / "sample.csv"
-        with open(sample, "w", encoding="utf-8", newline="") as out:
-            csv.writer(out).writerows([need.header, *need.sample[:rows]])
-        mapping_file = Path(folder) / "mapping.toml"
-        mapping_file.write_text(to_toml(data), encoding="utf-8")
-        con = duckdb.connect()
-        try:
-            read = read_export(
-                sample, con, "preview_rows", mapping=mapping_file, salt=lambda: "preview"
-            )
-            validate(con, read.kind, read.table, "preview_checked", read.params, read.raw_row)
-            return con.execute(
-                """
-                select r.line_number as line, r.start_at as start,
-                    coalesce(r.end_at, r.duration_minutes || ' min') as "end",
-                    r.therapist_id as therapist, r.service, r.status, r.price,
-                    coalesce(c.reason, 'ok') as "would load?"
-                from preview_rows as r join preview_checked as c using (line_number)
-                order by r.line_number
-                """
-            ).df()
-        except ExportError as error:
-            raise AnswerError(str(error)) from None
-        finally:
-            con.close()

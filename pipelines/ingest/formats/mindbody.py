@@ -23,7 +23,7 @@ client key, which is the same in every overlapping yearly or monthly export, so 
 without duplicates (a rescheduled appointment is then a new booking: its old slot stays until a
 later export shows it cancelled).
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from pipelines.ingest.formats.sql_expr import E, Expr, blank
 from pipelines.ingest.formats.tabular import MB, ExportError
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 NAME = "mindbody"
 FIELDS: dict[str, tuple[str, ...]] = {

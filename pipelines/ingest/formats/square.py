@@ -12,7 +12,7 @@ cancelled. `Resource` (the room resource of the appointment segment) becomes the
 Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept).
 Booking ids: `Appointment ID`/`Booking ID`.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pipelines.ingest.formats.common import (
 from pipelines.ingest.formats.sql_expr import E, Expr, blank
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 NAME = "square"
 FIELDS: dict[str, tuple[str, ...]] = {

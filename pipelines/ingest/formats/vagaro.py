@@ -17,7 +17,7 @@ Booking ids: the report's appointment id when it has one; otherwise a hash of pr
 and client key. Since every status has its own file, an appointment whose status changed moves
 from one file to the other under the same id, and the later load wins.
 
-Implements the Adapter protocol (pipelines.ingest.formats.base): `detect`, `read`.
+Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pipelines.ingest.formats.common import (
 from pipelines.ingest.formats.sql_expr import E, Expr, blank
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
-    from pipelines.ingest.formats.mapped import Mapping
+    from pipelines.ingest.formats.mapping import Mapping
 
 NAME = "vagaro"
 FIELDS: dict[str, tuple[str, ...]] = {
