@@ -7,7 +7,8 @@ sql/raw/001_tables.sql (checked by a test against a fresh warehouse).
 
 A kind has two column lists:
 - `columns`: what an export file of the kind may hold, in the native format's order
-  (docs/exports.md). `required` must be in its header, and at least one of `one_of`.
+  (docs/exports.md). `required` must be in its header, and at least one of `one_of`. Left
+  out, it is the raw columns an export fills (only bookings' files differ from their table).
 - `raw`: what the raw table stores, in its order, with the DuckDB type and whether it is NOT
   NULL. A file's `duration_minutes` becomes `end_at`, and the export's own status word is kept
   beside the canonical one (`status_word`); `opened_on` comes from the studio profile, not a file.
@@ -35,13 +36,17 @@ class Kind:
     """One export kind: its export columns, which the header must have, raw columns, key."""
 
     name: str
-    columns: tuple[str, ...]
     required: tuple[str, ...]
+    columns: tuple[str, ...] = ()
     # Columns of which at least one must be present (e.g. end_at or duration_minutes).
     one_of: tuple[str, ...] = ()
     raw: tuple[Column, ...] = ()
     # The natural key: loading a row with a stored key replaces that row (loads are idempotent)
     key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            object.__setattr__(self, "columns", tuple(self.typed_columns()))
 
     @property
     def raw_table(self) -> str:
@@ -102,16 +107,6 @@ KINDS: dict[str, Kind] = {
     ),
     "rooms": Kind(
         "rooms",
-        columns=(
-            "date",
-            "location_id",
-            "room_id",
-            "room_name",
-            "has_bars",
-            "opens_at",
-            "closes_at",
-            "blocked_minutes",
-        ),
         required=("date", "room_id", "has_bars", "opens_at", "closes_at"),
         raw=(
             Column("date", "DATE", not_null=True),
@@ -127,16 +122,6 @@ KINDS: dict[str, Kind] = {
     ),
     "therapist_shifts": Kind(
         "therapist_shifts",
-        columns=(
-            "date",
-            "location_id",
-            "therapist_id",
-            "therapist_name",
-            "bar_trained",
-            "shift_start",
-            "shift_end",
-            "break_minutes",
-        ),
         required=("date", "therapist_id", "bar_trained", "shift_start", "shift_end"),
         raw=(
             Column("date", "DATE", not_null=True),
@@ -152,7 +137,6 @@ KINDS: dict[str, Kind] = {
     ),
     "locations": Kind(
         "locations",
-        columns=("location_id", "name", "timezone"),
         required=("location_id", "name"),
         raw=(
             Column("location_id", "VARCHAR", not_null=True),
