@@ -17,22 +17,35 @@ from __future__ import annotations
 import logging
 import threading
 
+from pipelines.access import process_wide
+
 LOG = logging.getLogger("studio_ops.upload_guard")
 
-_lock = threading.Lock()
-# session id -> bytes that session may hold; a session absent here may not upload
-_may_upload: dict[str, int] = {}
-_installed = False
+
+class _GuardState:
+    """The guard's state, one per server process (access.process_wide): Streamlit re-imports
+    this module when a source file changes, and fresh module-level state would leave the hooks
+    already installed checking marks that nobody sets any more."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # session id -> bytes that session may hold; a session absent here may not upload
+        self.may_upload: dict[str, int] = {}
+        self.installed = False
+
+
+_state: _GuardState = process_wide("upload_guard", _GuardState)
+_lock = _state.lock
+_may_upload = _state.may_upload
 
 
 def install() -> None:
     """Hook the running Streamlit server's upload route (once per process; later calls no-op)."""
-    global _installed
     from starlette.exceptions import HTTPException
     from streamlit.runtime import Runtime
 
     with _lock:
-        if _installed or not Runtime.exists():
+        if _state.installed or not Runtime.exists():
             return
         runtime = Runtime.instance()
         if not isinstance(runtime, Runtime):  # AppTest's stand-in: no upload endpoint
@@ -71,7 +84,7 @@ def install() -> None:
 
         runtime.is_active_session = is_active_and_may_upload
         manager.add_file = add_file_within_cap
-        _installed = True
+        _state.installed = True
     _clean_upload_leftovers()
 
 

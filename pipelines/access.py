@@ -267,7 +267,7 @@ class SignInThrottle:
             return len(self._failures)
 
 
-def _process_wide(name: str, make: Callable[[], object]):
+def process_wide(name: str, make: Callable[[], object]):
     """One object per server process. Streamlit re-imports the project's modules when a source
     file changes; a module-level object would then start afresh (a new token secret signs
     everyone out, an empty throttle forgets every lock), so it is kept on a module of its own
@@ -281,7 +281,7 @@ def _process_wide(name: str, make: Callable[[], object]):
 _PROCESS_STATE = "_studio_ops_process_state"
 
 # The dashboard's throttle: one per server process, shared by every session.
-SIGN_INS: SignInThrottle = _process_wide("sign_ins", SignInThrottle)
+SIGN_INS: SignInThrottle = process_wide("sign_ins", SignInThrottle)
 
 
 # How long a password sign-in lasts in a browser before the form asks again.
@@ -387,7 +387,7 @@ def _b64(data: bytes) -> str:
 
 
 # The dashboard's tokens: one secret per server process.
-SESSIONS: SignInTokens = _process_wide("sessions", SignInTokens)
+SESSIONS: SignInTokens = process_wide("sessions", SignInTokens)
 
 
 def user_for_email(users: dict[str, User], email: str | None) -> User | None:

@@ -286,3 +286,21 @@ def test_two_downloads_clicked_in_one_rerun_both_arrive(server: dict):
             assert download.failure() is None
             assert Path(download.path()).read_text(encoding="utf-8").count("\n") > 1
     assert "not found" not in server["log"].read_text()
+
+
+def test_the_upload_guard_keeps_its_marks_when_streamlit_reimports_it() -> None:
+    # Streamlit re-imports project modules when a source file changes; the hooks installed
+    # before must keep seeing the marks allow_uploads sets after, so the state is one per
+    # process. Before: a reload gave a new empty dict and the installed hook refused everyone.
+    import importlib
+
+    from dashboard import upload_guard
+
+    before = upload_guard._state
+    before.may_upload["session-x"] = 1
+    try:
+        reloaded = importlib.reload(upload_guard)
+        assert reloaded._state is before
+        assert reloaded._may_upload.get("session-x") == 1
+    finally:
+        before.may_upload.pop("session-x", None)
