@@ -16,7 +16,7 @@ from dashboard.format import md_text
 KINDS = ("rooms", "bar_rooms", "inferred", "shifts", "training", "prices", "created")
 
 
-def _names(names: list[str], total: int) -> str:
+def listed(names: list[str], total: int) -> str:
     """ "Eastside", "Eastside and Westside", or "Eastside, Westside and 10 more" (of a chain)."""
     shown = [str(n) for n in names[:2]]
     if len(names) > 2:
@@ -46,7 +46,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"No rooms for {_names(never, total)} yet: add them on the Setup page "
+                        f"No rooms for {listed(never, total)} yet: add them on the Setup page "
                         "or load a room calendar.",
                     )
                 )
@@ -66,7 +66,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"No room calendar for {_names(list(elsewhere['location_name']), total)} "
+                        f"No room calendar for {listed(list(elsewhere['location_name']), total)} "
                         "in these dates: add the rooms on the Setup page, which fills every "
                         "day, or load a room calendar for these dates.",
                     )
@@ -77,7 +77,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"No room with ceiling bars for {_names(bare, total)}: mark the rooms "
+                        f"No room with ceiling bars for {listed(bare, total)}: mark the rooms "
                         "that have bars on the Setup page or in the room calendar (has_bars).",
                     )
                 )
@@ -97,7 +97,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"No shifts for {_names(never, total)} yet: add the therapists' weekly "
+                        f"No shifts for {listed(never, total)} yet: add the therapists' weekly "
                         "shifts on the Setup page or load a shift export.",
                     )
                 )
@@ -106,7 +106,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"No shifts for {_names(elsewhere, total)} in these dates: add the "
+                        f"No shifts for {listed(elsewhere, total)} in these dates: add the "
                         "therapists' weekly shifts on the Setup page or load a shift export.",
                     )
                 )
@@ -119,7 +119,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                     (
                         kind,
                         f"Bar training unknown: {who} training at "
-                        f"{_names(list(unknown['location_name']), total)} is in no shift export "
+                        f"{listed(list(unknown['location_name']), total)} is in no shift export "
                         "or profile. Set it on the Setup page (bar_trained).",
                     )
                 )
@@ -129,7 +129,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"Revenue and RevPATH are empty for {_names(unpriced, total)}: no prices "
+                        f"Revenue and RevPATH are empty for {listed(unpriced, total)}: no prices "
                         "in the exports. Load a booking export with a price column to see them.",
                     )
                 )
@@ -145,7 +145,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"Rebooking rate is empty for {_names(never, total)}: the booking "
+                        f"Rebooking rate is empty for {listed(never, total)}: the booking "
                         "export never says when a booking was made (no created_at).",
                     )
                 )
@@ -153,7 +153,7 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"Rebooking rate is empty for {_names(later, total)}: the exports do "
+                        f"Rebooking rate is empty for {listed(later, total)}: the exports do "
                         "not say when the clients' next bookings were made.",
                     )
                 )

@@ -366,3 +366,19 @@ def test_locations_are_never_drawn_in_the_over_limit_red() -> None:
     # selected toggles and primary buttons are not red either (Streamlit's default is #ff4b4b)
     config = tomllib.loads((Path(__file__).parent.parent / ".streamlit/config.toml").read_text())
     assert config["theme"]["primaryColor"].lower() not in red_like | {"#ff4b4b"}
+
+
+def test_the_history_start_note_is_one_per_start_not_one_per_location(
+    demo_warehouse: Path,
+) -> None:
+    # The demo's three locations share one history start, so the Clients page says it once
+    # (it drew three near-identical boxes that filled the screen at 1280x800): as many notes
+    # as distinct (new_clients_from, first_booking_date) pairs in dim_locations.
+    with duckdb.connect(str(demo_warehouse), read_only=True) as con:
+        starts = con.execute(
+            "select count(distinct (new_clients_from, first_booking_date)) from dim_locations"
+        ).fetchone()[0]
+    at = open_page("clients")
+    notes = [i.value for i in at.info if "are counted from" in i.value]
+    assert len(notes) == starts == 1, notes
+    assert notes[0].startswith("New clients at Barefoot Loft")

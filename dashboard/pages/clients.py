@@ -35,12 +35,16 @@ st.caption(
 
 # clients seen before a location's history start are not new (they may have come before)
 history = snapshot.history_start(picked.locations)
-for row in history.itertuples():
+# one note per history start: a chain whose data all starts the same day gets one line
+for (counted_from, starts), same in history.groupby(
+    ["new_clients_from", "first_booking_date"], sort=True
+):
+    where_from = fmt.md_text(gaps.listed(list(same["location_name"]), len(history)))
     st.info(
-        f"New clients at {fmt.md_text(row.location_name)} are counted from "
-        f"{row.new_clients_from:%d %b %Y}: the data starts on {row.first_booking_date:%d %b %Y}, "
-        "so a client whose first visit in the data is earlier may have come before. Such "
-        "clients belong to no cohort (the studio profile's opened_on sets the day it opened).",
+        f"New clients at {where_from} are counted from {counted_from:%d %b %Y}: the data "
+        f"starts on {starts:%d %b %Y}, so a client whose first visit in the data is earlier "
+        "may have come before. Such clients belong to no cohort (the studio profile's "
+        "opened_on sets the day it opened).",
         icon=":material/info:",
     )
 
