@@ -15,12 +15,17 @@ Rules (readers never block the loader, scoping lives here, SQL takes parameters)
 - Aggregation happens in DuckDB; only the aggregated rows come back.
 - Before any page, the router removes a killed load's leftovers and, on first start, builds the
   demo (`remove_load_leftovers`, `ensure_warehouse`).
+- Outside Streamlit (`studio-ops digest`), `acting_for(locations)` says whose locations the
+  queries run for, in place of the signed-in viewer.
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +43,33 @@ Locations = tuple[str, ...]
 
 
 GRAINS = ("day", "week", "month")
+
+# Whose locations the queries run for when no browser session is there to say (the daily digest
+# runs every page query once per recipient). _VIEWER: the signed-in viewer decides (the app).
+_VIEWER = object()
+_ACTING_FOR: contextvars.ContextVar[object] = contextvars.ContextVar(
+    "studio_ops_acting_for", default=_VIEWER
+)
+
+
+@contextmanager
+def acting_for(locations: Locations | None) -> Iterator[None]:
+    """Run the queries inside the block for someone who may see `locations` (None: every
+    location), whoever is signed in, e.g. one recipient of the daily digest."""
+    token = _ACTING_FOR.set(None if locations is None else tuple(sorted(locations)))
+    try:
+        yield
+    finally:
+        _ACTING_FOR.reset(token)
+
+
+def allowed_locations() -> Locations | None:
+    """The locations the queries may read (None: every location): those `acting_for` names,
+    else the signed-in viewer's (dashboard.auth)."""
+    acting = _ACTING_FOR.get()
+    if acting is not _VIEWER:
+        return acting  # type: ignore[return-value]
+    return auth.allowed_locations()
 
 
 @dataclass(frozen=True)
@@ -97,7 +129,7 @@ def query(sql: str, *params: object) -> pd.DataFrame:
 def scope(locations: Locations) -> tuple[str, ...]:
     """What the viewer picked, intersected with what the signed-in user may see."""
     chosen = {x for x in locations if isinstance(x, str)}
-    allowed = auth.allowed_locations()
+    allowed = allowed_locations()
     if allowed is not None:
         chosen &= set(allowed)
     return tuple(sorted(chosen))
@@ -105,12 +137,12 @@ def scope(locations: Locations) -> tuple[str, ...]:
 
 def everything_allowed() -> bool:
     """True when the signed-in user may see every location (an owner, or an open app)."""
-    return auth.allowed_locations() is None
+    return allowed_locations() is None
 
 
 def locations() -> pd.DataFrame:
     """The locations the viewer may see: location_id and a display name."""
-    allowed = auth.allowed_locations()
+    allowed = allowed_locations()
     return query(
         """
         select location_id, display_name as location_name
@@ -133,7 +165,7 @@ def as_of_date() -> dt.date | None:
 
 def date_bounds() -> tuple[dt.date, dt.date] | None:
     """The first and last day of the viewer's locations' location-day rows, or None."""
-    allowed = auth.allowed_locations()
+    allowed = allowed_locations()
     frame = query(
         """
         select min("date") as first_day, max("date") as last_day
