@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from dashboard.queries import snapshot
 from dashboard.queries.snapshot import Locations, query, scope
 
 
@@ -67,4 +68,57 @@ def pacing(locations: Locations, after: dt.date, days: int = 14) -> pd.DataFrame
         scope(locations),
         after,
         after + dt.timedelta(days=days),
+    )
+
+
+# the order of the appointments list: the ones to act on first
+_ACT_ON_FIRST = """
+    case when b.status = 'no_show' then 0 when b.is_late_cancel then 1 else 2 end
+"""
+
+
+def appointments(locations: Locations, day: dt.date) -> pd.DataFrame:
+    """Every booking of the location-day, whatever its status: no-shows first, then late
+    cancels (the ones a manager acts on), then the rest, each by start time.
+
+    Columns: start_at, end_at, room, therapist, service, status (the studio's words),
+    booked_at (created_at; NULL where the booking system does not say), cancelled_at,
+    client_ref (the booking system's own client id, NULL on a warehouse built before it was
+    kept) and booking_system (fct_bookings.source)."""
+    # a warehouse built before client_ref existed has no such column: NULL, not an error
+    client_ref = (
+        "b.client_ref"
+        if snapshot.has_column("fct_bookings", "client_ref")
+        else "cast(null as varchar)"
+    )
+    return query(
+        f"""
+        select
+            b.start_at,
+            b.end_at,
+            coalesce(r.room_name, b.room_id) as room,
+            coalesce(t.therapist_name, b.therapist_id) as therapist,
+            b.service,
+            case
+                when b.status = 'no_show' then 'No-show'
+                -- a cancellation inside late_cancel_hours counts as late (is_late_cancel)
+                when b.is_late_cancel then 'Late cancel'
+                when b.status = 'cancelled' then 'Cancelled'
+                when b.status = 'completed' then 'Completed'
+                when b.status = 'booked' then 'Booked'
+                else b.status
+            end as status,
+            b.created_at as booked_at,
+            b.cancelled_at,
+            {client_ref} as client_ref,
+            b.source as booking_system
+        from fct_bookings as b
+        left join dim_rooms as r on r.location_id = b.location_id and r.room_id = b.room_id
+        left join dim_therapists as t
+            on t.location_id = b.location_id and t.therapist_id = b.therapist_id
+        where list_contains(?, b.location_id) and b.booking_date = ?
+        order by {_ACT_ON_FIRST}, b.start_at, room, therapist, b.booking_id
+        """,
+        scope(locations),
+        day,
     )
