@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from dashboard.queries import periods
 from dashboard.queries.snapshot import GRAINS, Locations, query, scope
 
 
@@ -20,8 +21,11 @@ def utilization_trend(
     `together` (a label), one row per period for all the locations (ratios of the sums)."""
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}")
-    return query(
-        """
+    # each row also says how many of its period's days the dates and the data cover
+    # (periods.mark_coverage), so a week cut to one day is never drawn as a full week
+    frame = query(
+        f"""
+        with {periods.BOUNDS_CTE}
         select
             date_trunc(?, d."date")::date as period,
             coalesce(?, l.display_name) as location_name,
@@ -31,19 +35,23 @@ def utilization_trend(
             sum(d.booked_minutes) / nullif(sum(d.scheduled_minutes), 0)
                 as therapist_utilization,
             sum(d.revenue)::double / nullif(sum(d.available_minutes) / 60.0, 0) as revpath,
-            sum(d.revenue)::double as revenue
+            sum(d.revenue)::double as revenue,
+            {periods.DATA_BOUNDS}
         from fct_location_days as d
+        join bounds as b using (location_id)
         left join dim_locations as l using (location_id)
         where list_contains(?, d.location_id) and d."date" between ? and ?
         group by all
         order by period, location_name
         """,
+        scope(locations),
         grain,
         together,
         scope(locations),
         start,
         end,
     )
+    return periods.mark_coverage(frame, grain, start, end)
 
 
 WEEKDAY = "strftime(h.\"date\", '%a')"

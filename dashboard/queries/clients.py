@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 
+from dashboard.queries import periods
 from dashboard.queries.snapshot import GRAINS, Locations, has_column, query, scope
 
 
@@ -96,24 +97,30 @@ def rebooking_trend(
         raise ValueError(f"grain must be one of {GRAINS}")
     # fct_location_days counts per day what this needs: rebooked visits and the visits whose
     # answer is known (is_rebooked not NULL, completed visits only), by booking_date.
-    return query(
-        """
+    # A period the dates or the data cover in part is marked (periods.mark_coverage).
+    frame = query(
+        f"""
+        with {periods.BOUNDS_CTE}
         select
             date_trunc(?, "date")::date as period,
             sum(rebooking_known_visits)::bigint as visits,
             sum(rebooked_visits)::bigint as rebooked_visits,
-            sum(rebooked_visits) / nullif(sum(rebooking_known_visits), 0) as rebooking_rate
+            sum(rebooked_visits) / nullif(sum(rebooking_known_visits), 0) as rebooking_rate,
+            {periods.DATA_BOUNDS}
         from fct_location_days
+        join bounds as b using (location_id)
         where list_contains(?, location_id) and "date" between ? and ?
         group by period
         having sum(rebooking_known_visits) > 0
         order by period
         """,
+        scope(locations),
         grain,
         scope(locations),
         start,
         end,
     )
+    return periods.mark_coverage(frame, grain, start, end)
 
 
 def retention_by_first(

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from dashboard.queries import periods
 from dashboard.queries.snapshot import Locations, query, scope
 
 
@@ -52,9 +53,11 @@ def therapist_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.
 
 
 def therapist_weeks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per therapist and week: hands-on hours and the most bar sessions on one day."""
-    return query(
-        """
+    """Per therapist and week: hands-on hours and the most bar sessions on one day, and how
+    many of the week's days the dates and the data cover (periods.mark_coverage)."""
+    frame = query(
+        f"""
+        with {periods.BOUNDS_CTE}
         select
             date_trunc('week', d."date")::date as week,
             case when ?
@@ -64,8 +67,10 @@ def therapist_weeks(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
             end as therapist,
             sum(d.hands_on_minutes) / 60.0 as hands_on_hours,
             max(d.bar_sessions) as most_bar_sessions_in_a_day,
-            sum(d.back_to_back_pairs) as back_to_back_pairs
+            sum(d.back_to_back_pairs) as back_to_back_pairs,
+            {periods.DATA_BOUNDS}
         from fct_therapist_days as d
+        join bounds as b on b.location_id = d.location_id
         left join dim_therapists as t
             on t.location_id = d.location_id and t.therapist_id = d.therapist_id
         left join dim_locations as l on l.location_id = d.location_id
@@ -73,11 +78,13 @@ def therapist_weeks(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
         group by all
         order by therapist, week
         """,
+        scope(locations),
         len(set(locations)) > 1,
         scope(locations),
         start,
         end,
     )
+    return periods.mark_coverage(frame, "week", start, end, period="week")
 
 
 def therapist_flags(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
