@@ -84,6 +84,10 @@ class Settings:
     # days after the load day, so the coming weeks' capacity is there without a new export.
     profile_days_ahead: int = 28
     max_profile_kb: int = 1024  # largest studio profile file (hundreds of locations fit)
+    # Optional targets ([targets] for every location, [targets.<location id>] overriding it):
+    # (location id or None for every location, metric, fraction 0-1); none by default. Pages
+    # draw them as reference lines and say on each tile whether they are met.
+    targets: tuple[tuple[str | None, str, float], ...] = ()
     source_file: str | None = field(default=None, compare=False)
 
     def as_rows(self) -> dict[str, object]:
@@ -128,6 +132,47 @@ _INT_SETTINGS = {
     "max_html_mb",
     "max_booking_hours",
 }
+
+
+# The metrics a target may be set for (percent 0-100 in the file, fractions in Settings).
+TARGET_METRICS = (
+    "room_utilization",
+    "bar_utilization",
+    "therapist_utilization",
+    "rebooking_rate",
+    "return_90",
+)
+
+
+def _targets(path: Path, raw: object) -> tuple[tuple[str | None, str, float], ...]:
+    """[targets] (every location) and [targets.<location id>] (one location, overriding it)."""
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: targets must be a table ([targets])")
+    found: list[tuple[str | None, str, float]] = []
+    tables: list[tuple[str | None, dict]] = [(None, raw)]
+    for location, values in raw.items():
+        if isinstance(values, dict):
+            tables.append((str(location), values))
+    for location, values in tables:
+        where = "targets" if location is None else f"targets.{location}"
+        for name, value in values.items():
+            if location is None and isinstance(value, dict):
+                continue  # a location's own table, read in its turn
+            if name not in TARGET_METRICS:
+                raise SettingsError(
+                    f"{path}: unknown target '{where}.{name}' (known: {', '.join(TARGET_METRICS)})"
+                )
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 <= value <= 100
+            ):
+                raise SettingsError(
+                    f"{path}: target {where}.{name} must be a percentage from 0 to 100, "
+                    f"got {value!r}"
+                )
+            found.append((location, name, float(value) / 100))
+    return tuple(found)
 
 
 # Largest value of a whole-number setting: the warehouse keeps them as INTEGER
@@ -204,6 +249,8 @@ def load_settings(path: Path | str | None = None) -> Settings:
             if not isinstance(value, str) or not value.strip():
                 raise SettingsError(f"{path}: access_file must be a file path")
             clean[name] = value.strip()
+    if "targets" in raw:
+        clean["targets"] = _targets(path, raw["targets"])
     return Settings(**clean, source_file=str(path))
 
 

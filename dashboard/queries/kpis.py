@@ -1,12 +1,23 @@
-"""Location KPIs (Today, Ceiling-bar rooms, Locations): ratios of sums over fct_location_days."""
+"""Location KPIs (Today, Ceiling-bar rooms, Locations): ratios of sums over fct_location_days;
+the periods KPI tiles compare with, targets from the settings, and the return of new clients."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard.queries.snapshot import Locations, query, scope
+from dashboard.queries.snapshot import (
+    Locations,
+    date_bounds,
+    has_column,
+    query,
+    scope,
+    settings_in_force,
+)
+from pipelines.settings import TARGET_METRICS
 
 # Ratios of sums over fct_location_days (metric dictionary), once for every location and once for
 # all of them together (grouping sets), so the "All locations" row uses identical definitions.
@@ -113,3 +124,151 @@ def kpis_by_location(locations: Locations, start: dt.date, end: dt.date) -> pd.D
     if frame[~frame["is_total"]].empty:
         return frame.iloc[0:0]
     return frame.reset_index(drop=True)
+
+
+# --- Comparisons: the same KPI over the chosen dates, the days just before, a year earlier ---
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The chosen dates and what they are compared with, each an inclusive (start, end).
+
+    `previous`: the same number of days just before `now`. `year_ago`: the same dates a year
+    earlier (29 Feb becomes 28 Feb), None when the viewer's data does not reach back that far.
+    """
+
+    now: tuple[dt.date, dt.date]
+    previous: tuple[dt.date, dt.date]
+    year_ago: tuple[dt.date, dt.date] | None
+
+    @property
+    def days(self) -> int:
+        return (self.now[1] - self.now[0]).days + 1
+
+
+def _year_earlier(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 Feb: the year before has no such day
+        return day.replace(year=day.year - 1, day=28)
+
+
+_FROM_DATA = object()
+
+
+def comparison_periods(start: dt.date, end: dt.date, first_day: object = _FROM_DATA) -> Periods:
+    """The chosen dates, the same number of days just before, and the same dates a year earlier.
+
+    The year-ago period is None when it starts before the viewer's data (`first_day`, by
+    default the first day of snapshot.date_bounds()): a year whose first weeks are missing
+    would compare with part of a period.
+    """
+    if first_day is _FROM_DATA:
+        bounds = date_bounds()
+        first_day = bounds[0] if bounds else None
+    length = end - start
+    previous_end = start - dt.timedelta(days=1)
+    previous = (previous_end - length, previous_end)
+    year_ago: tuple[dt.date, dt.date] | None = (_year_earlier(start), _year_earlier(end))
+    if first_day is None or year_ago[0] < first_day:
+        year_ago = None
+    return Periods((start, end), previous, year_ago)
+
+
+PERIOD_NAMES = ("now", "previous", "year_ago")
+
+
+def over_periods(
+    fetch: Callable[[dt.date, dt.date], dict[str, object] | None], periods: Periods
+) -> dict[str, dict[str, object] | None]:
+    """`fetch(start, end)` (a dict of KPIs, or None for no data) for each of the periods."""
+    out: dict[str, dict[str, object] | None] = {}
+    for name in PERIOD_NAMES:
+        span = getattr(periods, name)
+        out[name] = fetch(*span) if span is not None else None
+    return out
+
+
+def targets(locations: Locations) -> pd.DataFrame:
+    """One row per location the viewer may see of `locations`: location_id and the targets of
+    TARGET_METRICS as fractions 0-1 (NaN where none is set), from the settings file: [targets]
+    for every location, [targets.<location id>] overriding it for one."""
+    chosen = scope(locations)
+    frame = pd.DataFrame(
+        {"location_id": list(chosen), **{m: float("nan") for m in TARGET_METRICS}},
+        columns=["location_id", *TARGET_METRICS],
+    ).astype(dict.fromkeys(TARGET_METRICS, "float64"))
+    rows = {location: number for number, location in enumerate(chosen)}
+    in_force = settings_in_force().targets
+    # every location's first, so a location's own target always wins
+    for location, metric, value in sorted(in_force, key=lambda t: t[0] is not None):
+        if location is None:
+            frame[metric] = value
+        elif location in rows:
+            frame.loc[rows[location], metric] = value
+    return frame
+
+
+# Return of new clients whose N-day window closed (first visit + N days) inside the dates and by
+# the day the data is complete through; a return is the next completed visit on a later date
+# within N days, at any location (dim_clients.second_visit_date, as rpt_retention counts it).
+# Per first-visit location and for all of them together (ratios of sums).
+_RETURNS_SQL = """
+with windows as (select unnest(?::integer[]) as days),
+closed as (
+    select
+        c.first_location_id as location_id,
+        grouping(c.first_location_id) = 1 as is_total,
+        w.days,
+        count(*) as eligible,
+        count(*) filter (where c.second_visit_date <= c.first_visit_date + w.days) as returned
+    from dim_clients as c
+    cross join windows as w
+    cross join rpt_as_of as a
+    where list_contains(?, c.first_location_id)
+        and c.is_new_client
+        and c.first_visit_date + w.days between ? and least(?::date, a.as_of_date)
+    group by grouping sets ((c.first_location_id, w.days), (w.days))
+)
+select location_id, is_total, days, eligible, returned
+from closed
+order by is_total, location_id, days
+"""
+
+
+def returns(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Return within each retention window (settings, e.g. 30/60/90 days) of the new clients
+    whose window closed between start and end: one row per first-visit location plus an "All
+    locations" row (is_total), with eligible_N, returned_N and return_N (a fraction, NaN when no
+    client's window closed then) per window N."""
+    windows = list(settings_in_force().retention_windows_days)
+    chosen = scope(locations)
+    columns = ["location_id", "is_total"] + [
+        f"{part}_{days}" for days in windows for part in ("eligible", "returned", "return")
+    ]
+    sql = _RETURNS_SQL
+    if not has_column("dim_clients", "is_new_client"):
+        sql = sql.replace("and c.is_new_client", "")  # a warehouse built before history start
+    long = query(sql, windows, chosen, start, end)
+    keys = [(location, False) for location in chosen] + [(None, True)]
+    out = pd.DataFrame(
+        [{"location_id": location, "is_total": total} for location, total in keys],
+        columns=columns,
+    )
+    for days in windows:
+        out[f"eligible_{days}"] = 0
+        out[f"returned_{days}"] = 0
+        out[f"return_{days}"] = float("nan")
+    for row in long.itertuples(index=False):
+        match = out["is_total"] if row.is_total else out["location_id"] == row.location_id
+        out.loc[match, f"eligible_{row.days}"] = int(row.eligible)
+        out.loc[match, f"returned_{row.days}"] = int(row.returned)
+        if row.eligible:
+            out.loc[match, f"return_{row.days}"] = row.returned / row.eligible
+    return out
+
+
+def returns_total(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object]:
+    """The "All locations" row of `returns`, as a dict (return_30, eligible_30, ...)."""
+    frame = returns(locations, start, end)
+    return frame[frame["is_total"]].iloc[0].to_dict()
