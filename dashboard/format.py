@@ -150,6 +150,7 @@ LABELS: dict[str, str] = {
     "runs_out_first": "Runs out first",
     "booked_share": "Booked",
     "days": "Days",
+    "change_vs_previous": "vs prev.",
 }
 
 RATE_COLUMNS = {
@@ -191,10 +192,32 @@ COUNT_COLUMNS = {
 }
 
 
+# Return per retention window (kpis.returns): return_90 is a rate, eligible_90 and
+# returned_90 are counts, one trio per window the settings configure.
+_WINDOWED = re.compile(r"(return|eligible|returned)_(\d+)")
+
+
+def _window_part(column: str) -> str | None:
+    """'return', 'eligible' or 'returned' for a per-window return column, else None."""
+    found = _WINDOWED.fullmatch(column)
+    return found.group(1) if found else None
+
+
+def _is_rate(column: str) -> bool:
+    return column in RATE_COLUMNS or _window_part(column) == "return"
+
+
 def label(column: str, symbol: str = "$") -> str:
     """The people name of a column, with its unit ("Room utilization %", "Revenue ($)")."""
     name = LABELS.get(column, column.replace("_", " ").capitalize())
-    if column in RATE_COLUMNS:
+    if column not in LABELS and _window_part(column):
+        part, days = _WINDOWED.fullmatch(column).groups()
+        name = {
+            "return": f"{days}-day return",
+            "eligible": f"{days}-day window closed",
+            "returned": f"Back within {days} days",
+        }[part]
+    if _is_rate(column):
         return f"{name} %"
     if column in MONEY_COLUMNS:
         return f"{name} ({symbol})"
@@ -212,13 +235,13 @@ def people_table(frame: pd.DataFrame, symbol: str = "$", keep: Iterable[str] = (
     out = pd.DataFrame(index=shown.index)
     for column in shown.columns:
         values = shown[column]
-        if column in RATE_COLUMNS:
+        if _is_rate(column):
             values = (pd.to_numeric(values, errors="coerce") * 100).round(1)
         elif column in MONEY_COLUMNS:
             values = pd.to_numeric(values, errors="coerce").round(2)
         elif column in HOUR_COLUMNS:
             values = pd.to_numeric(values, errors="coerce").round(1)
-        elif column in COUNT_COLUMNS:
+        elif column in COUNT_COLUMNS or _window_part(column) in ("eligible", "returned"):
             values = pd.to_numeric(values, errors="coerce").round(0).astype("Int64")
         elif pd.api.types.is_bool_dtype(values):
             values = values.map({True: "yes", False: "no"})

@@ -9,6 +9,9 @@ import streamlit as st
 
 from dashboard.format import csv_bytes, label, people_table
 
+# The shade of a marked cell (e.g. below its location's target): a light red that the
+# grid's black text stays readable on.
+MARK = "#f8d7d5"
 NO_DATA = "No data for this selection. Widen the dates or pick more locations in the sidebar."
 
 
@@ -20,10 +23,49 @@ def show_table(
     people: bool = True,
     height: int | str = "auto",
     blank: dict[str, str | Sequence[str]] | None = None,
+    marked: pd.DataFrame | None = None,
+    download: pd.DataFrame | None = None,
 ) -> None:
     """A table in people's terms with a CSV download of exactly what is shown. `blank` gives,
     per column, the words for an empty cell (why it is empty, e.g. "no shifts loaded"), which
-    a table otherwise shows as "None"; a sequence gives the words row by row."""
+    a table otherwise shows as "None"; a sequence gives the words row by row. `marked` (a
+    column of booleans per column of `frame` to mark, same rows) shades those cells in MARK
+    (the page says what the shade means). `download`, when given, is what the CSV holds
+    instead (e.g. every column of a table that shows a few), written the same way."""
+    shown, drawn, config = _in_words(frame, symbol, people, blank)
+    written = shown if download is None else _in_words(download, symbol, people, blank)[0]
+    data = drawn
+    if marked is not None:
+        names = {c: label(c, symbol) if people else c for c in marked.columns}
+        shades = marked.reset_index(drop=True).rename(columns=names)
+        data = drawn.style.apply(
+            lambda cells: (
+                shades.reindex_like(cells)
+                .fillna(False)
+                .map(lambda mark: f"background-color: {MARK}" if mark else "")
+            ),
+            axis=None,
+        )
+    st.dataframe(data, hide_index=True, width="stretch", height=height, column_config=config)
+    st.download_button(
+        "Download CSV",
+        # written when clicked, not on every run: a 3,000-row table took ~50 ms a run to write
+        data=lambda: csv_bytes(written),
+        file_name=f"{file_name}.csv",
+        mime="text/csv",
+        key=f"download-{file_name}",
+        # A click must not rerun the page: a rerun replaces every button's deferred file, so a
+        # second download clicked before the rerun ends asked for a file that was gone.
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def _in_words(
+    frame: pd.DataFrame, symbol: str, people: bool, blank: dict[str, str | Sequence[str]] | None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The table as written (`shown`, for the CSV), as drawn (`drawn`) and its column config:
+    people's column names, and `blank`'s words in empty cells."""
     shown = people_table(frame, symbol) if people else frame.reset_index(drop=True)
     drawn = shown.copy()
     config = {}
@@ -42,19 +84,7 @@ def show_table(
         if pd.api.types.is_numeric_dtype(shown[column])
         and not pd.api.types.is_bool_dtype(shown[column])
     }
-    st.dataframe(drawn, hide_index=True, width="stretch", height=height, column_config=config)
-    st.download_button(
-        "Download CSV",
-        # written when clicked, not on every run: a 3,000-row table took ~50 ms a run to write
-        data=lambda: csv_bytes(shown),
-        file_name=f"{file_name}.csv",
-        mime="text/csv",
-        key=f"download-{file_name}",
-        # A click must not rerun the page: a rerun replaces every button's deferred file, so a
-        # second download clicked before the rerun ends asked for a file that was gone.
-        on_click="ignore",
-        icon=":material/download:",
-    )
+    return shown, drawn, config
 
 
 def _number_text(value: object) -> object:
