@@ -5,10 +5,72 @@ No queries here and no Streamlit calls; pages pass in what dashboard.queries ret
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import altair as alt
 import pandas as pd
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+TARGET_COLOR = "#555555"
+
+
+def target_rules(target: float | pd.DataFrame | None, axis: str, field: str) -> alt.Chart | None:
+    """Dashed reference lines at a target (settings [targets]): `target` is one fraction, or a
+    frame of location_name and target (one line per distinct target, its locations in the
+    tooltip). None when no target is set. The line's value sits in `field`, the chart's own
+    value field, so the axis keeps the chart's title."""
+    if target is None:
+        return None
+    if isinstance(target, pd.DataFrame):
+        known = target.dropna(subset=["target"])
+        if known.empty:
+            return None
+        lines = (
+            known.groupby("target", as_index=False)["location_name"]
+            .agg(lambda names: ", ".join(sorted(map(str, names))))
+            .rename(columns={"location_name": "locations"})
+        )
+    else:
+        if pd.isna(target):
+            return None
+        lines = pd.DataFrame({"target": [float(target)], "locations": ["every location"]})
+    lines = lines.assign(**{field: lines["target"]})
+    encoding = alt.X if axis == "x" else alt.Y
+    return (
+        alt.Chart(lines)
+        .mark_rule(strokeDash=[6, 4], color=TARGET_COLOR, size=1.5)
+        .encode(
+            **{axis: encoding(f"{field}:Q")},
+            tooltip=[
+                alt.Tooltip("target:Q", title="Target", format=".0%"),
+                alt.Tooltip("locations:N", title="For"),
+            ],
+        )
+    )
+
+
+def _target_line(axis: str, value_arg: int | None = None, field: str | None = None) -> Callable:
+    """Gives a chart builder an optional `target=` argument (see target_rules): no target, no
+    line. `value_arg` is the position of the builder's value-field argument, else `field`."""
+
+    def wrap(build: Callable[..., alt.Chart]) -> Callable[..., alt.Chart]:
+        @functools.wraps(build)
+        def with_target(*args, target: float | pd.DataFrame | None = None, **kwargs):
+            chart = build(*args, **kwargs)
+            name = (
+                field
+                if field is not None
+                else (args[value_arg] if len(args) > value_arg else kwargs["value"])
+            )
+            rules = target_rules(target, axis, name)
+            return chart if rules is None else alt.layer(chart, rules)
+
+        return with_target
+
+    return wrap
+
+
 BOOKING_KINDS = ["Bar session", "Other treatment", "No-show"]
 BOOKING_COLORS = ["#7b3fa0", "#4c9be8", "#c7c7c7"]
 RESOURCES = ["Bar rooms", "All rooms", "Therapists on shift"]
@@ -147,22 +209,196 @@ def pacing(days: pd.DataFrame) -> alt.Chart:
     return (bars + text).properties(height=260)
 
 
+# Time axes: at most this many ticks on a wide chart (a year of weeks would write 52 dates).
+TIME_TICKS = 12
+# A partial period's point: hollow, fainter, joined to its neighbours by a dashed line.
+PARTIAL_OPACITY = 0.55
+PARTIAL_DASH = [4, 3]
+
+
+def period_grain(frame: pd.DataFrame, period: str = "period") -> str:
+    """'day', 'week' or 'month': from the rows' days_in_period (1, 7, else a month), else from
+    the periods themselves (all Mondays a week or more apart: weeks; all 1sts: months)."""
+    if "days_in_period" in frame and len(frame):
+        days = set(frame["days_in_period"])
+        return "day" if days == {1} else "week" if days == {7} else "month"
+    starts = pd.Series(pd.to_datetime(frame[period]).unique()).sort_values()
+    gaps = starts.diff().dropna().dt.days
+    if len(starts) and (starts.dt.day == 1).all() and (gaps >= 28).all():
+        return "month"
+    if len(starts) and (starts.dt.day_of_week == 0).all() and (gaps >= 7).all():
+        return "week"
+    return "day"
+
+
+def period_name(start: object, grain: str) -> str:
+    """A period as people say it: "week of Mon 2 Mar", "March 2026", "Mon 2 Mar 2026"."""
+    day = pd.Timestamp(start)
+    if grain == "week":
+        return f"week of {day:%a} {day.day} {day:%b}"
+    if grain == "month":
+        return f"{day:%B %Y}"
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def _span(first: object, last: object, grain: str) -> str:
+    """The covered part of a partial period: "Wed–Sun" (a week), "4–31 Mar" (a month)."""
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    if grain == "week":
+        return f"{first:%a} only" if first == last else f"{first:%a}–{last:%a}"
+    return f"{first.day} {first:%b}" if first == last else f"{first.day}–{last.day} {last:%b}"
+
+
+def value_text(value: object, kind: str = "rate", symbol: str = "$") -> str:
+    """A chart value for a tooltip: "72.4%", "1,234.50" or "–" when it is missing (a tooltip's
+    number format writes a missing value as "NaN" or 0)."""
+    if value is None or pd.isna(value):
+        return "–"
+    if kind == "rate":
+        return f"{float(value) * 100:.1f}%"
+    if kind == "money":
+        return f"{symbol}{float(value):,.2f}"
+    return f"{float(value):,.1f}"
+
+
+def _with_periods(
+    frame: pd.DataFrame, value: str, kind: str, period: str = "period"
+) -> tuple[pd.DataFrame, str]:
+    """The rows with what a time chart draws besides the value: the period as an unambiguous
+    UTC instant (the browser must not shift a Monday into Sunday), its name ("week of Mon 2
+    Mar"), how much of it the data covers ("partial: 3 of 7 days") and the value as text."""
+    grain = period_grain(frame, period)
+    data = frame.copy()
+    starts = pd.to_datetime(data[period])
+    data["period_utc"] = starts.dt.strftime("%Y-%m-%dT00:00:00Z")
+    data["period_name"] = [period_name(day, grain) for day in starts]
+    if "is_partial" not in data:
+        data["is_partial"] = False
+    data["is_partial"] = data["is_partial"].fillna(False).astype(bool)
+    if "days_covered" in data:
+        data["coverage"] = [
+            f"partial: {covered} of {days} days" if partial else f"all {days} days"
+            for covered, days, partial in zip(
+                data["days_covered"], data["days_in_period"], data["is_partial"], strict=True
+            )
+        ]
+    else:
+        data["coverage"] = "–"
+    data["value_text"] = [value_text(v, kind) for v in data[value]]
+    return data, grain
+
+
+def period_ticks(frame: pd.DataFrame, most: int = TIME_TICKS, period: str = "period") -> list:
+    """Tick values for a time axis: every period start (each week's Monday, each month's 1st)
+    as epoch milliseconds, every second, third … one when there are more than `most`.
+    Vega-Lite's own week ticks fall on Sundays; these fall where the points are."""
+    starts = sorted(pd.to_datetime(frame[period]).dt.normalize().unique())
+    step = max(1, -(-len(starts) // most))
+    return [int(pd.Timestamp(day).value // 1_000_000) for day in starts[::step]]
+
+
+def _time_x(frame: pd.DataFrame, grain: str, most: int, **axis) -> alt.X:
+    """The x channel of a trend: a UTC time scale, ticks on the period starts (not for days,
+    whose default ticks already fall on days)."""
+    values = period_ticks(frame, most) if grain != "day" else alt.Undefined
+    fmt = "%b %Y" if grain == "month" else "%d %b"
+    return alt.X(
+        "period_utc:T",
+        title=None,
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(values=values, format=fmt, **axis),
+    )
+
+
+def _period_layers(color: str | None = None) -> list[alt.Chart]:
+    """A trend's layers: a dashed line through every point under a solid line through the
+    full periods (so only a segment to a partial period shows dashed), filled points for full
+    periods and hollow, fainter points for partial ones."""
+    fixed = {"color": color} if color else {}
+    full = "!datum.is_partial"
+    base = alt.Chart()
+    return [
+        base.mark_line(strokeDash=PARTIAL_DASH, opacity=PARTIAL_OPACITY, **fixed),
+        base.transform_filter(full).mark_line(**fixed),
+        base.transform_filter(full).mark_point(filled=True, size=40, opacity=1, **fixed),
+        base.transform_filter("datum.is_partial").mark_point(
+            filled=False, fill="white", size=55, strokeWidth=2, opacity=PARTIAL_OPACITY, **fixed
+        ),
+    ]
+
+
+def _period_tooltip(value: str, title: str, location: bool) -> list[alt.Tooltip]:
+    tips = [alt.Tooltip("location_name:N", title="Location")] if location else []
+    return tips + [
+        alt.Tooltip("period_name:N", title="Period"),
+        alt.Tooltip("value_text:N", title=title),
+        alt.Tooltip("coverage:N", title="Days"),
+    ]
+
+
+def partial_note(frame: pd.DataFrame, period: str = "period") -> str:
+    """One line under a trend saying which of its periods are partial, '' when none is:
+    "The first and last weeks are partial (Wed–Sun, Mon–Tue): …". A period whose coverage
+    differs by location (one location's data ends earlier) names the location."""
+    if "is_partial" not in frame or not frame["is_partial"].fillna(False).any():
+        return ""
+    grain = period_grain(frame, period)
+    periods = sorted(pd.to_datetime(frame[period]).unique())
+    partial = frame[frame["is_partial"].fillna(False).astype(bool)].assign(
+        _start=lambda f: pd.to_datetime(f[period])
+    )
+    spans: dict[pd.Timestamp, list[str]] = {}
+    for start, rows in partial.groupby("_start", sort=True):
+        cover = rows.assign(
+            span=[
+                _span(a, b, grain)
+                for a, b in zip(rows["covered_from"], rows["covered_to"], strict=True)
+            ]
+        )
+        named = cover.drop_duplicates("span")
+        everywhere = len(named) == 1 and (
+            "location_name" not in frame
+            or len(rows) == (pd.to_datetime(frame[period]) == start).sum()
+        )
+        if everywhere:
+            spans[start] = [named["span"].iloc[0]]
+        else:
+            spans[start] = [f"{r.location_name}: {r.span}" for r in cover.itertuples()]
+    ends = [periods[0], periods[-1]] if len(periods) > 1 else [periods[0]]
+    simple = simple_one(spans)
+    tail = "; their points are hollow, joined by dashes, and count only those days."
+    if sum(len(v) for v in spans.values()) == 1:
+        tail = "; its point is hollow, joined by dashes, and counts only those days."
+    if len(periods) == 1 and simple_one(spans):
+        return f"The {grain} is partial ({spans[periods[0]][0]}){tail}"
+    if simple and list(spans) == ends and len(ends) == 2:
+        words = ", ".join(v[0] for v in spans.values())
+        return f"The first and last {grain}s are partial ({words}){tail}"
+    if simple and list(spans) == [periods[0]]:
+        return f"The first {grain} is partial ({spans[periods[0]][0]}){tail}"
+    if simple and list(spans) == [periods[-1]]:
+        return f"The last {grain} is partial ({spans[periods[-1]][0]}){tail}"
+    listed = [f"{period_name(start, grain)} ({', '.join(v)})" for start, v in spans.items()]
+    return f"Partial {grain}s: " + "; ".join(listed) + tail
+
+
+def simple_one(spans: dict) -> bool:
+    """Whether each partial period has one coverage for every line (no location named)."""
+    return all(len(v) == 1 and ":" not in v[0] for v in spans.values())
+
+
+@_target_line("y", value_arg=1)
 def trend(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> alt.Chart:
-    """One line per location over time (period on x)."""
+    """One line per location over time (period on x), partial periods hollow and dashed."""
     axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
-    fmt = ".1%" if kind == "rate" else ",.2f"
+    data, grain = _with_periods(frame, value, kind)
     return (
-        alt.Chart(frame)
-        .mark_line(point=True)
+        alt.layer(*_period_layers(), data=data)
         .encode(
-            x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
+            x=_time_x(data, grain, TIME_TICKS),
             y=alt.Y(f"{value}:Q", title=title, axis=axis),
             color=_location_color("location_name", "Location"),
-            tooltip=[
-                alt.Tooltip("location_name:N", title="Location"),
-                alt.Tooltip("period:T", title="From"),
-                alt.Tooltip(f"{value}:Q", title=title, format=fmt),
-            ],
+            tooltip=_period_tooltip(value, title, location=True),
         )
         .properties(height=280)
     )
@@ -206,6 +442,7 @@ def weekday_hour_heatmap(
     return (cells + text).properties(height=260)
 
 
+@_target_line("x", value_arg=2)
 def ranked_bars(
     frame: pd.DataFrame,
     category: str,
@@ -214,8 +451,12 @@ def ranked_bars(
     kind: str = "rate",
     symbol: str = "$",
     color: str | None = None,
+    overall: float | None = None,
+    ticks: str | None = None,
 ) -> alt.Chart:
-    """Horizontal bars, largest first, the value written at the end of each bar."""
+    """Horizontal bars, largest first, the value written at the end of each bar. `overall`
+    draws a dashed rule at that value (the "All locations" figure); `ticks` names a column of
+    `frame` holding each row's own target, drawn as a dark tick across its bar where set."""
     fmt = {"rate": ".0%", "money": ",.2f", "hours": ",.1f"}.get(kind, ",.0f")
     axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
     order = list(frame.sort_values(value, ascending=False)[category])
@@ -235,7 +476,28 @@ def ranked_bars(
     )
     if prefix:
         text = text.transform_calculate(label=f"'{prefix}' + format(datum.{value}, '{fmt}')")
-    return (bars + text).properties(height=alt.Step(28))
+    layers = [bars, text]
+    if ticks is not None and frame[ticks].notna().any():
+        layers.append(
+            alt.Chart(frame[frame[ticks].notna()])
+            .mark_tick(color="#222", thickness=3, size=22)
+            .encode(
+                y=alt.Y(f"{category}:N", sort=order),
+                x=alt.X(f"{ticks}:Q"),
+                tooltip=[
+                    alt.Tooltip(f"{category}:N"),
+                    alt.Tooltip(f"{ticks}:Q", title="Target", format=fmt),
+                ],
+            )
+        )
+    if overall is not None and pd.notna(overall):
+        rule = alt.Chart(pd.DataFrame({"overall": [overall]}))
+        layers.append(
+            rule.mark_rule(color="#555", strokeDash=[4, 3]).encode(
+                x="overall:Q", tooltip=[alt.Tooltip("overall:Q", title="All locations", format=fmt)]
+            )
+        )
+    return alt.layer(*layers).properties(height=alt.Step(28))
 
 
 def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
@@ -273,6 +535,7 @@ def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
+@_target_line("x", field="hours")  # the bar-work share of open hours: bar utilization
 def room_time_split(rooms: pd.DataFrame) -> alt.Chart:
     """Per bar room: hours of bar work, other work and empty time, stacked."""
     frame = rooms.assign(
@@ -315,9 +578,26 @@ def room_time_split(rooms: pd.DataFrame) -> alt.Chart:
 def therapist_week_grid(
     frame: pd.DataFrame, value: str, title: str, limit: float, fmt: str = ",.0f"
 ) -> alt.Chart:
-    """Therapist × week grid shaded by `value` up to `limit`; cells above `limit` in red."""
-    base = alt.Chart(frame).encode(
-        x=alt.X("week:O", title="Week of", timeUnit="yearmonthdate", axis=alt.Axis(format="%d %b")),
+    """Therapist × week grid shaded by `value` up to `limit`; cells above `limit` in red. Weeks
+    run Monday to Sunday, labelled by their Monday; a week the dates or the data cover in part
+    is drawn faded, its tooltip saying how many days count ("partial: 3 of 7 days")."""
+    data, _ = _with_periods(frame, value, "count", period="week")
+    weeks = sorted(pd.to_datetime(data["week"]).unique())
+    # the Monday as a label (an ordinal axis: a time axis would tick on Sundays)
+    many_years = len(weeks) > 1 and (weeks[-1] - weeks[0]).days > 350
+    data["week_label"] = [
+        f"{day.day} {day:%b %Y}" if many_years else f"{day.day} {day:%b}"
+        for day in pd.to_datetime(data["week"])
+    ]
+    order = list(dict.fromkeys(data.sort_values("week")["week_label"]))
+    data["value_text"] = ["–" if pd.isna(v) else format(float(v), fmt) for v in data[value]]
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "week_label:O",
+            title="Week of (Monday)",
+            sort=order,
+            axis=alt.Axis(labelOverlap=True),
+        ),
         y=alt.Y("therapist:N", title=None, axis=alt.Axis(labelLimit=320)),
     )
     over = f"datum.{value} > {limit}"
@@ -331,10 +611,12 @@ def therapist_week_grid(
                 scale=alt.Scale(scheme="blues", domain=[0, limit]),
             ),
         ),
+        opacity=alt.condition("datum.is_partial", alt.value(PARTIAL_OPACITY), alt.value(1)),
         tooltip=[
             alt.Tooltip("therapist:N", title="Therapist"),
-            alt.Tooltip("week:T", title="Week of"),
-            alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+            alt.Tooltip("period_name:N", title="Week"),
+            alt.Tooltip("value_text:N", title=title),
+            alt.Tooltip("coverage:N", title="Days"),
         ],
     )
     text = base.mark_text(fontSize=10).encode(
@@ -378,38 +660,33 @@ def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
     return (cells + text).properties(height=max(180, 26 * data["cohort"].nunique() + 60))
 
 
+@_target_line("y", value_arg=1)
 def rate_line(frame: pd.DataFrame, value: str, title: str) -> alt.Chart:
-    """A single rate over time (period on x)."""
+    """A single rate over time (period on x), partial periods hollow and dashed."""
+    data, grain = _with_periods(frame, value, "rate")
     return (
-        alt.Chart(frame)
-        .mark_line(point=True, color="#4c9be8")
+        alt.layer(*_period_layers("#4c9be8"), data=data)
         .encode(
-            x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b")),
+            x=_time_x(data, grain, TIME_TICKS),
             y=_rate(value, title),
-            tooltip=[
-                alt.Tooltip("period:T", title="From"),
-                alt.Tooltip(f"{value}:Q", title=title, format=".1%"),
-            ],
+            tooltip=_period_tooltip(value, title, location=False),
         )
         .properties(height=260)
     )
 
 
 def small_multiples(frame: pd.DataFrame, value: str, title: str, kind: str = "rate") -> alt.Chart:
-    """One small line chart per location, same scale, for side-by-side comparison."""
+    """One small line chart per location, same scale, for side-by-side comparison; partial
+    periods hollow and dashed."""
     axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
-    fmt = ".1%" if kind == "rate" else ",.2f"
+    data, grain = _with_periods(frame, value, kind)
     return (
-        alt.Chart(frame)
-        .mark_line(point=True, color="#4c9be8")
+        alt.layer(*_period_layers("#4c9be8"), data=data)
         .encode(
-            x=alt.X("period:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0)),
+            # 230 px wide: four dates fit
+            x=_time_x(data, grain, 4, labelAngle=0),
             y=alt.Y(f"{value}:Q", title=title, axis=axis),
-            tooltip=[
-                alt.Tooltip("location_name:N", title="Location"),
-                alt.Tooltip("period:T", title="From"),
-                alt.Tooltip(f"{value}:Q", title=title, format=fmt),
-            ],
+            tooltip=_period_tooltip(value, title, location=True),
         )
         .properties(width=230, height=150)
         .facet(facet=alt.Facet("location_name:N", title=None), columns=3)
