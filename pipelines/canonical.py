@@ -74,6 +74,7 @@ KINDS: dict[str, Kind] = {
             "room_id",
             "therapist_id",
             "client_id",
+            "client_ref",
             "service",
             "uses_bars",
             "start_at",
@@ -93,6 +94,9 @@ KINDS: dict[str, Kind] = {
             Column("room_id", "VARCHAR"),
             Column("therapist_id", "VARCHAR", not_null=True),
             Column("client_id", "VARCHAR", not_null=True),
+            # the booking system's own client id or code, never a name, email or phone
+            # (pipelines.ingest.pii.client_ref_sql); NULL when the export carries none
+            Column("client_ref", "VARCHAR"),
             Column("service", "VARCHAR", not_null=True),
             Column("uses_bars", "BOOLEAN"),
             Column("status", "VARCHAR", not_null=True),

@@ -63,7 +63,8 @@ def test_headers_are_exactly_the_native_format(chain):
         "blocked_minutes",
         "therapist_shifts.csv": "date,location_id,therapist_id,therapist_name,bar_trained,"
         "shift_start,shift_end,break_minutes",
-        "bookings.csv": "booking_id,location_id,room_id,therapist_id,client_id,service,uses_bars,"
+        "bookings.csv": "booking_id,location_id,room_id,therapist_id,client_id,client_ref,"
+        "service,uses_bars,"
         "start_at,end_at,status,created_at,cancelled_at,price",
     }
     for name, header in expected.items():

@@ -445,6 +445,7 @@ class LocationSimulation:
                     rooms[b.room].room_id,
                     team[b.therapist].therapist_id,
                     b.client_id,
+                    _client_ref(b.client_id),
                     b.service.name,
                     _bool(b.service.uses_bars),
                     dates.stamp(day_start + b.start),
@@ -463,6 +464,13 @@ class LocationSimulation:
 
 
 CANCELLED = ("cancelled", "late_cancelled")
+
+
+def _client_ref(client_id: str) -> str:
+    """The made-up booking system's own client number (client_ref): C001000013 -> 1000013
+    (at most 9 digits up to 999 locations; a bare number of 10 or more would read as a phone
+    and not be kept)."""
+    return str(int(client_id.lstrip("C")))
 
 
 def _bool(value: bool) -> str:

@@ -185,6 +185,56 @@ def contact_key_sql(cell: str, salt: str) -> str:
     )
 
 
+# A client reference (raw_bookings.client_ref) is the booking system's own client id or code,
+# kept so that a manager can look the client up there. It is kept only when it cannot be a
+# person: one token of letters, digits and - _ . / : # + (no spaces, so no "Maya Okafor"), with
+# at least one digit (a lone word such as "Okafor" may be a name), at most CLIENT_REF_LIMIT
+# characters, and not shaped like an email address or a phone number (a bare number of 10 to
+# 15 digits counts as a phone). Anything else is not stored: the row loads with client_ref NULL.
+CLIENT_REF_LIMIT = 64
+_REF_TOKEN = r"[A-Za-z0-9_./:#+\-]+"
+
+
+def keeps_client_ref(text: str | None) -> bool:
+    """Whether a cell is kept as a client reference (Python twin of client_ref_sql)."""
+    text = (text or "").strip()
+    return (
+        0 < len(text) <= CLIENT_REF_LIMIT
+        and re.fullmatch(_REF_TOKEN, text) is not None
+        and any(ch.isdigit() for ch in text)
+        and not looks_like_contact(text)
+    )
+
+
+def _ref_kept_sql(cell: str) -> str:
+    return (
+        f"(length({cell}) <= {CLIENT_REF_LIMIT} and regexp_full_match({cell}, '{_REF_TOKEN}') "
+        f"and regexp_matches({cell}, '[0-9]') and not {contact_shaped_sql(cell)})"
+    )
+
+
+def client_ref_sql(cell: str) -> str:
+    """SQL of a client_ref from a trimmed cell expression (NULL when blank): the cell when it is
+    kept (keeps_client_ref), else NULL."""
+    return f"case when {_ref_kept_sql(cell)} then {cell} end"
+
+
+def client_ref_raw_sql(cell: str) -> str:
+    """SQL of a client_ref cell in a rejected row's raw text: as stored when kept, else masked
+    as mask_cell would ([email], [phone] or [text]), never the name, email or phone itself."""
+    return (
+        f"case when {cell} is null then '' when {_ref_kept_sql(cell)} then {cell} "
+        f"when {_email_sql(cell)} then '{MASK_EMAIL}' when {_phone_sql(cell)} "
+        f"then '{MASK_PHONE}' else '{MASK_TEXT}' end"
+    )
+
+
+def client_ref_expr(cell: Expr, raw: bool = False) -> Expr:
+    """client_ref_sql (or, with `raw`, client_ref_raw_sql) over an expression with parameters."""
+    template = (client_ref_raw_sql if raw else client_ref_sql)("{}")
+    return E(template, *[cell] * template.count("{}"))
+
+
 def mask_cell(cell: str, words: frozenset[str] = frozenset()) -> str:
     """One cell of a row whose columns cannot be told apart: kept only when it is plainly not
     a person (blank; no letters, as dates, times and prices; one id-like token with a digit; a

@@ -292,6 +292,8 @@ _TYPED_SQL: dict[str, dict[str, str]] = {
         "room_id": "room_id",
         "therapist_id": "therapist_id",
         "client_id": "client_id",
+        # already checked by the adapter (pii.client_ref_sql): a name, email or phone is NULL
+        "client_ref": "client_ref",
         "service": "service",
         "uses_bars": "uses_bars_value",
         "status": "status_canonical",

@@ -87,6 +87,9 @@ final as (
         end as room_source,
         bookings.therapist_id,
         bookings.client_id,
+        -- the booking system's own client id or code from this booking's export
+        -- (NULL: the export carries none); which system: source
+        bookings.client_ref,
 
         -- what
         bookings.service,

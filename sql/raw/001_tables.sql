@@ -10,6 +10,8 @@ create table if not exists raw_bookings (
     room_id varchar,                    -- NULL: counts for the therapist, not a room
     therapist_id varchar not null,
     client_id varchar not null,         -- an opaque key or a salted hash, never PII
+    client_ref varchar,                 -- the booking system's own client id or code
+                                        -- (never a name, email or phone), NULL: none
     -- what
     service varchar not null,
     uses_bars boolean,                  -- NULL: derived from bar_service_keywords in staging
@@ -64,6 +66,9 @@ create table if not exists raw_locations (
 -- location has the day it opened (both no-ops once done).
 alter table raw_therapist_shifts alter column bar_trained drop not null;
 alter table raw_locations add column if not exists opened_on date;
+-- Warehouses built before client references (issue 17): the column is added at the end of
+-- the table; loads insert by column name, so its place does not matter.
+alter table raw_bookings add column if not exists client_ref varchar;
 
 -- The studio profile (pipelines.profile): the TOML text of each profile loaded; the latest
 -- row is the profile in force.

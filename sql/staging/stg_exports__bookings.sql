@@ -52,6 +52,8 @@ final as (
         raw_rows.room_id,
         raw_rows.therapist_id,
         raw_rows.client_id,
+        -- the booking system's own client id or code (never a name, email or phone)
+        raw_rows.client_ref,
 
         -- what
         raw_rows.service,

@@ -503,6 +503,9 @@ def build_bookings(
             expr = E(
                 "coalesce((select id from vendor_staff where name = lower({})), {})", name, name
             )
+        elif column == "client_ref":
+            # the booking system's own client id: a name, email or phone is never kept
+            expr = pii.client_ref_expr(blank(expr)) if expr is not NULL else NULL
         elif column == "uses_bars" and expr is NULL:
             expr = E(
                 "case when lower(trim({})) in (select service from vendor_bar_services)"
@@ -516,8 +519,14 @@ def build_bookings(
     # text (notes, intake answers) is left out, as it may hold client details too.
     used = {int(n) for p in parts for n in re.findall(r"\bt\.c(\d+)\b", p.sql)}
     pii_cells = set(client.positions)
+    ref_cells = {int(n) for n in re.findall(r"\bt\.c(\d+)\b", columns.get("client_ref", NULL).sql)}
     raw_cells = [
-        "coalesce(t._client, '')" if i in pii_cells else f"coalesce(t.c{i}, '')"
+        "coalesce(t._client, '')"
+        if i in pii_cells
+        # a client reference that is not kept is masked ([email], [phone], [text])
+        else pii.client_ref_raw_sql(f"nullif(trim(t.c{i}), '')")
+        if i in ref_cells
+        else f"coalesce(t.c{i}, '')"
         for i in sorted(used | pii_cells)
     ]
     parts.append(Expr(f"{' || chr(44) || '.join(raw_cells) or chr(39) * 2} as raw_row"))

@@ -34,7 +34,8 @@ derived (derived_id); [constants] fixes fields; ISO date-times need no [formats]
 become the location's wall-clock; a start without a time of day is rejected unless [formats]
 date_only says otherwise (docs/exports.md, The mapping file). Client columns (`client_email`,
 `client_phone`, `client_name`, `client_first_name` + `client_last_name`, or `client_id`, a
-client code) are hashed like every vendor's.
+client code) are hashed like every vendor's; `client_ref` names the column of the system's own
+client id or code, kept as written (pipelines.ingest.pii.client_ref_sql).
 
 Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
@@ -285,6 +286,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     canonical["uses_bars"] = cell("uses_bars")
     canonical["price"] = cell("price")
     canonical["status"] = cell("status")
+    # the booking system's own client id or code, kept as it is (never a name, email or phone:
+    # build_bookings drops those); the same column may be client_id too
+    canonical["client_ref"] = cell("client_ref")
     if mapping.given("start_at"):
         start_text = cell("start_at")
     else:

@@ -78,6 +78,9 @@ def canonical_select(
             expression = f"coalesce({expression}, $location)"
         if column == "client_id" and hash_contacts and column in positions:
             expression = pii.contact_key_sql(expression, "$salt")
+        if column == "client_ref" and column in positions:
+            # a name, email or phone is never stored as a reference (pii.client_ref_sql)
+            expression = pii.client_ref_sql(expression)
         selects.append(f"{expression} as {column}")
     if keep_cells:
         selects.extend(f"c{i}" for i in sorted(positions.values()))
@@ -95,14 +98,18 @@ def client_cell(header: list[str], kind: Kind) -> int | None:
 def raw_row_expression(header: list[str], kind: Kind, hash_contacts: bool = False) -> str:
     """The raw text of a record, kept for rejected_rows: only the cells this kind reads, so
     that an extra column (a client's email, say) never reaches the warehouse; with
-    `hash_contacts`, a client_id that is an email or phone shows as its key, as it is stored."""
+    `hash_contacts`, a client_id that is an email or phone shows as its key, as it is stored,
+    and a client_ref that is not kept is masked."""
     read = sorted(column_positions(header, kind).values())
     client = client_cell(header, kind)
+    ref = column_positions(header, kind).get("client_ref") if kind.name == "bookings" else None
     cells = []
     for i in read:
         cell = f"c{i}"
         if i == client and hash_contacts:
             cell = pii.contact_key_sql(f"trim({cell})", "$salt")
+        if i == ref:  # a client_ref that is not kept shows masked ([email], [phone], [text])
+            cell = pii.client_ref_raw_sql(f"nullif(trim({cell}), '')")
         cells.append(f"coalesce({cell}, '')")
     return " || ',' || ".join(cells) or "''"
 
