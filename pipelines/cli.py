@@ -163,6 +163,25 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--db", type=Path, help="warehouse file")
     rebuild.set_defaults(run=_rebuild)
 
+    digest = commands.add_parser(
+        "digest", help="email each person in the access file a summary of a day (or write it)"
+    )
+    digest.add_argument(
+        "--date", metavar="D", help="the day to sum up (YYYY-MM-DD); default: yesterday"
+    )
+    digest.add_argument(
+        "--to",
+        nargs="+",
+        default=[],
+        metavar="EMAIL",
+        help="only these addresses (of users in the access file; without one, every location)",
+    )
+    digest.add_argument(
+        "--out", type=Path, metavar="DIR", help="write <address>.html files here, send nothing"
+    )
+    digest.add_argument("--db", type=Path, help="warehouse file (default: $STUDIO_OPS_DB or data/)")
+    digest.set_defaults(run=_digest)
+
     status = commands.add_parser("status", help="loads, row counts, rejected rows, data quality")
     status.add_argument("--db", type=Path)
     status.set_defaults(run=_status)
@@ -373,6 +392,18 @@ def _rebuild(args: argparse.Namespace) -> int:
     rebuild_marts(db, settings=load_settings())
     print(f"rebuilt the marts of {db} in {time.perf_counter() - started:.1f}s")
     return 0
+
+
+def _digest(args: argparse.Namespace) -> int:
+    # The digest runs the dashboard's own queries, imported here, never at module level.
+    # Outside `streamlit run` Streamlit warns on every cached query ("No runtime found"):
+    # nothing a person running the digest can act on, so only its errors are shown.
+    import streamlit.logger
+
+    streamlit.logger.set_log_level("error")
+    from dashboard.digest import run
+
+    return run(args.date, args.to, args.out, args.db)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -84,6 +84,13 @@ class Settings:
     # days after the load day, so the coming weeks' capacity is there without a new export.
     profile_days_ahead: int = 28
     max_profile_kb: int = 1024  # largest studio profile file (hundreds of locations fit)
+    # `studio-ops digest` sends its emails through this SMTP server (none: only --out works).
+    # The password is never in the file: it comes from STUDIO_OPS_SMTP_PASSWORD.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS before signing in
+    smtp_user: str | None = None  # sign in as this user (none: send without signing in)
+    smtp_from: str | None = None  # the digest's From address (none: smtp_user)
     # Optional targets ([targets] for every location, [targets.<location id>] overriding it):
     # (location id or None for every location, metric, fraction 0-1); none by default. Pages
     # draw them as reference lines and say on each tile whether they are met.
@@ -131,6 +138,7 @@ _INT_SETTINGS = {
     "max_zip_ratio",
     "max_html_mb",
     "max_booking_hours",
+    "smtp_port",
 }
 
 
@@ -249,6 +257,14 @@ def load_settings(path: Path | str | None = None) -> Settings:
             if not isinstance(value, str) or not value.strip():
                 raise SettingsError(f"{path}: access_file must be a file path")
             clean[name] = value.strip()
+        elif name in ("smtp_host", "smtp_user", "smtp_from"):
+            if not isinstance(value, str) or not value.strip() or "\n" in value:
+                raise SettingsError(f"{path}: {name} must be one line of text")
+            clean[name] = value.strip()
+        elif name == "smtp_starttls":
+            if not isinstance(value, bool):
+                raise SettingsError(f"{path}: smtp_starttls must be true or false")
+            clean[name] = value
     if "targets" in raw:
         clean["targets"] = _targets(path, raw["targets"])
     return Settings(**clean, source_file=str(path))
