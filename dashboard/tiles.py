@@ -42,7 +42,13 @@ def value_text(value: object, kind: str, symbol: str = "$") -> str:
     if kind == "money":
         return fmt.money(value, symbol)
     if kind == "hours":
-        return fmt.hours(value)
+        # whole hours from 100 on, thousands as "k" from 10,000: the figure fits a fifth of
+        # the page at 1280 px
+        if fmt.is_finite(value) and abs(float(value)) >= 10_000:
+            return f"{float(value) / 1000:,.1f}k h"
+        return fmt.hours(value, 0 if fmt.is_finite(value) and abs(float(value)) >= 100 else 1)
+    if kind == "count" and fmt.is_finite(value) and abs(float(value)) >= 100_000:
+        return f"{float(value) / 1000:,.0f}k"
     return fmt.count(value)
 
 
@@ -80,8 +86,26 @@ def _signed(text: str) -> str:
     return "\u2212" + text[1:] if text.startswith("-") else text
 
 
-def _days(periods_days: int) -> str:
-    return "prev. day" if periods_days == 1 else f"prev. {periods_days} days"
+def _span(first: dt.date, last: dt.date) -> str:
+    if first == last:
+        return f"{first:%d %b %Y}"
+    if first.year == last.year:
+        return f"{first:%d %b} – {last:%d %b %Y}"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}"
+
+
+def compared_with(start: dt.date, end: dt.date, year_ago: bool) -> str:
+    """The line above the tiles that says what the arrows and the small lines compare with."""
+    days = (end - start).days + 1
+    before_end = start - dt.timedelta(days=1)
+    before = _span(before_end - dt.timedelta(days=days - 1), before_end)
+    span = "day before" if days == 1 else f"{days} days before"
+    year = (
+        "the small line with the same dates a year earlier"
+        if year_ago
+        else "a year earlier is not in the data"
+    )
+    return f"Arrows compare with the {span} ({before}); {year}."
 
 
 def show(
@@ -92,13 +116,15 @@ def show(
     symbol: str = "$",
     targets: pd.DataFrame | Mapping[str, object] | None = None,
 ) -> None:
-    """Draw `tiles` in rows of at most five. `totals` holds, under "now", "previous" and
-    "year_ago" (kpis.over_periods), each period's figures by metric (None: no data then);
-    start and end are the chosen dates (the previous period has as many days)."""
-    days = (end - start).days + 1
+    """Draw `tiles` in rows of at most five, under one line saying what they compare with.
+    `totals` holds, under "now", "previous" and "year_ago" (kpis.over_periods), each period's
+    figures by metric (None: no data then); start and end are the chosen dates (the previous
+    period has as many days). The arrow is the change against the previous period; a small
+    line under it gives the change against a year earlier and the target, when one is set."""
     now = totals.get("now") or {}
     previous = totals.get("previous") or {}
     year_ago = totals.get("year_ago") or {}
+    st.caption(compared_with(start, end, "year_ago" in totals and totals["year_ago"] is not None))
     for first in range(0, len(tiles), PER_ROW):
         row = tiles[first : first + PER_ROW]
         for column, tile in zip(st.columns(PER_ROW), row, strict=False):
@@ -106,25 +132,23 @@ def show(
             against_previous = change_text(value, previous.get(tile.metric), tile.kind, symbol)
             against_year = change_text(value, year_ago.get(tile.metric), tile.kind, symbol)
             unchanged = against_previous is not None and _is_zero(against_previous)
+            flat = against_previous is None or unchanged
             with column.container(border=True):
                 st.metric(
                     tile.label,
                     value_text(value, tile.kind, symbol),
+                    # a missing side shows as a dash, never as no change
                     delta=against_previous or fmt.DASH,
-                    delta_description=f"vs {_days(days)}",
-                    delta_color="off"
-                    if against_previous is None or unchanged
-                    else "inverse"
-                    if tile.rise_is_bad
-                    else "normal",
-                    delta_arrow="off" if against_previous is None or unchanged else "auto",
+                    delta_color="off" if flat else "inverse" if tile.rise_is_bad else "normal",
+                    delta_arrow="off" if flat else "auto",
                     help=tile.help,
                 )
-                parts = [f"{_signed(against_year) if against_year else fmt.DASH} vs a year ago"]
+                parts = [f"year ago: {_signed(against_year) if against_year else fmt.DASH}"]
                 target = common_target(targets, tile.metric) if tile.kind == "rate" else None
                 if target is not None:
                     parts.append(_target_text(value, target))
-                st.caption(" · ".join(parts))
+                # the target on a line of its own
+                st.caption("  \n".join(parts))
 
 
 def _is_zero(text: str) -> bool:
@@ -141,3 +165,22 @@ def _target_text(value: object, target: float) -> str:
     if float(value) >= target:
         return f":green[{text}, met]"
     return f":red[{text}, below]"
+
+
+def target_lines(
+    targets: pd.DataFrame, metric: str, names: Mapping[str, str], together: bool = False
+) -> pd.DataFrame | float | None:
+    """What a chart of `metric` draws as its target (charts.target_rules): per location its name
+    and target, or, for a chart that draws the locations as one line, the target they share
+    (None when they differ or none is set)."""
+    if together:
+        return common_target(targets, metric)
+    if metric not in targets:
+        return None
+    lines = pd.DataFrame(
+        {
+            "location_name": [names.get(x, x) for x in targets["location_id"]],
+            "target": targets[metric].to_numpy(),
+        }
+    ).dropna(subset=["target"])
+    return lines if len(lines) else None

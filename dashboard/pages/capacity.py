@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from dashboard import charts, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables, tiles
 from dashboard import format as fmt
 from dashboard.queries import capacity as queries
-from dashboard.queries import snapshot
+from dashboard.queries import kpis, snapshot
 from dashboard.queries.gaps import data_gaps
 
 st.title("Capacity")
@@ -15,6 +15,37 @@ if picked is None:
 symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 st.caption(picked.caption)
+# the chosen dates against the days just before and the same dates a year earlier
+periods = kpis.comparison_periods(picked.start, picked.end)
+targets = kpis.targets(picked.locations)
+tiles.show(
+    [
+        tiles.Tile("Room utilization", "room_utilization", help=fmt.meaning("room_utilization")),
+        tiles.Tile("Bar utilization", "bar_utilization", help=fmt.meaning("bar_utilization")),
+        tiles.Tile(
+            "Shifts booked",
+            "therapist_utilization",
+            help="Therapist utilization: share of therapists' shift time booked.",
+        ),
+        tiles.Tile(
+            "Hours open",
+            "available_hours",
+            "hours",
+            help="Treatment-room hours open, summed over rooms (blocked time left out).",
+        ),
+        tiles.Tile(
+            "Hours booked",
+            "occupied_hours",
+            "hours",
+            help="Treatment-room hours held by bookings (no-shows included).",
+        ),
+    ],
+    kpis.over_periods(lambda start, end: kpis.kpi_totals(picked.locations, start, end), periods),
+    picked.start,
+    picked.end,
+    symbol,
+    targets,
+)
 # what the figures lack (rooms, shifts): said once here, and in place of each empty chart
 missing = data_gaps(*where)
 gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts"))
@@ -35,12 +66,15 @@ together = picked.label if len(picked.locations) > charts.TREND_LINES else None
 trend = queries.utilization_trend(*where, grain or "week", together)
 column, title = measures[measure]
 if tables.has_rows(trend) and gaps.drawable(trend, column, missing):
-    st.altair_chart(charts.trend(trend, column, title), width="stretch")
+    # the target of the measure shown, a dashed line (settings [targets]; none set, no line)
+    goal = tiles.target_lines(targets, column, picked.names, together=bool(together))
+    st.altair_chart(charts.trend(trend, column, title, target=goal), width="stretch")
     if grain in ("week", "month"):
-        # a week at the edge of the dates may hold one day: its point is that day's figure
+        # a week at the edge of the dates or the data may hold one day: say which are partial
+        first = "Monday (weeks run Monday to Sunday)" if grain == "week" else "first day"
         st.caption(
-            f"{grain.capitalize()}ly figures, each drawn at the {grain}'s first day; "
-            f"{grain}s cut by the date range count only the chosen days."
+            f"{grain.capitalize()}ly figures, each drawn at the {grain}'s {first}. "
+            + fmt.md_text(charts.partial_note(trend))
         )
     if together:
         st.caption(

@@ -30,3 +30,31 @@ def bar_rooms_full(locations: Locations, start: dt.date, end: dt.date) -> pd.Dat
         start,
         end,
     )
+
+
+def bar_room_totals(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object]:
+    """For the page's tiles: bar sessions (worked bookings that used the bars, as therapists'
+    days count them) and the hours in which every open bar room was occupied."""
+    frame = query(
+        """
+        select
+            (
+                select sum(bar_sessions)
+                from fct_therapist_days
+                where list_contains(?, location_id) and "date" between ? and ?
+            ) as bar_sessions,
+            (
+                select sum(bar_rooms_full_minutes) / 60.0
+                from fct_hourly_capacity
+                where list_contains(?, location_id) and "date" between ? and ?
+                    and bar_room_available_minutes > 0
+            ) as full_hours
+        """,
+        scope(locations),
+        start,
+        end,
+        scope(locations),
+        start,
+        end,
+    )
+    return frame.iloc[0].to_dict()
