@@ -28,22 +28,24 @@ import streamlit as st
 from dashboard.format import md_text
 from pipelines import access
 from pipelines.access import AccessError, User
-from pipelines.settings import SettingsError
+from pipelines.settings import SettingsError, load_settings
 
 SESSION_USER = "auth_user_name"
 SESSION_VIEWER = "auth_viewer"
 SESSION_TOKEN = "auth_token"  # the signed token minted at sign-in (pipelines.access)
 SESSION_CONNECTION = "auth_connection"  # a weak reference to the websocket that signed in
 SESSION_ENDED = "auth_ended"  # why a sign-in just ended, shown once above the form
-# The browser keeps the sign-in token in this cookie, so a reload or a reconnect stays signed in.
+# The browser keeps the sign-in token in this cookie, so a reload, an edited link, a new tab or
+# an app restart stays signed in (for the setting sign_in_hours).
 COOKIE = "studio_ops_sign_in"
 SIGN_IN_ENDED = (
     "Your sign-in has ended: it expired, or your password was changed or your user removed. "
     "Sign in again."
 )
+# one line at 1280 px (the README's Access control says how to add sign-in)
 OPEN_ACCESS_NOTE = (
-    ":material/lock_open: **Open access:** there is no access file, so anyone who can reach "
-    "this address sees every location. See *Access control* in the README to add sign-in."
+    ":material/lock_open: **Open access:** no access file, so anyone who can reach this "
+    "address sees every location (README: *Access control*)."
 )
 
 
@@ -90,6 +92,12 @@ def _users(path: Path) -> dict[str, User]:
     return _users_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
+def _tokens() -> access.SignInTokens:
+    """The sign-in tokens of the access file in force (their secret is kept in a file, so they
+    outlive a restart), lasting the setting sign_in_hours from the moment they are made."""
+    return access.sign_in_tokens(access.access_path(), load_settings().sign_in_hours)
+
+
 def _connection() -> object | None:
     """The websocket connection this run came through, or None when there is none.
 
@@ -128,7 +136,7 @@ def _signed_in(users: dict[str, User]) -> User | None:
     if connection is None:  # AppTest: no websocket, no cookies; the session state decides
         if token is None:
             return users.get(name) if isinstance(name, str) else None
-        user = access.SESSIONS.user_for(token, users)
+        user = _tokens().user_for(token, users)
         if user is None or user.name != name:
             _end_sign_in(SIGN_IN_ENDED)
             return None
@@ -140,9 +148,9 @@ def _signed_in(users: dict[str, User]) -> User | None:
     # websocket that typed the password, or on one whose handshake brought a valid token
     # cookie for the same user (a reconnect or a reload of the same browser).
     presented = st.context.cookies.get(COOKIE)
-    from_cookie = access.SESSIONS.user_for(presented, users) if presented else None
+    from_cookie = _tokens().user_for(presented, users) if presented else None
     if isinstance(name, str) and token is not None:
-        user = access.SESSIONS.user_for(token, users)
+        user = _tokens().user_for(token, users)
         if user is None or user.name != name:
             _end_sign_in(SIGN_IN_ENDED)
             return None
@@ -269,9 +277,14 @@ def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
     if user is None:
         st.error("Wrong user name or password.")
         return
+    try:
+        token = _tokens().mint(user)
+    except AccessError as error:  # the secret file cannot be made or read: say which and why
+        st.error(md_text(str(error)))
+        return
     access.SIGN_INS.succeeded(name)
     st.session_state[SESSION_USER] = user.name
-    st.session_state[SESSION_TOKEN] = access.SESSIONS.mint(user)
+    st.session_state[SESSION_TOKEN] = token
     connection = _connection()
     if connection is not None and connection is not _NO_CONNECTION:
         st.session_state[SESSION_CONNECTION] = weakref.ref(connection)
@@ -279,9 +292,14 @@ def _check_sign_in(users: dict[str, User], name: str, password: str) -> None:
 
 
 def _sign_out() -> None:
-    access.SESSIONS.revoke(st.session_state.get(SESSION_TOKEN))
-    if _connection() is not None:
-        access.SESSIONS.revoke(st.context.cookies.get(COOKIE))
+    try:
+        tokens = _tokens()
+    except (AccessError, SettingsError):
+        tokens = None  # the sign-in ends below all the same; its cookie is cleared by the form
+    if tokens is not None:
+        tokens.revoke(st.session_state.get(SESSION_TOKEN))
+        if _connection() is not None:
+            tokens.revoke(st.context.cookies.get(COOKIE))
     _end_sign_in()
     if _oidc_configured() and st.user.is_logged_in:
         st.logout()
@@ -303,7 +321,7 @@ def _write_cookie(token: str | None) -> None:
     elif st.context.cookies.get(COOKIE) == token:
         return  # the browser holds it already
     else:
-        max_age, value = access.SESSIONS.seconds_left(token), token
+        max_age, value = _tokens().seconds_left(token), token
     secure = "; Secure" if (st.context.url or "").startswith("https:") else ""
     cookie = f"{COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict{secure}"
     st.html(

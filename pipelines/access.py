@@ -19,10 +19,7 @@ writes them. The path comes from the environment variable STUDIO_OPS_ACCESS, els
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import os
 import re
 import secrets
@@ -284,76 +281,142 @@ _PROCESS_STATE = "_studio_ops_process_state"
 SIGN_INS: SignInThrottle = process_wide("sign_ins", SignInThrottle)
 
 
-# How long a password sign-in lasts in a browser before the form asks again.
-SIGN_IN_HOURS = 12
+# How long a password sign-in lasts by default (the setting `sign_in_hours` overrides it).
+SIGN_IN_HOURS = Settings.sign_in_hours
+# The signing secret's file: this environment variable, else `<access file>.secret`.
+SECRET_ENV = "STUDIO_OPS_SIGN_IN_SECRET"
+SECRET_BYTES = 32
+# itsdangerous mixes this into its key, so a token made for anything else never passes here.
+_SALT = "studio-ops sign-in"
+
+
+def secret_path(access_file: Path) -> Path:
+    """Where the sign-in secret is kept: $STUDIO_OPS_SIGN_IN_SECRET, else beside the access
+    file (never in the repository or the warehouse, which are shared more widely)."""
+    env = os.environ.get(SECRET_ENV)
+    return Path(env) if env else access_file.with_name(access_file.name + ".secret")
+
+
+def load_secret(path: Path) -> bytes:
+    """The signing secret in `path`, made on first use: random, mode 0600, and written whole
+    before it appears (a temp file hard-linked into place), so two app processes starting
+    together agree on one secret and none ever reads half a file."""
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    try:
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+    except OSError as error:
+        raise AccessError(f"{path}: cannot create the sign-in secret ({error.strerror})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(SECRET_BYTES) + "\n")
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    except OSError as error:
+        raise AccessError(f"{path}: cannot create the sign-in secret ({error.strerror})") from None
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as error:
+        why = getattr(error, "strerror", None) or "not text"
+        raise AccessError(f"{path}: cannot read the sign-in secret ({why})") from None
+    try:
+        secret = bytes.fromhex(text)
+    except ValueError:
+        secret = b""
+    if len(secret) < SECRET_BYTES:
+        raise AccessError(
+            f"{path}: the sign-in secret is damaged; delete the file (everyone signs in again)"
+        )
+    return secret
 
 
 class SignInTokens:
-    """Signed, expiring sign-in tokens: what binds a dashboard session to the person who typed
-    the password, instead of Streamlit's session id (which shows in upload URLs).
+    """Signed, expiring sign-in tokens (itsdangerous' URLSafeTimedSerializer): what binds a
+    dashboard session to the person who typed the password, instead of Streamlit's session id
+    (which shows in upload URLs). The browser keeps one in a cookie, so a reload, an edited
+    link, a new tab or an app restart stays signed in.
 
-    A token is ``<payload>.<signature>``, base64url: the payload names the user, its expiry, a
-    random nonce and a fingerprint of the user's password hash, and is signed with HMAC-SHA256
-    under a secret held only in this process's memory. So a token stops working when it
-    expires, when the user's password is changed or the user removed (the fingerprint no longer
-    matches), when it is revoked (sign-out), and when the app restarts (a new secret).
+    A token carries the user name, a keyed fingerprint of the user's password hash and a
+    random nonce, with the time it was made, signed under the secret. It stops working when it
+    is `hours` old, when the user's password is changed or the user removed (the fingerprint no
+    longer matches), and when it is revoked (sign-out). Revoked nonces are kept in memory until
+    their token would have expired anyway.
     """
 
     def __init__(
         self,
         secret: bytes | None = None,
-        lifetime: float = SIGN_IN_HOURS * 3600,
+        *,
+        hours: float = SIGN_IN_HOURS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._secret = secret or secrets.token_bytes(32)
-        self._lifetime, self._clock = lifetime, clock
+        from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+        self._secret = secret or secrets.token_bytes(SECRET_BYTES)
+        self.hours, self._clock = hours, clock
         self._revoked: dict[str, float] = {}  # nonce -> expiry; kept only until it expires
         self._lock = threading.Lock()
+        # itsdangerous reads the time through its signer: give it ours (tests move the clock)
+        signer = type("Signer", (TimestampSigner,), {"get_timestamp": lambda _: int(clock())})
+        self._serializer = URLSafeTimedSerializer(self._secret, salt=_SALT, signer=signer)
 
-    def _sign(self, data: bytes) -> bytes:
-        return hmac.new(self._secret, data, hashlib.sha256).digest()
+    @classmethod
+    def from_file(cls, path: Path, **kwargs) -> SignInTokens:
+        """Tokens signed with the secret kept in `path` (made on first use)."""
+        return cls(load_secret(path), **kwargs)
+
+    @property
+    def lifetime(self) -> int:
+        """Seconds a token lasts from the moment it is made."""
+        return int(self.hours * 3600)
 
     def _fingerprint(self, user: User) -> str:
-        return self._sign(b"password:" + (user.password_hash or "").encode()).hex()[:32]
+        # keyed, so the readable token body tells nothing about the hash
+        message = b"password:" + (user.password_hash or "").encode()
+        return hmac.new(self._secret, message, "sha256").hexdigest()[:32]
 
     def mint(self, user: User) -> str:
         """A new token for `user` (who just gave the right password)."""
-        payload = json.dumps(
-            {
-                "user": user.name,
-                "expires": int(self._clock() + self._lifetime),
-                "password": self._fingerprint(user),
-                "nonce": secrets.token_hex(16),
-            },
-            separators=(",", ":"),
-        ).encode()
-        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+        payload = {"user": user.name, "password": self._fingerprint(user)}
+        return self._serializer.dumps({**payload, "nonce": secrets.token_hex(16)})
 
-    def _payload(self, token: object) -> dict | None:
-        if not isinstance(token, str) or len(token) > 1024 or token.count(".") != 1:
-            return None
-        body, signature = token.split(".")
-        try:
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            given = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-        except ValueError:
-            return None
-        if not hmac.compare_digest(given, self._sign(payload)):
+    def _payload(self, token: object) -> tuple[dict, int] | None:
+        """The token's payload and its expiry (epoch seconds), or None when it is not one of
+        ours, was tampered with, or has expired."""
+        from itsdangerous import BadData
+
+        if not isinstance(token, str) or len(token) > 1024:
             return None
         try:
-            found = json.loads(payload)
-        except ValueError:
+            payload, made = self._serializer.loads(
+                token, max_age=self.lifetime, return_timestamp=True
+            )
+        except BadData:
             return None
-        return found if isinstance(found, dict) else None
+        expires = int(made.timestamp()) + self.lifetime
+        if not isinstance(payload, dict) or expires <= self._clock():
+            return None
+        return payload, expires
 
     def user_for(self, token: object, users: dict[str, User]) -> User | None:
         """The user a token signs in, or None when it is forged, expired, revoked, or its user
         was removed or given a new password since."""
-        payload = self._payload(token)
-        if payload is None or not isinstance(payload.get("expires"), int):
+        found = self._payload(token)
+        if found is None:
             return None
-        if payload["expires"] <= self._clock():
-            return None
+        payload = found[0]
         with self._lock:
             if payload.get("nonce") in self._revoked:
                 return None
@@ -366,28 +429,46 @@ class SignInTokens:
 
     def seconds_left(self, token: object) -> int:
         """Seconds until a (valid) token expires: the cookie's Max-Age."""
-        payload = self._payload(token) or {}
-        expires = payload.get("expires")
-        return max(0, int(expires - self._clock())) if isinstance(expires, int) else 0
+        found = self._payload(token)
+        return 0 if found is None else max(0, int(found[1] - self._clock()))
 
     def revoke(self, token: object) -> None:
         """End a token before it expires (sign-out)."""
-        payload = self._payload(token)
-        if payload is None or not isinstance(payload.get("expires"), int):
+        found = self._payload(token)
+        if found is None:
             return
         now = self._clock()
         with self._lock:
             for nonce in [n for n, expires in self._revoked.items() if expires <= now]:
                 del self._revoked[nonce]
-            self._revoked[str(payload.get("nonce"))] = payload["expires"]
+            self._revoked[str(found[0].get("nonce"))] = found[1]
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+# The dashboard's tokens, one per secret file per server process (process_wide): read once,
+# and read again when the file is replaced or deleted (deleting it signs everyone out).
+_TOKENS: dict[str, tuple[tuple[int, int], SignInTokens]] = process_wide("sign_in_tokens", dict)
+_TOKENS_LOCK: threading.Lock = process_wide("sign_in_tokens_lock", threading.Lock)
 
 
-# The dashboard's tokens: one secret per server process.
-SESSIONS: SignInTokens = process_wide("sessions", SignInTokens)
+def sign_in_tokens(access_file: Path, hours: float = SIGN_IN_HOURS) -> SignInTokens:
+    """The dashboard's tokens for this access file, lasting `hours` (the setting in force)."""
+    path = secret_path(access_file)
+    with _TOKENS_LOCK:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            stat = None
+        if stat is None:
+            load_secret(path)
+            stat = path.stat()
+        identity = (stat.st_ino, stat.st_mtime_ns)
+        key = str(path.resolve())
+        held = _TOKENS.get(key)
+        if held is None or held[0] != identity:
+            held = (identity, SignInTokens(load_secret(path), hours=hours))
+            _TOKENS[key] = held
+        held[1].hours = hours
+        return held[1]
 
 
 def user_for_email(users: dict[str, User], email: str | None) -> User | None:
@@ -438,6 +519,42 @@ def add_user(
     users[name] = user
     _write(path, users)
     return user
+
+
+def remove_user(path: Path, name: str) -> User:
+    """Take `name` out of the access file (rewritten atomically, like add_user); returns the
+    removed user. Their sign-ins end on their next click: their tokens name a user who is gone.
+    """
+    users = load_users(path)
+    if name not in users:
+        known = ", ".join(sorted(users)) or "none"
+        raise AccessError(f"{path}: no user {name!r} (users: {known}); nothing written")
+    removed = users.pop(name)
+    _write(path, users)
+    return removed
+
+
+def warehouse_locations(db: Path) -> list[str]:
+    """The location ids the warehouse at `db` knows (its dim_locations), sorted.
+
+    Raises AccessError (one line) when there is no warehouse there or it cannot be read."""
+    import duckdb
+
+    from pipelines.warehouse.snapshot import open_snapshot
+    from pipelines.warehouse.store import WarehouseError
+
+    if not db.exists():
+        raise AccessError(f"no warehouse at {db}")
+    try:
+        con = open_snapshot(db)
+        try:
+            rows = con.execute("select location_id from dim_locations order by 1").fetchall()
+        finally:
+            con.close()
+    except (WarehouseError, duckdb.Error) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise AccessError(f"{db}: cannot read its locations ({first})") from None
+    return [row[0] for row in rows]
 
 
 def _write(path: Path, users: dict[str, User]) -> None:

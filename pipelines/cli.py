@@ -206,7 +206,19 @@ def _parser() -> argparse.ArgumentParser:
     add_user.add_argument(
         "--file", type=Path, help="access file (default: $STUDIO_OPS_ACCESS or the setting)"
     )
+    add_user.add_argument(
+        "--db", type=Path, help="warehouse whose location ids are checked (default: $STUDIO_OPS_DB)"
+    )
+    add_user.add_argument(
+        "--allow-new", action="store_true", help="accept location ids the warehouse has not loaded"
+    )
     add_user.set_defaults(run=_access_add_user)
+    remove_user = access_commands.add_parser(
+        "remove-user", help="take a user out (their sign-ins end at their next click)"
+    )
+    remove_user.add_argument("name")
+    remove_user.add_argument("--file", type=Path)
+    remove_user.set_defaults(run=_access_remove_user)
     list_users = access_commands.add_parser("list", help="users, roles and locations")
     list_users.add_argument("--file", type=Path)
     list_users.set_defaults(run=_access_list)
@@ -429,6 +441,10 @@ def _access_add_user(args: argparse.Namespace) -> int:
     from pipelines.access import AccessError, add_user
 
     path = _access_file(args.file)
+    refusal = _unknown_locations(args)
+    if refusal:  # before the password prompt: nothing asked, nothing written
+        print(f"studio-ops: {refusal}", file=sys.stderr)
+        return 2
     if args.no_password:
         password = None
     elif args.password_stdin:
@@ -452,6 +468,46 @@ def _access_add_user(args: argparse.Namespace) -> int:
         return 1
     where = ", ".join(user.locations) if user.locations else "every location"
     print(f"{path}: {user.name} ({user.role}) sees {where}")
+    return 0
+
+
+def _unknown_locations(args: argparse.Namespace) -> str | None:
+    """Why add-user refuses its --locations (ids the warehouse does not know), or None.
+
+    A typo such as L1 for L01 would give a manager an empty dashboard with no error, so each id
+    must be one the warehouse (the one the dashboard shows) has loaded, unless --allow-new."""
+    from pipelines.access import AccessError, warehouse_locations
+    from pipelines.settings import db_path, shown_db_path
+
+    wanted = list(dict.fromkeys(x.strip() for x in args.locations.split(",") if x.strip()))
+    if args.role == "owner" or not wanted or args.allow_new:
+        return None
+    db = args.db or shown_db_path()
+    if not args.db and not db.exists():
+        db = db_path()  # neither the studio's warehouse nor the demo: name the studio's
+    try:
+        known = warehouse_locations(db)
+    except AccessError as error:
+        return f"{error}: cannot check the location ids; pass --allow-new to add them unchecked"
+    unknown = [x for x in wanted if x not in known]
+    if not unknown:
+        return None
+    return (
+        f"{db} has no location {', '.join(unknown)} (it has: {', '.join(known) or 'none'}); "
+        "nothing written. For a location not loaded yet, pass --allow-new"
+    )
+
+
+def _access_remove_user(args: argparse.Namespace) -> int:
+    from pipelines.access import AccessError, remove_user
+
+    path = _access_file(args.file)
+    try:
+        user = remove_user(path, args.name)
+    except AccessError as error:
+        print(f"studio-ops: {error}", file=sys.stderr)
+        return 2
+    print(f"{path}: removed {user.name} ({user.role}); their sign-ins end at their next click")
     return 0
 
 

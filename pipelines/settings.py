@@ -52,6 +52,9 @@ class Settings:
     bar_service_keywords: tuple[str, ...] = DEFAULT_BAR_KEYWORDS
     currency_symbol: str = "$"
     access_file: str | None = None  # pipelines.access; STUDIO_OPS_ACCESS wins
+    # A password sign-in lasts this long in a browser (a signed cookie; pipelines.access):
+    # reloads, edited links, new tabs and app restarts stay signed in until then.
+    sign_in_hours: int = 12
     max_upload_mb: int = 200  # the Data page refuses bigger uploads with one line
     # An upload loads in a child process (dashboard.uploads) stopped past these, with one line:
     # a hostile file cannot take the app's memory or hold a page run.
@@ -139,6 +142,7 @@ _INT_SETTINGS = {
     "max_html_mb",
     "max_booking_hours",
     "smtp_port",
+    "sign_in_hours",
 }
 
 
@@ -187,7 +191,9 @@ def _targets(path: Path, raw: object) -> tuple[tuple[str | None, str, float], ..
 # (pipelines.warehouse.build.write_settings). A lookback of more than 100 years would put
 # new_clients_from past any calendar a page can show.
 _INT_MAX = 2_147_483_647
-_INT_MAXIMA = {"new_client_lookback_days": 36_500}
+_INT_MAXIMA = {"new_client_lookback_days": 36_500, "sign_in_hours": 8_760}  # a year
+# A sign-in of 0 hours would end before the page it opens.
+_INT_MINIMA = {"sign_in_hours": 1}
 
 
 def settings_path() -> Path | None:
@@ -225,12 +231,16 @@ def load_settings(path: Path | str | None = None) -> Settings:
     clean: dict[str, object] = {}
     for name, value in values.items():
         if name in _INT_SETTINGS:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise SettingsError(f"{path}: {name} must be a whole number >= 0, got {value!r}")
+            minimum = _INT_MINIMA.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise SettingsError(
+                    f"{path}: {name} must be a whole number >= {minimum}, got {value!r}"
+                )
             maximum = _INT_MAXIMA.get(name, _INT_MAX)
             if value > maximum:
                 raise SettingsError(
-                    f"{path}: {name} must be a whole number from 0 to {maximum:,}, got {value!r}"
+                    f"{path}: {name} must be a whole number from {minimum} to {maximum:,}, "
+                    f"got {value!r}"
                 )
             clean[name] = value
         elif name == "retention_windows_days":
