@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables, tiles
 from dashboard import format as fmt
 from dashboard.queries import bar_rooms as queries
 from dashboard.queries import kpis, snapshot
@@ -30,31 +30,43 @@ if totals is None or bar_rooms.empty:
         gaps.note(missing, "bar_rooms", "No rooms with ceiling bars in this selection.")
     st.stop()
 gaps.show(missing, ("rooms", "bar_rooms", "inferred"))
+targets = kpis.targets(picked.locations)
 
-tiles = st.columns(4)
-tiles[0].metric(
-    "Bar utilization",
-    fmt.pct(totals["bar_utilization"]),
-    help="Share of open bar-room time used for bar work.",
-    border=True,
-)
-tiles[1].metric(
-    "Bar fit",
-    fmt.pct(totals["bar_fit"]),
-    help="Share of booked bar-room time that needed the bars.",
-    border=True,
-)
-tiles[2].metric(
-    "All bar rooms full",
-    fmt.hours(full["full_hours"].sum() if len(full) else None),
-    help="Time when no bar room was free: bar clients could not be booked.",
-    border=True,
-)
-tiles[3].metric(
-    "Bar rooms, other work",
-    fmt.hours(bar_rooms["non_bar_hours_in_bar_room"].sum()),
-    help="Bar rooms booked for treatments that do not need bars.",
-    border=True,
+
+def _totals(start, end) -> dict | None:
+    found = kpis.kpi_totals(picked.locations, start, end)
+    return None if found is None else found | queries.bar_room_totals(picked.locations, start, end)
+
+
+# the chosen dates against the days just before and the same dates a year earlier
+tiles.show(
+    [
+        tiles.Tile("Bar utilization", "bar_utilization", help=fmt.meaning("bar_utilization")),
+        tiles.Tile("Bar fit", "bar_fit", help=fmt.meaning("bar_fit")),
+        tiles.Tile(
+            "Bar sessions",
+            "bar_sessions",
+            "count",
+            help="Sessions that used the ceiling bars (completed and booked).",
+        ),
+        tiles.Tile(
+            "Bar rooms full",
+            "full_hours",
+            "hours",
+            help="Time when no bar room was free: bar clients could not be booked.",
+        ),
+        tiles.Tile(
+            "Non-bar hours",
+            "non_bar_hours_in_bar_room",
+            "hours",
+            help="Bar-room hours booked for treatments that do not need bars.",
+        ),
+    ],
+    kpis.over_periods(_totals, kpis.comparison_periods(picked.start, picked.end)),
+    picked.start,
+    picked.end,
+    symbol,
+    targets,
 )
 
 st.subheader("How bar-room time was used")
@@ -62,7 +74,9 @@ shares = bar_rooms.assign(bar_share=bar_rooms["bar_hours"] / bar_rooms["availabl
 ranked, note = charts.ends(shares, "bar_share", words=("with the most bar work", "the least"))
 if note:
     st.caption(note)
-st.altair_chart(charts.room_time_split(ranked), width="stretch")
+# the bar-utilization target: the purple (bar work) share of each bar reaches it or not
+bar_goal = tiles.target_lines(targets, "bar_utilization", picked.names)
+st.altair_chart(charts.room_time_split(ranked, target=bar_goal), width="stretch")
 # a bar room nobody booked has no bar fit (no booked time to compare with)
 tables.show_table(
     bar_rooms.drop(columns=["has_bars"]), "bar-rooms", symbol, blank={"bar_fit": "no bookings"}

@@ -2,12 +2,14 @@
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables, tiles
 from dashboard import format as fmt
+from dashboard.mapping_questions import VENDOR_NAMES
 from dashboard.queries import clients as queries
-from dashboard.queries import snapshot
+from dashboard.queries import kpis, snapshot
 from dashboard.queries.gaps import data_gaps
 
 st.title("Clients & retention")
@@ -17,6 +19,45 @@ if picked is None:
 settings = snapshot.settings_in_force()
 symbol = settings.currency_symbol
 as_of = snapshot.as_of_date()
+targets = kpis.targets(picked.locations)
+
+# The tiles: the chosen dates against the days just before and the same dates a year earlier.
+# New clients are not counted before every chosen location's history start (empty, not 0).
+_starts = snapshot.history_start(picked.locations)
+_counted_from = _starts["new_clients_from"].min() if len(_starts) == len(picked.locations) else None
+
+
+def _client_totals(start: dt.date, end: dt.date) -> dict | None:
+    found = kpis.kpi_totals(picked.locations, start, end)
+    if found is None:
+        return None
+    if _counted_from is not None and end < pd.Timestamp(_counted_from).date():
+        found["new_clients"] = None
+    return found | kpis.returns_total(picked.locations, start, end)
+
+
+st.caption(picked.caption)
+tiles.show(
+    [
+        tiles.Tile("New clients", "new_clients", "count", help=fmt.meaning("new_clients")),
+        tiles.Tile("Rebooking rate", "rebooking_rate", help=fmt.meaning("rebooking_rate")),
+    ]
+    + [
+        tiles.Tile(
+            f"{days}-day return",
+            f"return_{days}",
+            help=f"New clients whose {days} days after their first visit ended in these dates: "
+            f"the share who came back within {days} days (at any location).",
+        )
+        for days in settings.retention_windows_days
+    ],
+    kpis.over_periods(_client_totals, kpis.comparison_periods(picked.start, picked.end)),
+    picked.start,
+    picked.end,
+    symbol,
+    targets,
+)
+
 span = st.segmented_control(
     "Clients whose first visit was in",
     ["the last 12 months", "the chosen dates"],
@@ -83,12 +124,17 @@ if gaps.missing(missing, "created"):
 if rebooking.empty and not gaps.missing(missing, "created"):
     st.info("No completed visits in the chosen dates.")
 elif not rebooking.empty:
+    # the rebooking target, a dashed line (settings [targets]; none set, no line)
+    goal = tiles.target_lines(
+        targets, "rebooking_rate", picked.names, together=True
+    ) or tiles.target_lines(targets, "rebooking_rate", picked.names)
     st.altair_chart(
-        charts.rate_line(rebooking, "rebooking_rate", "Rebooking rate"), width="stretch"
+        charts.rate_line(rebooking, "rebooking_rate", "Rebooking rate", target=goal),
+        width="stretch",
     )
     st.caption(
         "Share of completed visits (in the chosen dates) where the client booked again the "
-        "same day."
+        "same day, week by week (Monday to Sunday). " + fmt.md_text(charts.partial_note(rebooking))
     )
 
 st.subheader("Return by first therapist and first service")
@@ -116,11 +162,27 @@ if window:
                     shown, f"return-by-first-{by}", symbol, blank={"return_rate": "open"}
                 )
 
+
+def client_ref_note(listed: pd.DataFrame) -> str:
+    """One line on the Client ref column: the booking system's own client id, and which of the
+    listed clients' systems give none (their exports carry no client id)."""
+    named = listed.assign(system=listed["booking_system"].map(lambda s: VENDOR_NAMES.get(s, s)))
+    with_ref = named.dropna(subset=["client_ref"])["system"].dropna().unique()
+    without = sorted(set(named["system"].dropna()) - set(with_ref))
+    note = "Client ref: the booking system's own client id"
+    if len(with_ref):
+        note += f" (look the client up in {' or '.join(sorted(with_ref))} by this id)"
+    if without:
+        note += f". {', '.join(without)} exports carry no client id: – in those rows"
+    return note + "."
+
+
 st.subheader("Clients to win back")
 st.caption(
     f"No visit for {settings.at_risk_days}+ days (**at risk**) or {settings.lapsed_days}+ days "
     f"(**lapsed**) before {as_of:%d %b %Y}, and nothing booked; by the location of their first "
-    "visit. Client keys only: the warehouse holds no names or contact details."
+    "visit. The warehouse holds no names or contact details: find the client in their booking "
+    "system by the client ref."
 )
 clients = queries.client_lists(picked.locations, settings.at_risk_days, settings.lapsed_days)
 if tables.has_rows(clients, "No at-risk or lapsed clients."):
@@ -135,4 +197,11 @@ if tables.has_rows(clients, "No at-risk or lapsed clients."):
             f"Showing the {fmt.count(len(clients))} most recently seen of "
             f"{fmt.count(sum(counts.values()))}: the likeliest to come back."
         )
-    tables.show_table(clients, "clients-to-win-back", symbol)
+    st.caption(fmt.md_text(client_ref_note(clients)))
+    systems = clients["booking_system"].map(lambda s: VENDOR_NAMES.get(s, s))
+    tables.show_table(
+        clients.assign(booking_system=systems),
+        "clients-to-win-back",
+        symbol,
+        blank={"client_ref": "–", "booking_system": "–"},
+    )

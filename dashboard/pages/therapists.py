@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dashboard import charts, filters, gaps, tables
-from dashboard.queries import snapshot
+from dashboard import charts, filters, gaps, tables, tiles
+from dashboard import format as fmt
+from dashboard.queries import kpis, snapshot
 from dashboard.queries import therapists as queries
 from dashboard.queries.gaps import data_gaps
 
@@ -20,6 +21,48 @@ summary = queries.therapist_summary(*where)
 if not tables.has_rows(summary):
     st.stop()
 missing = data_gaps(*where)
+targets = kpis.targets(picked.locations)
+# the chosen dates against the days just before and the same dates a year earlier
+tiles.show(
+    [
+        tiles.Tile(
+            "Shifts booked",
+            "therapist_utilization",
+            help="Therapist utilization: share of therapists' shift time booked.",
+        ),
+        tiles.Tile(
+            "Hands-on hours",
+            "hands_on_hours",
+            "hours",
+            help="Hours of completed and booked sessions, summed over therapists.",
+        ),
+        tiles.Tile("Bar sessions", "bar_sessions", "count", help="Sessions that used the bars."),
+        tiles.Tile(
+            "Days over a limit",
+            "days_over_limit",
+            "count",
+            rise_is_bad=True,
+            help=f"Therapist-days over {settings.max_bar_sessions_per_day} bar sessions or "
+            f"{settings.max_hands_on_minutes_per_day / 60:g} hands-on hours.",
+        ),
+        tiles.Tile(
+            "Back-to-back",
+            "back_to_back_pairs",
+            "count",
+            rise_is_bad=True,
+            help="Sessions followed by the next one less than "
+            f"{settings.turnover_minutes} minutes later (no time to turn the room over).",
+        ),
+    ],
+    kpis.over_periods(
+        lambda start, end: kpis.therapist_totals(picked.locations, start, end),
+        kpis.comparison_periods(picked.start, picked.end),
+    ),
+    picked.start,
+    picked.end,
+    symbol,
+    targets,
+)
 gaps.show(missing, ("shifts", "training"))
 
 st.subheader("Utilization: share of shift time booked")
@@ -38,6 +81,8 @@ if gaps.drawable(summary, "utilization", missing, "therapist_utilization"):
             color="location_name"
             if 1 < ranked["location_name"].nunique() <= len(charts.LOCATION_COLORS)
             else None,
+            # each location's utilization target, a dashed line (none set, no line)
+            target=tiles.target_lines(targets, "therapist_utilization", picked.names),
         ),
         width="stretch",
     )
@@ -50,11 +95,13 @@ tables.show_table(
 
 weeks = queries.therapist_weeks(*where)
 st.subheader("Workload week by week")
+# weeks run Monday to Sunday; one the dates or the data cut is faded, and said so here
+partial = fmt.md_text(charts.partial_note(weeks, "week", cells=True))
 hours_tab, bars_tab = st.tabs(["Hands-on hours per week", "Most bar sessions in one day"])
 with hours_tab:
     limit = settings.weekly_hands_on_hours_limit
     shown, note = charts.most(weeks, "therapist", "hands_on_hours")
-    st.caption(f"Weekly limit {limit} h; weeks above it are red. {note}")
+    st.caption(f"Weekly limit {limit} h; weeks above it are red. {partial} {note}")
     st.altair_chart(
         charts.therapist_week_grid(shown, "hands_on_hours", "Hands-on hours", limit, ",.0f"),
         width="stretch",
@@ -62,7 +109,9 @@ with hours_tab:
 with bars_tab:
     limit = settings.max_bar_sessions_per_day
     shown, note = charts.most(weeks, "therapist", "most_bar_sessions_in_a_day")
-    st.caption(f"Daily limit {limit} bar sessions; weeks with a day above it are red. {note}")
+    st.caption(
+        f"Daily limit {limit} bar sessions; weeks with a day above it are red. {partial} {note}"
+    )
     st.altair_chart(
         charts.therapist_week_grid(
             shown, "most_bar_sessions_in_a_day", "Bar sessions in a day", limit

@@ -34,7 +34,8 @@ def bar_rooms_full(locations: Locations, start: dt.date, end: dt.date) -> pd.Dat
 
 def bar_room_totals(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object]:
     """For the page's tiles: bar sessions (worked bookings that used the bars, as therapists'
-    days count them) and the hours in which every open bar room was occupied."""
+    days count them), the hours in which every open bar room was occupied, and bar-room hours
+    booked for work that needs no bars (occupied minus bar minutes of bar rooms)."""
     frame = query(
         """
         select
@@ -48,8 +49,16 @@ def bar_room_totals(locations: Locations, start: dt.date, end: dt.date) -> dict[
                 from fct_hourly_capacity
                 where list_contains(?, location_id) and "date" between ? and ?
                     and bar_room_available_minutes > 0
-            ) as full_hours
+            ) as full_hours,
+            (
+                select sum(bar_room_occupied_minutes - bar_room_bar_minutes) / 60.0
+                from fct_location_days
+                where list_contains(?, location_id) and "date" between ? and ?
+            ) as non_bar_hours_in_bar_room
         """,
+        scope(locations),
+        start,
+        end,
         scope(locations),
         start,
         end,

@@ -272,3 +272,30 @@ def returns_total(locations: Locations, start: dt.date, end: dt.date) -> dict[st
     """The "All locations" row of `returns`, as a dict (return_30, eligible_30, ...)."""
     frame = returns(locations, start, end)
     return frame[frame["is_total"]].iloc[0].to_dict()
+
+
+def therapist_totals(
+    locations: Locations, start: dt.date, end: dt.date
+) -> dict[str, object] | None:
+    """For the Therapists page's tiles, summed over therapists' days (fct_therapist_days):
+    utilization (booked / shift minutes, a ratio of sums), hands-on hours, bar sessions, days
+    someone went over a daily limit (bar sessions or hands-on time) and back-to-back pairs.
+    None when no therapist has a day in the period (nothing to compare, not zero)."""
+    frame = query(
+        """
+        select
+            sum(booked_minutes) / nullif(sum(scheduled_minutes), 0) as therapist_utilization,
+            sum(hands_on_minutes) / 60.0 as hands_on_hours,
+            sum(bar_sessions) as bar_sessions,
+            count(*) filter (where over_bar_limit or over_hands_on_limit) as days_over_limit,
+            sum(back_to_back_pairs) as back_to_back_pairs,
+            count(*) as therapist_days
+        from fct_therapist_days
+        where list_contains(?, location_id) and "date" between ? and ?
+        """,
+        scope(locations),
+        start,
+        end,
+    )
+    row = frame.iloc[0].to_dict()
+    return row if row["therapist_days"] else None
