@@ -39,9 +39,10 @@ if viewer is not None:
     try:
         snapshot.ensure_warehouse()
         if snapshot.is_demo():
+            # one line at 1280 px: the how-to is the README's "Set up your studio"
             st.info(
                 "This is the built-in demo chain (made-up data). Start your own with "
-                "`studio-ops init`, then load your exports (README: Set up your studio).",
+                "`studio-ops init`.",
                 icon=":material/science:",
             )
         else:

@@ -1,7 +1,7 @@
 """Sidebar filters (dates and locations), kept in the URL so a link reproduces the view.
 
 URL parameters: ``locations`` (repeated), ``from`` and ``to`` (ISO dates) for the pages with a
-date range; ``location`` and ``day`` for the Today page.
+date range; ``location`` and ``day`` for the Day page.
 
 The URL (st.query_params) wins when a page is opened from a link; within a session the last
 choice is remembered across pages (navigation clears the URL); otherwise the defaults are the
@@ -19,6 +19,7 @@ import streamlit as st
 
 from dashboard.format import md_text
 from dashboard.queries import snapshot
+from dashboard.queries import today as today_queries
 
 DEFAULT_DAYS = 28
 _SAVED = "saved_filters"
@@ -59,11 +60,14 @@ class Filters:
 
 @dataclass(frozen=True)
 class Day:
-    """One location and one day (the Today page)."""
+    """One location and one day (the Day page)."""
 
     location: str
     location_name: str
     day: dt.date
+    # one line (plain text) when the day is not the one asked for: where the location's data
+    # ends, or the nearest day with data to a day outside it
+    note: str = ""
 
 
 def _parse_date(text: str | None) -> dt.date | None:
@@ -155,12 +159,23 @@ def sidebar() -> Filters | None:
     return Filters(chosen, start, end, {x: names[x] for x in chosen}, everywhere=not picked)
 
 
+def _mark_day_picked() -> None:
+    """The viewer chose the day (the Day widget): it stays when they change location."""
+    _saved()["day_picked"] = True
+
+
 def day_and_location() -> Day | None:
-    """One location and one day in the sidebar (default: the latest complete day)."""
+    """One location and one day in the sidebar.
+
+    The default day is the latest complete day of the chosen location (not the chain's): a
+    location whose data ends earlier opens on its own last day, with a note saying where its
+    data ends. A day the viewer picked (in the URL or the Day widget) stays as the location
+    changes; outside that location's data it moves to the nearest day with data, with a note.
+    """
     context = _context()
     if context is None:
         return None
-    names, bounds, latest = context
+    names, _bounds, chain_latest = context
     ids = list(names)
     saved = _saved()
 
@@ -170,11 +185,40 @@ def day_and_location() -> Day | None:
         st.session_state.filter_location = (
             from_url[0] if from_url else remembered if remembered in names else ids[0]
         )
+    location = st.session_state.filter_location
+    name = names[location]
+    span = today_queries.location_span(location)
+    if span is None:  # a location without a single location-day row
+        st.info(f"No bookings, rooms or shifts for {md_text(name)} yet.")
+        return None
+    first, last, complete = span
+    latest = _clip(complete or last, (first, last))
+
     if "filter_day" not in st.session_state or st.session_state.filter_day is None:
-        st.session_state.filter_day = _parse_date(st.query_params.get("day")) or saved.get(
-            "day", latest
+        from_url = _parse_date(st.query_params.get("day"))
+        if from_url is not None:
+            saved["day_picked"] = True
+        st.session_state.filter_day = from_url or saved.get("day")
+    note = ""
+    wanted = st.session_state.filter_day
+    if wanted is None or not saved.get("day_picked"):
+        wanted = latest
+        if latest < chain_latest:
+            note = f"{name}'s data ends on {latest:%d %b %Y}."
+    day = _clip(wanted, (first, last))
+    if day != wanted:
+        note = (
+            f"{name} has no data on {wanted:%d %b %Y} (its data runs {first:%d %b %Y} – "
+            f"{last:%d %b %Y}): showing {day:%d %b %Y}, the nearest day with data."
         )
-    st.session_state.filter_day = _clip(st.session_state.filter_day, bounds)
+    st.session_state.filter_day = day
+    # the note stays while the view it explains does (a rerun finds the day already moved)
+    if note:
+        saved["day_note"] = (location, day, note)
+    elif saved.get("day_note", (None, None, ""))[:2] == (location, day):
+        note = saved["day_note"][2]
+    else:
+        saved.pop("day_note", None)
 
     with st.sidebar:
         st.selectbox(
@@ -183,15 +227,14 @@ def day_and_location() -> Day | None:
         st.date_input(
             "Day",
             key="filter_day",
-            min_value=bounds[0],
-            max_value=bounds[1],
+            min_value=first,
+            max_value=last,
             format="YYYY-MM-DD",
-            help=f"Defaults to the latest complete day, {latest:%a %d %b %Y}.",
+            on_change=_mark_day_picked,
+            help=f"Defaults to {name}'s latest complete day, {latest:%a %d %b %Y}.",
         )
 
-    location = st.session_state.filter_location
-    day = st.session_state.filter_day
     saved["location"] = location
     saved["day"] = day
     st.query_params.from_dict({"location": location, "day": day.isoformat()})
-    return Day(location, names[location], day)
+    return Day(location, name, day, note)

@@ -165,18 +165,37 @@ def missing(gaps: pd.DataFrame, kind: str) -> bool:
     return bool(lines(gaps, (kind,)))
 
 
+# what each kind of line lacks, in a word or two, for the one-line summary of `show`
+LACKS = {
+    "rooms": "rooms",
+    "bar_rooms": "bar rooms",
+    "shifts": "shifts",
+    "training": "bar training",
+    "prices": "prices",
+    "created": "booking dates",
+}
+
+
 def show(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> None:
-    """The lines for `kinds`: inferred rooms as a caption, missing data in one note (a list when
-    there are several), so a page with everything missing stays readable."""
+    """The lines for `kinds` in one line each, so the figures stay above the fold at 1280x800:
+    inferred rooms as a caption (the how in its tooltip), missing data as one expander whose
+    label names what is missing and whose body holds the full sentences (which data, for which
+    locations, how to add it)."""
     found = lines(gaps, kinds)
     for kind, sentence in found:
         if kind == "inferred":
-            st.caption(md_text(sentence))
-    notes = [md_text(sentence) for kind, sentence in found if kind != "inferred"]
-    if len(notes) == 1:
-        st.info(notes[0], icon=":material/info:")
-    elif notes:
-        st.info("\n".join(f"- {n}" for n in notes), icon=":material/info:")
+            # "Rooms of N bookings were inferred: the export names no room (how they were)."
+            what, _, how = sentence.partition(" (")
+            st.caption(md_text(f"{what}."), help=md_text(how.rstrip(").").capitalize() + "."))
+    notes = [(kind, md_text(sentence)) for kind, sentence in found if kind != "inferred"]
+    if notes:
+        lacking = list(dict.fromkeys(LACKS[kind] for kind, _ in notes))
+        with st.expander(
+            f"Missing from the data: {', '.join(lacking)} (which figures stay empty, how to "
+            "add it)",
+            icon=":material/info:",
+        ):
+            st.markdown("\n".join(f"- {sentence}" for _, sentence in notes))
 
 
 def note(gaps: pd.DataFrame, kind: str, otherwise: str) -> None:

@@ -18,7 +18,7 @@ class Page:
     title: str
     icon: str
     section: str  # the sidebar heading it sits under
-    url_path: str  # its URL path ("" for the default page, Today)
+    url_path: str  # its URL path ("" for the default page, Day)
     owners_only: bool = False  # shown only to a viewer who sees every location and may load
     has_chart: bool = True  # the page draws a main chart (the browser tests wait for it)
 
@@ -33,7 +33,8 @@ class Page:
 
 
 PAGES: tuple[Page, ...] = (
-    Page("today", "Today", ":material/today:", "Studio", ""),
+    # one location's day (the latest complete one by default): the file keeps its old name
+    Page("today", "Day", ":material/today:", "Studio", ""),
     Page("capacity", "Capacity", ":material/grid_view:", "Studio", "capacity"),
     Page("bar_rooms", "Ceiling-bar rooms", ":material/fitness_center:", "Studio", "bar_rooms"),
     Page("therapists", "Therapists", ":material/groups:", "Studio", "therapists"),

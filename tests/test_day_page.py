@@ -8,17 +8,23 @@ chain's latest complete day (10 Sep) is after Westside's data ends.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
+from dashboard.queries import snapshot
 from dashboard.queries import today as queries
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.test_load import write_csv
+from tests.test_partial_states import everything_shown, plain
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60
@@ -164,3 +170,117 @@ def test_appointments_put_no_shows_and_late_cancels_first_in_the_studios_words()
     # another location's day holds only its own bookings: Westside has one on 4 Sep
     assert len(queries.appointments((WEST,), LAST_DAY[WEST])) == 1
     assert queries.appointments((WEST,), DAY).empty
+
+
+def open_day(**query: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("dashboard/pages/today.py").run()
+    assert not at.exception, at.exception
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+    return at
+
+
+def appointments_table(at: AppTest) -> pd.DataFrame:
+    frame = next(f.value for f in at.dataframe if "Status" in f.value.columns)
+    return frame.data if hasattr(frame, "data") else frame  # a Styler when rows are shaded
+
+
+def test_the_page_lists_the_day_with_no_shows_and_late_cancels_on_top() -> None:
+    at = open_day()
+    # Eastside (the first location) opens on its latest complete day, the hand-made day
+    assert at.date_input(key="filter_day").value == DAY
+    assert plain(at.title[0].value).startswith(NAMES[EAST])
+    table = appointments_table(at)
+    got = [
+        (t.split("–")[0], room, who, service, status)
+        for t, room, who, service, status in zip(
+            table["Time"], table["Room"], table["Therapist"], table["Service"],
+            table["Status"], strict=True,
+        )
+    ]  # fmt: skip
+    assert got == EXPECTED
+    # B4 booked 1 Sep 12:00 and cancelled at 08:00 on the day; B1 never cancelled: "–"
+    assert list(table["Booked"])[1] == "01 Sep 12:00"
+    assert list(table["Cancelled"])[1] == "10 Sep 08:00"
+    assert list(table["Cancelled"])[0] == "–"
+    # the client ref column shows once the warehouse keeps the booking system's client id
+    assert ("Client ref" in table.columns) == snapshot.has_column("fct_bookings", "client_ref")
+    # 1 no-show (B3) and 1 late cancel (B4) of the 5 bookings
+    line = "1 no-show and 1 late cancel** out of 5 appointments"
+    assert any(line in m.value for m in at.markdown), [m.value for m in at.markdown]
+    text = everything_shown(at)
+    for word in ("None", "nan", "NaT"):
+        assert word not in text.replace("Nov ", ""), word
+
+
+def test_a_location_whose_data_ends_earlier_opens_on_its_own_last_day() -> None:
+    # Westside's data ends on 4 Sep; the chain's latest complete day is 10 Sep
+    at = open_day(location=WEST)
+    assert at.date_input(key="filter_day").value == LAST_DAY[WEST]
+    notes = [plain(c.value) for c in at.caption]
+    assert any("Westside Ashiatsu's data ends on 04 Sep 2026." in n for n in notes), notes
+    assert len(appointments_table(at)) == 1
+    # switching from Eastside (on its default day) to Westside moves to Westside's last day
+    at = open_day()
+    at.selectbox(key="filter_location").set_value(WEST).run()
+    assert at.date_input(key="filter_day").value == LAST_DAY[WEST]
+    # Eastside, whose data reaches the chain's latest day, has no such note
+    at.selectbox(key="filter_location").set_value(EAST).run()
+    assert at.date_input(key="filter_day").value == DAY
+    assert not any("data ends" in c.value for c in at.caption)
+
+
+def test_a_day_outside_the_locations_data_shows_the_nearest_day_and_says_so() -> None:
+    at = open_day(location=WEST, day="2026-09-09")
+    assert at.date_input(key="filter_day").value == LAST_DAY[WEST]
+    notes = " ".join(plain(c.value) for c in at.caption)
+    assert "Westside Ashiatsu has no data on 09 Sep 2026" in notes, notes
+    assert "showing 04 Sep 2026, the nearest day with data" in notes
+    # a day the viewer picked stays when the location changes, inside its data
+    at = open_day(location=WEST, day="2026-09-02")
+    at.selectbox(key="filter_location").set_value(EAST).run()
+    assert at.date_input(key="filter_day").value == dt.date(2026, 9, 2)
+
+
+# The first tile's top at 1280x800 on the demo (demo line, open-access note, title, one-line
+# caption above it): 380 px before this page was reworked, 337 px after. Below 360 px the two
+# rows of tiles (about 290 px) end above 650 px, so every tile and the Appointments heading
+# show without scrolling.
+FIRST_TILE_MAX_Y = 360
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    with chromium_page() as page:
+        yield page
+
+
+@browser_test
+def test_in_the_browser_the_tiles_sit_high_and_the_csv_holds_the_list(
+    browser_page, demo_warehouse: Path, warehouse: Path, tmp_path: Path
+) -> None:
+    page = browser_page
+    with streamlit_app(tmp_path / "demo.log", studio_env(demo_warehouse), seconds=60) as app:
+        page.goto(app.url)
+        wait_until_idle(page)
+        page.wait_for_selector("[data-testid='stMetric']", timeout=30_000)
+        box = page.locator("[data-testid='stMetric']").first.bounding_box()
+        assert box["y"] < FIRST_TILE_MAX_Y, box
+        # no tile label is cut: each label's text fits its box
+        for label in page.locator("[data-testid='stMetricLabel']").all():
+            assert label.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), label.inner_text()
+    with streamlit_app(tmp_path / "two.log", studio_env(warehouse), seconds=60) as app:
+        page.goto(f"{app.url}/?location={EAST}&day={DAY}")
+        wait_until_idle(page)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download CSV").first.click()
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    # the hand-made day in the same order, whole date-times, empty cells empty
+    assert [(r["Start"][11:], r["Status"]) for r in rows] == [(e[0], e[4]) for e in EXPECTED]
+    assert rows[1]["Cancelled at"] == "2026-09-10 08:00"
+    assert rows[1]["Booked at"] == "2026-09-01 12:00"
+    assert rows[0]["Cancelled at"] == ""
+    assert rows[0]["Start"] == "2026-09-10 11:00" and rows[0]["End"] == "2026-09-10 12:00"

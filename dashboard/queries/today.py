@@ -1,4 +1,4 @@
-"""The Today page's queries: the room timeline, the rooms, pacing."""
+"""The Day page's queries: the appointments, the room timeline, the rooms, pacing."""
 
 from __future__ import annotations
 
@@ -122,3 +122,24 @@ def appointments(locations: Locations, day: dt.date) -> pd.DataFrame:
         scope(locations),
         day,
     )
+
+
+def location_span(location: str) -> tuple[dt.date, dt.date, dt.date | None] | None:
+    """One location's first and last day of data (its location-day rows) and its latest
+    complete day (the last with a completed or no-show booking, as rpt_as_of is for the
+    chain); None when the location has no data or the viewer may not see it."""
+    frame = query(
+        """
+        select
+            min("date") as first_day,
+            max("date") as last_day,
+            max("date") filter (where completed > 0 or no_shows > 0) as latest_complete
+        from fct_location_days
+        where list_contains(?, location_id)
+        """,
+        scope((location,)),
+    )
+    if frame.empty or pd.isna(frame.iloc[0, 0]):
+        return None
+    first, last, latest = (None if pd.isna(v) else pd.Timestamp(v).date() for v in frame.iloc[0])
+    return first, last, latest
