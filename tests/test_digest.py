@@ -385,3 +385,23 @@ def test_data_values_are_escaped(sent: dict, written: Path) -> None:
         assert NORTH_HTML in page
         assert "<b>Barefoot</b>" not in page
     assert NORTH in text_of(sent["messages"][MANAGER])  # the plain text keeps it as it is
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ('smtp_starttls = "yes"', "smtp_starttls must be true or false"),
+        ("smtp_host = 12", "smtp_host must be one line of text"),
+        ("smtp_port = -1", "smtp_port must be a whole number >= 0, got -1"),
+    ],
+)
+def test_bad_smtp_settings_are_one_line_naming_the_setting(
+    tmp_path: Path, line: str, error: str
+) -> None:
+    from pipelines.settings import SettingsError, load_settings
+
+    path = tmp_path / "studio-ops.toml"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path)
+    assert str(raised.value) == f"{path}: {error}"
