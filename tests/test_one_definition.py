@@ -28,9 +28,26 @@ RECOMPUTED = {
 }
 
 
-def recomputed_flags(source: str) -> list[str]:
+# Rules a module needs the limit itself for, which no mart holds (module, pattern): why.
+READS_THE_LIMIT = {
+    ("ahead.py", r"(?<!over_)weekly_(hands_on_hours_)?limit"): (
+        "the day in the next 7 days on which a booked week goes over (the mart flags only the"
+        " whole week), and the limit in the warning's words"
+    ),
+    ("therapists.py", r"(?<!over_)weekly_(hands_on_hours_)?limit"): (
+        "rebalancing hints: whether taking a session would put a colleague over the week, and"
+        " which of the week's latest sessions to move to get under it"
+    ),
+}
+
+
+def recomputed_flags(source: str, module: str = "") -> list[str]:
     """Each mart rule a module's text re-derives, as 'pattern -> mart column'."""
-    return [f"{p} -> {column}" for p, column in RECOMPUTED.items() if re.search(p, source)]
+    return [
+        f"{p} -> {column}"
+        for p, column in RECOMPUTED.items()
+        if re.search(p, source) and (module, p) not in READS_THE_LIMIT
+    ]
 
 
 def test_the_scan_catches_a_recomputed_flag() -> None:
@@ -45,7 +62,7 @@ def test_the_scan_catches_a_recomputed_flag() -> None:
 
 @pytest.mark.parametrize("module", sorted(QUERIES.glob("*.py")), ids=lambda p: p.name)
 def test_no_page_query_recomputes_a_flag_a_mart_holds(module: Path) -> None:
-    assert recomputed_flags(module.read_text().replace('"', "'")) == []
+    assert recomputed_flags(module.read_text().replace('"', "'"), module.name) == []
 
 
 @pytest.fixture

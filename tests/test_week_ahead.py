@@ -115,13 +115,33 @@ def build(
     return db
 
 
-def spread(prefix: str, therapist: str, when: dt.date, hours: int) -> list[dict[str, str]]:
-    """`hours` one-hour Swedish sessions from 09:00, 30 minutes apart (never back-to-back)."""
+def spread(
+    prefix: str,
+    therapist: str,
+    when: dt.date,
+    hours: int,
+    *,
+    bars: bool = False,
+    room: str = "",
+    first: int = 9,
+) -> list[dict[str, str]]:
+    """`hours` one-hour sessions from `first` o'clock, 30 minutes apart (never back-to-back):
+    09:00, 10:30, 12:00, 13:30, 15:00, 16:30, ..."""
     rows = []
     for n in range(hours):
-        start = dt.datetime.combine(when, dt.time(9)) + dt.timedelta(minutes=90 * n)
+        start = dt.datetime.combine(when, dt.time(first)) + dt.timedelta(minutes=90 * n)
         end = start + dt.timedelta(hours=1)
-        rows.append(session(f"{prefix}{n}", therapist, when, f"{start:%H:%M}", f"{end:%H:%M}"))
+        rows.append(
+            session(
+                f"{prefix}{n}",
+                therapist,
+                when,
+                f"{start:%H:%M}",
+                f"{end:%H:%M}",
+                bars=bars,
+                room=room,
+            )
+        )
     return rows
 
 

@@ -132,10 +132,12 @@ if tables.has_rows(flags, "No one went over a limit in this selection."):
 
 st.subheader("Rebalancing hints")
 st.caption(
-    "For each day someone went over a limit: colleagues at the same location that day with at "
-    "least one unbooked shift hour, not over a limit themselves, and bar-trained when the "
-    "overload was bar work."
+    "The sessions to move off each day or week over a limit (the latest ones, until under it), "
+    "and who could have taken each: a colleague at the same location on shift for the whole "
+    "session, with nothing booked within the turnover around it, bar-trained for a bar session "
+    "with a bar room free then, and within every daily and weekly limit after taking it. Each "
+    "session is judged on its own."
 )
 hints = queries.rebalancing_hints(*where)
-if tables.has_rows(hints, "Nothing to rebalance: no one went over a daily limit."):
-    tables.show_table(hints, "rebalancing-hints", symbol)
+if tables.has_rows(hints, "Nothing to rebalance: no one went over a daily or weekly limit."):
+    tables.show_table(hints[queries.HINT_COLUMNS], "rebalancing-hints", symbol)

@@ -6,8 +6,9 @@ import datetime as dt
 
 import pandas as pd
 
-from dashboard.queries import periods
+from dashboard.queries import periods, snapshot
 from dashboard.queries.snapshot import Locations, query, scope
+from pipelines.settings import Settings
 
 
 def therapist_summary(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -152,82 +153,293 @@ def therapist_flags(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
     )
 
 
-def rebalancing_hints(
-    locations: Locations, start: dt.date, end: dt.date, min_slack_minutes: int = 60
-) -> pd.DataFrame:
-    """For each therapist-day over a limit: colleagues on shift that day with slack and training.
+def limit_words(kind: str, value: float, settings: Settings) -> str:
+    """A limit broken, in plain words: "6 bar sessions (limit 5)", "7.5 h hands-on (limit 6 h)",
+    "26.5 h this week (limit 25 h)", "3 back-to-back pairs (turnover 15 min)". `value` is the
+    count, or minutes for hands-on and the week."""
 
-    A colleague qualifies when they work at the same location the same day, have at least
-    `min_slack_minutes` of unbooked shift time, and are bar-trained when the overload is bar work.
+    def hours(minutes: float) -> str:
+        return f"{round(minutes / 60, 1):g}"
+
+    if kind == "bar_sessions":
+        return f"{value:g} bar sessions (limit {settings.max_bar_sessions_per_day})"
+    if kind == "hands_on":
+        limit = hours(settings.max_hands_on_minutes_per_day)
+        return f"{hours(value)} h hands-on (limit {limit} h)"
+    if kind == "weekly":
+        return f"{hours(value)} h this week (limit {settings.weekly_hands_on_hours_limit} h)"
+    pairs = "pair" if value == 1 else "pairs"
+    return f"{value:g} back-to-back {pairs} (turnover {settings.turnover_minutes} min)"
+
+
+HINT_COLUMNS = [
+    "date",
+    "location_name",
+    "therapist",
+    "over_limit",
+    "time",
+    "service",
+    "room",
+    "could_take_over",
+]
+
+
+def rebalancing_hints(
+    locations: Locations,
+    start: dt.date,
+    end: dt.date,
+    movable_from: dt.date | None = None,
+) -> pd.DataFrame:
+    """The sessions to move off each therapist over a limit, and who could take each one.
+
+    Sessions to move: for a day over the bar limit, its latest bar sessions beyond the limit; for
+    a day over the hands-on limit, its latest sessions until the day is under; for a Monday-Sunday
+    week over the weekly limit (any of its days in start..end), the week's latest sessions until
+    it is under. Sessions before `movable_from` (already held) are left out.
+
+    A colleague is named only when all hold: the same location; a shift covering the session's
+    whole time; no booking of theirs during it, nor within the turnover before or after it (taking
+    it would make a back-to-back pair); bar-trained (known yes) for a bar session; not over any
+    limit that day or week; and after taking it still within every limit (bar sessions + 1, hands-on
+    minutes + the session's, the week's minutes + the session's). A bar session also needs a bar
+    room free for its time: its own room when that has bars, else a bar room open then with no
+    held booking overlapping it. Each session is judged alone (a colleague named for two sessions
+    may not have room for both).
+
+    Columns: HINT_COLUMNS (could_take_over: names with their week's hands-on hours, fewest first,
+    or why nobody can) plus location_id, therapist_id, kinds (the limits broken, comma-separated)
+    and start_at.
     """
-    return query(
+    settings = snapshot.settings_in_force()
+    frame = query(
         """
-        with days as (
-            select
-                d.*,
-                coalesce(t.therapist_name, d.therapist_id) as therapist,
-                t.bar_trained  -- NULL: unknown
-            from fct_therapist_days as d
-            left join dim_therapists as t
-                on t.location_id = d.location_id and t.therapist_id = d.therapist_id
-            where list_contains(?, d.location_id) and d."date" between ? and ?
+        with
+        limits as (select * from settings),
+        over_days as (
+            select location_id, therapist_id, "date", bar_sessions, hands_on_minutes,
+                over_bar_limit, over_hands_on_limit
+            from fct_therapist_days
+            where list_contains(?, location_id) and "date" between ? and ?
+                and (over_bar_limit or over_hands_on_limit)
         ),
-        over as (
-            select * from days where over_bar_limit or over_hands_on_limit
+        over_weeks as (
+            select location_id, therapist_id, week_start, hands_on_minutes
+            from fct_therapist_weeks
+            where list_contains(?, location_id)
+                and week_start between date_trunc('week', ?::date) and ?
+                and over_weekly_limit
         ),
-        helpers as (
+        worked as (
+            select b.location_id, b.therapist_id, b.booking_date, b.source, b.booking_id,
+                b.start_at, b.end_at, b.minutes, b.uses_bars, b.room_id, b.service
+            from fct_bookings as b
+            where b.is_worked and list_contains(?, b.location_id)
+                and b.booking_date between date_trunc('week', ?::date)
+                    and date_trunc('week', ?::date) + interval 6 day
+        ),
+        -- the day's latest bar sessions beyond the limit
+        bar_moves as (
+            select w.*, 'bar_sessions' as kind, o.bar_sessions as value
+            from over_days as o
+            join worked as w
+                on w.location_id = o.location_id and w.therapist_id = o.therapist_id
+                and w.booking_date = o."date" and w.uses_bars
+            cross join limits
+            where o.over_bar_limit
+            qualify row_number() over (
+                partition by o.location_id, o.therapist_id, o."date"
+                order by w.start_at desc, w.booking_id desc
+            ) <= o.bar_sessions - limits.max_bar_sessions_per_day
+        ),
+        -- the day's latest sessions while what is left is still over the limit
+        hands_on_moves as (
+            select * exclude (later_minutes, limit_minutes) from (
+                select w.*, 'hands_on' as kind, o.hands_on_minutes as value,
+                    coalesce(sum(w.minutes) over (
+                        partition by o.location_id, o.therapist_id, o."date"
+                        order by w.start_at desc, w.booking_id desc
+                        rows between unbounded preceding and 1 preceding
+                    ), 0) as later_minutes,
+                    limits.max_hands_on_minutes_per_day as limit_minutes
+                from over_days as o
+                join worked as w
+                    on w.location_id = o.location_id and w.therapist_id = o.therapist_id
+                    and w.booking_date = o."date"
+                cross join limits
+                where o.over_hands_on_limit
+            )
+            where value - later_minutes > limit_minutes
+        ),
+        -- the week's latest sessions while what is left is still over the weekly limit
+        weekly_moves as (
+            select * exclude (later_minutes, limit_minutes) from (
+                select w.*, 'weekly' as kind, o.hands_on_minutes as value,
+                    coalesce(sum(w.minutes) over (
+                        partition by o.location_id, o.therapist_id, o.week_start
+                        order by w.start_at desc, w.booking_id desc
+                        rows between unbounded preceding and 1 preceding
+                    ), 0) as later_minutes,
+                    limits.weekly_hands_on_hours_limit * 60 as limit_minutes
+                from over_weeks as o
+                join worked as w
+                    on w.location_id = o.location_id and w.therapist_id = o.therapist_id
+                    and date_trunc('week', w.booking_date) = o.week_start
+                cross join limits
+            )
+            where value - later_minutes > limit_minutes
+        ),
+        all_moves as (
+            select * from bar_moves
+            union all select * from hands_on_moves
+            union all select * from weekly_moves
+        ),
+        moves as (
             select
-                o.location_id,
-                o."date",
-                o.therapist_id,
-                string_agg(
-                    h.therapist || ' (' || round(
-                        (h.scheduled_minutes - coalesce(h.booked_minutes, 0)) / 60.0, 1
-                    ) || ' h free'
-                    || case when o.over_bar_limit and h.bar_trained is null
-                        then ', bar training unknown' else '' end
-                    || ')',
-                    ', ' order by h.scheduled_minutes - coalesce(h.booked_minutes, 0) desc
-                ) as could_take_over
-            from over as o
-            join days as h
-                on h.location_id = o.location_id
-                and h."date" = o."date"
-                and h.therapist_id <> o.therapist_id
-                and h.scheduled_minutes - coalesce(h.booked_minutes, 0) >= ?
-                and not h.over_bar_limit
-                and not h.over_hands_on_limit
-                and (h.bar_trained is not false or not o.over_bar_limit)
+                location_id, therapist_id, booking_date, source, booking_id, start_at, end_at,
+                minutes, uses_bars, room_id, service,
+                string_agg(kind, ',' order by kind) as kinds,
+                list({'kind': kind, 'value': value} order by kind) as broken
+            from all_moves
+            where ?::date is null or booking_date >= ?::date
             group by all
         ),
-        staffed_days as (
-            select location_id, "date" from days group by all having sum(scheduled_minutes) > 0
+        -- a bar session needs a bar room for its time: its own, else a free one
+        rooms_free as (
+            select
+                m.source, m.booking_id,
+                not m.uses_bars
+                or coalesce(own.has_bars, false)
+                or exists (
+                    select 1 from fct_room_days as r
+                    where r.location_id = m.location_id and r."date" = m.booking_date
+                        and r.has_bars
+                        and r.opens_at <= m.start_at::time and r.closes_at >= m.end_at::time
+                        and not exists (
+                            select 1 from fct_bookings as b
+                            where b.location_id = r.location_id and b.room_id = r.room_id
+                                and b.is_held and b.start_at < m.end_at
+                                and b.end_at > m.start_at
+                                and not (b.source = m.source and b.booking_id = m.booking_id)
+                        )
+                ) as room_free
+            from moves as m
+            left join fct_room_days as own
+                on own.location_id = m.location_id and own.room_id = m.room_id
+                and own."date" = m.booking_date
+        ),
+        -- colleagues on shift for the session's whole time
+        on_shift as (
+            select distinct m.source, m.booking_id, s.therapist_id as helper_id
+            from moves as m
+            join stg_exports__therapist_shifts as s
+                on s.location_id = m.location_id and s.therapist_id <> m.therapist_id
+                and s."date" between m.booking_date - 1 and m.booking_date
+                and s.shift_start_at <= m.start_at and s.shift_end_at >= m.end_at
+        ),
+        judged as (
+            select
+                m.source, m.booking_id,
+                coalesce(t.therapist_name, c.helper_id) as helper,
+                coalesce(wk.hands_on_minutes, 0) as week_minutes,
+                t.bar_trained,
+                -- free: nothing of theirs during it, nor within the turnover around it
+                not exists (
+                    select 1 from fct_bookings as b
+                    where b.location_id = m.location_id and b.therapist_id = c.helper_id
+                        and b.is_held
+                        and b.start_at < m.end_at + to_minutes(limits.turnover_minutes)
+                        and b.end_at > m.start_at - to_minutes(limits.turnover_minutes)
+                )
+                -- within every limit now, and after taking the session
+                and not coalesce(d.over_bar_limit, false)
+                and not coalesce(d.over_hands_on_limit, false)
+                and not coalesce(wk.over_weekly_limit, false)
+                and (not m.uses_bars
+                    or coalesce(d.bar_sessions, 0) + 1 <= limits.max_bar_sessions_per_day)
+                and coalesce(d.hands_on_minutes, 0) + m.minutes
+                    <= limits.max_hands_on_minutes_per_day
+                and coalesce(wk.hands_on_minutes, 0) + m.minutes
+                    <= limits.weekly_hands_on_hours_limit * 60
+                    as free_and_within
+            from moves as m
+            join on_shift as c on c.source = m.source and c.booking_id = m.booking_id
+            cross join limits
+            left join dim_therapists as t
+                on t.location_id = m.location_id and t.therapist_id = c.helper_id
+            left join fct_therapist_days as d
+                on d.location_id = m.location_id and d.therapist_id = c.helper_id
+                and d."date" = m.booking_date
+            left join fct_therapist_weeks as wk
+                on wk.location_id = m.location_id and wk.therapist_id = c.helper_id
+                and wk.week_start = date_trunc('week', m.booking_date)
+        ),
+        named as (
+            select
+                j.source, j.booking_id,
+                count(*) as on_shift,
+                string_agg(
+                    j.helper || ' (' || printf('%g', round(j.week_minutes / 60, 1))
+                        || ' h this week)',
+                    ', ' order by j.week_minutes, j.helper
+                ) filter (where j.free_and_within and (not m.uses_bars or j.bar_trained))
+                    as names,
+                string_agg(j.helper, ', ' order by j.helper) filter (
+                    where j.free_and_within and m.uses_bars and j.bar_trained is null
+                ) as training_unknown
+            from judged as j
+            join moves as m on m.source = j.source and m.booking_id = j.booking_id
+            group by all
         )
         select
-            o."date",
+            m.booking_date as "date",
             l.display_name as location_name,
-            o.therapist as over_limit,
-            concat_ws(', ',
-                case when o.over_bar_limit then o.bar_sessions || ' bar sessions' end,
-                case when o.over_hands_on_limit
-                    then round(o.hands_on_minutes / 60.0, 1) || ' h hands-on' end
-            ) as load,
-            coalesce(
-                h.could_take_over,
-                case when s."date" is null then 'no shifts known for this day'
-                    else 'nobody free with the right training' end
-            ) as could_take_over
-        from over as o
-        left join staffed_days as s on s.location_id = o.location_id and s."date" = o."date"
-        left join helpers as h
-            on h.location_id = o.location_id
-            and h."date" = o."date"
-            and h.therapist_id = o.therapist_id
-        left join dim_locations as l on l.location_id = o.location_id
-        order by o."date" desc, location_name, over_limit
+            coalesce(t.therapist_name, m.therapist_id) as therapist,
+            strftime(m.start_at, '%H:%M') || '–' || strftime(m.end_at, '%H:%M') as "time",
+            m.service,
+            coalesce(rd.room_name, m.room_id) as room,
+            case
+                when n.on_shift is null then 'no colleague on shift for the whole session'
+                when not f.room_free and (n.names is not null or n.training_unknown is not null)
+                    then 'no bar room free then'
+                when n.names is not null then n.names
+                    || coalesce('; bar training unknown for ' || n.training_unknown, '')
+                when n.training_unknown is not null
+                    then 'bar training unknown for ' || n.training_unknown
+                else 'no colleague free then and within every limit'
+            end as could_take_over,
+            m.location_id,
+            m.therapist_id,
+            m.kinds,
+            m.broken,
+            m.start_at
+        from moves as m
+        join rooms_free as f on f.source = m.source and f.booking_id = m.booking_id
+        left join named as n on n.source = m.source and n.booking_id = m.booking_id
+        left join dim_therapists as t
+            on t.location_id = m.location_id and t.therapist_id = m.therapist_id
+        left join dim_locations as l on l.location_id = m.location_id
+        left join fct_room_days as rd
+            on rd.location_id = m.location_id and rd.room_id = m.room_id
+            and rd."date" = m.booking_date
+        order by m.booking_date desc, location_name, therapist, m.start_at
         """,
         scope(locations),
         start,
         end,
-        min_slack_minutes,
+        scope(locations),
+        start,
+        end,
+        scope(locations),
+        start,
+        end,
+        movable_from,
+        movable_from,
     )
+    frame = frame.copy()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["over_limit"] = [
+        "; ".join(limit_words(b["kind"], float(b["value"]), settings) for b in broken)
+        for broken in frame["broken"]
+    ]
+    extra = ["location_id", "therapist_id", "kinds", "start_at"]
+    return frame[HINT_COLUMNS + extra].reset_index(drop=True)
