@@ -336,7 +336,7 @@ def _period_tooltip(value: str, title: str, location: bool) -> list[alt.Tooltip]
     ]
 
 
-def partial_note(frame: pd.DataFrame, period: str = "period") -> str:
+def partial_note(frame: pd.DataFrame, period: str = "period", cells: bool = False) -> str:
     """One line under a trend saying which of its periods are partial, '' when none is:
     "The first and last weeks are partial (Wed–Sun, Mon–Tue): …". A period whose coverage
     differs by location (one location's data ends earlier) names the location."""
@@ -362,6 +362,8 @@ def partial_note(frame: pd.DataFrame, period: str = "period") -> str:
         )
         if everywhere:
             spans[start] = [named["span"].iloc[0]]
+        elif "location_name" not in frame:  # rows of a grid: the spans it has
+            spans[start] = [", ".join(named["span"])]
         else:
             spans[start] = [f"{r.location_name}: {r.span}" for r in cover.itertuples()]
     ends = [periods[0], periods[-1]] if len(periods) > 1 else [periods[0]]
@@ -369,6 +371,8 @@ def partial_note(frame: pd.DataFrame, period: str = "period") -> str:
     tail = "; their points are hollow, joined by dashes, and count only those days."
     if sum(len(v) for v in spans.values()) == 1:
         tail = "; its point is hollow, joined by dashes, and counts only those days."
+    if cells:  # a grid (therapist_week_grid) fades a partial week's cells
+        tail = "; their cells are faded and count only those days."
     if len(periods) == 1 and simple_one(spans):
         return f"The {grain} is partial ({spans[periods[0]][0]}){tail}"
     if simple and list(spans) == ends and len(ends) == 2:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.format import csv_bytes, label, people_table
+from dashboard.format import DASH, csv_bytes, label, people_table
 
 # The shade of a marked cell (e.g. below its location's target): a light red that the
 # grid's black text stays readable on.
@@ -25,14 +26,23 @@ def show_table(
     blank: dict[str, str | Sequence[str]] | None = None,
     marked: pd.DataFrame | None = None,
     download: pd.DataFrame | None = None,
+    columns: dict[str, dict] | None = None,
 ) -> None:
     """A table in people's terms with a CSV download of exactly what is shown. `blank` gives,
     per column, the words for an empty cell (why it is empty, e.g. "no shifts loaded"), which
     a table otherwise shows as "None"; a sequence gives the words row by row. `marked` (a
     column of booleans per column of `frame` to mark, same rows) shades those cells in MARK
     (the page says what the shade means). `download`, when given, is what the CSV holds
-    instead (e.g. every column of a table that shows a few), written the same way."""
+    instead (e.g. every column of a table that shows a few), written the same way. `columns`
+    gives column settings per column of `frame` for the grid, e.g. a shorter header ("label",
+    whose full name becomes the header's tooltip; the CSV keeps it) or a "width" in pixels,
+    so a wide table fits the screen."""
     shown, drawn, config = _in_words(frame, symbol, people, blank)
+    for column, settings in (columns or {}).items():
+        name = label(column, symbol) if people else column
+        if name in drawn:
+            # a column config is a dict: keep its number format, add the settings
+            config[name] = {**config.get(name, {}), "help": name, **settings}
     written = shown if download is None else _in_words(download, symbol, people, blank)[0]
     data = drawn
     if marked is not None:
@@ -84,15 +94,28 @@ def _in_words(
         if pd.api.types.is_numeric_dtype(shown[column])
         and not pd.api.types.is_bool_dtype(shown[column])
     }
+    # Any other empty cell is drawn as "–": the grid writes None, NaN and NaT as "None". Only
+    # what is drawn changes; the CSV keeps the cell empty.
+    for name in drawn.columns:
+        empty = drawn[name].isna()
+        if not empty.any():
+            continue
+        number = pd.api.types.is_numeric_dtype(drawn[name]) and not pd.api.types.is_bool_dtype(
+            drawn[name]
+        )
+        drawn[name] = drawn[name].astype(object).where(~empty, DASH)
+        if number:
+            drawn[name] = drawn[name].map(_number_text)
+            config[name] = st.column_config.TextColumn(alignment="right")
     return shown, drawn, config
 
 
 def _number_text(value: object) -> object:
     """A number as the grid writes one (thousands separated, no trailing zeros); words as they
     are. The CSV keeps the numbers themselves."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
         return value
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{float(value):,.2f}".rstrip("0").rstrip(".")
 
 
 def has_rows(frame: pd.DataFrame | None, message: str = NO_DATA) -> bool:
