@@ -24,6 +24,9 @@ values = {
     "bar_service_keywords": ", ".join(settings.bar_service_keywords),
     "currency_symbol": settings.currency_symbol,
 }
+# targets in force ([targets] for every location, [targets.<location id>] for one), in percent
+for where, name, target in settings.targets:
+    values[f"targets.{name}" if where is None else f"targets.{where}.{name}"] = f"{target * 100:g}%"
 
 
 def settings_text(names) -> str:
