@@ -65,6 +65,8 @@ def test_the_list_reads_the_same_clients_as_a_scan_of_dim_clients(demo_data: Pat
     scan = """
         select
             c.client_id,
+            c.client_ref,
+            coalesce(c.client_ref_system, c.booking_system) as booking_system,
             case when datediff('day', c.last_visit_date, a.as_of_date) >= ?
                 then 'lapsed' else 'at risk' end as client_status,
             coalesce(nullif(l.name, ''), c.first_location_id) as first_location,

@@ -204,7 +204,16 @@ def client_lists(
     chain has hundreds of thousands of lapsed clients, which no page should carry. Only the
     clients last seen on the most recent days that hold `limit` of them are read from
     dim_clients; rpt_win_back tells which days those are.
+
+    `client_ref` is the booking system's own id of the client (NULL: no export gives one) and
+    `booking_system` the system it belongs to, else the one of the client's latest booking.
     """
+    # a warehouse whose marts were built before client references: the columns are empty
+    refs = (
+        "c.client_ref, coalesce(c.client_ref_system, c.booking_system) as booking_system"
+        if has_column("dim_clients", "booking_system")
+        else "cast(null as varchar) as client_ref, cast(null as varchar) as booking_system"
+    )
     return query(
         f"""
         {_WIN_BACK_DAYS},
@@ -233,6 +242,7 @@ def client_lists(
         )
         select
             c.client_id,
+            {refs},
             case when c.days_since_last_visit >= ? then 'lapsed' else 'at risk' end
                 as client_status,
             l.display_name as first_location,

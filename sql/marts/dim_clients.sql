@@ -6,7 +6,10 @@
 -- figures relative to the as-of date (days since the last visit) live in the
 -- win-back report and the dashboard's queries, not here. is_new_client: the
 -- first visit fell on or after its location's new_clients_from; a client known
--- at history start (false) is in no cohort but in the client lists.
+-- at history start (false) is in no cohort but in the client lists. client_ref,
+-- client_ref_system: the booking system's own id of the client and that system
+-- (NULL: no export of the client carries one); booking_system: the source of
+-- the client's latest booking.
 -- reads: fct_bookings, int_client_visits, rpt_as_of
 
 create or replace table dim_clients as
@@ -27,6 +30,33 @@ clients as (
     --incremental: semi join scope_clients_as_of using (client_id)
 ),
 
+-- the booking system's own reference of the client (fct_bookings.client_ref) and
+-- which system it belongs to: those of the client's latest booking that has one;
+-- and the system of the client's latest booking of all (ties by source, then
+-- booking_id), the one to look them up in when no export gives a reference
+client_refs as (
+    select
+        bookings.client_id,
+        arg_max(
+            {'ref': bookings.client_ref, 'system': bookings.source},
+            {
+                'start_at': bookings.start_at,
+                'source': bookings.source,
+                'booking_id': bookings.booking_id
+            }
+        ) filter (where bookings.client_ref is not null) as latest,
+        arg_max(
+            bookings.source,
+            {
+                'start_at': bookings.start_at,
+                'source': bookings.source,
+                'booking_id': bookings.booking_id
+            }
+        ) as booking_system,
+    from bookings
+    group by bookings.client_id
+),
+
 next_bookings as (
     select
         bookings.client_id,
@@ -43,6 +73,9 @@ final as (
     select
         -- ids
         clients.client_id,
+        client_refs.latest.ref as client_ref,
+        client_refs.latest.system as client_ref_system,
+        client_refs.booking_system,
 
         -- first visit
         clients.first_visit_date,
@@ -64,6 +97,8 @@ final as (
     from clients
     left join next_bookings
         on clients.client_id = next_bookings.client_id
+    left join client_refs
+        on clients.client_id = client_refs.client_id
 )
 
 select * from final

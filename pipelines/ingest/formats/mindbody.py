@@ -18,6 +18,8 @@ datetime in the mapping, never a guess. A time cell holding a range (`3:00 pm - 
 the start and the end. Statuses: Booked, Confirmed, Arrived, Completed, NoShow, Cancelled, Late
 Cancel.
 
+A `Client ID` column (Mindbody's own client id) is kept as the booking's client_ref.
+
 Booking ids: the export's appointment id when it has one; otherwise a hash of staff, start and
 client key, which is the same in every overlapping yearly or monthly export, so they load
 without duplicates (a rescheduled appointment is then a new booking: its old slot stays until a
@@ -60,6 +62,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "End Time": ("End Time", "End"),
     "Duration": ("Duration", "Length"),
     "Client": ("Client", "Client Name"),
+    # Mindbody's own client id (searchable in Mindbody): kept as client_ref
+    "Client ID": ("Client ID", "ClientID"),
     "Email": ("Email", "Client Email"),
     "Phone": ("Phone", "Client Phone", "Mobile Phone"),
     "Service": ("Appointment Type", "Service", "Session Type", "Service Category"),
@@ -336,6 +340,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "status": c("Status"),
         "created_at": iso_datetime(c("Booked"), formats),
         "price": c("Price"),
+        "client_ref": c("Client ID"),
     }
     return build_bookings(
         ctx,

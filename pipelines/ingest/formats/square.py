@@ -10,7 +10,8 @@ Square has no "completed": an ACCEPTED appointment on a day before the load day 
 on the load day or later booked. A DECLINED request never held the slot and counts as
 cancelled. `Resource` (the room resource of the appointment segment) becomes the room.
 Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept).
-Booking ids: `Appointment ID`/`Booking ID`.
+Booking ids: `Appointment ID`/`Booking ID`. A `Customer ID` column (Square's own id of the
+customer) is kept as the booking's client_ref.
 
 Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
@@ -45,6 +46,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("Appointment ID", "Booking ID", "ID", "Appointment Number"),
     "staff": ("Team Member", "Team Member Name", "Staff", "Staff Member", "Staff Name"),
     "customer": ("Customer", "Customer Name", "Client", "Client Name"),
+    # Square's own id of the customer (the API's booking.customer_id): kept as client_ref
+    "customer_id": ("Customer ID", "Square Customer ID"),
     "email": ("Customer Email", "Email", "Customer Email Address", "Email Address"),
     "phone": ("Customer Phone", "Phone", "Customer Phone Number", "Phone Number"),
     "service": ("Service", "Service Name", "Services", "Item", "Service(s)"),
@@ -145,6 +148,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "status": status,
         "created_at": iso_datetime(local(col("created")), formats),
         "price": col("price"),
+        "client_ref": col("customer_id"),
     }
     client = client_cells(c, email=FIELDS["email"], phone=FIELDS["phone"], name=FIELDS["customer"])
     return build_bookings(
