@@ -293,11 +293,12 @@ def test_the_clients_page_shows_the_ref_and_says_which_systems_give_none(
     [shown] = [d.value for d in at.dataframe if "Client ref" in d.value.columns]
     by_client = shown.set_index("Client")
     assert by_client.loc["C1", "Client ref"] == "MB-1001"
-    assert by_client.loc["C1", "Booking system"] == "native"
+    assert by_client.loc["C1", "Booking system"] == "native file"
     assert by_client.loc["C2", "Client ref"] == "–"  # no ref: a dash, never None
     assert by_client.loc["C2", "Booking system"] == "Acuity"
     captions = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown escapes
     assert "the booking system's own client id" in captions
+    assert "look the client up in your booking system by this id" in captions
     assert "Acuity exports carry no client id" in captions
 
 

@@ -163,15 +163,27 @@ if window:
                 )
 
 
+# A booking source as people say it; 'native' files come from the studio's own system.
+SYSTEM_NAMES = {**VENDOR_NAMES, "native": "native file"}
+
+
+def system_name(source: str | None) -> str | None:
+    return None if source is None or pd.isna(source) else SYSTEM_NAMES.get(source, source)
+
+
 def client_ref_note(listed: pd.DataFrame) -> str:
     """One line on the Client ref column: the booking system's own client id, and which of the
     listed clients' systems give none (their exports carry no client id)."""
-    named = listed.assign(system=listed["booking_system"].map(lambda s: VENDOR_NAMES.get(s, s)))
+    named = listed.assign(system=listed["booking_system"].map(system_name))
     with_ref = named.dropna(subset=["client_ref"])["system"].dropna().unique()
     without = sorted(set(named["system"].dropna()) - set(with_ref))
     note = "Client ref: the booking system's own client id"
     if len(with_ref):
-        note += f" (look the client up in {' or '.join(sorted(with_ref))} by this id)"
+        # a native file's ids are those of whatever system the studio exported it from
+        where = sorted(
+            "your booking system" if name == SYSTEM_NAMES["native"] else name for name in with_ref
+        )
+        note += f" (look the client up in {' or '.join(where)} by this id)"
     if without:
         note += f". {', '.join(without)} exports carry no client id: – in those rows"
     return note + "."
@@ -198,7 +210,7 @@ if tables.has_rows(clients, "No at-risk or lapsed clients."):
             f"{fmt.count(sum(counts.values()))}: the likeliest to come back."
         )
     st.caption(fmt.md_text(client_ref_note(clients)))
-    systems = clients["booking_system"].map(lambda s: VENDOR_NAMES.get(s, s))
+    systems = clients["booking_system"].map(system_name)
     tables.show_table(
         clients.assign(booking_system=systems),
         "clients-to-win-back",
