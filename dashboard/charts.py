@@ -290,11 +290,14 @@ def _with_periods(
 
 def period_ticks(frame: pd.DataFrame, most: int = TIME_TICKS, period: str = "period") -> list:
     """Tick values for a time axis: every period start (each week's Monday, each month's 1st)
-    as epoch milliseconds, every second, third … one when there are more than `most`.
+    as a UTC date, every second, third … one when there are more than `most`.
     Vega-Lite's own week ticks fall on Sundays; these fall where the points are."""
     starts = sorted(pd.to_datetime(frame[period]).dt.normalize().unique())
     step = max(1, -(-len(starts) // most))
-    return [int(pd.Timestamp(day).value // 1_000_000) for day in starts[::step]]
+    return [
+        alt.DateTime(year=day.year, month=day.month, date=day.day, utc=True)
+        for day in map(pd.Timestamp, starts[::step])
+    ]
 
 
 def _time_x(frame: pd.DataFrame, grain: str, most: int, **axis) -> alt.X:
@@ -694,4 +697,59 @@ def small_multiples(frame: pd.DataFrame, value: str, title: str, kind: str = "ra
         )
         .properties(width=230, height=150)
         .facet(facet=alt.Facet("location_name:N", title=None), columns=3)
+    )
+
+
+# the next 7 days' warnings, worst first (the colour a day x therapist cell takes)
+OVERLOAD_KINDS = {
+    "weekly": ("Over the weekly limit", "#b2182b"),
+    "hands_on": ("Over the hands-on limit", "#ef8a62"),
+    "bar_sessions": ("Over the bar-session limit", "#f4a582"),
+    "back_to_back": ("Back-to-back sessions", "#fddbc7"),
+}
+
+
+def overload_grid(warnings: pd.DataFrame, days: list) -> alt.Chart:
+    """Day × therapist grid of the next days' warnings (date, therapist, kind, warning), each
+    cell coloured by its worst warning, every warning in the tooltip; `days` are the columns,
+    so a day without warnings still shows."""
+    order = list(OVERLOAD_KINDS)
+    data = warnings.assign(rank=[order.index(k) for k in warnings["kind"]])
+    cells = (
+        data.sort_values("rank")
+        .groupby(["date", "therapist"], as_index=False)
+        .agg(kind=("kind", "first"), warnings=("warning", "; ".join))
+    )
+    cells["worst"] = [OVERLOAD_KINDS[k][0] for k in cells["kind"]]
+    labels = {day: f"{day:%a %d %b}" for day in days}
+    cells["day"] = [labels.get(d, f"{d:%a %d %b}") for d in cells["date"]]
+    shown = [k for k in order if k in set(cells["kind"])]
+    return (
+        alt.Chart(cells)
+        .mark_rect(stroke="white", strokeWidth=2)
+        .encode(
+            x=alt.X(
+                "day:O",
+                title=None,
+                sort=list(labels.values()),
+                scale=alt.Scale(domain=list(labels.values())),
+                axis=alt.Axis(labelAngle=0, orient="top"),
+            ),
+            y=alt.Y("therapist:N", title=None, axis=alt.Axis(labelLimit=320)),
+            color=alt.Color(
+                "worst:N",
+                title="Worst warning",
+                scale=alt.Scale(
+                    domain=[OVERLOAD_KINDS[k][0] for k in shown],
+                    range=[OVERLOAD_KINDS[k][1] for k in shown],
+                ),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                alt.Tooltip("day:N", title="Day"),
+                alt.Tooltip("therapist:N", title="Therapist"),
+                alt.Tooltip("warnings:N", title="Warnings"),
+            ],
+        )
+        .properties(height=alt.Step(26))
     )

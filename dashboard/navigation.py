@@ -38,6 +38,7 @@ PAGES: tuple[Page, ...] = (
     Page("capacity", "Capacity", ":material/grid_view:", "Studio", "capacity"),
     Page("bar_rooms", "Ceiling-bar rooms", ":material/fitness_center:", "Studio", "bar_rooms"),
     Page("therapists", "Therapists", ":material/groups:", "Studio", "therapists"),
+    Page("week_ahead", "Next 7 days", ":material/event_upcoming:", "Studio", "week_ahead"),
     Page("clients", "Clients & retention", ":material/loyalty:", "Studio", "clients"),
     Page("locations", "Locations", ":material/storefront:", "Owner", "locations"),
     # the Data page's file is loads.py: its URL stays /loads

@@ -14,7 +14,7 @@ import datetime as dt
 
 import pandas as pd
 
-from dashboard.queries import snapshot
+from dashboard.queries import snapshot, therapists
 from dashboard.queries.snapshot import Locations, query, scope
 
 COLUMNS = ["date", "location_name", "therapist", "warning", "kind"]
@@ -22,16 +22,11 @@ COLUMNS = ["date", "location_name", "therapist", "warning", "kind"]
 KINDS = ("weekly", "hands_on", "bar_sessions", "back_to_back")
 
 
-def _hours(minutes: float) -> str:
-    """Minutes as hours in a warning: 450 -> "7.5", 360 -> "6"."""
-    return f"{round(minutes / 60, 1):g}"
-
-
 def warnings(locations: Locations, after: dt.date, days: int = 7) -> pd.DataFrame:
     """overload_ahead's warnings with the ids and figures behind them (for the page's grid,
-    its sessions and its hints): location_id, therapist_id, date, kind, value, limit_value."""
+    its sessions and its hints): location_id, therapist_id, date, kind, value."""
     settings = snapshot.settings_in_force()
-    first, last = after + dt.timedelta(days=1), after + dt.timedelta(days=days)
+    first, last = window(after, days)
     frame = query(
         """
         with days as (
@@ -105,23 +100,11 @@ def warnings(locations: Locations, after: dt.date, days: int = 7) -> pd.DataFram
         first,
         last,
     )
-    texts = {
-        "bar_sessions": lambda v: f"{v:g} bar sessions (limit {settings.max_bar_sessions_per_day})",
-        "hands_on": lambda v: (
-            f"{_hours(v)} h hands-on (limit {_hours(settings.max_hands_on_minutes_per_day)} h)"
-        ),
-        "weekly": lambda v: (
-            f"{_hours(v)} h this week (limit {settings.weekly_hands_on_hours_limit} h)"
-        ),
-        "back_to_back": lambda v: (
-            f"{v:g} back-to-back {'pair' if v == 1 else 'pairs'} "
-            f"(turnover {settings.turnover_minutes} min)"
-        ),
-    }
     frame = frame.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
     frame["warning"] = [
-        texts[k](float(v)) for k, v in zip(frame["kind"], frame["value"], strict=True)
+        therapists.limit_words(kind, float(value), settings)
+        for kind, value in zip(frame["kind"], frame["value"], strict=True)
     ]
     return frame
 
@@ -135,3 +118,83 @@ def overload_ahead(locations: Locations, after: dt.date, days: int = 7) -> pd.Da
     "3 back-to-back pairs (turnover 15 min)") and kind ('bar_sessions' | 'hands_on' |
     'weekly' | 'back_to_back'). Ordered by day, location, therapist."""
     return warnings(locations, after, days)[COLUMNS].reset_index(drop=True)
+
+
+def window(after: dt.date, days: int = 7) -> tuple[dt.date, dt.date]:
+    """The first and last day of the `days` days after `after`."""
+    return after + dt.timedelta(days=1), after + dt.timedelta(days=days)
+
+
+def sessions_ahead(locations: Locations, after: dt.date, days: int = 7) -> pd.DataFrame:
+    """The booked sessions of each therapist-day with a warning in the days after `after`: date,
+    location_name, therapist, time, service, room, bars ('yes'/'no'), warnings (that day's, in
+    words). A weekly warning lists the sessions of the day the week goes over."""
+    found = warnings(locations, after, days)
+    first, last = window(after, days)
+    sessions = query(
+        """
+        select
+            b.booking_date as "date",
+            b.location_id,
+            b.therapist_id,
+            strftime(b.start_at, '%H:%M') || '–' || strftime(b.end_at, '%H:%M') as "time",
+            b.service,
+            coalesce(r.room_name, b.room_id) as room,
+            case when b.uses_bars then 'yes' else 'no' end as bars,
+            b.start_at
+        from fct_bookings as b
+        left join fct_room_days as r
+            on r.location_id = b.location_id and r.room_id = b.room_id
+            and r."date" = b.booking_date
+        where b.is_worked and list_contains(?, b.location_id)
+            and b.booking_date between ? and ?
+        """,
+        scope(locations),
+        first,
+        last,
+    )
+    columns = ["date", "location_name", "therapist", "time", "service", "room", "bars"]
+    if found.empty or sessions.empty:
+        return pd.DataFrame(columns=[*columns, "warnings"])
+    sessions = sessions.copy()
+    sessions["date"] = pd.to_datetime(sessions["date"]).dt.date
+    keys = ["location_id", "therapist_id", "date"]
+    per_day = (
+        found.groupby(keys + ["location_name", "therapist"], as_index=False)["warning"]
+        .agg("; ".join)
+        .rename(columns={"warning": "warnings"})
+    )
+    joined = per_day.merge(sessions, on=keys).sort_values(
+        ["date", "location_name", "therapist", "start_at"]
+    )
+    return joined[[*columns, "warnings"]].reset_index(drop=True)
+
+
+def hints_ahead(locations: Locations, after: dt.date, days: int = 7) -> pd.DataFrame:
+    """The Therapists page's rebalancing hints for the days after `after`: the sessions still to
+    come to move off a day over a limit, or off a week that goes over in those days, and who could
+    take each (the same rules). Back-to-back pairs have no session to move: they are not here."""
+    first, last = window(after, days)
+    hints = therapists.rebalancing_hints(locations, first, last, movable_from=first)
+    found = warnings(locations, after, days)
+    if hints.empty:
+        return hints[therapists.HINT_COLUMNS]
+    # a week over the limit only after these days has no warning yet: its hints wait
+    weekly = found[found["kind"] == "weekly"]
+    warned_weeks = {
+        (loc, who, day - dt.timedelta(days=day.weekday()))
+        for loc, who, day in zip(
+            weekly["location_id"], weekly["therapist_id"], weekly["date"], strict=True
+        )
+    }
+    keep = [
+        kinds != "weekly" or (loc, who, day - dt.timedelta(days=day.weekday())) in warned_weeks
+        for kinds, loc, who, day in zip(
+            hints["kinds"], hints["location_id"], hints["therapist_id"], hints["date"], strict=True
+        )
+    ]
+    return (
+        hints[keep][therapists.HINT_COLUMNS]
+        .sort_values(["date", "therapist"])
+        .reset_index(drop=True)
+    )
