@@ -118,6 +118,17 @@ def test_the_secret_survives_a_restart_and_its_file_is_0600(access_file: Path) -
     assert access.SignInTokens.from_file(secret).user_for(token, users) is None
 
 
+def test_the_app_notices_a_deleted_secret_file_and_signs_everyone_out(access_file: Path) -> None:
+    users = access.load_users(access_file)
+    running = access.sign_in_tokens(access_file, hours=12)  # what the dashboard asks every run
+    token = running.mint(users["olga"])
+    assert access.sign_in_tokens(access_file, hours=12) is running  # read once, not every run
+    access.secret_path(access_file).unlink()
+    fresh = access.sign_in_tokens(access_file, hours=12)  # the next click: a new secret file
+    assert fresh is not running and access.secret_path(access_file).exists()
+    assert fresh.user_for(token, users) is None
+
+
 def test_first_uses_at_once_agree_on_one_secret(access_file: Path) -> None:
     secret = access.secret_path(access_file)
     found: list[bytes] = []
