@@ -148,9 +148,10 @@ def test_the_therapist_weeks_and_rebooking_trend_are_marked_too(
     assert list(rebooking["is_partial"]) == [True, False, False, False, True]
 
 
-def spec_weekdays(values: list[int]) -> set[int]:
-    """The weekdays (0 = Monday) of tick values given as epoch milliseconds (UTC)."""
-    return {pd.Timestamp(v, unit="ms").weekday() for v in values}
+def spec_weekdays(values: list[dict]) -> set[int]:
+    """The weekdays (0 = Monday) of tick values given as Vega-Lite dates (UTC)."""
+    assert all(v["utc"] for v in values)  # the x scale is UTC: no shift into a Sunday
+    return {dt.date(v["year"], v["month"], v["date"]).weekday() for v in values}
 
 
 def test_week_ticks_fall_on_the_mondays_and_tooltips_name_the_week(
