@@ -49,11 +49,9 @@ def show_table(
         names = {c: label(c, symbol) if people else c for c in marked.columns}
         shades = marked.reset_index(drop=True).rename(columns=names)
         data = drawn.style.apply(
-            lambda cells: (
-                shades.reindex_like(cells)
-                .fillna(False)
-                .map(lambda mark: f"background-color: {MARK}" if mark else "")
-            ),
+            lambda cells: shades.reindex(
+                index=cells.index, columns=cells.columns, fill_value=False
+            ).map(lambda mark: f"background-color: {MARK}" if mark else ""),
             axis=None,
         )
     st.dataframe(data, hide_index=True, width="stretch", height=height, column_config=config)

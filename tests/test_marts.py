@@ -113,7 +113,11 @@ class Chain:
     ) -> None:
         """Add a booking; start and end are 'HH:MM' on DAY or full 'YYYY-MM-DD HH:MM' stamps."""
         self.con.execute(
-            "insert into raw_bookings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            # columns named: raw_bookings has more (client_ref) than these hand-made rows fill
+            "insert into raw_bookings (source, booking_id, location_id, room_id, therapist_id,"
+            " client_id, service, uses_bars, status, status_word, price, start_at, end_at,"
+            " created_at, cancelled_at, load_id, line_number)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 source,
                 booking_id,
