@@ -116,7 +116,7 @@ LABELS: dict[str, str] = {
     "flag": "Flag",
     "over_limit": "Over the limit",
     "load": "Load that day",
-    "could_take_over": "Could take sessions (same day, right training)",
+    "could_take_over": "Could take it over",
     "kind": "Finding",
     "entity_id": "Booking / room / therapist",
     "detail": "Detail",

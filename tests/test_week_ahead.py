@@ -9,15 +9,18 @@ figure is worked out by hand in the comments next to the rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from dashboard.queries import ahead
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
+from tests.test_partial_states import column_values, shown
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 LOCATION, NAME = "L01", "Eastside Ashiatsu"
@@ -229,3 +232,64 @@ def test_overload_ahead_covers_only_the_days_asked_for(
     assert list(found["kind"]) == ["weekly"]
     # a location the viewer did not pick gives nothing
     assert ahead.overload_ahead(("L99",), AS_OF).empty
+
+
+def open_week_ahead(db: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
+    """The Next 7 days page on `db`, opened from the app's router as a viewer would."""
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("dashboard/pages/week_ahead.py").run()
+    assert not at.exception, at.exception
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+    return at
+
+
+def test_the_page_shows_the_warnings_the_sessions_to_move_and_the_days_it_covers(
+    overloaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_week_ahead(overloaded, monkeypatch)
+    text = shown(at)
+    # it opens on the location's latest complete day, Tuesday, and covers the 7 days after it
+    assert "Wed 09 Sep – Tue 15 Sep 2026, the 7 days after Tue 08 Sep" in text
+    warnings = column_values(at, "Warning")
+    assert sorted(warnings) == sorted(
+        [
+            "6 bar sessions (limit 5)",
+            "2 back-to-back pairs (turnover 15 min)",
+            "27 h this week (limit 25 h)",
+        ]
+    )
+    # the sessions to move: Wednesday's last bar session (6 - 5 = 1); Friday's latest sessions
+    # until the week is under: 27 h - 1 h (13:30) = 26 h, still over; - 1 h (12:00) = 25 h.
+    # No shift file: nobody is known to be on shift.
+    assert sorted(column_values(at, "Time")) == sorted(
+        ["15:25–16:25", "12:00–13:00", "13:30–14:30"]
+        # the day-by-day tables: Wednesday's 6 sessions and Friday's 4
+        + ["09:00–10:00", "10:05–11:05", "11:30–12:30", "13:00–14:00", "14:20–15:20"]
+        + ["15:25–16:25", "09:00–10:00", "10:30–11:30", "12:00–13:00", "13:30–14:30"]
+    )
+    assert set(column_values(at, "Could take it over")) == {
+        "no colleague on shift for the whole session"
+    }
+    assert "None" not in text and "nan" not in text.lower().split()
+    # the day x therapist grid: 7 day columns; Wednesday's worst is the bar sessions (over the
+    # back-to-back pairs), Friday's the week
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["encoding"]["x"]["scale"]["domain"] == [f"{day(n):%a %d %b}" for n in range(2, 9)]
+    assert spec["encoding"]["color"]["scale"]["domain"] == [
+        "Over the weekly limit",
+        "Over the bar-session limit",
+    ]
+
+
+def test_the_page_says_so_in_one_line_when_no_one_is_over_a_limit(
+    overloaded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the 7 days after Friday 09-11: Saturday to Friday, 1 h on the next Monday only
+    at = open_week_ahead(overloaded, monkeypatch, location=LOCATION, day=f"{day(4)}")
+    assert [s.value for s in at.success] == ["No one is booked over a limit in the next 7 days."]
+    assert not at.dataframe
