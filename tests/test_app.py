@@ -148,6 +148,8 @@ def locations_table(at: AppTest) -> pd.DataFrame:
 
 def test_locations_all_row_is_a_ratio_of_sums_and_follows_the_dates(demo_warehouse: Path) -> None:
     at = open_page("locations")
+    # bookings sit behind the table's column picker
+    at.multiselect(key="more_columns").set_value(["bookings"]).run()
     end = as_of(demo_warehouse)
     for start in (end - dt.timedelta(days=6), end - dt.timedelta(days=60)):
         at.date_input(key="filter_dates").set_value((start, end))

@@ -257,6 +257,8 @@ def test_locations_table_has_empty_revenue_not_zero_without_prices(
     bare: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = open_page(bare, "locations", monkeypatch, **WHOLE_RANGE)
+    # revenue and bookings sit behind the table's column picker
+    at.multiselect(key="more_columns").set_value(["bookings", "revenue"]).run()
     revenue = column_values(at, "Revenue ($)")
     revpath = column_values(at, "RevPATH ($)")
     # one row for Eastside, one for All locations: both say why they are empty, never 0
