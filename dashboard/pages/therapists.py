@@ -140,4 +140,9 @@ st.caption(
 )
 hints = queries.rebalancing_hints(*where)
 if tables.has_rows(hints, "Nothing to rebalance: no one went over a daily or weekly limit."):
-    tables.show_table(hints[queries.HINT_COLUMNS], "rebalancing-hints", symbol)
+    tables.show_table(
+        hints[queries.HINT_COLUMNS],
+        "rebalancing-hints",
+        symbol,
+        columns={"date": {"width": 95}, "time": {"width": 100}, "could_take_over": {"width": 300}},
+    )

@@ -172,15 +172,16 @@ def limit_words(kind: str, value: float, settings: Settings) -> str:
     return f"{value:g} back-to-back {pairs} (turnover {settings.turnover_minutes} min)"
 
 
+# who could take it next to the session, so it is in view at 1280 px; the limit broken last
 HINT_COLUMNS = [
     "date",
     "location_name",
     "therapist",
-    "over_limit",
     "time",
+    "could_take_over",
     "service",
     "room",
-    "could_take_over",
+    "over_limit",
 ]
 
 
