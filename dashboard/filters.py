@@ -231,7 +231,8 @@ def day_and_location() -> Day | None:
             max_value=last,
             format="YYYY-MM-DD",
             on_change=_mark_day_picked,
-            help=f"Defaults to {name}'s latest complete day, {latest:%a %d %b %Y}.",
+            # names come from the exports: a widget's help is markdown
+            help=f"Defaults to {md_text(name)}'s latest complete day, {latest:%a %d %b %Y}.",
         )
 
     saved["location"] = location

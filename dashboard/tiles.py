@@ -115,8 +115,10 @@ def show(
     end: dt.date,
     symbol: str = "$",
     targets: pd.DataFrame | Mapping[str, object] | None = None,
+    lead: str = "",
 ) -> None:
-    """Draw `tiles` in rows of at most five, under one line saying what they compare with.
+    """Draw `tiles` in rows of at most five, under one line saying what they compare with
+    (after `lead`, markdown: the page's locations and dates, so the two share one line).
     `totals` holds, under "now", "previous" and "year_ago" (kpis.over_periods), each period's
     figures by metric (None: no data then); start and end are the chosen dates (the previous
     period has as many days). The arrow is the change against the previous period; a small
@@ -124,7 +126,8 @@ def show(
     now = totals.get("now") or {}
     previous = totals.get("previous") or {}
     year_ago = totals.get("year_ago") or {}
-    st.caption(compared_with(start, end, "year_ago" in totals and totals["year_ago"] is not None))
+    compared = compared_with(start, end, "year_ago" in totals and totals["year_ago"] is not None)
+    st.caption(f"{lead} · {compared}" if lead else compared)
     for first in range(0, len(tiles), PER_ROW):
         row = tiles[first : first + PER_ROW]
         for column, tile in zip(st.columns(PER_ROW), row, strict=False):

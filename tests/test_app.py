@@ -91,8 +91,20 @@ def test_every_page_renders_without_errors(page: str) -> None:
 def test_today_defaults_to_latest_complete_day_and_matches_the_mart(demo_warehouse: Path) -> None:
     at = open_page("today")
     location = at.selectbox(key="filter_location").value
-    assert at.date_input(key="filter_day").value == as_of(demo_warehouse)
-    expected = day_totals(demo_warehouse, location, as_of(demo_warehouse))
+    # the chosen location's own latest complete day (its last completed or no-show booking),
+    # which may be earlier than the chain's as_of_date when its data ends sooner
+    latest = mart(
+        demo_warehouse,
+        """
+        select max(booking_date) from fct_bookings
+        where location_id = ? and status in ('completed', 'no_show')
+        """,
+        location,
+    ).iloc[0, 0]
+    latest = latest.date() if hasattr(latest, "date") else latest
+    assert latest <= as_of(demo_warehouse)
+    assert at.date_input(key="filter_day").value == latest
+    expected = day_totals(demo_warehouse, location, latest)
     assert tile(at, "Room utilization") == fmt.pct(expected["room_utilization"])
     assert tile(at, "Bookings") == fmt.count(expected["bookings"])
     assert tile(at, "Revenue") == fmt.money(expected["revenue"])
@@ -121,7 +133,7 @@ def test_changing_location_and_day_changes_the_tiles_as_the_mart_says(
 def test_today_delta_compares_with_same_weekday_a_week_earlier(demo_warehouse: Path) -> None:
     at = open_page("today")
     location = at.selectbox(key="filter_location").value
-    day = as_of(demo_warehouse)
+    day = at.date_input(key="filter_day").value  # the location's latest complete day
     now = day_totals(demo_warehouse, location, day)
     before = day_totals(demo_warehouse, location, day - dt.timedelta(days=7))
     bookings = next(m for m in at.metric if m.label == "Bookings")
@@ -370,17 +382,23 @@ def test_locations_are_never_drawn_in_the_over_limit_red() -> None:
     assert config["theme"]["primaryColor"].lower() not in red_like | {"#ff4b4b"}
 
 
-def test_the_history_start_note_is_one_per_start_not_one_per_location(
+def test_the_history_start_note_is_one_line_naming_every_start(
     demo_warehouse: Path,
 ) -> None:
-    # The demo's three locations share one history start, so the Clients page says it once
-    # (it drew three near-identical boxes that filled the screen at 1280x800): as many notes
-    # as distinct (new_clients_from, first_booking_date) pairs in dim_locations.
+    # The Clients page drew one box per location (then per start), which filled the screen at
+    # 1280x800: now one caption names each distinct new_clients_from of dim_locations once.
     with duckdb.connect(str(demo_warehouse), read_only=True) as con:
-        starts = con.execute(
-            "select count(distinct (new_clients_from, first_booking_date)) from dim_locations"
-        ).fetchone()[0]
+        starts = [
+            row[0]
+            for row in con.execute(
+                "select distinct new_clients_from from dim_locations "
+                "where new_clients_from > first_booking_date order by 1"
+            ).fetchall()
+        ]
     at = open_page("clients")
-    notes = [i.value for i in at.info if "are counted from" in i.value]
-    assert len(notes) == starts == 1, notes
-    assert notes[0].startswith("New clients at Barefoot Loft")
+    assert not [i.value for i in at.info if "are counted from" in i.value]
+    notes = [c.value for c in at.caption if "are counted from" in c.value]
+    assert len(notes) == 1, notes
+    assert starts, "the demo's locations count new clients from after their first booking"
+    for start in starts:
+        assert f"{start:%d %b %Y}" in notes[0]

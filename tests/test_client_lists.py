@@ -298,7 +298,8 @@ def test_rebooking_trend_from_location_days_equals_the_count_from_the_bookings(
             ).df()
         shown = clients_queries.rebooking_trend(locations[:2], start, as_of, grain)
         assert len(expected) > 2
-        pd.testing.assert_frame_equal(shown, expected, obj=grain)
+        # the trend also says how much of each period the dates cover (partial periods)
+        pd.testing.assert_frame_equal(shown[list(expected.columns)], expected, obj=grain)
 
 
 def test_trend_for_many_locations_together_is_the_ratio_of_their_sums(demo_data: Path) -> None:

@@ -238,17 +238,22 @@ def test_names_from_exports_are_shown_as_text_on_every_page(hostile_app: Path, p
     # The names do reach the page where a caption or heading names the locations, and read
     # exactly as exported once rendered (so the escapes hide nothing and add nothing).
     seen = " | ".join(rendered_text(source) for _, source in sources)
-    expected = {"today": [LOC_A[1]], "metric_dictionary": [], "loads": []}.get(page, HOSTILE_NAMES)
+    expected = {
+        "today": [LOC_A[1]],
+        "week_ahead": [LOC_A[1]],  # one location's week, like today
+        "metric_dictionary": [],
+        "loads": [],
+    }.get(page, HOSTILE_NAMES)
     for name in expected:
         assert name in seen, f"{page}: {name!r} not shown; saw {seen[:500]!r}"
 
 
 @pytest.mark.parametrize(
     ("day", "notes"),
-    # 11 March: B's tiles, then "No bookings in any room at B"; 12 March: nothing for B at
-    # all, so "No room calendar, shifts or bookings for B" as well (A's data keeps both days
-    # in the date range)
-    [(NO_BOOKINGS_AT_B, 1), (A_ONLY, 2)],
+    # 11 March: B's tiles, then "No appointments at B" and "No bookings at B" (the room
+    # timeline); 12 March is past B's data (A's data keeps it in the chain's range), so the
+    # page moves to B's nearest day with data, 11 March, and says so in a caption naming B
+    [(NO_BOOKINGS_AT_B, 2), (A_ONLY, 2)],
 )
 def test_today_notes_for_an_empty_day_escape_the_location_name(
     hostile_app: Path, day: str, notes: int
@@ -259,7 +264,8 @@ def test_today_notes_for_an_empty_day_escape_the_location_name(
         assert streamlit_syntax(source) == [], f"{where}: {source!r}"
     shown = [rendered_text(i.value) for i in at.info]
     assert sum(LOC_B[1] in note for note in shown) == notes, shown
-    assert any(LOC_B[1] in rendered_text(c.value) for c in at.caption)
+    # the title names B's day; a moved day's note (12 March) names it in a caption too
+    assert any(LOC_B[1] in rendered_text(t.value) for t in [*at.title, *at.caption])
 
 
 def test_capacity_names_each_bottleneck_map_by_its_location_as_text(hostile_app: Path) -> None:

@@ -228,7 +228,7 @@ def test_capacity_trend_says_edge_weeks_count_only_the_chosen_days(
     # 1-28 Sep 2026: 1 Sep is a Tuesday, so the first week (from Mon 31 Aug) holds six days
     # and its point sits before the first chosen day
     at = open_page(complete, "capacity", monkeypatch, **WHOLE_RANGE)
-    assert "weeks cut by the date range count only the chosen days" in shown(at)
+    assert "partial (Tue–Sun" in shown(at)
 
 
 def test_return_by_first_shows_the_rate_beside_the_name(

@@ -16,7 +16,6 @@ if picked is None:
     st.stop()
 symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(picked.caption)
 
 totals = kpis.kpi_totals(*where)
 bar_rooms = room_use(*where, bar_rooms_only=True)
@@ -67,6 +66,7 @@ tiles.show(
     picked.end,
     symbol,
     targets,
+    lead=picked.caption,
 )
 
 st.subheader("How bar-room time was used")

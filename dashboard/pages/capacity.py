@@ -14,7 +14,6 @@ if picked is None:
     st.stop()
 symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(picked.caption)
 # the chosen dates against the days just before and the same dates a year earlier
 periods = kpis.comparison_periods(picked.start, picked.end)
 targets = kpis.targets(picked.locations)
@@ -45,6 +44,7 @@ tiles.show(
     picked.end,
     symbol,
     targets,
+    lead=picked.caption,
 )
 # what the figures lack (rooms, shifts): said once here, and in place of each empty chart
 missing = data_gaps(*where)

@@ -36,7 +36,6 @@ def _client_totals(start: dt.date, end: dt.date) -> dict | None:
     return found | kpis.returns_total(picked.locations, start, end)
 
 
-st.caption(picked.caption)
 tiles.show(
     [
         tiles.Tile("New clients", "new_clients", "count", help=fmt.meaning("new_clients")),
@@ -56,6 +55,7 @@ tiles.show(
     picked.end,
     symbol,
     targets,
+    lead=picked.caption,
 )
 
 span = st.segmented_control(
@@ -76,17 +76,23 @@ st.caption(
 
 # clients seen before a location's history start are not new (they may have come before)
 history = snapshot.history_start(picked.locations)
-# one note per history start: a chain whose data all starts the same day gets one line
-for (counted_from, starts), same in history.groupby(
-    ["new_clients_from", "first_booking_date"], sort=True
-):
-    where_from = fmt.md_text(gaps.listed(list(same["location_name"]), len(history)))
-    st.info(
-        f"New clients at {where_from} are counted from {counted_from:%d %b %Y}: the data "
-        f"starts on {starts:%d %b %Y}, so a client whose first visit in the data is earlier "
-        "may have come before. Such clients belong to no cohort (the studio profile's "
-        "opened_on sets the day it opened).",
-        icon=":material/info:",
+# one line for every history start, however many locations (the details in its tooltip)
+starts = [
+    f"{counted_from:%d %b %Y} at "
+    + fmt.md_text(gaps.listed(list(same["location_name"]), len(history)))
+    for (counted_from, _first), same in history.groupby(
+        ["new_clients_from", "first_booking_date"], sort=True
+    )
+]
+if starts:
+    st.caption(
+        f"New clients are counted from {'; from '.join(starts)}: an earlier "
+        "first visit in the data may be a client who came before.",
+        help="A location's data starts with its first booking, but its clients did not: a "
+        "first visit in its first weeks of data was probably a returning client. Such clients "
+        "belong to no cohort. The studio profile's opened_on sets the day a location opened; "
+        "the setting new_client_lookback_days sets how long after the first booking new "
+        "clients start to count.",
     )
 
 st.subheader("Do new clients come back?")

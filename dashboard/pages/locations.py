@@ -20,7 +20,6 @@ if picked is None:
     st.stop()
 symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(picked.caption)
 
 table = side.side_by_side(*where)
 if not tables.has_rows(table):
@@ -52,6 +51,7 @@ tiles.show(
     picked.end,
     symbol,
     targets,
+    lead=picked.caption,
 )
 
 # --- ranking ---------------------------------------------------------------------------------

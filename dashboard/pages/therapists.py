@@ -15,7 +15,6 @@ if picked is None:
 settings = snapshot.settings_in_force()
 symbol = settings.currency_symbol
 where = (picked.locations, picked.start, picked.end)
-st.caption(picked.caption)
 
 summary = queries.therapist_summary(*where)
 if not tables.has_rows(summary):
@@ -62,6 +61,7 @@ tiles.show(
     picked.end,
     symbol,
     targets,
+    lead=picked.caption,
 )
 gaps.show(missing, ("shifts", "training"))
 

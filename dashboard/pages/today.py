@@ -28,17 +28,18 @@ place = fmt.md_text(choice.location_name)
 by_clock = {dt.date.today(): "Today", dt.date.today() - dt.timedelta(days=1): "Yesterday"}
 # kept short enough for one line at 1280 px; the full date is in the caption below
 st.title(f"{place} · {by_clock.get(choice.day, f'{choice.day:%a %d %b %Y}')}")
-if choice.note:
-    st.caption(f":material/event_busy: {fmt.md_text(choice.note)}")
 
 now = kpis.kpi_totals(scope, choice.day, choice.day)
 before = kpis.kpi_totals(scope, week_before, week_before)
 # None where the data does not reach back a year: the tiles then leave it out
 year_ago = kpis.kpi_totals(scope, year_before, year_before)
 # one line at 1280 px: the year-earlier figures are in each tile's help
+# one caption line: the day, what the arrows compare with, and where the location's data ends
+# when that moved the day (the note)
 st.caption(
     f"{choice.day:%A %d %B %Y}. Arrows: against {week_before:%a %d %b}, a week earlier"
     + (f"; a tile's ? adds {year_before:%a %d %b %Y}." if year_ago is not None else ".")
+    + (f" {fmt.md_text(choice.note)}" if choice.note else "")
 )
 # what the day's figures lack (rooms, shifts, prices, ...): one line each, under the tiles
 missing = data_gaps(scope, choice.day, choice.day)

@@ -27,7 +27,7 @@ st.caption(
     "(pick another day in the sidebar), from the appointments booked so far."
 )
 if choice.note:
-    st.caption(f":material/event_busy: {fmt.md_text(choice.note)}")
+    st.caption(fmt.md_text(choice.note))
 
 found = ahead.warnings(scope, choice.day, DAYS)
 if found.empty:
