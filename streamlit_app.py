@@ -11,9 +11,6 @@ from pipelines.settings import shown_db_path
 from pipelines.warehouse.store import WarehouseError
 
 st.set_page_config(page_title="Studio ops", page_icon=":material/spa:", layout="wide")
-# Streamlit leaves 6rem above the first element, under its 3.75rem header; at 1280x800 that
-# pushed the first figures down. A style element takes no room on the page.
-st.html("<style>[data-testid='stMainBlockContainer']{padding-top:4rem}</style>")
 
 snapshot.remove_load_leftovers()
 

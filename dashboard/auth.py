@@ -225,8 +225,7 @@ def gate() -> Viewer | None:
         _sign_in_form()
         return None
     if found.open_access:
-        # in the sidebar: the owner who set the app up needs it, not every page's first line
-        st.sidebar.caption(OPEN_ACCESS_NOTE)
+        st.caption(OPEN_ACCESS_NOTE)
     else:
         _sidebar_account(found.user)
     return found

@@ -80,7 +80,8 @@ history = snapshot.history_start(picked.locations)
 starts = [
     f"{counted_from:%d %b %Y} at "
     + fmt.md_text(gaps.listed(list(same["location_name"]), len(history)))
-    for (counted_from, _first), same in history.groupby(
+    + f" (data from {first:%d %b %Y})"
+    for (counted_from, first), same in history.groupby(
         ["new_clients_from", "first_booking_date"], sort=True
     )
 ]
