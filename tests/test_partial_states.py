@@ -365,7 +365,6 @@ def test_clients_page_explains_the_history_start(
         pytest.skip("dim_locations.new_clients_from (history start) is not built yet")
     at = open_page(bare, "clients", monkeypatch, **WHOLE_RANGE)
     # no opened_on: the first booking day (1 Sep 2026) plus the 90-day lookback = 30 Nov 2026
-    assert (
-        f"New clients are counted from 30 Nov 2026 at {NAME} (data from 01 Sep 2026)"
-        in shown(at)
+    assert f"New clients are counted from 30 Nov 2026 at {NAME} (data from 01 Sep 2026)" in shown(
+        at
     )
