@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dashboard import charts
+from dashboard import charts, tiles
 from dashboard import format as fmt
 from dashboard.queries import ahead, kpis, snapshot, today
 from dashboard.queries import digest as queries
@@ -41,19 +41,6 @@ WARNINGS_LISTED = 30
 DAYS_AHEAD = 7
 CHART_WIDTH = 560
 
-# The Today page's tiles, in its order: (label, metric, kind, a rise is bad)
-TILES = [
-    ("Room utilization", "room_utilization", "rate", False),
-    ("Bar utilization", "bar_utilization", "rate", False),
-    ("Shifts booked", "therapist_utilization", "rate", False),
-    ("Bookings", "bookings", "count", False),
-    ("No-shows", "no_shows", "count", True),
-    ("Late cancels", "late_cancellations", "count", True),
-    ("Revenue", "revenue", "money", False),
-    ("RevPATH", "revpath", "money", False),
-    ("New clients", "new_clients", "count", False),
-    ("Rebooking rate", "rebooking_rate", "rate", False),
-]
 ACT_ON = ("No-show", "Late cancel")
 SEVERITY = {"bar_sessions": 0, "hands_on": 1, "weekly": 2, "back_to_back": 3}
 DEFINITIONS = (
@@ -405,7 +392,9 @@ class _Builder:
 
     def _tiles(self, now: dict, before: dict, chain: bool = False) -> None:
         cells, lines = [], []
-        for label, name, kind, rise_is_bad in TILES:
+        for tile in tiles.DAY_TILES:
+            label, name, kind = tile.label, tile.metric, tile.kind
+            rise_is_bad = tile.rise_is_bad
             value, previous = now.get(name), before.get(name)
             shown = (
                 fmt.money(value, self.symbol, 2)

@@ -35,6 +35,21 @@ class Tile:
     help: str | None = None
 
 
+# The Day page's tiles, in its order; the daily digest shows the same ones
+DAY_TILES: tuple[Tile, ...] = (
+    Tile("Room utilization", "room_utilization"),
+    Tile("Bar utilization", "bar_utilization"),
+    Tile("Shifts booked", "therapist_utilization"),
+    Tile("Bookings", "bookings", "count"),
+    Tile("No-shows", "no_shows", "count", rise_is_bad=True),
+    Tile("Late cancels", "late_cancellations", "count", rise_is_bad=True),
+    Tile("Revenue", "revenue", "money"),
+    Tile("RevPATH", "revpath", "money"),
+    Tile("New clients", "new_clients", "count"),
+    Tile("Rebooking rate", "rebooking_rate"),
+)
+
+
 def value_text(value: object, kind: str, symbol: str = "$") -> str:
     """The tile's figure: 72%, 1,234, $5,678, 12.5 h; "–" when missing."""
     if kind == "rate":

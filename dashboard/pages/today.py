@@ -6,7 +6,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, filters, gaps, tables
+from dashboard import charts, filters, gaps, tables, tiles
 from dashboard import format as fmt
 from dashboard.mapping_questions import VENDOR_NAMES
 from dashboard.queries import kpis, snapshot
@@ -52,26 +52,14 @@ unknown = {"new_clients"} if too_early else set()
 if gaps.missing(missing, "created"):
     unknown.add("rebooking_rate")
 
-# (label, metric, kind, a rise is bad)
-TILES = [
-    ("Room utilization", "room_utilization", "rate", False),
-    ("Bar utilization", "bar_utilization", "rate", False),
-    ("Shifts booked", "therapist_utilization", "rate", False),
-    ("Bookings", "bookings", "count", False),
-    ("No-shows", "no_shows", "count", True),
-    ("Late cancels", "late_cancellations", "count", True),
-    ("Revenue", "revenue", "money", False),
-    ("RevPATH", "revpath", "money", False),
-    ("New clients", "new_clients", "count", False),
-    ("Rebooking rate", "rebooking_rate", "rate", False),
-]
 SHOW = {"rate": fmt.pct, "count": fmt.count, "money": lambda v: fmt.money(v, symbol)}
 
 if now is None:
     st.info(f"No room calendar, shifts or bookings for {place} on {choice.day}.")
 else:
-    for row in (TILES[:5], TILES[5:]):
-        for column, (title, name, kind, rise_is_bad) in zip(st.columns(5), row, strict=True):
+    for row in (tiles.DAY_TILES[:5], tiles.DAY_TILES[5:]):
+        for column, tile in zip(st.columns(5), row, strict=True):
+            title, name, kind, rise_is_bad = tile.label, tile.metric, tile.kind, tile.rise_is_bad
             value = None if name in unknown else now.get(name)
             previous = None if name in unknown else (before or {}).get(name)
             unchanged = fmt.is_finite(value) and fmt.is_finite(previous) and value == previous
