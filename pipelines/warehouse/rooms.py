@@ -39,31 +39,38 @@ def assign_rooms(
     bookings that name a room (placed first); `starts`, `ends` (minutes from the day's
     midnight) and `bars` describe the queued bookings, already in placement order.
     """
-    named: dict[str, list[tuple[int, int]]] = {room: [] for room in room_ids}
+    # Rooms by their position in the calendar order (a room is listed once a day).
+    count = len(room_ids)
+    position = {room: index for index, room in enumerate(room_ids)}
+    named: list[list[tuple[int, int]] | None] = [None] * count
     for room, start, end in zip(named_rooms, named_starts, named_ends, strict=True):
-        if room in named and end > start:
-            named[room].append((start, end))
+        index = position.get(room)
+        if index is not None and end > start:
+            if named[index] is None:
+                named[index] = []
+            named[index].append((start, end))
     # Queued bookings arrive by start, so one placed before this one started no later: it
     # overlaps this one exactly when it ends after this one starts. The latest end placed in
     # each room is all that needs keeping (an empty booking overlaps nothing, and is never
     # in the way).
-    latest_end = dict.fromkeys(room_ids, -(2**62))
-    bar_rooms = [room for room, has_bars in zip(room_ids, room_bars, strict=True) if has_bars]
-    plain_rooms = [room for room, has_bars in zip(room_ids, room_bars, strict=True) if not has_bars]
-    anywhere = plain_rooms + bar_rooms
+    latest_end = [-(2**62)] * count
+    bar_rooms = [index for index in range(count) if room_bars[index]]
+    anywhere = [index for index in range(count) if not room_bars[index]] + bar_rooms
     placed: list[str | None] = []
     for start, end, uses_bars in zip(starts, ends, bars, strict=True):
-        empty = end <= start
-        choice = None
-        for room in bar_rooms if uses_bars else anywhere:
-            if empty or (
-                latest_end[room] <= start and not any(s < end and e > start for s, e in named[room])
+        candidates = bar_rooms if uses_bars else anywhere
+        if end <= start:
+            placed.append(room_ids[candidates[0]] if candidates else None)
+            continue
+        for index in candidates:
+            if latest_end[index] <= start and (
+                named[index] is None or not any(s < end and e > start for s, e in named[index])
             ):
-                choice = room
+                latest_end[index] = end  # later than the latest end, which is <= start
+                placed.append(room_ids[index])
                 break
-        if choice is not None and not empty:
-            latest_end[choice] = max(latest_end[choice], end)
-        placed.append(choice)
+        else:
+            placed.append(None)
     return placed
 
 

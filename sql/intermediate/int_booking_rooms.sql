@@ -63,28 +63,25 @@ day_rooms as (
     group by location_id, date
 ),
 
--- the bookings to place, in placement order
+-- the bookings to place, in placement order: list_sort orders the structs field
+-- by field (start, then longer first through the negated end, then booking id,
+-- then source); at 1M bookings without rooms this took the model from 2.5 to
+-- 1.5 s of CPU against an ordered list() of the same structs
 queued as (
     select
         held.location_id,
         held.booking_date,
-        list(
-            {
-                'source': held.source,
-                'booking_id': held.booking_id,
-                'client_id': held.client_id,
-                'start_at': held.start_at,
-                'end_at': held.end_at,
-                'start_minute': held.start_minute,
-                'end_minute': held.end_minute,
-                'uses_bars': held.uses_bars,
-            }
-            order by
-                held.start_minute,
-                held.end_minute desc,
-                held.booking_id,
-                held.source
-        ) as bookings,
+        list_sort(list({
+            'start_minute': held.start_minute,
+            'longer_first': -held.end_minute,
+            'booking_id': held.booking_id,
+            'source': held.source,
+            'end_minute': held.end_minute,
+            'uses_bars': held.uses_bars,
+            'client_id': held.client_id,
+            'start_at': held.start_at,
+            'end_at': held.end_at,
+        })) as bookings,
     from held
     semi join day_rooms
         on
