@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.canonical import KINDS
+from pipelines.ingest import pii
 from pipelines.ingest.formats import ExportError, ExportRows, is_profile, read_export
 from pipelines.ingest.formats.mapped import mappings_folder
 from pipelines.ingest.formats.needs import MappingNeeded
@@ -51,6 +52,10 @@ RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
 # A .toml in a folder that is a studio profile (by its content) loads, mapping files do not.
 NOT_EXPORTS = {".toml", ".md", ".txt", ".pdf"}
 PROFILE_FORMAT = "studio-profile"
+# A file's checked rows (validate) are temp table CHECKED, changed in place by the rules that
+# reject more rows; they are read through temp view `export_checked`, which numbers them when
+# the read streamed them in file order without line numbers (ExportRows.numbered).
+CHECKED = "export_checked_rows"
 LOAD_RUN_COLUMNS = (
     "load_id, file_name, sha256, kind, format, rows_read, rows_loaded, rows_rejected, "
     "started_at, finished_at, outcome, message, rows_repeated, rows_skipped"
@@ -310,7 +315,7 @@ def _load_rows(
     with store.timed(f"read and check {path.name}"):
         rows = _read_and_validate(con, path, location, vendor)
     if rows.kind == "bookings":  # display names -> the studio profile's ids
-        apply_names(con, "export_checked")
+        apply_names(con, CHECKED)
     _reject_other_locations(con, allowed)
     _reject_moved_bookings(con, rows.kind)
     if rows.rows_read == 0:
@@ -342,7 +347,7 @@ def _load_rows(
         except duckdb.Error:
             pass  # a failed commit (a full disk) already ended it; report the first error
         raise
-    con.execute("drop table if exists export_rows; drop table export_checked")
+    con.execute(f"drop table if exists export_rows; drop view export_checked; drop table {CHECKED}")
     return FileResult(
         file_name,
         "loaded",
@@ -359,16 +364,23 @@ def _load_rows(
 
 def _repeated_rows(con: duckdb.DuckDBPyConnection, kind: str) -> int:
     """How many valid rows of the file repeat the key of a later valid row (`_upsert` keeps
-    only the last): reported, so that '1905 loaded' never stands for 794 stored bookings."""
+    only the last): reported, so that '1905 loaded' never stands for 794 stored bookings.
+
+    The repeated keys and their last lines are kept in temp table `repeated_keys` for
+    `_upsert`: grouping every row by its key is the costly part, and is done once."""
     key_list = ", ".join(KEYS[kind])
-    return con.execute(
+    # Keys repeated within the file are rare: found with a hash aggregate, not a sort.
+    con.execute(
         f"""
-        select coalesce(sum(rows - 1), 0)::bigint from (
-            select count(*) as rows from export_checked where reason is null
-            group by {key_list} having count(*) > 1
-        )
+        create or replace temp table repeated_keys as
+        select {key_list}, max(line_number) as last_line, count(*) as rows
+        from export_checked
+        where reason is null
+        group by all
+        having count(*) > 1
         """
-    ).fetchone()[0]
+    )
+    return con.execute("select coalesce(sum(rows - 1), 0)::bigint from repeated_keys").fetchone()[0]
 
 
 def _load_profile(
@@ -444,11 +456,14 @@ def _load_profile(
 def _read_and_validate(
     con: duckdb.DuckDBPyConnection, path: Path, location: str | None, vendor: dict
 ) -> ExportRows:
-    """Read and validate a file into temp table `export_checked`.
+    """Read and validate a file into temp table CHECKED, read through view `export_checked`.
 
-    A native CSV is first read by DuckDB's parallel parser as text cells; when the parser
-    refuses the file or its records are not one line each (so line numbers would be off), it
-    is read again by the careful path, which rejects single rows with exact lines.
+    A native CSV is read in one pass: DuckDB's parallel parser streams its cells into the
+    checks, and only the checked, typed rows are stored (numbered by row id, in file order).
+    When the parser refuses the file or its records are not one line each (so line numbers
+    would be off), it is read again by the careful path, which rejects single rows with exact
+    lines. Client ids that are emails or phones are hashed: a file that has one is checked
+    again with them hashed (the salt is only asked for then).
     """
     vendor = dict(vendor)
     later = vendor.pop("outcomes_later", False)
@@ -458,24 +473,59 @@ def _read_and_validate(
         raise _OutcomeReportLater
     if rows.outcome is not None:  # a no-show or cancellation report: it updates, never adds
         _match_outcomes(con, rows)
+        _number_checked(con, numbered=True)
         return rows
     longest = (vendor.get("limits") or Settings()).max_booking_hours
     if rows.plain_records is not None:
         try:
-            validate(
-                con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row, longest
-            )
-            count = con.execute("select count(*) from export_checked").fetchone()[0]
+            _check(con, rows, longest)
+            count = con.execute(f"select count(*) from {CHECKED}").fetchone()[0]
             if count == rows.plain_records:
+                if rows.hashed is not None and _has_contact_client_ids(con):
+                    rows.table, rows.params, rows.raw_row = rows.hashed()
+                    _check(con, rows, longest)
                 rows.rows_read = count
-                con.execute("drop table export_rows")  # export_checked holds all it needs now
+                con.execute("drop table if exists export_rows")
+                _number_checked(con, rows.numbered)
                 return rows
         except duckdb.Error:
             pass
         rows = read_export(path, con, "export_rows", location, fast=False, **vendor)
-    validate(con, rows.kind, rows.table, "export_checked", rows.params, rows.raw_row, longest)
+    _check(con, rows, longest)
     con.execute("drop table if exists export_rows")
+    _number_checked(con, rows.numbered)
     return rows
+
+
+def _check(con: duckdb.DuckDBPyConnection, rows: ExportRows, longest: int) -> None:
+    """Validate what the file's read gives into CHECKED; a streamed native read keeps every
+    row's client_id (the rejected rows' too), for `_has_contact_client_ids`."""
+    kept = ("client_id",) if rows.hashed is not None else ()
+    validate(
+        con,
+        rows.kind,
+        rows.table,
+        CHECKED,
+        rows.params,
+        rows.raw_row,
+        longest,
+        numbered=rows.numbered,
+        kept=kept,
+    )
+
+
+def _has_contact_client_ids(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any checked row's client_id (as written, trimmed) is an email or a phone."""
+    return con.execute(
+        f"select exists (select 1 from {CHECKED} where {pii.contact_shaped_sql('client_id')})"
+    ).fetchone()[0]
+
+
+def _number_checked(con: duckdb.DuckDBPyConnection, numbered: bool) -> None:
+    """View `export_checked` over CHECKED, with each row's line: a streamed read's rows are in
+    file order after the header, one line each (checked against plain_records)."""
+    line = "" if numbered else "rowid + 2 as line_number, "
+    con.execute(f"create or replace temp view export_checked as select {line}* from {CHECKED}")
 
 
 # What an outcome report's match fields compare: the report row's value, the stored booking's.
@@ -555,7 +605,7 @@ def _match_outcomes(con: duckdb.DuckDBPyConnection, rows: ExportRows) -> None:
     con.execute("create or replace temp macro quoted(x) as chr(39) || left(x, 60) || chr(39)")
     con.execute(
         f"""
-        create or replace temp table export_checked as
+        create or replace temp table {CHECKED} as
         with parsed as (
             select *,
                 try_strptime(start_at, {formats}) as start_value,
@@ -607,8 +657,8 @@ def _reject_other_locations(con: duckdb.DuckDBPyConnection, allowed: Iterable[st
     if allowed is None:
         return
     con.execute(
-        """
-        update export_checked
+        f"""
+        update {CHECKED}
         set reason = printf('location_id ''%s'' is not one of your locations', location_id)
         where reason is null and not list_contains(?, location_id)
         """,
@@ -642,8 +692,8 @@ def _reject_moved_bookings(con: duckdb.DuckDBPyConnection, kind: str) -> None:
         """
     )
     moved = con.execute(
-        """
-        update export_checked as new
+        f"""
+        update {CHECKED} as new
         set reason = printf(
             'booking %s belongs to location %s; a booking never moves location',
             new.booking_id, stored.location_id
@@ -749,25 +799,20 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
             con.execute(f"delete from {table} where rowid in (select row_id from replaced_rows)")
         con.execute("drop table replaced_rows")
     _record_changes(con, kind, new_rows)
-    # Keys repeated within the file are rare: find them (a hash aggregate) and drop all but
-    # their last line, rather than sorting every row in a window.
+    # A key repeated within the file keeps its last line only (`repeated_keys`, found once by
+    # _repeated_rows), rather than sorting every row in a window.
     later = " and ".join(f"new.{k} is not distinct from repeated.{k}" for k in key)
     con.execute(
         f"""
         insert into {table} ({columns}, load_id, line_number)
         select {", ".join(f"new.{c}" for c in typed_columns(kind))}, ?, new.line_number
         from {new_rows} as new
-        anti join (
-            select {key_list}, max(line_number) as last_line
-            from export_checked
-            where reason is null
-            group by all
-            having count(*) > 1
-        ) as repeated
+        anti join repeated_keys as repeated
             on {later} and new.line_number < repeated.last_line
         """,
         [load_id],
     )
+    con.execute("drop table repeated_keys")
 
 
 def _start_change_log(con: duckdb.DuckDBPyConnection) -> None:

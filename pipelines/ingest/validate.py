@@ -101,8 +101,6 @@ def capped_raw_sql(raw: str) -> str:
 
 def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
     """Temp macros and the status-word table the validation queries use."""
-    con.execute("create or replace temp table status_words (word varchar, canonical varchar)")
-    con.executemany("insert into status_words values (?, ?)", list(STATUS_WORDS.items()))
     dt_formats = "[" + ", ".join(f"'{f}'" for f in DATETIME_FORMATS) + "]"
     time_formats = "[" + ", ".join(f"'{f}'" for f in TIME_FORMATS) + "]"
     true_words = ", ".join(f"'{w}'" for w in TRUE_WORDS)
@@ -125,8 +123,22 @@ def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
         );
         create or replace temp macro parse_minutes(x) as try_cast(trim(x) as integer);
         create or replace temp macro quoted(x) as '''' || left(x, 60) || '''';
+        -- The canonical status of a word: looked up by the word lowercased first, which is
+        -- its key whenever it is one (a key is letters only), and only otherwise by its
+        -- letters, so the regular expression runs on unusual spellings alone. A CASE, not a
+        -- join: the rows stay in file order, which the fast read's line numbers rely on.
+        create or replace temp macro status_of_key(k) as {_status_case("k")};
+        create or replace temp macro canonical_status(x) as coalesce(
+            status_of_key(lower(x)), status_of_key(regexp_replace(lower(x), '[^a-z]', '', 'g'))
+        );
         """
     )
+
+
+def _status_case(key: str) -> str:
+    """SQL: the canonical status of a status key (STATUS_WORDS), NULL when unknown."""
+    whens = " ".join(f"when '{word}' then '{status}'" for word, status in STATUS_WORDS.items())
+    return f"case {key} {whens} end"
 
 
 # Every text cell a rule or typed column needs is parsed once, here: (name, expression).
@@ -369,6 +381,8 @@ def validate(
     params: dict[str, object] | None = None,
     raw_row: str = "raw_row",
     max_booking_hours: int | None = None,
+    numbered: bool = True,
+    kept: tuple[str, ...] = (),
 ) -> None:
     """Validate `source` (a temp table or a parenthesised SELECT of canonical text, taking the
     named `params`) into temp table `target`.
@@ -377,6 +391,10 @@ def validate(
     are valid, the others are rejected with that reason. `raw_row` is the SQL expression of a
     row's raw text over `source`; it is computed for rejected rows only. A booking longer than
     `max_booking_hours` is rejected (None: no limit).
+
+    Without `numbered`, `source` has no line_number and neither has `target`: its rows are in
+    `source`'s order (nothing here reorders them), so a caller numbers them by row id. The
+    typed columns named in `kept` are given for rejected rows too (else NULL there).
     """
     _install_helpers(con)
     rules = list(_RULES[kind])
@@ -400,31 +418,28 @@ def validate(
     derived = "".join(f", {expr} as {name}" for name, expr in _DERIVED.get(kind, []))
     reason = "case " + " ".join(f"when {cond} then {why}" for cond, why in rules) + " end"
     typed = ", ".join(
-        f"case when reason is null then {expr} end as {name}" for name, expr in _TYPED[kind]
+        f"{expr} as {name}"
+        if name in kept
+        else f"case when reason is null then {expr} end as {name}"
+        for name, expr in _TYPED[kind]
     )
-    if kind == "bookings":
-        status_join = (
-            "left join status_words as sw "
-            "on sw.word = regexp_replace(lower(incoming.status), '[^a-z]', '', 'g')"
-        )
-    else:
-        status_join = "cross join (select cast(null as varchar) as canonical) as sw"
+    status = "canonical_status(status)" if kind == "bookings" else "cast(null as varchar)"
     capped = capped_raw_sql(f"({raw_row})")
+    line = "line_number, " if numbered else ""
     # Layers: parse each cell once, derive from the parsed values, pick the first broken rule,
     # then type the valid rows.
     con.execute(
         f"""
         create or replace temp table {target} as
-        select line_number, case when reason is not null then {capped} end as raw_row, reason,
+        select {line}case when reason is not null then {capped} end as raw_row, reason,
             {typed}
         from (
             select *, {reason} as reason
             from (
                 select *{derived}
                 from (
-                    select incoming.*, sw.canonical as status_canonical{parsed}
-                    from {source} as incoming
-                    {status_join}
+                    select *, {status} as status_canonical{parsed}
+                    from {source}
                 )
             )
         )

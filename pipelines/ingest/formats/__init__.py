@@ -28,8 +28,8 @@ from pipelines.ingest.formats.mapped import (
 )
 from pipelines.ingest.formats.mapping import load_mapping
 from pipelines.ingest.formats.tabular import (
+    csv_cells,
     plain_record_count,
-    read_csv_cells,
     read_header,
     read_table,
 )
@@ -161,26 +161,31 @@ def _read_native(
             limits,
         )
     if fast:
-        # The fast path: DuckDB reads the cells in parallel; validation types them in one pass.
+        # The fast path: DuckDB's parser streams the cells in parallel straight into
+        # validation, which types and checks them in the same pass (no table of text cells).
+        # A malformed record fails that pass: the caller then takes the careful path, which
+        # says which row. The rows are numbered once checked (ExportRows.numbered).
         plain_records = plain_record_count(path, limits)  # refuses an overlong line first
-        try:
-            read_csv_cells(path, con, target, header, limits)
-        except duckdb.Error:
-            pass  # e.g. a row with the wrong number of fields: the careful path says which
-        else:
-            cells = f"(select rowid + 2 as line_number, * from {target})"
+        cells, params = csv_cells(path, header, limits)
+
+        def read(hashing: bool) -> tuple[str, dict[str, object], str]:
             # client_ids that are emails or phones are hashed; only then is the salt needed
-            hashing = native.has_contact_client_ids(con, target, header, kind)
-            params = {"location": location, **({"salt": salt()} if hashing else {})}
-            return ExportRows(
-                kind=kind.name,
-                format="native-csv",
-                table=native.canonical_select(cells, header, kind, True, hashing),
-                rows_read=None,
-                params=params,
-                plain_records=plain_records,
-                raw_row=native.raw_row_expression(header, kind, hashing),
-            )
+            given = {**params, "location": location, **({"salt": salt()} if hashing else {})}
+            select = native.canonical_select(cells, header, kind, True, hashing, numbered=False)
+            return select, given, native.raw_row_expression(header, kind, hashing)
+
+        table, given, raw_row = read(False)
+        return ExportRows(
+            kind=kind.name,
+            format="native-csv",
+            table=table,
+            rows_read=None,
+            params=given,
+            plain_records=plain_records,
+            raw_row=raw_row,
+            numbered=False,
+            hashed=(lambda: read(True)) if native.client_cell(header, kind) is not None else None,
+        )
     table = read_table(path, con, f"{target}_text", limits)
     hashing = native.has_contact_client_ids(con, table.name, table.header, kind)
     native.to_canonical(con, table, kind, target, location, salt() if hashing else None)

@@ -8,6 +8,7 @@ the adapters implement is in adapter.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,12 @@ class ExportRows:
     plain_records: int | None = None
     # The SQL of a row's raw text over `table` (computed for rejected rows only).
     raw_row: str = "raw_row"
+    # False: `table` has no line_number; its rows are in file order and the checked table
+    # numbers them by row id (a native CSV streamed straight from DuckDB's parser).
+    numbered: bool = True
+    # The same read with client_ids that are emails or phones hashed, as (table, params,
+    # raw_row): a streamed read finds out only once checked whether it needs the salt.
+    hashed: Callable[[], tuple[str, dict[str, object], str]] | None = None
     # An outcome report (a mapping's [outcome]): {"status": ..., "match": [...]}. Its rows
     # update the status of bookings already loaded (pipelines.ingest.load._match_outcomes).
     outcome: dict | None = None

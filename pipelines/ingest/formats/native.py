@@ -56,6 +56,7 @@ def canonical_select(
     kind: Kind,
     keep_cells: bool = False,
     hash_contacts: bool = False,
+    numbered: bool = True,
 ) -> str:
     """A SELECT of canonical text columns (plus line_number, raw_row) over `source`.
 
@@ -65,10 +66,10 @@ def canonical_select(
     validation builds the raw text (`raw_row_expression`) of rejected rows only. With
     `hash_contacts`, a client_id that is an email address or a phone number becomes its client
     key (pipelines.ingest.pii, salted with the parameter `$salt`), as a vendor export's client
-    would.
+    would. Without `numbered`, `source` has no line_number and the SELECT gives none.
     """
     positions = column_positions(header, kind)
-    selects = ["line_number"]
+    selects = ["line_number"] if numbered else []
     for column in kind.columns:
         if column in positions:
             expression = f"nullif(trim(c{positions[column]}), '')"

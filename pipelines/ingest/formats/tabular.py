@@ -256,20 +256,30 @@ def read_csv_cells(
     needs, and callers fall back to `read_table`'s careful reader when the count differs.
     (A row_number() window would number the rows too, but it runs on a single thread.)
     """
-    columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(len(header))) + "}"
     con.execute("set preserve_insertion_order = true")  # DuckDB's default; the rowids rely on it
-    con.execute(
-        f"""
-        create or replace temp table {name} as
+    cells, params = csv_cells(path, header, limits)
+    con.execute(f"create or replace temp table {name} as select * from {cells}", params)
+    return con.execute(f"select count(*) from {name}").fetchone()[0]
+
+
+def csv_cells(
+    path: Path, header: list[str], limits: Settings | None = None
+) -> tuple[str, dict[str, object]]:
+    """The records of a CSV after its header as a parenthesised SELECT of text cells (c0, c1,
+    ...) in file order, and the named parameters it takes ($path, $max_line). Reading it
+    raises duckdb.Error on a malformed record. It has no line numbers: a table created from it
+    (nothing reordering the rows, preserve_insertion_order on) numbers them `rowid + 2` when
+    every record is one line (`plain_record_count`)."""
+    columns = "{" + ", ".join(f"'c{i}': 'varchar'" for i in range(len(header))) + "}"
+    select = f"""(
         select * from read_csv(
             $path, header = false, skip = 1, all_varchar = true, auto_detect = false,
             delim = ',', quote = '"', escape = '"', strict_mode = true,
             columns = {columns}, max_line_size = $max_line
         )
-        """,
-        {"path": str(path), "max_line": limits_or_defaults(limits).max_line_kb * 1024},
-    )
-    return con.execute(f"select count(*) from {name}").fetchone()[0]
+    )"""
+    params = {"path": str(path), "max_line": limits_or_defaults(limits).max_line_kb * 1024}
+    return select, params
 
 
 def plain_record_count(path: Path, limits: Settings | None = None) -> int:
