@@ -1,7 +1,8 @@
 """Sidebar filters (dates and locations), kept in the URL so a link reproduces the view.
 
 URL parameters: ``locations`` (repeated), ``from`` and ``to`` (ISO dates) for the pages with a
-date range; ``location`` and ``day`` for the Day page.
+date range; ``location`` and ``day`` for the Day page. A page's other parameters (the tables
+shown, the Locations page's ranking) are left as they are.
 
 The URL (st.query_params) wins when a page is opened from a link; within a session the last
 choice is remembered across pages (navigation clears the URL); otherwise the defaults are the
@@ -85,6 +86,16 @@ def _saved() -> dict:
     return st.session_state.setdefault(_SAVED, {})
 
 
+def _write_url(values: dict[str, str | list[str]]) -> None:
+    """Write the filters' own URL parameters and leave the others (a page's own, such as the
+    Locations page's rank=, and the tables shown): an empty value drops its parameter."""
+    for name, value in values.items():
+        if value:
+            st.query_params[name] = value
+        elif name in st.query_params:
+            del st.query_params[name]
+
+
 def _context() -> tuple[dict[str, str], tuple[dt.date, dt.date], dt.date] | None:
     """Location names, the date bounds and the latest complete day; None for an empty warehouse."""
     frame = snapshot.locations()
@@ -153,9 +164,7 @@ def sidebar() -> Filters | None:
     saved["locations"] = picked
     saved["dates"] = (start, end)
     saved.setdefault("location", chosen[0])
-    st.query_params.from_dict(
-        {"locations": picked, "from": start.isoformat(), "to": end.isoformat()}
-    )
+    _write_url({"locations": picked, "from": start.isoformat(), "to": end.isoformat()})
     return Filters(chosen, start, end, {x: names[x] for x in chosen}, everywhere=not picked)
 
 
@@ -237,5 +246,5 @@ def day_and_location() -> Day | None:
 
     saved["location"] = location
     saved["day"] = day
-    st.query_params.from_dict({"location": location, "day": day.isoformat()})
+    _write_url({"location": location, "day": day.isoformat()})
     return Day(location, name, day, note)

@@ -179,7 +179,7 @@ def ask(
         if need.vendor == "mapped":
             st.markdown("**The first rows as they would load**")
             try:
-                tables.show_table(preview(need, answers), f"{key}-preview")
+                tables.show_table(preview(need, answers), f"{key}-preview", toggle=False)
             except AnswerError as error:
                 st.info(md_text(f"The preview appears once everything is answered. {error}"))
         clicked = st.button("Save and load", type="primary", key=f"{key}-save")

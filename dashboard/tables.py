@@ -1,4 +1,13 @@
-"""Show a table with its CSV download, and the empty state; shared by every page."""
+"""Show a table with its CSV download, and the empty state; shared by every page.
+
+A table sits behind a "Show table" toggle (hidden unless it is the page's answer): a table's
+grid is the costliest thing a page draws after Streamlit itself, and a collapsed expander still
+draws it. Its CSV download stays in view either way. Which tables are open is kept in the URL,
+so a link reproduces them: ``tables`` lists the shown ones that are hidden by default and
+``hidden`` the hidden ones that are shown by default (names comma-separated, each a table's
+file name), beside the filters' own parameters. Within a session the last choice is remembered
+across pages, as the filters are.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,9 @@ from dashboard.format import DASH, csv_bytes, label, people_table
 # grid's black text stays readable on.
 MARK = "#f8d7d5"
 NO_DATA = "No data for this selection. Widen the dates or pick more locations in the sidebar."
+SHOWN_PARAM = "tables"  # the URL parameter: tables shown that are hidden by default
+HIDDEN_PARAM = "hidden"  # tables hidden that are shown by default
+_SAVED = "saved_tables"
 
 
 def show_table(
@@ -27,6 +39,10 @@ def show_table(
     marked: pd.DataFrame | None = None,
     download: pd.DataFrame | None = None,
     columns: dict[str, dict] | None = None,
+    toggle: bool = True,
+    shown_by_default: bool = False,
+    name: str | None = None,
+    toggle_label: str = "Show table",
 ) -> None:
     """A table in people's terms with a CSV download of exactly what is shown. `blank` gives,
     per column, the words for an empty cell (why it is empty, e.g. "no shifts loaded"), which
@@ -36,14 +52,32 @@ def show_table(
     instead (e.g. every column of a table that shows a few), written the same way. `columns`
     gives column settings per column of `frame` for the grid, e.g. a shorter header ("label",
     whose full name becomes the header's tooltip; the CSV keeps it) or a "width" in pixels,
-    so a wide table fits the screen."""
+    so a wide table fits the screen.
+
+    The table sits behind a "Show table" toggle, hidden unless `shown_by_default` (a table a
+    manager acts on); `toggle=False` draws it with no toggle (a table that is the page itself).
+    `name` is the toggle's name in the URL, the file name unless that changes with the view (a
+    day, a location)."""
     shown, drawn, config = _in_words(frame, symbol, people, blank)
     for column, settings in (columns or {}).items():
-        name = label(column, symbol) if people else column
-        if name in drawn:
+        header = label(column, symbol) if people else column
+        if header in drawn:
             # a column config is a dict: keep its number format, add the settings
-            config[name] = {**config.get(name, {}), "help": name, **settings}
+            config[header] = {**config.get(header, {}), "help": header, **settings}
     written = shown if download is None else _in_words(download, symbol, people, blank)[0]
+    if not toggle:
+        _grid(drawn, marked, symbol, people, height, config)
+        _download(written, file_name)
+        return
+    # the toggle and the download on one line, the table under them when shown
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        on = _toggle(name or file_name, shown_by_default, toggle_label)
+        _download(written, file_name)
+    if on:
+        _grid(drawn, marked, symbol, people, height, config)
+
+
+def _grid(drawn, marked, symbol, people, height, config) -> None:
     data = drawn
     if marked is not None:
         names = {c: label(c, symbol) if people else c for c in marked.columns}
@@ -55,6 +89,9 @@ def show_table(
             axis=None,
         )
     st.dataframe(data, hide_index=True, width="stretch", height=height, column_config=config)
+
+
+def _download(written: pd.DataFrame, file_name: str) -> None:
     st.download_button(
         "Download CSV",
         # written when clicked, not on every run: a 3,000-row table took ~50 ms a run to write
@@ -67,6 +104,51 @@ def show_table(
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+def _url_names(param: str) -> list[str]:
+    return [n for value in st.query_params.get_all(param) for n in value.split(",") if n]
+
+
+def _set_url_names(param: str, names: list[str]) -> None:
+    """Write one of the tables' URL parameters, leaving every other parameter as it is."""
+    if names:
+        st.query_params[param] = ",".join(names)
+    elif param in st.query_params:
+        del st.query_params[param]
+
+
+def is_open(name: str, shown_by_default: bool = False) -> bool:
+    """Whether the table `name` is shown in this run, before its toggle is drawn (for a widget
+    that only matters while the table is shown, such as the Locations page's More columns).
+    Seeded from the URL, then this session's last choice, then the default."""
+    key = f"table-{name}"
+    if key not in st.session_state:
+        saved = st.session_state.get(_SAVED, {})
+        if name in _url_names(SHOWN_PARAM):
+            st.session_state[key] = True
+        elif name in _url_names(HIDDEN_PARAM):
+            st.session_state[key] = False
+        else:
+            st.session_state[key] = saved.get(name, shown_by_default)
+    return bool(st.session_state[key])
+
+
+def how_many(frame: pd.DataFrame, noun: str) -> str:
+    """'3 sessions.': said above a table that is hidden by default, so the count is in view."""
+    return f"{len(frame):,} {noun}{'' if len(frame) == 1 else 's'}."
+
+
+def _toggle(name: str, default: bool, label: str) -> bool:
+    """The table's toggle (seeded as is_open says), its state written back into the URL where
+    it differs from the default, and remembered for this session."""
+    is_open(name, default)
+    on = st.toggle(label, key=f"table-{name}")
+    st.session_state.setdefault(_SAVED, {})[name] = on
+    for param, listed in ((SHOWN_PARAM, on and not default), (HIDDEN_PARAM, default and not on)):
+        names = [n for n in _url_names(param) if n != name]
+        _set_url_names(param, names + [name] if listed else names)
+    return on
 
 
 def _in_words(

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import format as fmt
 from dashboard import navigation
 from pipelines.warehouse import store
+from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 PAGES = navigation.names()  # every page a signed-in viewer sees (Setup: owners only)
@@ -39,7 +40,8 @@ def open_page(page: str, query: dict[str, object] | None = None) -> AppTest:
         at.query_params[key] = value
     at.run()
     at.switch_page(f"dashboard/pages/{page}.py").run()
-    return at
+    # the tables these tests read sit behind their toggles
+    return show_every_table(at)
 
 
 def mart(db: Path, sql: str, *params: object) -> pd.DataFrame:

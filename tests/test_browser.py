@@ -95,7 +95,8 @@ def test_download_csv_writes_the_table_shown_when_clicked(browser_page, app_serv
     # The CSV is written on the click (a deferred download), so this is the only test that
     # sees the real bytes. The grid's aria-rowcount counts its header row, like the CSV's lines.
     page = browser_page
-    page.goto(f"{app_server[0]}/therapists")
+    # the table shown (its toggle's state in the URL), to count its rows against the CSV
+    page.goto(f"{app_server[0]}/therapists?tables=therapists")
     wait_until_idle(page)
     grid = page.locator("[data-testid='stDataFrame'] [role=grid]").first
     grid.wait_for(state="attached", timeout=30_000)

@@ -21,6 +21,7 @@ from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from pipelines.warehouse import store
 from tests.test_incremental import assert_equals_full_rebuild
+from tests.test_show_table import show_every_table
 from tests.test_vendor_mindbody import report, table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,6 +290,7 @@ def test_the_clients_page_shows_the_ref_and_says_which_systems_give_none(
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     at.switch_page("dashboard/pages/clients.py").run()
+    show_every_table(at)
     assert not at.exception
     [shown] = [d.value for d in at.dataframe if "Client ref" in d.value.columns]
     by_client = shown.set_index("Client")

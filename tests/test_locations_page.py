@@ -36,6 +36,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.tables import MARK
 from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.test_marts import Chain
+from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60
@@ -108,6 +109,7 @@ def open_locations(db: Path, monkeypatch: pytest.MonkeyPatch, **query: object) -
     for key, value in query.items():
         at.query_params[key] = value
     at.switch_page("dashboard/pages/locations.py").run()
+    show_every_table(at)
     assert not at.exception, at.exception
     assert not [e.value for e in at.error], [e.value for e in at.error]
     return at
@@ -212,7 +214,8 @@ def test_in_the_browser_the_table_fits_1280_px_and_the_csv_holds_every_column(
         chromium_page() as page,
         streamlit_app(tmp_path / "app.log", studio_env(warehouse), seconds=60) as app,
     ):
-        page.goto(f"{app.url}/locations?from=2024-06-01&to=2024-06-30")
+        # the table shown (tables=), to measure it
+        page.goto(f"{app.url}/locations?from=2024-06-01&to=2024-06-30&tables=locations")
         wait_until_idle(page)
         grid = page.locator("[data-testid='stDataFrame'] .dvn-scroller").first
         grid.wait_for(timeout=30_000)

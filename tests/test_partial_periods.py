@@ -22,6 +22,7 @@ from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
 from tests.test_partial_states import build as build_partial
+from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60
@@ -252,6 +253,8 @@ def walk(db: Path, monkeypatch, query: dict[str, str]) -> dict[str, list[str]]:
             at.query_params[key] = value
         at.run()
         at.switch_page(f"dashboard/pages/{page}.py").run()
+        # every table's cells too, each behind its toggle
+        show_every_table(at)
         assert not at.exception, (page, at.exception)
         assert not [e.value for e in at.error], (page, [e.value for e in at.error])
         bad = shows_empty_words(everything_on(at))

@@ -20,6 +20,7 @@ from dashboard.format import WORD_JOINER
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
+from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60
@@ -152,6 +153,7 @@ def open_page(db: Path, page: str, monkeypatch: pytest.MonkeyPatch, **query: str
         at.query_params[key] = value
     at.run()
     at.switch_page(f"dashboard/pages/{page}.py").run()
+    show_every_table(at)
     assert not at.exception, at.exception
     assert not [e.value for e in at.error], [e.value for e in at.error]
     return at

@@ -22,6 +22,7 @@ from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import BOOKING_HEADER, booking, write_csv
+from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -73,7 +74,8 @@ def open_page(page: str, query: dict[str, object] | None = None, user: str | Non
         at.query_params[key] = value
     at.run()
     at.switch_page(f"dashboard/pages/{page}.py").run()
-    return at
+    # every table too (behind its toggle): what a viewer could open
+    return show_every_table(at)
 
 
 def shown_text(at: AppTest) -> str:

@@ -27,6 +27,7 @@ from pipelines.ingest.load import is_demo
 from pipelines.settings import Settings
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
+from tests.test_show_table import show_every_table
 
 APP = ROOT / "streamlit_app.py"
 README = ROOT / "README.md"
@@ -51,6 +52,7 @@ def open_page(page: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     at.switch_page(f"dashboard/pages/{page}.py").run()
+    show_every_table(at)
     return at
 
 

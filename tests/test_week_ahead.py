@@ -21,6 +21,7 @@ from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.test_load import write_csv
 from tests.test_partial_states import column_values, shown
+from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 LOCATION, NAME = "L01", "Eastside Ashiatsu"
@@ -243,6 +244,8 @@ def open_week_ahead(db: Path, monkeypatch: pytest.MonkeyPatch, **query: str) -> 
         at.query_params[key] = value
     at.run()
     at.switch_page("dashboard/pages/week_ahead.py").run()
+    # the warnings and the day-by-day tables sit behind their toggles
+    show_every_table(at)
     assert not at.exception, at.exception
     assert not [e.value for e in at.error], [e.value for e in at.error]
     return at

@@ -100,6 +100,7 @@ with left:
     st.markdown("**Bar services in rooms without bars**")
     wrong_room = dq_findings(*where, kinds=("bar_service_in_non_bar_room",))
     if tables.has_rows(wrong_room, "None found."):
+        st.caption(tables.how_many(wrong_room, "booking"))
         tables.show_table(
             wrong_room.drop(columns=["kind"]), "bar-services-in-non-bar-rooms", symbol
         )
@@ -109,4 +110,5 @@ with right:
     # only a known "not trained" is a finding: unknown training is said, not counted
     gaps.show(missing, ("training",))
     if tables.has_rows(untrained, "None found."):
+        st.caption(tables.how_many(untrained, "session"))
         tables.show_table(untrained.drop(columns=["kind"]), "bar-sessions-by-untrained", symbol)

@@ -152,22 +152,13 @@ if summary.empty:
     # the comparison is hour by hour against open room time: nothing to compare without rooms
     gaps.note(missing, "rooms", tables.NO_DATA)
 else:
-    tables.show_table(
-        summary,
-        "extra-capacity-hours",
-        symbol,
-        blank={
-            "extra_bar_room_hours": "no room with bars",
-            "extra_bar_shift_hours": "no shifts loaded",
-        },
-    )
     slots = queries.bottlenecks(*where)
     names = list(slots["location_name"].unique())
     # a map per location reads for a handful; for more, the table below has every hour
     if len(names) > charts.BOTTLENECK_MAPS:
         st.caption(
             f"Pick up to {charts.BOTTLENECK_MAPS} locations in the sidebar to see a map for "
-            f"each; the table below lists every hour of all {len(names):,}."
+            f"each; the table by hour below lists every hour of all {len(names):,}."
         )
     else:
         for name in names:
@@ -175,10 +166,22 @@ else:
             st.altair_chart(
                 charts.bottleneck_map(slots[slots["location_name"] == name]), width="stretch"
             )
+    # the maps first, then the tables (each behind its toggle)
+    tables.show_table(
+        summary,
+        "extra-capacity-hours",
+        symbol,
+        toggle_label="Show extra hours by location",
+        blank={
+            "extra_bar_room_hours": "no room with bars",
+            "extra_bar_shift_hours": "no shifts loaded",
+        },
+    )
     tables.show_table(
         slots,
         "bottlenecks-by-hour",
         symbol,
+        toggle_label="Show table by hour",
         blank={
             "bar_room_utilization": "no bar room open",
             "therapist_utilization": "no one on shift",

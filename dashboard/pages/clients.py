@@ -1,4 +1,4 @@
-"""Clients & retention: cohorts, cohort activity, rebooking, first therapist/service, lists."""
+"""Clients & retention: cohort activity, cohorts, rebooking, first therapist/service, lists."""
 
 import datetime as dt
 
@@ -96,7 +96,6 @@ if starts:
         "clients start to count.",
     )
 
-st.subheader("Do new clients come back?")
 windows = queries.retention_windows()
 cohorts = queries.retention_cohorts(*where)
 early = (
@@ -105,13 +104,7 @@ early = (
     if len(history)
     else tables.NO_DATA
 )
-if tables.has_rows(cohorts, early):
-    st.caption(
-        "Each cell: share of a month's new clients who came back within N days, with how many "
-        "could have (clients whose N days have passed). **open** = too recent to tell yet."
-    )
-    tables.show_table(fmt.cohort_table(cohorts, windows), "retention-cohorts", people=False)
-
+# the chart first, then the table of the same months (behind its toggle)
 st.subheader("Cohort activity")
 activity = queries.cohort_activity(*where)
 if tables.has_rows(activity, early):
@@ -120,6 +113,15 @@ if tables.has_rows(activity, early):
         "Share of each first-visit month's clients who came back for a visit 1, 2, 3 … "
         "calendar months later."
     )
+
+
+st.subheader("Do new clients come back?")
+if tables.has_rows(cohorts, early):
+    st.caption(
+        "Each cell: share of a month's new clients who came back within N days, with how many "
+        "could have (clients whose N days have passed). **open** = too recent to tell yet."
+    )
+    tables.show_table(fmt.cohort_table(cohorts, windows), "retention-cohorts", people=False)
 
 st.subheader("Rebooking rate")
 rebooking = queries.rebooking_trend(picked.locations, picked.start, picked.end)

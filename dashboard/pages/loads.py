@@ -72,16 +72,16 @@ if viewer is not None and viewer.sees_every_location:
     st.subheader("Loads")
     runs = queries.load_runs()
     if tables.has_rows(runs, "Nothing loaded yet."):
-        tables.show_table(runs, "loads")
+        tables.show_table(runs, "loads", toggle=False)
 
     st.subheader("Rejected rows")
     reasons = queries.rejected_reasons()
     if tables.has_rows(reasons, "No rows were rejected."):
         left, right = st.columns([1, 2])
         with left:
-            tables.show_table(reasons, "rejected-reasons")
+            tables.show_table(reasons, "rejected-reasons", toggle=False)
         with right:
-            tables.show_table(queries.rejected_rows(), "rejected-rows")
+            tables.show_table(queries.rejected_rows(), "rejected-rows", toggle=False)
 else:
     st.caption(
         "The load history and rejected rows cover whole files, which can hold several "
@@ -99,9 +99,11 @@ else:
         tables.show_table(
             counts.assign(kind=counts["kind"].map(lambda k: queries.DQ_KIND_LABELS.get(k, k))),
             "data-quality-counts",
+            toggle=False,
         )
         findings = queries.dq_findings(everywhere, *bounds)
         tables.show_table(
             findings.assign(kind=findings["kind"].map(lambda k: queries.DQ_KIND_LABELS.get(k, k))),
             "data-quality-findings",
+            toggle=False,
         )

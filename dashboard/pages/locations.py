@@ -110,16 +110,19 @@ if metric.column == returned:
 st.subheader("Side by side")
 shown = side.default_columns(window)
 extra = side.more_columns(window)
-if "more_columns" not in st.session_state:
-    st.session_state.more_columns = [c for c in asked_more if c in extra]
-more = st.multiselect(
-    "More columns",
-    extra,
-    key="more_columns",
-    format_func=lambda column: fmt.label(column, symbol),
-    placeholder="Add columns (bookings, no-shows, revenue, …)",
-)
-st.query_params["more"] = more
+more = [c for c in asked_more if c in extra]
+# the extra columns are for the table: asked only while it is shown (?more= stays meanwhile)
+if tables.is_open("locations"):
+    if "more_columns" not in st.session_state:
+        st.session_state.more_columns = more
+    more = st.multiselect(
+        "More columns",
+        extra,
+        key="more_columns",
+        format_func=lambda column: fmt.label(column, symbol),
+        placeholder="Add columns (bookings, no-shows, revenue, …)",
+    )
+    st.query_params["more"] = more
 
 previous = side.side_by_side(picked.locations, *periods.previous)
 table["change_vs_previous"] = side.change_text(table, previous, metric, symbol)

@@ -52,7 +52,8 @@ rows = pd.DataFrame(
     ]
 )
 if tables.has_rows(rows, "The metric dictionary is empty."):
-    tables.show_table(rows, "metric-dictionary", people=False)
+    # the tables are the page: no toggle
+    tables.show_table(rows, "metric-dictionary", people=False, toggle=False)
 
 st.subheader("Settings in force")
 st.caption(
@@ -67,4 +68,5 @@ tables.show_table(
     pd.DataFrame({"Setting": list(values), "Value": list(values.values())}),
     "settings",
     people=False,
+    toggle=False,
 )

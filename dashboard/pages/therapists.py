@@ -128,6 +128,7 @@ st.caption(
 )
 flags = queries.therapist_flags(*where)
 if tables.has_rows(flags, "No one went over a limit in this selection."):
+    st.caption(tables.how_many(flags, "flag"))
     tables.show_table(flags, "therapist-flags", symbol)
 
 st.subheader("Rebalancing hints")
@@ -140,6 +141,7 @@ st.caption(
 )
 hints = queries.rebalancing_hints(*where)
 if tables.has_rows(hints, "Nothing to rebalance: no one went over a daily or weekly limit."):
+    st.caption(tables.how_many(hints, "session"))
     tables.show_table(
         hints[queries.HINT_COLUMNS],
         "rebalancing-hints",

@@ -1,5 +1,5 @@
-"""Day: one location's day: KPI tiles, the appointments (no-shows and late cancels on top), the
-room timeline and the next 14 days. The file keeps its name (and the default URL)."""
+"""Day: one location's day: KPI tiles, the room timeline, the appointments (no-shows and late
+cancels on top) and the next 14 days. The file keeps its name (and the default URL)."""
 
 import datetime as dt
 
@@ -93,6 +93,26 @@ else:
             icon=":material/info:",
         )
 
+# the room timeline (the page's main chart) before the list it draws
+st.subheader("Rooms through the day")
+bookings = queries.room_timeline(scope, choice.day)
+rooms = queries.rooms(scope)
+if tables.has_rows(bookings, f"No bookings at {place} on this day."):
+    room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
+    st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
+    if rooms.empty:
+        st.caption("Bookings are under **No room** until the rooms are known (see above).")
+    else:
+        roomless = (
+            " **No room**: bookings that found no free room that fits (more bookings than "
+            "rooms, or bar work with every bar room taken)."
+            if (bookings["room"] == "No room").any()
+            else ""
+        )
+        st.caption(
+            f"Rooms marked (bars) have ceiling bars. No-shows still held the room.{roomless}"
+        )
+
 st.subheader("Appointments")
 listed = queries.appointments(scope, choice.day)
 if tables.has_rows(listed, f"No appointments at {place} on this day."):
@@ -156,28 +176,12 @@ if tables.has_rows(listed, f"No appointments at {place} on this day."):
         f"appointments-{choice.location}-{choice.day}",
         symbol,
         people=False,
+        # the list a manager acts on (who to call): shown unless they hide it
+        shown_by_default=True,
+        name="appointments",
         marked=pd.DataFrame({"Status": act_on, "Time": act_on}),
         download=download,
     )
-
-st.subheader("Rooms through the day")
-bookings = queries.room_timeline(scope, choice.day)
-rooms = queries.rooms(scope)
-if tables.has_rows(bookings, f"No bookings at {place} on this day."):
-    room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
-    st.altair_chart(charts.room_timeline(bookings, room_list), width="stretch")
-    if rooms.empty:
-        st.caption("Bookings are under **No room** until the rooms are known (see above).")
-    else:
-        roomless = (
-            " **No room**: bookings that found no free room that fits (more bookings than "
-            "rooms, or bar work with every bar room taken)."
-            if (bookings["room"] == "No room").any()
-            else ""
-        )
-        st.caption(
-            f"Rooms marked (bars) have ceiling bars. No-shows still held the room.{roomless}"
-        )
 
 st.subheader("Next 14 days: booked share of room time")
 upcoming = queries.pacing(scope, choice.day)

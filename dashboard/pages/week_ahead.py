@@ -65,6 +65,8 @@ if tables.has_rows(hints, "No session needs to move: the warnings are back-to-ba
         hints[order],
         "next-7-days-hints",
         symbol,
+        # what the scheduler acts on: shown unless they hide it
+        shown_by_default=True,
         columns={"date": {"width": 95}, "time": {"width": 100}, "could_take_over": {"width": 330}},
     )
 
@@ -74,5 +76,9 @@ for day, of_day in sessions.groupby("date", sort=True):
     people = of_day["therapist"].nunique()
     with st.expander(f"{day:%a %d %b}: {people} {'therapist' if people == 1 else 'therapists'}"):
         tables.show_table(
-            of_day.drop(columns=["date", "location_name"]), f"next-7-days-{day}", symbol
+            of_day.drop(columns=["date", "location_name"]),
+            f"next-7-days-{day}",
+            symbol,
+            # the 7 days are 7 weekdays: a name that stays with the view in the URL
+            name=f"next-7-days-{day:%a}".lower(),
         )
