@@ -235,8 +235,20 @@ def rebalancing_hints(
                 b.start_at, b.end_at, b.minutes, b.uses_bars, b.room_id, b.service
             from fct_bookings as b
             where b.is_worked and list_contains(?, b.location_id)
-                and b.booking_date between date_trunc('week', ?::date)
-                    and date_trunc('week', ?::date) + interval 6 day
+                -- dates, not timestamps: a date column compared with a date skips row groups
+                and b.booking_date between date_trunc('week', ?::date)::date
+                    and (date_trunc('week', ?::date) + interval 6 day)::date
+        ),
+        -- held bookings that can overlap a session to move, or come within the turnover of
+        -- one: those ending after the first week's start and starting before the last session's
+        -- end, each less or plus the turnover, so DuckDB skips the row groups (stored in date
+        -- order) outside them
+        held as (
+            select location_id, room_id, therapist_id, source, booking_id, start_at, end_at
+            from fct_bookings
+            where is_held and list_contains(?, location_id)
+                and end_at > date_trunc('week', ?::date) - to_minutes(?)
+                and start_at < (select max(end_at) from worked) + to_minutes(?)
         ),
         -- the day's latest bar sessions beyond the limit
         bar_moves as (
@@ -304,6 +316,14 @@ def rebalancing_hints(
             where ?::date is null or booking_date >= ?::date
             group by all
         ),
+        -- the room days of the sessions to move (their weeks)
+        room_days as (
+            select location_id, room_id, "date", room_name, has_bars, opens_at, closes_at
+            from fct_room_days
+            where list_contains(?, location_id)
+                and "date" between date_trunc('week', ?::date)::date
+                    and (date_trunc('week', ?::date) + interval 6 day)::date
+        ),
         -- a bar session needs a bar room for its time: its own, else a free one
         rooms_free as (
             select
@@ -311,28 +331,36 @@ def rebalancing_hints(
                 not m.uses_bars
                 or coalesce(own.has_bars, false)
                 or exists (
-                    select 1 from fct_room_days as r
+                    select 1 from room_days as r
                     where r.location_id = m.location_id and r."date" = m.booking_date
                         and r.has_bars
                         and r.opens_at <= m.start_at::time and r.closes_at >= m.end_at::time
                         and not exists (
-                            select 1 from fct_bookings as b
+                            select 1 from held as b
                             where b.location_id = r.location_id and b.room_id = r.room_id
-                                and b.is_held and b.start_at < m.end_at
+                                and b.start_at < m.end_at
                                 and b.end_at > m.start_at
                                 and not (b.source = m.source and b.booking_id = m.booking_id)
                         )
                 ) as room_free
             from moves as m
-            left join fct_room_days as own
+            left join room_days as own
                 on own.location_id = m.location_id and own.room_id = m.room_id
                 and own."date" = m.booking_date
+        ),
+        -- shifts that can cover a session to move (it starts on their day or the next)
+        shifts as (
+            select location_id, therapist_id, "date", shift_start_at, shift_end_at
+            from stg_exports__therapist_shifts
+            where list_contains(?, location_id)
+                and "date" between (date_trunc('week', ?::date) - interval 1 day)::date
+                    and (date_trunc('week', ?::date) + interval 6 day)::date
         ),
         -- colleagues on shift for the session's whole time
         on_shift as (
             select distinct m.source, m.booking_id, s.therapist_id as helper_id
             from moves as m
-            join stg_exports__therapist_shifts as s
+            join shifts as s
                 on s.location_id = m.location_id and s.therapist_id <> m.therapist_id
                 and s."date" between m.booking_date - 1 and m.booking_date
                 and s.shift_start_at <= m.start_at and s.shift_end_at >= m.end_at
@@ -345,9 +373,8 @@ def rebalancing_hints(
                 t.bar_trained,
                 -- free: nothing of theirs during it, nor within the turnover around it
                 not exists (
-                    select 1 from fct_bookings as b
+                    select 1 from held as b
                     where b.location_id = m.location_id and b.therapist_id = c.helper_id
-                        and b.is_held
                         and b.start_at < m.end_at + to_minutes(limits.turnover_minutes)
                         and b.end_at > m.start_at - to_minutes(limits.turnover_minutes)
                 )
@@ -419,7 +446,7 @@ def rebalancing_hints(
         left join dim_therapists as t
             on t.location_id = m.location_id and t.therapist_id = m.therapist_id
         left join dim_locations as l on l.location_id = m.location_id
-        left join fct_room_days as rd
+        left join room_days as rd
             on rd.location_id = m.location_id and rd.room_id = m.room_id
             and rd."date" = m.booking_date
         order by m.booking_date desc, location_name, therapist, m.start_at
@@ -433,8 +460,18 @@ def rebalancing_hints(
         scope(locations),
         start,
         end,
+        scope(locations),
+        start,
+        settings.turnover_minutes,
+        settings.turnover_minutes,
         movable_from,
         movable_from,
+        scope(locations),
+        start,
+        end,
+        scope(locations),
+        start,
+        end,
     )
     frame = frame.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
