@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_marts import Chain
+from tests.test_marts import Chain, issues
 
 
 @pytest.fixture
@@ -57,3 +57,52 @@ def test_a_booking_without_length_takes_the_first_room_and_blocks_nothing(studio
     studio.build()
 
     assert rooms_of(studio) == {("native", "A"): "P1", ("native", "Z"): "P1", ("native", "C"): "B1"}
+
+
+def test_minutes_outside_shifts_over_one_several_and_no_shifts(studio: Chain) -> None:
+    studio.room("R1")
+    studio.room("R2")
+    studio.room("R3")
+    # T1: 09:00-13:00, 10:00-12:00 (inside the first) and 15:00-17:00; a booking
+    # 12:30-15:30 is in a shift 12:30-13:00 and 15:00-15:30: 60 of its 180 minutes
+    studio.shift("09:00", "13:00")
+    studio.shift("10:00", "12:00")
+    studio.shift("15:00", "17:00")
+    studio.booking("A", "12:30", "15:30", service="Swedish")
+    # T2: one shift 09:00-12:00; a booking 11:00-13:00 is half outside it
+    studio.shift("09:00", "12:00", therapist="T2")
+    studio.booking("B", "11:00", "13:00", room="R2", therapist="T2", service="Swedish")
+    # T3: no shift at all: the whole booking is outside
+    studio.booking("C", "10:00", "11:00", room="R3", therapist="T3", service="Swedish")
+    studio.build()
+
+    days = studio.rows(
+        "select therapist_id, scheduled_minutes, booked_minutes, outside_shift_minutes, shifts"
+        " from fct_therapist_days order by therapist_id"
+    )
+    # scheduled minutes add up every shift as written (240 + 120 + 120)
+    assert days == [
+        ("T1", 480, 180, 120, 3),
+        ("T2", 180, 120, 60, 1),
+        ("T3", 0, 60, 60, 0),
+    ]
+    details = sorted(detail for _, _, detail in issues(studio, "booking_outside_shift"))
+    assert details == [
+        "120 of 180 minutes of booking A fall outside the shifts of therapist T1",
+        "60 of 120 minutes of booking B fall outside the shifts of therapist T2",
+        "60 of 60 minutes of booking C fall outside the shifts of therapist T3",
+    ]
+
+
+def test_a_therapist_day_with_only_cancelled_bookings_has_a_row(studio: Chain) -> None:
+    studio.room("R1")
+    studio.booking("X", "10:00", "11:00", status="cancelled")
+    studio.shift("09:00", "12:00", therapist="T2", bar_trained=False)
+    studio.build()
+
+    days = studio.rows(
+        "select therapist_id, scheduled_minutes, booked_minutes, sessions, shifts, bar_trained"
+        " from fct_therapist_days order by therapist_id"
+    )
+    # T1 had only a cancelled booking: a row of zeros, bar training unknown (no shift)
+    assert days == [("T1", 0, 0, 0, 0, None), ("T2", 180, 0, 0, 1, False)]

@@ -10,7 +10,10 @@ create or replace temp view int_booking_pieces as
 
 with
 
-bookings as (
+-- read twice (bookings within one day, bookings past midnight) rather than
+-- materialized once with every column of fct_bookings: at 10M bookings that
+-- takes 3.8 s of CPU down to 2.3 s for each model that reads the pieces
+bookings as not materialized (
     select * from fct_bookings
     --incremental: semi join scope_input_days as scope
     --incremental:     on

@@ -31,88 +31,83 @@ settings as (
     select * from settings
 ),
 
-scheduled as (
+-- every row that makes a therapist-day, with what it adds: shifts their
+-- scheduled minutes, booking pieces their booked time (on the calendar day of
+-- each piece) and their work (on the booking_date, the first piece), a day with
+-- only cancelled bookings nothing. One aggregation then gives each
+-- therapist-day, instead of a union of three key sets joined to two aggregates.
+day_rows as (
     select
         location_id,
         therapist_id,
         date,
-        sum(
-            date_diff('minute', shift_start_at, shift_end_at) - break_minutes
-        ) as scheduled_minutes,
-        count(*) as shifts,
-        bool_or(bar_trained) as bar_trained,
+        date_diff('minute', shift_start_at, shift_end_at) - break_minutes
+            as scheduled_minutes,
+        true as is_shift,
+        bar_trained,
+        null::bigint as new_minutes,
+        null::bigint as new_outside_shift_minutes,
+        null::bigint as session_minutes,
+        null::boolean as is_session,
+        null::boolean as is_bar_session,
+        null::boolean as is_back_to_back,
     from shifts
-    group by location_id, therapist_id, date
-),
 
--- one pass over the pieces: a booking's work counts on its booking_date
--- (its first piece); booked time counts on the calendar day of each piece
-booked as (
+    union all
+
     select
         location_id,
         therapist_id,
         piece_date as date,
-        sum(new_minutes) as booked_minutes,
-        sum(new_outside_shift_minutes) as outside_shift_minutes,
-        count(*) filter (where is_worked and piece_date = booking_date)
-            as sessions,
-        coalesce(
-            sum(date_diff('minute', start_at, end_at)) filter (
-                where is_worked and piece_date = booking_date
-            ),
-            0
-        ) as hands_on_minutes,
-        count(*) filter (
-            where is_worked and uses_bars and piece_date = booking_date
-        ) as bar_sessions,
-        count(*) filter (where is_back_to_back) as back_to_back_pairs,
+        null as scheduled_minutes,
+        false as is_shift,
+        null as bar_trained,
+        new_minutes,
+        new_outside_shift_minutes,
+        date_diff('minute', start_at, end_at) as session_minutes,
+        is_worked and piece_date = booking_date as is_session,
+        is_worked and uses_bars and piece_date = booking_date
+            as is_bar_session,
+        is_back_to_back,
     from segments
-    group by location_id, therapist_id, piece_date
-),
 
--- days with only cancelled bookings still get a row
-booking_days as (
-    select distinct
+    -- days with only cancelled bookings still get a row
+    union all
+
+    select
         location_id,
         therapist_id,
         booking_date as date,
+        null as scheduled_minutes,
+        false as is_shift,
+        null as bar_trained,
+        null as new_minutes,
+        null as new_outside_shift_minutes,
+        null as session_minutes,
+        null as is_session,
+        null as is_bar_session,
+        null as is_back_to_back,
     from bookings
     where not is_held
 ),
 
-therapist_days as (
-    select location_id, therapist_id, date from scheduled
-    union
-    select location_id, therapist_id, date from booked
-    union
-    select location_id, therapist_id, date from booking_days
-),
-
 joined as (
     select
-        therapist_days.location_id,
-        therapist_days.therapist_id,
-        therapist_days.date,
-        coalesce(scheduled.scheduled_minutes, 0) as scheduled_minutes,
-        coalesce(booked.booked_minutes, 0) as booked_minutes,
-        coalesce(booked.outside_shift_minutes, 0) as outside_shift_minutes,
-        coalesce(booked.sessions, 0) as sessions,
-        coalesce(booked.hands_on_minutes, 0) as hands_on_minutes,
-        coalesce(booked.bar_sessions, 0) as bar_sessions,
-        coalesce(booked.back_to_back_pairs, 0) as back_to_back_pairs,
-        coalesce(scheduled.shifts, 0) as shifts,
-        scheduled.bar_trained,
-    from therapist_days
-    left join scheduled
-        on
-            therapist_days.location_id = scheduled.location_id
-            and therapist_days.therapist_id = scheduled.therapist_id
-            and therapist_days.date = scheduled.date
-    left join booked
-        on
-            therapist_days.location_id = booked.location_id
-            and therapist_days.therapist_id = booked.therapist_id
-            and therapist_days.date = booked.date
+        location_id,
+        therapist_id,
+        date,
+        coalesce(sum(scheduled_minutes), 0) as scheduled_minutes,
+        coalesce(sum(new_minutes), 0) as booked_minutes,
+        coalesce(sum(new_outside_shift_minutes), 0) as outside_shift_minutes,
+        count(*) filter (where is_session) as sessions,
+        coalesce(sum(session_minutes) filter (where is_session), 0)
+            as hands_on_minutes,
+        count(*) filter (where is_bar_session) as bar_sessions,
+        count(*) filter (where is_back_to_back) as back_to_back_pairs,
+        count(*) filter (where is_shift) as shifts,
+        bool_or(bar_trained) as bar_trained,
+    from day_rows
+    group by location_id, therapist_id, date
 ),
 
 final as (
