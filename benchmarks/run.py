@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from dashboard import navigation  # noqa: E402
 from tests.browser import (  # noqa: E402
     CHROMIUM,
-    CHROMIUM_ARGS,
     VIEWPORT,
+    async_chromium,
     chromium,
     streamlit_app,
 )
@@ -475,8 +475,6 @@ async def _walk_concurrently(
 ) -> tuple[list[tuple[str, float]], int, float, float]:
     """Every viewer walks every page at once; (page, seconds) per drawn page, failures, the
     walk's wall time and the browser's CPU seconds during it."""
-    from playwright.async_api import async_playwright
-
     visits: list[tuple[str, float]] = []
     failures = 0
 
@@ -503,31 +501,23 @@ async def _walk_concurrently(
                 print(f"  viewer {index} {name}: {str(error).splitlines()[0]}", flush=True)
         await tab.close()
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            contexts = [await browser.new_context(viewport=VIEWPORT) for _ in scopes]
-            for context, scope in zip(
-                contexts, scopes, strict=True
-            ):  # yesterday's visit: the cache
-                tab = await context.new_page()
-                await open_page(tab, *pages[0][::2], scope)
-                await tab.close()
-            browser_pids = _chromium_pids()
-            cpu_before = sum(_cpu_seconds(pid) for pid in browser_pids)
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(
-                    walk(context, i, scope)
-                    for i, (context, scope) in enumerate(zip(contexts, scopes, strict=True))
-                )
+    async with async_chromium() as browser:
+        contexts = [await browser.new_context(viewport=VIEWPORT) for _ in scopes]
+        for context, scope in zip(contexts, scopes, strict=True):  # yesterday's visit: the cache
+            tab = await context.new_page()
+            await open_page(tab, *pages[0][::2], scope)
+            await tab.close()
+        browser_pids = _chromium_pids()
+        cpu_before = sum(_cpu_seconds(pid) for pid in browser_pids)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                walk(context, i, scope)
+                for i, (context, scope) in enumerate(zip(contexts, scopes, strict=True))
             )
-            wall = time.perf_counter() - started
-            browser_cpu = sum(_cpu_seconds(pid) for pid in _chromium_pids()) - cpu_before
-        finally:
-            await browser.close()
+        )
+        wall = time.perf_counter() - started
+        browser_cpu = sum(_cpu_seconds(pid) for pid in _chromium_pids()) - cpu_before
     return visits, failures, wall, browser_cpu
 
 

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -145,6 +145,22 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+@asynccontextmanager
+async def async_chromium() -> AsyncIterator:
+    """The same Chromium through Playwright's asyncio API (many viewers at once in one event
+    loop: the benchmark's concurrent sessions); closed on leaving."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 @contextmanager
