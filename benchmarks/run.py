@@ -316,7 +316,8 @@ def measure_queries(db: Path, repeats: int) -> dict[str, object]:
     original = snapshot._frame
 
     def capture(snap, sql, params):
-        captured.append((sql, params))
+        # a page may pass a list (e.g. the Clients page's windows): kept hashable, to dedupe
+        captured.append((sql, tuple(tuple(p) if isinstance(p, list) else p for p in params)))
         return original(snap, sql, params)
 
     from pipelines.warehouse.snapshot import SnapshotReader
