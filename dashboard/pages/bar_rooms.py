@@ -17,7 +17,10 @@ if picked is None:
 symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 
-totals = kpis.kpi_totals(*where)
+# the chosen dates against the days just before and the same dates a year earlier: one query
+# serves the tiles and, for the chosen dates, the check below
+periods = kpis.comparison_periods(picked.start, picked.end)
+totals = kpis.kpi_totals_over(picked.locations, periods)["now"]
 bar_rooms = room_use(*where, bar_rooms_only=True)
 full = queries.bar_rooms_full(*where)
 missing = data_gaps(*where)
@@ -32,9 +35,10 @@ gaps.show(missing, ("rooms", "bar_rooms", "inferred"))
 targets = kpis.targets(picked.locations)
 
 
-def _totals(start, end) -> dict | None:
-    found = kpis.kpi_totals(picked.locations, start, end)
-    return None if found is None else found | queries.bar_room_totals(picked.locations, start, end)
+def _totals(periods: kpis.Periods) -> dict[str, dict | None]:
+    found = kpis.kpi_totals_over(picked.locations, periods)
+    bars = queries.bar_room_totals_over(picked.locations, periods)
+    return {name: None if found[name] is None else found[name] | bars[name] for name in found}
 
 
 # the chosen dates against the days just before and the same dates a year earlier
@@ -61,7 +65,7 @@ tiles.show(
             help="Bar-room hours booked for treatments that do not need bars.",
         ),
     ],
-    kpis.over_periods(_totals, kpis.comparison_periods(picked.start, picked.end)),
+    _totals(periods),
     picked.start,
     picked.end,
     symbol,

@@ -39,7 +39,7 @@ tiles.show(
             help="Treatment-room hours held by bookings (no-shows included).",
         ),
     ],
-    kpis.over_periods(lambda start, end: kpis.kpi_totals(picked.locations, start, end), periods),
+    kpis.kpi_totals_over(picked.locations, periods),
     picked.start,
     picked.end,
     symbol,

@@ -27,13 +27,19 @@ _starts = snapshot.history_start(picked.locations)
 _counted_from = _starts["new_clients_from"].min() if len(_starts) == len(picked.locations) else None
 
 
-def _client_totals(start: dt.date, end: dt.date) -> dict | None:
-    found = kpis.kpi_totals(picked.locations, start, end)
-    if found is None:
-        return None
-    if _counted_from is not None and end < pd.Timestamp(_counted_from).date():
-        found["new_clients"] = None
-    return found | kpis.returns_total(picked.locations, start, end)
+def _client_totals(periods: kpis.Periods) -> dict[str, dict | None]:
+    found = kpis.kpi_totals_over(picked.locations, periods)
+    returned = kpis.returns_total_over(picked.locations, periods)
+    out: dict[str, dict | None] = {}
+    for name, figures in found.items():
+        if figures is None:
+            out[name] = None
+            continue
+        end = getattr(periods, name)[1]
+        if _counted_from is not None and end < pd.Timestamp(_counted_from).date():
+            figures["new_clients"] = None
+        out[name] = figures | returned[name]
+    return out
 
 
 tiles.show(
@@ -50,7 +56,7 @@ tiles.show(
         )
         for days in settings.retention_windows_days
     ],
-    kpis.over_periods(_client_totals, kpis.comparison_periods(picked.start, picked.end)),
+    _client_totals(kpis.comparison_periods(picked.start, picked.end)),
     picked.start,
     picked.end,
     symbol,

@@ -21,7 +21,10 @@ if picked is None:
 symbol = snapshot.settings_in_force().currency_symbol
 where = (picked.locations, picked.start, picked.end)
 
-table = side.side_by_side(*where)
+# the tiles' periods: the table's figures come from the same queries as the tiles'
+periods = kpis.comparison_periods(picked.start, picked.end)
+by_period = side.side_by_side_over(picked.locations, periods)
+table = by_period["now"]
 if not tables.has_rows(table):
     st.stop()
 # an empty cell below is missing data, said here location by location
@@ -30,9 +33,8 @@ gaps.show(missing, ("rooms", "bar_rooms", "inferred", "shifts", "prices", "creat
 
 window = side.return_window()
 returned = f"return_{window}"
-periods = kpis.comparison_periods(picked.start, picked.end)
 targets = kpis.targets(picked.locations)
-period_totals = kpis.over_periods(lambda s, e: side.totals(picked.locations, s, e), periods)
+period_totals = side.totals_over(picked.locations, periods)
 tiles.show(
     [
         tiles.Tile("Room utilization", "room_utilization", help=fmt.meaning("room_utilization")),
@@ -124,7 +126,7 @@ if tables.is_open("locations"):
     )
     st.query_params["more"] = more
 
-previous = side.side_by_side(picked.locations, *periods.previous)
+previous = by_period["previous"]
 table["change_vs_previous"] = side.change_text(table, previous, metric, symbol)
 # rows in the ranking's order (no figure last), "All locations" at the bottom
 table = table.sort_values(

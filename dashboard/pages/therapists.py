@@ -53,10 +53,7 @@ tiles.show(
             f"{settings.turnover_minutes} minutes later (no time to turn the room over).",
         ),
     ],
-    kpis.over_periods(
-        lambda start, end: kpis.therapist_totals(picked.locations, start, end),
-        kpis.comparison_periods(picked.start, picked.end),
-    ),
+    kpis.therapist_totals_over(picked.locations, kpis.comparison_periods(picked.start, picked.end)),
     picked.start,
     picked.end,
     symbol,

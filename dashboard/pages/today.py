@@ -29,10 +29,17 @@ by_clock = {dt.date.today(): "Today", dt.date.today() - dt.timedelta(days=1): "Y
 # kept short enough for one line at 1280 px; the full date is in the caption below
 st.title(f"{place} · {by_clock.get(choice.day, f'{choice.day:%a %d %b %Y}')}")
 
-now = kpis.kpi_totals(scope, choice.day, choice.day)
-before = kpis.kpi_totals(scope, week_before, week_before)
-# None where the data does not reach back a year: the tiles then leave it out
-year_ago = kpis.kpi_totals(scope, year_before, year_before)
+# the three days in one query; None where the data does not reach back a year: the tiles then
+# leave it out
+_days = kpis.kpi_totals_over(
+    scope,
+    {
+        "now": (choice.day, choice.day),
+        "before": (week_before, week_before),
+        "year_ago": (year_before, year_before),
+    },
+)
+now, before, year_ago = _days["now"], _days["before"], _days["year_ago"]
 # one line at 1280 px: the year-earlier figures are in each tile's help
 # one caption line: the day, what the arrows compare with, and where the location's data ends
 # when that moved the day (the note)

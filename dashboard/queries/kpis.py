@@ -4,7 +4,7 @@ the periods KPI tiles compare with, targets from the settings, and the return of
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,23 +19,67 @@ from dashboard.queries.snapshot import (
 )
 from pipelines.settings import TARGET_METRICS
 
+# A page's tiles compare periods (the chosen dates, the days just before, a year earlier): one
+# query serves them all. `periods` is a small table of named spans, each row of a table joins
+# every span it falls in (spans may overlap: a half-year before the last one does), and the date
+# filter names each span in constants, so DuckDB still skips the row groups outside them.
+PERIODS_CTE = """
+periods as (
+    select
+        unnest(?::varchar[]) as period,
+        unnest(?::date[]) as period_start,
+        unnest(?::date[]) as period_end
+)
+"""
+
+Span = tuple[dt.date, dt.date]
+
+
+def in_spans(column: str, count: int) -> str:
+    """`column` inside any of `count` spans, each a pair of bound dates (see span_params)."""
+    return "(" + " or ".join([f"{column} between ? and ?"] * count) + ")"
+
+
+def span_params(spans: dict[str, Span]) -> list[object]:
+    return [bound for span in spans.values() for bound in span]
+
+
+def periods_params(spans: dict[str, Span]) -> list[object]:
+    return [tuple(spans), tuple(s for s, _ in spans.values()), tuple(e for _, e in spans.values())]
+
+
 # Ratios of sums over fct_location_days (metric dictionary), once for every location and once for
-# all of them together (grouping sets), so the "All locations" row uses identical definitions.
-# Rebooking needs its denominator (completed visits whose is_rebooked is known), which the
-# location-day mart does not carry, so it is counted from fct_bookings with the same scope.
+# all of them together (grouping sets), so the "All locations" row uses identical definitions;
+# per period of `periods`. Rebooking needs its denominator (completed visits whose is_rebooked is
+# known), which the location-day mart does not carry, so it is counted from fct_bookings with the
+# same scope, in the same pass that finds which locations give prices.
 _KPI_SQL = """
-with priced as (
-    -- locations whose exports give prices: revenue and RevPATH are empty (not $0) without
-    -- them, and the "All locations" RevPATH divides by the open hours of these only
-    select location_id, count(price) > 0 as has_prices
-    from fct_bookings
-    where list_contains(?, location_id)
-        and booking_date between ? and ?
-        and status = 'completed'
-    group by location_id
+with {periods},
+booked as (
+    -- has_prices: locations whose exports give prices: revenue and RevPATH are empty (not $0)
+    -- without them, and the "All locations" RevPATH divides by the open hours of these only
+    select
+        p.period,
+        b.location_id,
+        count(b.price) > 0 as has_prices,
+        count(*) filter (where b.is_rebooked) as rebooked_visits,
+        count(b.is_rebooked) as rebook_known_visits
+    from fct_bookings as b
+    join periods as p on b.booking_date between p.period_start and p.period_end
+    where list_contains(?, b.location_id)
+        and {bookings_in_spans}
+        and b.status = 'completed'
+    group by p.period, b.location_id
+),
+days as (
+    select p.period, d.*
+    from fct_location_days as d
+    join periods as p on d."date" between p.period_start and p.period_end
+    where list_contains(?, d.location_id) and {days_in_spans}
 ),
 day_totals as (
     select
+        period,
         location_id,
         grouping(location_id) = 1 as is_total,
         coalesce(bool_or(p.has_prices), false) as has_prices,
@@ -55,24 +99,22 @@ day_totals as (
         sum(late_cancellations) as late_cancellations,
         sum(revenue)::double as revenue,
         sum(new_clients) as new_clients
-    from fct_location_days
-    left join priced as p using (location_id)
-    where list_contains(?, location_id) and "date" between ? and ?
-    group by grouping sets ((location_id), ())
+    from days
+    left join booked as p using (period, location_id)
+    group by grouping sets ((period, location_id), (period))
 ),
 rebooking as (
     select
+        period,
         location_id,
         grouping(location_id) = 1 as is_total,
-        count(*) filter (where is_rebooked) as rebooked_visits,
-        count(is_rebooked) as rebook_known_visits
-    from fct_bookings
-    where list_contains(?, location_id)
-        and booking_date between ? and ?
-        and status = 'completed'
-    group by grouping sets ((location_id), ())
+        sum(rebooked_visits)::bigint as rebooked_visits,
+        sum(rebook_known_visits)::bigint as rebook_known_visits
+    from booked
+    group by grouping sets ((period, location_id), (period))
 )
 select
+    d.period,
     d.location_id,
     d.is_total,
     case when d.is_total then 'All locations'
@@ -98,32 +140,84 @@ select
     d.occupied_minutes / 60.0 as occupied_hours
 from day_totals as d
 left join rebooking as r
-    on d.is_total = r.is_total and d.location_id is not distinct from r.location_id
+    on d.period = r.period
+    and d.is_total = r.is_total
+    and d.location_id is not distinct from r.location_id
 left join dim_locations as l on l.location_id = d.location_id
-order by d.is_total, location_name
+order by d.period, d.is_total, location_name
 """
 
 
-def _kpis(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
+def _kpis(locations: Locations, spans: dict[str, Span]) -> pd.DataFrame:
+    """The KPI rows (per location and "All locations") of every span, with a `period` column."""
     chosen = scope(locations)
-    return query(_KPI_SQL, chosen, start, end, chosen, start, end, chosen, start, end)
+    sql = _KPI_SQL.format(
+        periods=PERIODS_CTE,
+        bookings_in_spans=in_spans("b.booking_date", len(spans)),
+        days_in_spans=in_spans('d."date"', len(spans)),
+    )
+    return query(
+        sql,
+        *periods_params(spans),
+        chosen,
+        *span_params(spans),
+        chosen,
+        *span_params(spans),
+    )
+
+
+def _total_of(frame: pd.DataFrame, period: str) -> dict[str, object] | None:
+    total = frame[(frame["period"] == period) & frame["is_total"]]
+    if total.empty or not total.iloc[0]["days"]:
+        return None
+    return total.drop(columns="period").iloc[0].to_dict()
 
 
 def kpi_totals(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object] | None:
     """KPIs over all the given locations and days together; None when there is no data."""
-    frame = _kpis(locations, start, end)
-    total = frame[frame["is_total"]]
-    if total.empty or not total.iloc[0]["days"]:
-        return None
-    return total.iloc[0].to_dict()
+    return kpi_totals_over(locations, {"now": (start, end)})["now"]
+
+
+def kpi_totals_over(
+    locations: Locations, periods: Periods | Mapping[str, Span | None]
+) -> dict[str, dict[str, object] | None]:
+    """kpi_totals for each period (e.g. comparison_periods, or any named spans), in one query:
+    None for a period that is None or has no data."""
+    spans = named_spans(periods)
+    given = {n: s for n, s in spans.items() if s is not None}
+    if not given:
+        return dict.fromkeys(spans)
+    frame = _kpis(locations, given)
+    return {name: None if span is None else _total_of(frame, name) for name, span in spans.items()}
 
 
 def kpis_by_location(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
     """One KPI row per location plus an "All locations" row (ratios of sums, same definitions)."""
-    frame = _kpis(locations, start, end)
-    if frame[~frame["is_total"]].empty:
-        return frame.iloc[0:0]
-    return frame.reset_index(drop=True)
+    return kpis_by_location_over(locations, {"now": (start, end)})["now"]
+
+
+def kpis_by_location_over(
+    locations: Locations, periods: Periods | Mapping[str, Span | None]
+) -> dict[str, pd.DataFrame | None]:
+    """kpis_by_location for each period (None for a period that is None), from the same query
+    as kpi_totals_over (a page asking both runs it once: results are cached)."""
+    spans = named_spans(periods)
+    given = {n: s for n, s in spans.items() if s is not None}
+    if not given:
+        return dict.fromkeys(spans)
+    every = _kpis(locations, given)
+    out: dict[str, pd.DataFrame | None] = {}
+    for name, span in spans.items():
+        if span is None:
+            out[name] = None
+            continue
+        frame = every[every["period"] == name].drop(columns="period")
+        if frame[~frame["is_total"]].empty:
+            # no rows at all come back as object columns: names stay text, as with rows
+            out[name] = frame.iloc[0:0].astype({"location_name": "str"}).reset_index(drop=True)
+        else:
+            out[name] = frame.reset_index(drop=True)
+    return out
 
 
 # --- Comparisons: the same KPI over the chosen dates, the days just before, a year earlier ---
@@ -189,6 +283,13 @@ def over_periods(
     return out
 
 
+def named_spans(periods: Periods | Mapping[str, Span | None]) -> dict[str, Span | None]:
+    """The spans by name: a Periods' now, previous and year_ago, or the mapping as given."""
+    if isinstance(periods, Periods):
+        return {name: getattr(periods, name) for name in PERIOD_NAMES}
+    return dict(periods)
+
+
 def targets(locations: Locations) -> pd.DataFrame:
     """One row per location the viewer may see of `locations`: location_id and the targets of
     TARGET_METRICS as fractions 0-1 (NaN where none is set), from the settings file: [targets]
@@ -212,11 +313,14 @@ def targets(locations: Locations) -> pd.DataFrame:
 # Return of new clients whose N-day window closed (first visit + N days) inside the dates and by
 # the day the data is complete through; a return is the next completed visit on a later date
 # within N days, at any location (dim_clients.second_visit_date, as rpt_retention counts it).
-# Per first-visit location and for all of them together (ratios of sums).
+# Per first-visit location and for all of them together (ratios of sums), per period: one pass
+# over the clients serves every window and period.
 _RETURNS_SQL = """
-with windows as (select unnest(?::integer[]) as days),
+with {periods},
+windows as (select unnest(?::integer[]) as days),
 closed as (
     select
+        p.period,
         c.first_location_id as location_id,
         grouping(c.first_location_id) = 1 as is_total,
         w.days,
@@ -225,14 +329,15 @@ closed as (
     from dim_clients as c
     cross join windows as w
     cross join rpt_as_of as a
+    join periods as p
+        on c.first_visit_date + w.days between p.period_start and least(p.period_end, a.as_of_date)
     where list_contains(?, c.first_location_id)
         and c.is_new_client
-        and c.first_visit_date + w.days between ? and least(?::date, a.as_of_date)
-    group by grouping sets ((c.first_location_id, w.days), (w.days))
+    group by grouping sets ((p.period, c.first_location_id, w.days), (p.period, w.days))
 )
-select location_id, is_total, days, eligible, returned
+select period, location_id, is_total, days, eligible, returned
 from closed
-order by is_total, location_id, days
+order by period, is_total, location_id, days
 """
 
 
@@ -241,37 +346,63 @@ def returns(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
     whose window closed between start and end: one row per first-visit location plus an "All
     locations" row (is_total), with eligible_N, returned_N and return_N (a fraction, NaN when no
     client's window closed then) per window N."""
+    return returns_over(locations, {"now": (start, end)})["now"]
+
+
+def returns_over(
+    locations: Locations, periods: Periods | Mapping[str, Span | None]
+) -> dict[str, pd.DataFrame | None]:
+    """`returns` for each period (None for a period that is None), in one query."""
     windows = list(settings_in_force().retention_windows_days)
     chosen = scope(locations)
+    spans = named_spans(periods)
+    given = {n: s for n, s in spans.items() if s is not None}
+    if not given:
+        return dict.fromkeys(spans)
     columns = ["location_id", "is_total"] + [
         f"{part}_{days}" for days in windows for part in ("eligible", "returned", "return")
     ]
-    sql = _RETURNS_SQL
+    sql = _RETURNS_SQL.format(periods=PERIODS_CTE)
     if not has_column("dim_clients", "is_new_client"):
         sql = sql.replace("and c.is_new_client", "")  # a warehouse built before history start
-    long = query(sql, windows, chosen, start, end)
+    long = query(sql, *periods_params(given), windows, chosen)
     keys = [(location, False) for location in chosen] + [(None, True)]
-    out = pd.DataFrame(
-        [{"location_id": location, "is_total": total} for location, total in keys],
-        columns=columns,
-    )
-    for days in windows:
-        out[f"eligible_{days}"] = 0
-        out[f"returned_{days}"] = 0
-        out[f"return_{days}"] = float("nan")
-    for row in long.itertuples(index=False):
-        match = out["is_total"] if row.is_total else out["location_id"] == row.location_id
-        out.loc[match, f"eligible_{row.days}"] = int(row.eligible)
-        out.loc[match, f"returned_{row.days}"] = int(row.returned)
-        if row.eligible:
-            out.loc[match, f"return_{row.days}"] = row.returned / row.eligible
+    out: dict[str, pd.DataFrame | None] = {}
+    for name, span in spans.items():
+        if span is None:
+            out[name] = None
+            continue
+        frame = pd.DataFrame(
+            [{"location_id": location, "is_total": total} for location, total in keys],
+            columns=columns,
+        )
+        for days in windows:
+            frame[f"eligible_{days}"] = 0
+            frame[f"returned_{days}"] = 0
+            frame[f"return_{days}"] = float("nan")
+        for row in long[long["period"] == name].itertuples(index=False):
+            match = frame["is_total"] if row.is_total else frame["location_id"] == row.location_id
+            frame.loc[match, f"eligible_{row.days}"] = int(row.eligible)
+            frame.loc[match, f"returned_{row.days}"] = int(row.returned)
+            if row.eligible:
+                frame.loc[match, f"return_{row.days}"] = row.returned / row.eligible
+        out[name] = frame
     return out
 
 
 def returns_total(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object]:
     """The "All locations" row of `returns`, as a dict (return_30, eligible_30, ...)."""
-    frame = returns(locations, start, end)
-    return frame[frame["is_total"]].iloc[0].to_dict()
+    return returns_total_over(locations, {"now": (start, end)})["now"]
+
+
+def returns_total_over(
+    locations: Locations, periods: Periods | Mapping[str, Span | None]
+) -> dict[str, dict[str, object] | None]:
+    """`returns_total` for each period (None for a period that is None), in one query."""
+    return {
+        name: None if frame is None else frame[frame["is_total"]].iloc[0].to_dict()
+        for name, frame in returns_over(locations, periods).items()
+    }
 
 
 def therapist_totals(
@@ -281,21 +412,39 @@ def therapist_totals(
     utilization (booked / shift minutes, a ratio of sums), hands-on hours, bar sessions, days
     someone went over a daily limit (bar sessions or hands-on time) and back-to-back pairs.
     None when no therapist has a day in the period (nothing to compare, not zero)."""
+    return therapist_totals_over(locations, {"now": (start, end)})["now"]
+
+
+def therapist_totals_over(
+    locations: Locations, periods: Periods | Mapping[str, Span | None]
+) -> dict[str, dict[str, object] | None]:
+    """`therapist_totals` for each period (None for a period that is None), in one query."""
+    spans = named_spans(periods)
+    given = {n: s for n, s in spans.items() if s is not None}
+    if not given:
+        return dict.fromkeys(spans)
     frame = query(
-        """
+        f"""
+        with {PERIODS_CTE}
         select
+            p.period,
             sum(booked_minutes) / nullif(sum(scheduled_minutes), 0) as therapist_utilization,
             sum(hands_on_minutes) / 60.0 as hands_on_hours,
             sum(bar_sessions) as bar_sessions,
             count(*) filter (where over_bar_limit or over_hands_on_limit) as days_over_limit,
             sum(back_to_back_pairs) as back_to_back_pairs,
             count(*) as therapist_days
-        from fct_therapist_days
-        where list_contains(?, location_id) and "date" between ? and ?
+        from fct_therapist_days as t
+        join periods as p on t."date" between p.period_start and p.period_end
+        where list_contains(?, t.location_id) and {in_spans('t."date"', len(given))}
+        group by p.period
         """,
+        *periods_params(given),
         scope(locations),
-        start,
-        end,
+        *span_params(given),
     )
-    row = frame.iloc[0].to_dict()
-    return row if row["therapist_days"] else None
+    out: dict[str, dict[str, object] | None] = {}
+    for name, span in spans.items():
+        row = frame[frame["period"] == name].drop(columns="period")
+        out[name] = None if span is None or row.empty else row.iloc[0].to_dict()
+    return out

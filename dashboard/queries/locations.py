@@ -10,6 +10,7 @@ putting the previous period and the targets beside each row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -99,10 +100,30 @@ def more_columns(window: int) -> list[str]:
 def side_by_side(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFrame:
     """One row per location plus "All locations" (kpis_by_location), with eligible_N,
     returned_N and return_N for every configured window N (kpis.returns)."""
-    frame = kpis.kpis_by_location(locations, start, end)
+    return _with_returns(
+        kpis.kpis_by_location(locations, start, end),
+        lambda: kpis.returns(locations, start, end),
+    )
+
+
+def side_by_side_over(
+    locations: Locations, periods: kpis.Periods
+) -> dict[str, pd.DataFrame | None]:
+    """`side_by_side` for each of the page's periods (None for a period that is None), from the
+    same two queries as the tiles' `totals_over` (results are cached, so the page runs each
+    once)."""
+    frames = kpis.kpis_by_location_over(locations, periods)
+    returned = kpis.returns_over(locations, periods)
+    return {
+        name: None if frame is None else _with_returns(frame, lambda name=name: returned[name])
+        for name, frame in frames.items()
+    }
+
+
+def _with_returns(frame: pd.DataFrame, returns: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     if frame.empty:
         return frame
-    returned = kpis.returns(locations, start, end)
+    returned = returns()
     keys = ["location_id", "is_total"]
     counts = [c for c in returned.columns if c.startswith(("eligible_", "returned_"))]
     frame = frame.merge(returned, on=keys, how="left")
@@ -114,11 +135,20 @@ def side_by_side(locations: Locations, start: dt.date, end: dt.date) -> pd.DataF
 
 def totals(locations: Locations, start: dt.date, end: dt.date) -> dict[str, object] | None:
     """The "All locations" figures (kpis.kpi_totals) with return_N per window; None without
-    data. What the tile row compares period with period (kpis.over_periods)."""
-    figures = kpis.kpi_totals(locations, start, end)
-    if figures is None:
-        return None
-    return figures | kpis.returns_total(locations, start, end)
+    data."""
+    return totals_over(locations, {"now": (start, end)})["now"]
+
+
+def totals_over(
+    locations: Locations, periods: kpis.Periods | Mapping[str, kpis.Span | None]
+) -> dict[str, dict[str, object] | None]:
+    """`totals` for each period, what the tile row compares period with period: one KPI query
+    and one return query for all of them."""
+    figures = kpis.kpi_totals_over(locations, periods)
+    returned = kpis.returns_total_over(locations, periods)
+    return {
+        name: None if found is None else found | returned[name] for name, found in figures.items()
+    }
 
 
 def earlier(now: pd.DataFrame, before: pd.DataFrame, column: str) -> pd.Series:
