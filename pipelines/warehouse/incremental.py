@@ -146,8 +146,23 @@ def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> None:
         semi join scope_booking_days using (location_id, booking_date);
         """
     )
-    for name in REFRESHED_BY_DAY_FIRST:
-        _run_scoped(con, SQL_DIR / "intermediate" / f"{name}.sql")
+    # The room calendar of those days only: the staging view of rooms reads its export rows
+    # twice, so DuckDB materializes every row of it before the days are picked (1.3 s of
+    # operator time at 10M bookings). Shadowed by the days' rows instead, until the dims read
+    # the whole calendar.
+    con.execute(
+        "create or replace temp table scope_input_days as "
+        "select location_id, booking_date as date from scope_booking_days"
+    )
+    shadowed: list[str] = []
+    try:
+        _shadow_staging(con, ["stg_exports__rooms"], shadowed)
+        for name in REFRESHED_BY_DAY_FIRST:
+            _run_scoped(con, SQL_DIR / "intermediate" / f"{name}.sql")
+    finally:
+        for name in shadowed:
+            con.execute(f"drop table if exists temp.main.{name}")
+        con.execute("drop table scope_input_days")
     con.execute(
         """
         insert into changed_clients

@@ -16,9 +16,14 @@ create or replace table dim_clients as
 
 with
 
+-- an incremental build reads the scope's rows: their row ids first, then only
+-- those rows (testing the client on every column of every booking costs more)
 bookings as (
     select * from fct_bookings
-    --incremental: semi join scope_clients_as_of using (client_id)
+    --incremental: where rowid in (
+    --incremental:     select rowid from fct_bookings
+    --incremental:     semi join scope_clients_as_of using (client_id)
+    --incremental: )
 ),
 
 as_of as (
