@@ -317,23 +317,38 @@ def targets(locations: Locations) -> pd.DataFrame:
 # over the clients serves every window and period.
 _RETURNS_SQL = """
 with {periods},
-windows as (select unnest(?::integer[]) as days),
+windows as (
+    select unnest(?::integer[]) as days, unnest(range(1, len(?::integer[]) + 1)) as number
+),
+first_days as (
+    -- the new clients of each first-visit location and day, and of them how many came back
+    -- within each window (in the windows' order): the periods then join days, not clients.
+    -- The first visits are those whose windows can close in a period (constants).
+    select
+        c.first_location_id as location_id,
+        c.first_visit_date,
+        count(*) as clients,
+        [{returned_within}] as returned_within
+    from dim_clients as c
+    where list_contains(?, c.first_location_id)
+        and c.is_new_client
+        and {first_visits_in_reach}
+    group by c.first_location_id, c.first_visit_date
+),
 closed as (
     select
         p.period,
-        c.first_location_id as location_id,
-        grouping(c.first_location_id) = 1 as is_total,
+        f.location_id,
+        grouping(f.location_id) = 1 as is_total,
         w.days,
-        count(*) as eligible,
-        count(*) filter (where c.second_visit_date <= c.first_visit_date + w.days) as returned
-    from dim_clients as c
+        sum(f.clients)::bigint as eligible,
+        sum(f.returned_within[w.number])::bigint as returned
+    from first_days as f
     cross join windows as w
     cross join rpt_as_of as a
     join periods as p
-        on c.first_visit_date + w.days between p.period_start and least(p.period_end, a.as_of_date)
-    where list_contains(?, c.first_location_id)
-        and c.is_new_client
-    group by grouping sets ((p.period, c.first_location_id, w.days), (p.period, w.days))
+        on f.first_visit_date + w.days between p.period_start and least(p.period_end, a.as_of_date)
+    group by grouping sets ((p.period, f.location_id, w.days), (p.period, w.days))
 )
 select period, location_id, is_total, days, eligible, returned
 from closed
@@ -362,10 +377,25 @@ def returns_over(
     columns = ["location_id", "is_total"] + [
         f"{part}_{days}" for days in windows for part in ("eligible", "returned", "return")
     ]
-    sql = _RETURNS_SQL.format(periods=PERIODS_CTE)
+    returned_within = (
+        "count(*) filter (where c.second_visit_date <= c.first_visit_date + ?::integer)"
+    )
+    sql = _RETURNS_SQL.format(
+        periods=PERIODS_CTE,
+        returned_within=", ".join([returned_within] * len(windows)),
+        first_visits_in_reach=in_spans("c.first_visit_date", len(given)),
+    )
     if not has_column("dim_clients", "is_new_client"):
         sql = sql.replace("and c.is_new_client", "")  # a warehouse built before history start
-    long = query(sql, *periods_params(given), windows, chosen)
+    # a window closes in a period when the first visit is in it, moved back by the window
+    longest, shortest = max(windows, default=0), min(windows, default=0)
+    in_reach = {
+        name: (start - dt.timedelta(days=longest), end - dt.timedelta(days=shortest))
+        for name, (start, end) in given.items()
+    }
+    long = query(
+        sql, *periods_params(given), windows, windows, *windows, chosen, *span_params(in_reach)
+    )
     keys = [(location, False) for location in chosen] + [(None, True)]
     out: dict[str, pd.DataFrame | None] = {}
     for name, span in spans.items():
