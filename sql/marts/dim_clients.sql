@@ -17,8 +17,10 @@ create or replace table dim_clients as
 with
 
 -- an incremental build reads the scope's rows: their row ids first, then only
--- those rows (testing the client on every column of every booking costs more)
-bookings as (
+-- those rows (testing the client on every column of every booking costs more).
+-- Read by each step below rather than materialized with every column: at 10M
+-- bookings the copy costs more than the reads.
+bookings as not materialized (
     select * from fct_bookings
     --incremental: where rowid in (
     --incremental:     select rowid from fct_bookings
@@ -38,27 +40,42 @@ clients as (
 -- the booking system's own reference of the client (fct_bookings.client_ref) and
 -- which system it belongs to: those of the client's latest booking that has one;
 -- and the system of the client's latest booking of all (ties by source, then
--- booking_id), the one to look them up in when no export gives a reference
+-- booking_id), the one to look them up in when no export gives a reference.
+-- The latest start comes from a plain max per client; only the bookings at that
+-- start are then ranked by (source, booking_id). Ranking every booking by a
+-- struct key took most of this model's time (10M: CPU 27 -> 19 s).
+latest_starts as (
+    select
+        client_id,
+        max(start_at) as latest_start_at,
+        max(start_at) filter (where client_ref is not null) as latest_ref_start_at,
+    from bookings
+    group by client_id
+),
+
 client_refs as (
     select
         bookings.client_id,
         arg_max(
             {'ref': bookings.client_ref, 'system': bookings.source},
-            {
-                'start_at': bookings.start_at,
-                'source': bookings.source,
-                'booking_id': bookings.booking_id
-            }
-        ) filter (where bookings.client_ref is not null) as latest,
+            {'source': bookings.source, 'booking_id': bookings.booking_id}
+        ) filter (
+            where
+                bookings.client_ref is not null
+                and bookings.start_at = latest_starts.latest_ref_start_at
+        ) as latest,
         arg_max(
             bookings.source,
-            {
-                'start_at': bookings.start_at,
-                'source': bookings.source,
-                'booking_id': bookings.booking_id
-            }
-        ) as booking_system,
+            {'source': bookings.source, 'booking_id': bookings.booking_id}
+        ) filter (where bookings.start_at = latest_starts.latest_start_at)
+            as booking_system,
     from bookings
+    inner join latest_starts
+        on
+            bookings.client_id = latest_starts.client_id
+            and bookings.start_at in (
+                latest_starts.latest_start_at, latest_starts.latest_ref_start_at
+            )
     group by bookings.client_id
 ),
 
