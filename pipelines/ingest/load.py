@@ -369,13 +369,23 @@ def _repeated_rows(con: duckdb.DuckDBPyConnection, kind: str) -> int:
     The repeated keys and their last lines are kept in temp table `repeated_keys` for
     `_upsert`: grouping every row by its key is the costly part, and is done once."""
     key_list = ", ".join(KEYS[kind])
-    # Keys repeated within the file are rare: found with a hash aggregate, not a sort.
+    # Keys repeated within the file are rare: found with a hash aggregate, not a sort. The
+    # rows are first grouped by a hash of their key, a number, which is cheaper to group 10M
+    # rows by than the key's text; only the rows of the hashes seen twice are then grouped by
+    # the key itself (two keys may share a hash, so it is only a first sieve).
     con.execute(
         f"""
         create or replace temp table repeated_keys as
+        with repeated_hashes as (
+            select hash({key_list}) as key_hash
+            from export_checked
+            where reason is null
+            group by all
+            having count(*) > 1
+        )
         select {key_list}, max(line_number) as last_line, count(*) as rows
         from export_checked
-        where reason is null
+        where reason is null and hash({key_list}) in (select key_hash from repeated_hashes)
         group by all
         having count(*) > 1
         """

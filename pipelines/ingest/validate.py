@@ -112,9 +112,15 @@ def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
             cast(try_strptime(x, '{DATE_FORMAT}') as date);
         create or replace temp macro parse_time(x) as
             cast(try_strptime(x, {time_formats}) as time);
-        create or replace temp macro parse_bool(x) as case
-            when lower(trim(x)) in ({true_words}) then true
-            when lower(trim(x)) in ({false_words}) then false
+        -- 'true' and 'false' as written (nearly every cell) are matched first, without
+        -- lowercasing and trimming each cell
+        create or replace temp macro parse_bool(x) as case x
+            when 'true' then true
+            when 'false' then false
+            else case
+                when lower(trim(x)) in ({true_words}) then true
+                when lower(trim(x)) in ({false_words}) then false
+            end
         end;
         -- Strip currency symbols and codes, then thousands separators (a comma before three
         -- digits); a comma left over is a decimal comma, which is ambiguous: rejected.
@@ -125,14 +131,23 @@ def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
         create or replace temp macro quoted(x) as '''' || left(x, 60) || '''';
         -- The canonical status of a word: looked up by the word lowercased first, which is
         -- its key whenever it is one (a key is letters only), and only otherwise by its
-        -- letters, so the regular expression runs on unusual spellings alone. A CASE, not a
-        -- join: the rows stay in file order, which the fast read's line numbers rely on.
+        -- letters, so the regular expression runs on unusual spellings alone. A CASE and a
+        -- map, not a join: the rows stay in file order, which the fast read's line numbers
+        -- rely on. The letters are looked up in the map, which names them once: a CASE
+        -- repeats its subject in every WHEN, and DuckDB then computed the regular
+        -- expression for every row before COALESCE could skip it.
         create or replace temp macro status_of_key(k) as {_status_case("k")};
         create or replace temp macro canonical_status(x) as coalesce(
-            status_of_key(lower(x)), status_of_key(regexp_replace(lower(x), '[^a-z]', '', 'g'))
+            status_of_key(lower(x)), {_status_map()}[regexp_replace(lower(x), '[^a-z]', '', 'g')]
         );
         """
     )
+
+
+def _status_map() -> str:
+    """SQL: a MAP of every status key (STATUS_WORDS) to its canonical status."""
+    pairs = ", ".join(f"'{word}': '{status}'" for word, status in STATUS_WORDS.items())
+    return "map {" + pairs + "}"
 
 
 def _status_case(key: str) -> str:
