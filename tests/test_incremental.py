@@ -621,3 +621,31 @@ def test_a_source_that_starts_recording_created_at_rebuilds_fully(
             "select is_rebooked from fct_bookings where booking_id = 'P1'"
         ).fetchone() == (False,)
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_scoped_ctes_are_materialized_in_an_incremental_build() -> None:
+    # A CTE a full build streams to each reader is copied once when its rows are the scope's:
+    # streamed, each reader would search the whole table for the scope again.
+    sql = (
+        "create or replace table x as\n"
+        "with\n"
+        "scoped as not materialized (\n"
+        "    select * from fct_bookings\n"
+        "    --incremental: where rowid in (\n"
+        "    --incremental:     select rowid from fct_bookings semi join s using (client_id)\n"
+        "    --incremental: )\n"
+        "),\n"
+        "whole as not materialized (\n"
+        "    select * from fct_room_days\n"
+        "),\n"
+        "plain as (\n"
+        "    select 1\n"
+        "    --incremental: where true\n"
+        ")\n"
+        "select * from scoped, whole, plain\n"
+    )
+    text = incremental._materialize_scoped_ctes(sql)
+    assert "scoped as materialized (" in text
+    assert "whole as not materialized (" in text  # the whole table: never copied
+    assert "plain as (" in text
+    assert text.replace("scoped as materialized (", "scoped as not materialized (") == sql

@@ -364,7 +364,7 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     replace the rows of its scope's keys, any other mart is rebuilt whole."""
     name = script.stem
     original = script.read_text()
-    text = INCREMENTAL_LINE.sub(r"\1", original)
+    text = INCREMENTAL_LINE.sub(r"\1", _materialize_scoped_ctes(original))
     if name not in REFRESHED:
         scoped = text != original and name not in ADJUSTED
         temporary = (f"create or replace temp {kind} {name} as" for kind in ("table", "view"))
@@ -392,6 +392,23 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
         )
     if name != "fct_bookings":  # _build_scope compares it with fct_bookings__before
         con.execute(f"drop table {fresh}")
+
+
+def _materialize_scoped_ctes(text: str) -> str:
+    """Materialize each `not materialized` CTE whose body has `--incremental:` lines.
+
+    A full build streams such a CTE to every place that reads it rather than copy millions
+    of rows; scoped, its rows are few, and streaming would repeat the scope's search (a scan
+    of a whole table by client or by day) for each reader: at 10M bookings dim_clients' three
+    reads of its clients' bookings took 1.6 s of CPU against 0.9 s materialized."""
+    lines = text.split("\n")
+    for start, line in enumerate(lines):
+        if not line.endswith(" as not materialized ("):
+            continue
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(")")), start)
+        if any(INCREMENTAL_LINE.search(body) for body in lines[start + 1 : end]):
+            lines[start] = line.replace(" as not materialized (", " as materialized (")
+    return "\n".join(lines)
 
 
 def _delete_bookings_before(con: duckdb.DuckDBPyConnection) -> None:
