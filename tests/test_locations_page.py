@@ -24,6 +24,7 @@ The 30 days before (2-31 May): only A5's window closes (20 May): Eastside 0 of 1
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.queries import kpis
+from dashboard.queries.snapshot import acting_for
 from dashboard.tables import MARK
 from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.test_marts import Chain
@@ -237,3 +240,51 @@ def test_in_the_browser_the_table_fits_1280_px_and_the_csv_holds_every_column(
     assert len(rows[0]) == 22
     # ranked on room utilization (the default): Westside 25%, Eastside 12.5%
     assert [r["Location"] for r in rows] == [WEST, EAST, "All locations"]
+
+
+def test_return_windows_frame_per_period_worked_by_hand(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUDIO_OPS_DB", str(warehouse))
+    may, june = (
+        (dt.date(2024, 5, 2), dt.date(2024, 5, 31)),
+        (dt.date(2024, 6, 1), dt.date(2024, 6, 30)),
+    )
+    with acting_for(None):
+        # L9 has no clients at all: its row is there, with nothing closed and no rate
+        frames = kpis.returns_over(("L1", "L2", "L9"), {"now": june, "before": may, "none": None})
+    assert frames["none"] is None
+    nan = float("nan")
+
+    def expected(rows: list[tuple[int, int, float]]) -> pd.DataFrame:
+        # rows: (eligible, returned, return) per window 30, 60, 90 for L1, L2, L9, all
+        columns: dict[str, list[object]] = {
+            "location_id": ["L1", "L2", "L9", None],
+            "is_total": [False, False, False, True],
+        }
+        for number, days in enumerate((30, 60, 90)):
+            columns[f"eligible_{days}"] = [r[number][0] for r in rows]
+            columns[f"returned_{days}"] = [r[number][1] for r in rows]
+            columns[f"return_{days}"] = [r[number][2] for r in rows]
+        frame = pd.DataFrame(columns)
+        return frame.astype({c: "int64" for c in frame if c.startswith(("eligible", "returned"))})
+
+    # June: 30 days closes for first visits 2-31 May (none); 60 days for 2 Apr - 1 May (B3, never
+    # back); 90 days for 3 Mar - 1 Apr: A1 (back in 22 days), A2 (71), A3 (never); B1, B2 (31)
+    none = (0, 0, nan)
+    june_rows = [
+        [none, none, (3, 2, 2 / 3)],
+        [none, (1, 0, 0.0), (2, 2, 1.0)],
+        [none, none, none],
+        [none, (1, 0, 0.0), (5, 4, 0.8)],
+    ]
+    pd.testing.assert_frame_equal(frames["now"], expected(june_rows), check_exact=True)
+    # 2-31 May: 30 days closes for 2 Apr - 1 May (B3); 60 days for 2 Mar - 1 Apr: A1 (22, within),
+    # A2 (71, not), A3, B1 and B2 (31, within); 90 days for 2 Feb - 2 Mar: A5 (never back)
+    may_rows = [
+        [none, (3, 1, 1 / 3), (1, 0, 0.0)],
+        [(1, 0, 0.0), (2, 2, 1.0), none],
+        [none, none, none],
+        [(1, 0, 0.0), (5, 3, 0.6), (1, 0, 0.0)],
+    ]
+    pd.testing.assert_frame_equal(frames["before"], expected(may_rows), check_exact=True)

@@ -406,16 +406,21 @@ def returns_over(
             [{"location_id": location, "is_total": total} for location, total in keys],
             columns=columns,
         )
+        rows = long[long["period"] == name]
         for days in windows:
-            frame[f"eligible_{days}"] = 0
-            frame[f"returned_{days}"] = 0
-            frame[f"return_{days}"] = float("nan")
-        for row in long[long["period"] == name].itertuples(index=False):
-            match = frame["is_total"] if row.is_total else frame["location_id"] == row.location_id
-            frame.loc[match, f"eligible_{row.days}"] = int(row.eligible)
-            frame.loc[match, f"returned_{row.days}"] = int(row.returned)
-            if row.eligible:
-                frame.loc[match, f"return_{row.days}"] = row.returned / row.eligible
+            # each key's row of this window, looked up column by column (a write per row cost
+            # seconds at 10M: 300 locations x 3 windows x 3 periods)
+            counts = rows[rows["days"] == days]
+            by_location = counts[~counts["is_total"]].set_index("location_id")
+            total = counts[counts["is_total"]]
+            for part in ("eligible", "returned"):
+                found = frame["location_id"].map(by_location[part])
+                if len(total):
+                    found = found.mask(frame["is_total"], total[part].iloc[0])
+                frame[f"{part}_{days}"] = found.fillna(0).astype("int64")
+            eligible = frame[f"eligible_{days}"]
+            # no client's window closed: no rate (nobody could have come back yet)
+            frame[f"return_{days}"] = (frame[f"returned_{days}"] / eligible).where(eligible > 0)
         out[name] = frame
     return out
 
