@@ -34,7 +34,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.queries import kpis
+from dashboard.queries import gaps, kpis
 from dashboard.queries.snapshot import acting_for
 from dashboard.tables import MARK
 from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
@@ -288,3 +288,26 @@ def test_return_windows_frame_per_period_worked_by_hand(
         [(1, 0, 0.0), (5, 3, 0.6), (1, 0, 0.0)],
     ]
     pd.testing.assert_frame_equal(frames["before"], expected(may_rows), check_exact=True)
+
+
+def test_data_gaps_count_the_room_calendar_in_the_dates_and_ever(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUDIO_OPS_DB", str(warehouse))
+    columns = ["location_id", "room_days", "bar_room_days", "room_days_ever"]
+    columns += ["room_calendar_from", "room_calendar_to", "shift_days", "shift_days_ever"]
+    with acting_for(None):
+        june = gaps.data_gaps(("L1", "L2"), dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+        may = gaps.data_gaps(("L1", "L2"), dt.date(2024, 5, 2), dt.date(2024, 5, 31))
+    # each location has one bar room, R1, on 30 Jun only, and no shifts at all
+    last = pd.Timestamp("2024-06-30")
+    assert june[columns].values.tolist() == [
+        ["L1", 1, 1, 1, last, last, 0, 0],
+        ["L2", 1, 1, 1, last, last, 0, 0],
+    ]
+    # in May no room day, but the calendar has one (30 Jun); bookings: A2b on 20 May (Eastside)
+    assert may[columns].values.tolist() == [
+        ["L1", 0, 0, 1, last, last, 0, 0],
+        ["L2", 0, 0, 1, last, last, 0, 0],
+    ]
+    assert may["bookings"].tolist() == [1, 0]
