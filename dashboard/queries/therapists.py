@@ -394,12 +394,17 @@ def rebalancing_hints(
             cross join limits
             left join dim_therapists as t
                 on t.location_id = m.location_id and t.therapist_id = c.helper_id
+            -- the sessions' weeks named in constants too, so only those days and weeks are
+            -- joined, not every colleague's whole history
             left join fct_therapist_days as d
                 on d.location_id = m.location_id and d.therapist_id = c.helper_id
                 and d."date" = m.booking_date
+                and d."date" between date_trunc('week', ?::date)::date
+                    and (date_trunc('week', ?::date) + interval 6 day)::date
             left join fct_therapist_weeks as wk
                 on wk.location_id = m.location_id and wk.therapist_id = c.helper_id
                 and wk.week_start = date_trunc('week', m.booking_date)
+                and wk.week_start between date_trunc('week', ?::date) and ?
         ),
         named as (
             select
@@ -470,6 +475,10 @@ def rebalancing_hints(
         start,
         end,
         scope(locations),
+        start,
+        end,
+        start,
+        end,
         start,
         end,
     )
