@@ -50,29 +50,19 @@ def periods_params(spans: dict[str, Span]) -> list[object]:
 
 # Ratios of sums over fct_location_days (metric dictionary), once for every location and once for
 # all of them together (grouping sets), so the "All locations" row uses identical definitions;
-# per period of `periods`. Rebooking needs its denominator (completed visits whose is_rebooked is
-# known), which the location-day mart does not carry, so it is counted from fct_bookings with the
-# same scope, in the same pass that finds which locations give prices.
+# per period of `periods`. Everything comes from the location-days, rebooking's denominator
+# (rebooking_known_visits) and which locations give prices included: fct_bookings is not read.
 _KPI_SQL = """
 with {periods},
-booked as (
-    -- has_prices: locations whose exports give prices: revenue and RevPATH are empty (not $0)
+days as (
+    -- has_prices: locations whose exports give prices in the period (a day's revenue is NULL
+    -- when no completed booking of it has a price): revenue and RevPATH are empty (not $0)
     -- without them, and the "All locations" RevPATH divides by the open hours of these only
     select
         p.period,
-        b.location_id,
-        count(b.price) > 0 as has_prices,
-        count(*) filter (where b.is_rebooked) as rebooked_visits,
-        count(b.is_rebooked) as rebook_known_visits
-    from fct_bookings as b
-    join periods as p on b.booking_date between p.period_start and p.period_end
-    where list_contains(?, b.location_id)
-        and {bookings_in_spans}
-        and b.status = 'completed'
-    group by p.period, b.location_id
-),
-days as (
-    select p.period, d.*
+        d.*,
+        bool_or(d.revenue is not null) over (partition by p.period, d.location_id)
+            as has_prices
     from fct_location_days as d
     join periods as p on d."date" between p.period_start and p.period_end
     where list_contains(?, d.location_id) and {days_in_spans}
@@ -82,8 +72,8 @@ day_totals as (
         period,
         location_id,
         grouping(location_id) = 1 as is_total,
-        coalesce(bool_or(p.has_prices), false) as has_prices,
-        sum(available_minutes) filter (where p.has_prices) as priced_available_minutes,
+        coalesce(bool_or(has_prices), false) as has_prices,
+        sum(available_minutes) filter (where has_prices) as priced_available_minutes,
         count(distinct "date") as days,
         sum(available_minutes) as available_minutes,
         sum(occupied_minutes) as occupied_minutes,
@@ -98,19 +88,12 @@ day_totals as (
         sum(cancellations) as cancellations,
         sum(late_cancellations) as late_cancellations,
         sum(revenue)::double as revenue,
-        sum(new_clients) as new_clients
-    from days
-    left join booked as p using (period, location_id)
-    group by grouping sets ((period, location_id), (period))
-),
-rebooking as (
-    select
-        period,
-        location_id,
-        grouping(location_id) = 1 as is_total,
+        sum(new_clients) as new_clients,
+        -- completed visits rebooked, and those whose rebooking is known (is_rebooked is NULL
+        -- on every booking but a completed one)
         sum(rebooked_visits)::bigint as rebooked_visits,
-        sum(rebook_known_visits)::bigint as rebook_known_visits
-    from booked
+        sum(rebooking_known_visits)::bigint as rebook_known_visits
+    from days
     group by grouping sets ((period, location_id), (period))
 )
 select
@@ -134,15 +117,11 @@ select
     case when d.has_prices
         then coalesce(d.revenue, 0) / nullif(d.priced_available_minutes / 60.0, 0) end as revpath,
     coalesce(d.new_clients, 0) as new_clients,
-    coalesce(r.rebooked_visits, 0) as rebooked_visits,
-    r.rebooked_visits / nullif(r.rebook_known_visits, 0) as rebooking_rate,
+    coalesce(d.rebooked_visits, 0) as rebooked_visits,
+    d.rebooked_visits / nullif(d.rebook_known_visits, 0) as rebooking_rate,
     d.available_minutes / 60.0 as available_hours,
     d.occupied_minutes / 60.0 as occupied_hours
 from day_totals as d
-left join rebooking as r
-    on d.period = r.period
-    and d.is_total = r.is_total
-    and d.location_id is not distinct from r.location_id
 left join dim_locations as l on l.location_id = d.location_id
 order by d.period, d.is_total, location_name
 """
@@ -151,19 +130,8 @@ order by d.period, d.is_total, location_name
 def _kpis(locations: Locations, spans: dict[str, Span]) -> pd.DataFrame:
     """The KPI rows (per location and "All locations") of every span, with a `period` column."""
     chosen = scope(locations)
-    sql = _KPI_SQL.format(
-        periods=PERIODS_CTE,
-        bookings_in_spans=in_spans("b.booking_date", len(spans)),
-        days_in_spans=in_spans('d."date"', len(spans)),
-    )
-    return query(
-        sql,
-        *periods_params(spans),
-        chosen,
-        *span_params(spans),
-        chosen,
-        *span_params(spans),
-    )
+    sql = _KPI_SQL.format(periods=PERIODS_CTE, days_in_spans=in_spans('d."date"', len(spans)))
+    return query(sql, *periods_params(spans), chosen, *span_params(spans))
 
 
 def _total_of(frame: pd.DataFrame, period: str) -> dict[str, object] | None:
