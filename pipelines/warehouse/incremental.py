@@ -7,6 +7,7 @@ tables; `refresh_marts` turns them into scope tables and runs each mart with its
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -31,7 +32,11 @@ REFRESHED = {
 # Marts of counts over clients, adjusted in an incremental build: their `--incremental:` lines
 # read the mart as it was, add the changed clients' rows as they are now and subtract the same
 # clients' rows before the load (`fct_bookings__before`), so no row outside the scope is lost.
-ADJUSTED = {"rpt_cohort_activity"}
+# The client reports adjust by dim_clients' refreshed clients (`dim_clients__fresh`, and their
+# rows before: `dim_clients__before`) and, for retention, the clients the moved as-of date
+# reaches (`rpt_as_of__before`); they are rebuilt whole when dim_clients is.
+ADJUSTED = {"rpt_cohort_activity", "rpt_retention_long", "rpt_win_back"}
+ADJUSTED_BY_CLIENT_ROWS = ("rpt_retention_long", "rpt_win_back")
 # Refreshed marts with a column that depends on rpt_as_of (dim_clients.next_booking_at): their
 # scope widens when the as-of date moves forward (`_scope_as_of_dependent`); when it moves back
 # they are rebuilt whole.
@@ -88,6 +93,7 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     try:
         _shadow_staging(con, ["stg_exports__bookings"], shadowed)
         as_of_before = _as_of(con)
+        con.execute("create or replace temp table rpt_as_of__before as from rpt_as_of")
         scripts = {p.stem: p for p in model_scripts(con)}
         with timed("history start and booking sources"):
             if _whole_booking_facts_moved(con, scripts):
@@ -110,10 +116,21 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
             # asked when the mart's turn comes: rpt_as_of reads marts refreshed before it
             if name in AS_OF_DEPENDENT and not _scope_as_of_dependent(con, as_of_before):
                 run_script(con, script)
+            elif name in ADJUSTED_BY_CLIENT_ROWS and not exists(
+                con, "dim_clients__before", temporary=True
+            ):
+                run_script(con, script)  # dim_clients was rebuilt whole
             else:
                 _run_scoped(con, script)
     finally:
         for name in shadowed:
+            con.execute(f"drop table if exists temp.main.{name}")
+        for name in (
+            "dim_clients__before",
+            "dim_clients__fresh",
+            "dim_clients__reached",
+            "rpt_as_of__before",
+        ):
             con.execute(f"drop table if exists temp.main.{name}")
     return "incremental"
 
@@ -208,26 +225,57 @@ def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
 def _scope_as_of_dependent(con: duckdb.DuckDBPyConnection, as_of_before: list[tuple]) -> bool:
     """Make `scope_clients_as_of`: the changed clients, plus, when the as-of date moved forward,
     the clients whose next booking falls before the new date (their next_booking_at moves on;
-    a client with none before has none after). False when the date moved back or appeared:
-    then the mart is rebuilt whole."""
+    a client with none before has none after), and keep their rows as they are before the
+    refresh (`dim_clients__before`, for the client reports). False when the date moved back or
+    appeared: then the mart is rebuilt whole."""
     as_of = _as_of(con)
     if as_of == as_of_before:
         con.execute("create or replace temp table scope_clients_as_of as from scope_clients")
-        return True
-    if as_of_before[0][0] is None or as_of[0][0] is None or as_of[0][0] < as_of_before[0][0]:
+    elif as_of_before[0][0] is None or as_of[0][0] is None or as_of[0][0] < as_of_before[0][0]:
         return False
-    with timed("clients whose next booking the as-of date passed"):
+    else:
+        with timed("clients whose next booking the as-of date passed"):
+            con.execute(
+                """
+                create or replace temp table scope_clients_as_of as
+                select client_id from scope_clients
+                union
+                select client_id from dim_clients
+                where cast(next_booking_at as date) < ?
+                """,
+                [as_of[0][0]],
+            )
+    with timed("their client rows before"):
         con.execute(
-            """
-            create or replace temp table scope_clients_as_of as
-            select client_id from scope_clients
-            union
-            select client_id from dim_clients
-            where cast(next_booking_at as date) < ?
-            """,
-            [as_of[0][0]],
+            "create or replace temp table dim_clients__before as "
+            "from dim_clients semi join scope_clients_as_of using (client_id)"
         )
+    with timed("clients whose retention window the as-of date closed"):
+        _reached_by_as_of(con, as_of_before[0][0], as_of[0][0])
     return True
+
+
+def _reached_by_as_of(con: duckdb.DuckDBPyConnection, before: date, now: date) -> None:
+    """`dim_clients__reached`: the new clients outside the refresh whose retention window
+    ended after the old as-of date and by the new one (first_visit_date + window in
+    (before, now]), so rpt_retention_long counts them eligible now. Their first-visit days
+    are listed as constants, which the scan of dim_clients filters on directly."""
+    windows = con.execute("select window_days from settings_retention_windows").fetchall()
+    windows = [window for (window,) in windows]
+    moved_days = (now - before).days if before is not None and now is not None else 0
+    days = sorted(
+        {
+            before + timedelta(days=step - window)
+            for window in windows
+            for step in range(1, moved_days + 1)
+        }
+    )
+    listed = ", ".join(f"date '{day.isoformat()}'" for day in days) or "null"
+    con.execute(
+        "create or replace temp table dim_clients__reached as "
+        "from dim_clients anti join scope_clients_as_of using (client_id) "
+        f"where is_new_client and first_visit_date in ({listed})"
+    )
 
 
 def _as_of(con: duckdb.DuckDBPyConnection) -> list[tuple]:
@@ -390,7 +438,9 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
         con.execute(
             f"insert into {name} select * from {fresh} semi join {scope} using ({', '.join(keys)})"
         )
-    if name != "fct_bookings":  # _build_scope compares it with fct_bookings__before
+    # _build_scope compares fct_bookings' with fct_bookings__before; the client reports read
+    # dim_clients'
+    if name not in ("fct_bookings", "dim_clients"):
         con.execute(f"drop table {fresh}")
 
 
