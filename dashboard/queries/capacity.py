@@ -128,11 +128,11 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
     """
     return query(
         f"""
-        with {_STAFFED},
+        with {_IN_DATES},
         hours as (
             select
                 h.location_id,
-                h.location_id in (select location_id from staffed) as staffed,
+                h.staffed,
                 isodow(h."date") as weekday_number,
                 {WEEKDAY} as weekday,
                 h.hour,
@@ -151,9 +151,8 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
                         )
                     else 0
                 end as room_minutes_without_therapist
-            from fct_hourly_capacity as h
-            where list_contains(?, h.location_id) and h."date" between ? and ?
-                and h.room_available_minutes > 0
+            from in_dates as h
+            where h.room_available_minutes > 0
         ),
         by_slot as (
             select
@@ -206,21 +205,20 @@ def bottlenecks(locations: Locations, start: dt.date, end: dt.date) -> pd.DataFr
         scope(locations),
         start,
         end,
-        scope(locations),
-        start,
-        end,
     )
 
 
-# Locations with any shift time in the chosen days (parameters: locations, first, last day).
-# Without shifts nobody knows when therapists were free, so the bottleneck view leaves the
-# therapists out rather than counting every hour as "no one on shift".
-_STAFFED = """staffed as (
-            select location_id
+# The chosen days' hours, read once (parameters: locations, first, last day). staffed: the location
+# has any shift time in them. Without shifts nobody knows when therapists were free, so the
+# bottleneck view leaves the therapists out rather than counting every hour as "no one on shift".
+_IN_DATES = """in_dates as (
+            select
+                *,
+                coalesce(
+                    sum(therapist_scheduled_minutes) over (partition by location_id) > 0, false
+                ) as staffed
             from fct_hourly_capacity
             where list_contains(?, location_id) and "date" between ? and ?
-            group by location_id
-            having sum(therapist_scheduled_minutes) > 0
         )"""
 
 
@@ -228,11 +226,11 @@ def bottleneck_summary(locations: Locations, start: dt.date, end: dt.date) -> pd
     """Per location: hours an extra bar room or an extra bar-trained shift would have sold."""
     return query(
         f"""
-        with {_STAFFED},
+        with {_IN_DATES},
         hours as (
             select
                 location_id,
-                location_id in (select location_id from staffed) as staffed,
+                staffed,
                 bar_room_available_minutes,
                 bar_rooms_full_minutes,
                 case
@@ -242,9 +240,8 @@ def bottleneck_summary(locations: Locations, start: dt.date, end: dt.date) -> pd
                         )
                     else 0
                 end as room_minutes_without_therapist
-            from fct_hourly_capacity
-            where list_contains(?, location_id) and "date" between ? and ?
-                and room_available_minutes > 0
+            from in_dates
+            where room_available_minutes > 0
         )
         select
             l.display_name as location_name,
@@ -258,9 +255,6 @@ def bottleneck_summary(locations: Locations, start: dt.date, end: dt.date) -> pd
         group by all
         order by location_name
         """,
-        scope(locations),
-        start,
-        end,
         scope(locations),
         start,
         end,
