@@ -66,7 +66,9 @@ def change(now: object, before: object, kind: str, symbol: str = "$") -> str | N
     if kind == "rate":
         return f"{diff * 100:+.1f} pts"
     if kind == "money":
-        return ("+" if diff >= 0 else "-") + money(abs(diff), symbol)
+        # cents below one unit: a RevPATH that moved 40 cents reads "-$0.40", not "-$0"
+        digits = 2 if abs(diff) < 1 else 0
+        return ("+" if diff >= 0 else "-") + money(abs(diff), symbol, digits)
     return f"{round(diff):+,}"
 
 

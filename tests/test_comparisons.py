@@ -343,3 +343,16 @@ def duckdb_bounds(db: Path) -> tuple[dt.date, dt.date]:
         ).fetchone()
     finally:
         con.close()
+
+
+# --- how a change in money reads ---
+
+
+def test_a_money_change_under_one_unit_shows_its_cents() -> None:
+    from dashboard import format as fmt
+
+    # RevPATH 55.10 against 55.50: down 40 cents, which whole dollars would show as "-$0"
+    assert fmt.change(55.10, 55.50, "money") == "-$0.40"
+    # a change of a dollar or more keeps whole units: 62.62 - 52.20 = 10.42
+    assert fmt.change(62.62, 52.20, "money") == "+$10"
+    assert fmt.change(100.0, 100.0, "money") == "+$0.00"
