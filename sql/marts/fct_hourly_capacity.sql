@@ -7,6 +7,10 @@
 -- capacity is full while at least one bar room is open and every open one is
 -- occupied (by any held booking). The midnight cuts are int_opening_pieces and
 -- int_shift_pieces.
+-- Stored in date order, as fct_bookings: DuckDB skips row groups whose date range
+-- misses a filter, so a page's few weeks read a few row groups. An incremental day
+-- re-inserts its refreshed days at the end; they are mostly the newest, so the order
+-- roughly holds (a corrected older day only widens the last row group's range).
 -- reads: int_opening_pieces, int_room_booking_segments, int_shift_pieces,
 --     int_therapist_booking_segments
 
@@ -341,3 +345,4 @@ final as (
 )
 
 select * from final
+order by date

@@ -1,6 +1,10 @@
 -- One row per room per day of the room calendar (metric dictionary, fct_room_days).
 -- occupied_minutes / bar_minutes: union of held (bar) bookings inside opening
 -- hours, summed from the disjoint new parts in int_room_booking_segments.
+-- Stored in date order, as fct_bookings: DuckDB skips row groups whose date range
+-- misses a filter, so a page's few weeks read a few row groups. An incremental day
+-- re-inserts its refreshed days at the end; they are mostly the newest, so the order
+-- roughly holds (a corrected older day only widens the last row group's range).
 -- reads: int_room_booking_segments, stg_exports__rooms
 
 create or replace table fct_room_days as
@@ -78,3 +82,4 @@ final as (
 )
 
 select * from final
+order by date

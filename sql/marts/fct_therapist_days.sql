@@ -3,6 +3,10 @@
 -- come from the disjoint new parts in int_therapist_booking_segments; sessions,
 -- hands-on minutes, bar sessions and back-to-back pairs count worked bookings
 -- by booking_date (the segments carry them, sorted once).
+-- Stored in date order, as fct_bookings: DuckDB skips row groups whose date range
+-- misses a filter, so a page's few weeks read a few row groups. An incremental day
+-- re-inserts its refreshed days at the end; they are mostly the newest, so the order
+-- roughly holds (a corrected older day only widens the last row group's range).
 -- reads: fct_bookings, int_therapist_booking_segments, settings,
 --     stg_exports__therapist_shifts
 
@@ -144,3 +148,4 @@ final as (
 )
 
 select * from final
+order by date
