@@ -13,9 +13,9 @@ from dashboard.queries.kpis import (
     Periods,
     Span,
     in_spans,
-    named_spans,
     periods_params,
     span_params,
+    split_spans,
 )
 from dashboard.queries.snapshot import Locations, query, scope
 
@@ -53,8 +53,7 @@ def bar_room_totals_over(
     locations: Locations, periods: Periods | Mapping[str, Span | None]
 ) -> dict[str, dict[str, object] | None]:
     """`bar_room_totals` for each period (None for a period that is None), in one query."""
-    spans = named_spans(periods)
-    given = {n: s for n, s in spans.items() if s is not None}
+    spans, given = split_spans(periods)
     if not given:
         return dict.fromkeys(spans)
     chosen = scope(locations)

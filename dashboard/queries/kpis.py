@@ -151,8 +151,7 @@ def kpi_totals_over(
 ) -> dict[str, dict[str, object] | None]:
     """kpi_totals for each period (e.g. comparison_periods, or any named spans), in one query:
     None for a period that is None or has no data."""
-    spans = named_spans(periods)
-    given = {n: s for n, s in spans.items() if s is not None}
+    spans, given = split_spans(periods)
     if not given:
         return dict.fromkeys(spans)
     frame = _kpis(locations, given)
@@ -169,8 +168,7 @@ def kpis_by_location_over(
 ) -> dict[str, pd.DataFrame | None]:
     """kpis_by_location for each period (None for a period that is None), from the same query
     as kpi_totals_over (a page asking both runs it once: results are cached)."""
-    spans = named_spans(periods)
-    given = {n: s for n, s in spans.items() if s is not None}
+    spans, given = split_spans(periods)
     if not given:
         return dict.fromkeys(spans)
     every = _kpis(locations, given)
@@ -258,6 +256,14 @@ def named_spans(periods: Periods | Mapping[str, Span | None]) -> dict[str, Span 
     return dict(periods)
 
 
+def split_spans(
+    periods: Periods | Mapping[str, Span | None],
+) -> tuple[dict[str, Span | None], dict[str, Span]]:
+    """The spans by name (named_spans), and those of them that are not None."""
+    spans = named_spans(periods)
+    return spans, {n: s for n, s in spans.items() if s is not None}
+
+
 def targets(locations: Locations) -> pd.DataFrame:
     """One row per location the viewer may see of `locations`: location_id and the targets of
     TARGET_METRICS as fractions 0-1 (NaN where none is set), from the settings file: [targets]
@@ -338,8 +344,7 @@ def returns_over(
     """`returns` for each period (None for a period that is None), in one query."""
     windows = list(settings_in_force().retention_windows_days)
     chosen = scope(locations)
-    spans = named_spans(periods)
-    given = {n: s for n, s in spans.items() if s is not None}
+    spans, given = split_spans(periods)
     if not given:
         return dict.fromkeys(spans)
     columns = ["location_id", "is_total"] + [
@@ -422,8 +427,7 @@ def therapist_totals_over(
     locations: Locations, periods: Periods | Mapping[str, Span | None]
 ) -> dict[str, dict[str, object] | None]:
     """`therapist_totals` for each period (None for a period that is None), in one query."""
-    spans = named_spans(periods)
-    given = {n: s for n, s in spans.items() if s is not None}
+    spans, given = split_spans(periods)
     if not given:
         return dict.fromkeys(spans)
     frame = query(
