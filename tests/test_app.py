@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import format as fmt
 from dashboard import navigation
 from pipelines.warehouse import store
-from tests.test_show_table import show_every_table
+from tests.apptest import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 PAGES = navigation.names()  # every page a signed-in viewer sees (Setup: owners only)

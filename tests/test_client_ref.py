@@ -20,8 +20,8 @@ from pipelines.demo.generate import write_chain
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from pipelines.warehouse import store
+from tests.apptest import show_every_table
 from tests.test_incremental import assert_equals_full_rebuild
-from tests.test_show_table import show_every_table
 from tests.test_vendor_mindbody import report, table
 
 ROOT = Path(__file__).resolve().parent.parent

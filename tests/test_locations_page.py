@@ -37,9 +37,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard.queries import gaps, kpis
 from dashboard.queries.snapshot import acting_for
 from dashboard.tables import MARK
+from tests.apptest import show_every_table
 from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.test_marts import Chain
-from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60

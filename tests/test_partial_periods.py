@@ -20,9 +20,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard import charts, navigation, tables
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.apptest import show_every_table
 from tests.test_load import write_csv
 from tests.test_partial_states import build as build_partial
-from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60

@@ -19,8 +19,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.format import WORD_JOINER
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.apptest import show_every_table
 from tests.test_load import write_csv
-from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 60

@@ -21,8 +21,8 @@ from pipelines import access
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.apptest import show_every_table
 from tests.test_load import BOOKING_HEADER, booking, write_csv
-from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 FIXTURES = Path(__file__).parent / "fixtures"

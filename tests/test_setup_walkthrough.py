@@ -25,9 +25,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard import navigation, uploads
 from pipelines.ingest.load import is_demo
 from pipelines.settings import Settings
+from tests.apptest import show_every_table
 from tests.hostile import PEAK_MB, ROOT, SECONDS, fingerprint, run_cli
 from tests.test_load import BOOKING_HEADER, booking, write_csv
-from tests.test_show_table import show_every_table
 
 APP = ROOT / "streamlit_app.py"
 README = ROOT / "README.md"

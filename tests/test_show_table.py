@@ -39,19 +39,6 @@ def open_page(page: str, query: dict[str, object] | None = None) -> AppTest:
     return at
 
 
-def show_every_table(at: AppTest) -> AppTest:
-    """Turn on every table's "Show table" toggle and run the page again (for tests that read
-    the tables of a page where they are hidden by default)."""
-    toggles = [t for t in at.toggle if t.key and t.key.startswith("table-") and not t.value]
-    for toggle in toggles:
-        toggle.set_value(True)
-    if toggles:
-        at.run()
-        # a table under another (e.g. a day's, once the page is drawn again) has its own
-        return show_every_table(at)
-    return at
-
-
 def listed(at: AppTest, key: str) -> list[str]:
     """A repeated URL parameter's values (AppTest keeps one value as a string)."""
     value = at.query_params.get(key, [])

@@ -19,9 +19,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard.queries import ahead
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.apptest import show_every_table
 from tests.test_load import write_csv
 from tests.test_partial_states import column_values, shown
-from tests.test_show_table import show_every_table
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 LOCATION, NAME = "L01", "Eastside Ashiatsu"
