@@ -227,13 +227,25 @@ def rebalancing_hints(
             select location_id, therapist_id, week_start, hands_on_minutes
             from fct_therapist_weeks
             where list_contains(?, location_id)
-                and week_start between date_trunc('week', ?::date) and ?
+                -- a date, not a timestamp: compared with a date column, it skips row groups
+                and week_start between date_trunc('week', ?::date)::date and ?
                 and over_weekly_limit
+        ),
+        -- the weeks of each therapist with a day or the week over a limit: only their
+        -- sessions can be moved
+        over_any as (
+            select location_id, therapist_id, date_trunc('week', "date")::date as week_start
+            from over_days
+            union
+            select location_id, therapist_id, week_start from over_weeks
         ),
         worked as (
             select b.location_id, b.therapist_id, b.booking_date, b.source, b.booking_id,
                 b.start_at, b.end_at, b.minutes, b.uses_bars, b.room_id, b.service
             from fct_bookings as b
+            semi join over_any as o
+                on o.location_id = b.location_id and o.therapist_id = b.therapist_id
+                and o.week_start = date_trunc('week', b.booking_date)::date
             where b.is_worked and list_contains(?, b.location_id)
                 -- dates, not timestamps: a date column compared with a date skips row groups
                 and b.booking_date between date_trunc('week', ?::date)::date
@@ -324,29 +336,45 @@ def rebalancing_hints(
                 and "date" between date_trunc('week', ?::date)::date
                     and (date_trunc('week', ?::date) + interval 6 day)::date
         ),
+        -- held bookings at a session's location within the turnover around it: the only ones
+        -- that can keep a colleague (all of them) or a bar room (those overlapping the session,
+        -- itself left out) from taking it; found once, then matched by key
+        near as (
+            select
+                m.source as move_source, m.booking_id as move_id, b.therapist_id, b.room_id,
+                b.start_at < m.end_at and b.end_at > m.start_at
+                    and not (b.source = m.source and b.booking_id = m.booking_id) as overlapping
+            from moves as m
+            cross join limits
+            join held as b
+                on b.location_id = m.location_id
+                and b.start_at < m.end_at + to_minutes(limits.turnover_minutes)
+                and b.end_at > m.start_at - to_minutes(limits.turnover_minutes)
+        ),
+        room_taken as (select distinct move_source, move_id, room_id from near where overlapping),
+        -- a bar room open for the session's whole time with nothing held in it then
+        bar_room_free as (
+            select distinct m.source, m.booking_id
+            from moves as m
+            join room_days as r
+                on r.location_id = m.location_id and r."date" = m.booking_date and r.has_bars
+                and r.opens_at <= m.start_at::time and r.closes_at >= m.end_at::time
+            anti join room_taken as t
+                on t.move_source = m.source and t.move_id = m.booking_id and t.room_id = r.room_id
+        ),
         -- a bar session needs a bar room for its time: its own, else a free one
         rooms_free as (
             select
                 m.source, m.booking_id,
                 not m.uses_bars
                 or coalesce(own.has_bars, false)
-                or exists (
-                    select 1 from room_days as r
-                    where r.location_id = m.location_id and r."date" = m.booking_date
-                        and r.has_bars
-                        and r.opens_at <= m.start_at::time and r.closes_at >= m.end_at::time
-                        and not exists (
-                            select 1 from held as b
-                            where b.location_id = r.location_id and b.room_id = r.room_id
-                                and b.start_at < m.end_at
-                                and b.end_at > m.start_at
-                                and not (b.source = m.source and b.booking_id = m.booking_id)
-                        )
-                ) as room_free
+                or free.booking_id is not null as room_free
             from moves as m
             left join room_days as own
                 on own.location_id = m.location_id and own.room_id = m.room_id
                 and own."date" = m.booking_date
+            left join bar_room_free as free
+                on free.source = m.source and free.booking_id = m.booking_id
         ),
         -- shifts that can cover a session to move (it starts on their day or the next)
         shifts as (
@@ -372,12 +400,7 @@ def rebalancing_hints(
                 coalesce(wk.hands_on_minutes, 0) as week_minutes,
                 t.bar_trained,
                 -- free: nothing of theirs during it, nor within the turnover around it
-                not exists (
-                    select 1 from held as b
-                    where b.location_id = m.location_id and b.therapist_id = c.helper_id
-                        and b.start_at < m.end_at + to_minutes(limits.turnover_minutes)
-                        and b.end_at > m.start_at - to_minutes(limits.turnover_minutes)
-                )
+                busy.therapist_id is null
                 -- within every limit now, and after taking the session
                 and not coalesce(d.over_bar_limit, false)
                 and not coalesce(d.over_hands_on_limit, false)
@@ -392,6 +415,9 @@ def rebalancing_hints(
             from moves as m
             join on_shift as c on c.source = m.source and c.booking_id = m.booking_id
             cross join limits
+            left join (select distinct move_source, move_id, therapist_id from near) as busy
+                on busy.move_source = m.source and busy.move_id = m.booking_id
+                and busy.therapist_id = c.helper_id
             left join dim_therapists as t
                 on t.location_id = m.location_id and t.therapist_id = c.helper_id
             -- the sessions' weeks named in constants too, so only those days and weeks are
@@ -404,7 +430,7 @@ def rebalancing_hints(
             left join fct_therapist_weeks as wk
                 on wk.location_id = m.location_id and wk.therapist_id = c.helper_id
                 and wk.week_start = date_trunc('week', m.booking_date)
-                and wk.week_start between date_trunc('week', ?::date) and ?
+                and wk.week_start between date_trunc('week', ?::date)::date and ?
         ),
         named as (
             select
