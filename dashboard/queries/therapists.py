@@ -125,7 +125,8 @@ def therapist_flags(locations: Locations, start: dt.date, end: dt.date) -> pd.Da
                 'over the weekly hands-on limit' as flag
             from fct_therapist_weeks as w
             where list_contains(?, w.location_id)
-                and w.week_start between date_trunc('week', ?::date) and ?
+                -- a date, not a timestamp: no cast of every week_start
+                and w.week_start between date_trunc('week', ?::date)::date and ?
                 and w.over_weekly_limit
         ),
         flagged as (select * from days union all select * from weeks)
@@ -377,12 +378,14 @@ def rebalancing_hints(
                 on free.source = m.source and free.booking_id = m.booking_id
         ),
         -- shifts that can cover a session to move (it starts on their day or the next)
+        -- no location filter here: on_shift joins them to the sessions to move, which are the
+        -- viewer's locations only; a filter on the list ran on every shift row of the staging
+        -- view (not pruned by date) before the dates did
         shifts as (
             select location_id, therapist_id, "date", shift_start_at, shift_end_at
             from stg_exports__therapist_shifts
-            where list_contains(?, location_id)
-                and "date" between (date_trunc('week', ?::date) - interval 1 day)::date
-                    and (date_trunc('week', ?::date) + interval 6 day)::date
+            where "date" between (date_trunc('week', ?::date) - interval 1 day)::date
+                and (date_trunc('week', ?::date) + interval 6 day)::date
         ),
         -- colleagues on shift for the session's whole time
         on_shift as (
@@ -500,7 +503,6 @@ def rebalancing_hints(
         scope(locations),
         start,
         end,
-        scope(locations),
         start,
         end,
         start,
