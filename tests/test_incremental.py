@@ -361,6 +361,27 @@ def test_refresh_stops_when_kept_row_ids_point_at_other_bookings(
     assert db.read_bytes() == before
 
 
+def test_refresh_stops_when_kept_client_row_ids_point_at_other_clients(
+    chain: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dim_clients' refreshed rows are deleted by the row ids kept with their rows before; row
+    # ids pointing at other clients' rows must stop the build, with nothing published.
+    db = _copy_base(chain, tmp_path)
+    before = db.read_bytes()
+    scope = incremental._scope_as_of_dependent
+
+    def shifted(con: duckdb.DuckDBPyConnection, as_of_before: list[tuple]) -> bool:
+        refreshed = scope(con, as_of_before)
+        con.execute("update dim_clients__before_rows set row_id = row_id + 1")
+        return refreshed
+
+    monkeypatch.setattr(incremental, "_scope_as_of_dependent", shifted)
+
+    with pytest.raises(WarehouseError, match="dim_clients: the refresh deleted"):
+        load_files(db, [chain["day"]])
+    assert db.read_bytes() == before
+
+
 def test_first_bookings_into_a_warehouse_without_any_rebuild_fully(
     chain: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -127,6 +127,7 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
             con.execute(f"drop table if exists temp.main.{name}")
         for name in (
             "dim_clients__before",
+            "dim_clients__before_rows",
             "dim_clients__fresh",
             "dim_clients__reached",
             "rpt_as_of__before",
@@ -245,10 +246,18 @@ def _scope_as_of_dependent(con: duckdb.DuckDBPyConnection, as_of_before: list[tu
                 """,
                 [as_of[0][0]],
             )
+    # by row id: the row ids first (one column), then those rows, which the refresh then
+    # deletes by row id too (a join reads every column of every client, a delete by client
+    # scans them all again)
     with timed("their client rows before"):
         con.execute(
-            "create or replace temp table dim_clients__before as "
-            "from dim_clients semi join scope_clients_as_of using (client_id)"
+            """
+            create or replace temp table dim_clients__before_rows as
+            select rowid as row_id from dim_clients
+            semi join scope_clients_as_of using (client_id);
+            create or replace temp table dim_clients__before as
+            from dim_clients where rowid in (select row_id from dim_clients__before_rows);
+            """
         )
     with timed("clients whose retention window the as-of date closed"):
         _reached_by_as_of(con, as_of_before[0][0], as_of[0][0])
@@ -433,6 +442,8 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     with timed(f"{name}: replace the scope's rows"):
         if name == "fct_bookings":
             _delete_bookings_before(con)
+        elif name == "dim_clients" and exists(con, "dim_clients__before_rows", temporary=True):
+            _delete_clients_before(con)
         else:
             con.execute(f"delete from {name} using {scope} where {matches}")
         con.execute(
@@ -476,4 +487,20 @@ def _delete_bookings_before(con: duckdb.DuckDBPyConnection) -> None:
         raise WarehouseError(
             f"fct_bookings: the refresh deleted {len(deleted)} rows, expected the "
             f"{len(kept)} rows of the changed clients; nothing was published"
+        )
+
+
+def _delete_clients_before(con: duckdb.DuckDBPyConnection) -> None:
+    """Delete the refreshed clients' dim_clients rows by the row ids `_scope_as_of_dependent`
+    kept (deleting by client scans every row: 0.13 s of CPU at 10M bookings, against none).
+    The deleted clients must be exactly the kept ones, else the build stops."""
+    deleted = con.execute(
+        "delete from dim_clients where rowid in (select row_id from dim_clients__before_rows) "
+        "returning client_id"
+    ).fetchall()
+    kept = con.execute("select client_id from dim_clients__before").fetchall()
+    if sorted(deleted) != sorted(kept):
+        raise WarehouseError(
+            f"dim_clients: the refresh deleted {len(deleted)} rows, expected the "
+            f"{len(kept)} rows of the refreshed clients; nothing was published"
         )
