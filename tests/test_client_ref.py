@@ -248,6 +248,36 @@ def test_dim_clients_keeps_the_latest_ref_and_its_system(tmp_path: Path) -> None
     ) == [("C1", "L-9", "legacy", "native"), ("C2", None, None, "native")]
 
 
+def test_dim_clients_ranks_bookings_at_the_same_latest_start_by_source_then_booking_id(
+    tmp_path: Path,
+) -> None:
+    # All at 9 March 13:00 (hour 8 + n % 10). C1: native B5 (ref N-5), native B15 (N-15),
+    # legacy B25 (L-25); by (source, booking_id) native B5 ranks first ('native' > 'legacy',
+    # 'B5' > 'B15' as text): N-5 of native, system native. C2 at 15:00: legacy B7 (L-7) and
+    # native B17 without a ref: the ref is L-7 of legacy, the system of its latest booking
+    # native.
+    db = tmp_path / "w.duckdb"
+    native = write(
+        tmp_path / "native.csv",
+        HEADER,
+        booking(5, "C1", "N-5", "2026-03-09"),
+        booking(15, "C1", "N-15", "2026-03-09"),
+        booking(17, "C2", "", "2026-03-09"),
+    )
+    legacy = write(
+        tmp_path / "legacy.csv",
+        "source," + HEADER,
+        "legacy," + booking(25, "C1", "L-25", "2026-03-09"),
+        "legacy," + booking(7, "C2", "L-7", "2026-03-09"),
+    )
+    load_files(db, [native, legacy])
+    assert rows(
+        db,
+        "select client_id, client_ref, client_ref_system, booking_system from dim_clients "
+        "order by 1",
+    ) == [("C1", "N-5", "native", "native"), ("C2", "L-7", "legacy", "native")]
+
+
 @pytest.fixture
 def listed_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A studio with the data as-of 2026-03-30 (the latest completed visit, client C9's): C1

