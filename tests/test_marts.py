@@ -499,6 +499,37 @@ def test_first_visit_is_earliest_completed_with_ties_broken_by_booking_id(chain:
     assert chain.row("fct_location_days", date=DAY)["new_clients"] == 1
 
 
+def test_second_visit_is_the_first_completed_day_after_the_first_visits_day(
+    chain: Chain,
+) -> None:
+    # C1: first visit 4 March, a no-show on 6 March (not a visit), visits 8 and 11 March: 8 March
+    chain.visit("C1-1", DAY, "C1")
+    chain.visit("C1-2", "2024-03-06", "C1", status="no_show", room="R2")
+    chain.visit("C1-3", "2024-03-11", "C1")
+    chain.visit("C1-4", "2024-03-08", "C1")
+    # C2: two visits on 4 March (10:00 and 14:00), then 9 March: 9 March, not 4 March
+    chain.visit("C2-1", DAY, "C2", room="R2")
+    chain.booking("C2-2", "14:00", "15:00", client="C2")
+    chain.visit("C2-3", "2024-03-09", "C2")
+    # C3: two visits on 4 March and none after: no second visit
+    chain.visit("C3-1", DAY, "C3", room="R3")
+    chain.booking("C3-2", "16:00", "17:00", client="C3")
+    # C4: one visit: no second visit
+    chain.visit("C4-1", "2024-03-05", "C4")
+    chain.build()
+
+    got = chain.rows(
+        "select client_id, first_visit_date, second_visit_date, completed_visits,"
+        " last_visit_date from dim_clients order by client_id"
+    )
+    assert [(c, str(f), s and str(s), n, str(last)) for c, f, s, n, last in got] == [
+        ("C1", "2024-03-04", "2024-03-08", 3, "2024-03-11"),
+        ("C2", "2024-03-04", "2024-03-09", 3, "2024-03-09"),
+        ("C3", "2024-03-04", None, 2, "2024-03-04"),
+        ("C4", "2024-03-05", None, 1, "2024-03-05"),
+    ]
+
+
 def test_rebooking_by_the_same_day_rule(chain: Chain) -> None:
     # C1 books the next visit on the day of this one, after it: rebooked
     chain.booking("C1-V1", "10:00", "11:00", client="C1")
