@@ -356,7 +356,7 @@ def test_refresh_stops_when_kept_row_ids_point_at_other_bookings(
 
     monkeypatch.setattr(incremental, "_snapshot_before", shifted)
 
-    with pytest.raises(WarehouseError, match="fct_bookings: the refresh deleted"):
+    with pytest.raises(WarehouseError, match="fct_bookings: the refresh would delete"):
         load_files(db, [chain["day"]])
     assert db.read_bytes() == before
 

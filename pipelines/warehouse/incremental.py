@@ -210,11 +210,16 @@ def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
         """
         create or replace temp table scope_clients as
         select distinct client_id from changed_clients;
+        -- their row ids first (the client column alone), then those rows: a join reads the
+        -- other nine columns of every booking too (10M, CPU 0.77 -> 0.65 s)
         create or replace temp table fct_bookings__before as
         select
             rowid as row_id, client_id, source, booking_id, location_id, booking_date, status,
             is_first_visit, is_new_client, is_rebooked
-        from fct_bookings semi join scope_clients using (client_id);
+        from fct_bookings
+        where rowid in (
+            select rowid from fct_bookings semi join scope_clients using (client_id)
+        );
         create or replace temp table dim_rooms__before as
         select location_id, room_id, has_bars from dim_rooms;
         create or replace temp table dim_therapists__before as
@@ -476,18 +481,21 @@ def _delete_bookings_before(con: duckdb.DuckDBPyConnection) -> None:
     """Delete the changed clients' bookings by the row ids `_snapshot_before` kept.
 
     Finding them by client again would scan all of fct_bookings (0.2 s at 10M); the row ids
-    hold because nothing checkpoints the build's copy before it is published. The deleted
-    rows' keys must be exactly the kept ones, else the build stops."""
-    deleted = con.execute(
-        "delete from fct_bookings where rowid in (select row_id from fct_bookings__before) "
-        "returning source, booking_id, client_id"
+    hold because nothing checkpoints the build's copy before it is published. The rows at
+    those row ids must hold exactly the kept keys, else the build stops. They are read
+    before the delete rather than returned by it: a delete returning its rows read those
+    columns of every booking (10M, CPU 0.43 s, against 0.17 s for the read and the delete)."""
+    found = con.execute(
+        "select source, booking_id, client_id from fct_bookings "
+        "where rowid in (select row_id from fct_bookings__before)"
     ).fetchall()
     kept = con.execute("select source, booking_id, client_id from fct_bookings__before").fetchall()
-    if sorted(deleted) != sorted(kept):
+    if sorted(found) != sorted(kept):
         raise WarehouseError(
-            f"fct_bookings: the refresh deleted {len(deleted)} rows, expected the "
+            f"fct_bookings: the refresh would delete {len(found)} rows, expected the "
             f"{len(kept)} rows of the changed clients; nothing was published"
         )
+    con.execute("delete from fct_bookings where rowid in (select row_id from fct_bookings__before)")
 
 
 def _delete_clients_before(con: duckdb.DuckDBPyConnection) -> None:
