@@ -13,6 +13,7 @@ those lines read the build's scope tables and are not part of the header.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from dataclasses import dataclass
@@ -171,6 +172,12 @@ def model_scripts(con: duckdb.DuckDBPyConnection | None = None) -> list[Path]:
     return [models[name].path for name in ordered]
 
 
+# Models whose SQL lists their input rows and a Python function sums them (module, function):
+# the function gets the statement as the build would run it (full or scoped). The SQL keeps
+# its `-- reads:` header, which orders and checks it like any other model.
+PYTHON_MODELS = {"fct_hourly_capacity": ("pipelines.warehouse.hourly", "build")}
+
+
 def run_script(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     execute(con, script, script.read_text())
 
@@ -178,6 +185,10 @@ def run_script(con: duckdb.DuckDBPyConnection, script: Path) -> None:
 def execute(con: duckdb.DuckDBPyConnection, script: Path, text: str) -> None:
     try:
         with timed(script.stem):
-            con.execute(text)
+            if script.stem in PYTHON_MODELS:
+                module, function = PYTHON_MODELS[script.stem]
+                getattr(importlib.import_module(module), function)(con, text)
+            else:
+                con.execute(text)
     except duckdb.Error as error:
         raise WarehouseError(f"{script.relative_to(SQL_DIR.parent)}: {first_line(error)}") from None
