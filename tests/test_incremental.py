@@ -457,6 +457,8 @@ def test_incremental_checks_look_at_the_refreshed_keys(
             -- what a build keeps aside: the scope's bookings as refreshed (none here)
             create temp table fct_bookings__fresh as
             select * from fct_bookings semi join scope_clients using (client_id);
+            create temp table dim_clients__fresh as
+            select * from dim_clients semi join scope_clients using (client_id);
             create temp table scope_weeks as
             select distinct location_id, cast(date_trunc('week', date) as date) as week_start
             from scope_days
@@ -488,9 +490,31 @@ def test_incremental_check_finds_a_booking_row_left_outside_the_scope(
             create temp table scope_clients as select min(client_id) as client_id from fct_bookings;
             create temp table fct_bookings__fresh as
             select * from fct_bookings semi join scope_clients using (client_id);
+            create temp table dim_clients__fresh as
+            select * from dim_clients semi join scope_clients using (client_id);
             """
         )
         check_marts(con, incremental=True)  # clean
+        # a client outside the refreshed ones twice in dim_clients: not looked at
+        con.execute(
+            """
+            insert into dim_clients
+            select * from dim_clients anti join scope_clients using (client_id) limit 1
+            """
+        )
+        check_marts(con, incremental=True)
+        with pytest.raises(DataQualityError, match=r"unique_keys: 1 offending rows.*dim_clients"):
+            check_marts(con)
+        # a refreshed client twice (the rows the refresh inserted, kept aside as
+        # dim_clients__fresh): found
+        con.execute("insert into dim_clients__fresh select * from dim_clients__fresh")
+        with pytest.raises(DataQualityError, match=r"unique_keys: 1 offending rows.*dim_clients"):
+            check_marts(con, incremental=True)
+        con.execute("delete from dim_clients where rowid = (select max(rowid) from dim_clients)")
+        con.execute(
+            "create or replace temp table dim_clients__fresh as "
+            "select * from dim_clients semi join scope_clients using (client_id)"
+        )
         # a booking of a client outside the scope, twice
         con.execute(
             """

@@ -122,13 +122,20 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
                 run_script(con, script)  # dim_clients was rebuilt whole
             else:
                 _run_scoped(con, script)
+        # the unique_keys check reads the refreshed clients' rows here (every row of those
+        # clients: their rows before were all deleted) instead of searching dim_clients for
+        # them (10M: 0.15 s of CPU); all of them when the mart was rebuilt whole
+        if not exists(con, "dim_clients__fresh", temporary=True):
+            con.execute("create temp table dim_clients__fresh as from dim_clients")
+    except BaseException:
+        con.execute("drop table if exists temp.main.dim_clients__fresh")
+        raise
     finally:
         for name in shadowed:
             con.execute(f"drop table if exists temp.main.{name}")
         for name in (
             "dim_clients__before",
             "dim_clients__before_rows",
-            "dim_clients__fresh",
             "dim_clients__reached",
             "rpt_as_of__before",
         ):
@@ -405,9 +412,15 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         from scope_days
         cross join range(-{REFRESH_MARGIN_DAYS}, {REFRESH_MARGIN_DAYS + 1}) as offsets(day_offset)
         union
-        -- bookings spanning more than one midnight are always read
+        -- bookings spanning more than one midnight are read when they reach the refreshed
+        -- days' margin (bookings are in date order, so the bound on end_at skips the row
+        -- groups of earlier days: 10M, a scan of every booking's times 0.05-0.1 s of CPU)
         select location_id, booking_date from fct_bookings
-        where end_at > booking_date + interval 1 day;
+        where
+            end_at > booking_date + interval 1 day
+            and end_at >= (
+                select min(date) - {REFRESH_MARGIN_DAYS} from scope_days
+            )::timestamp;
 
         create or replace temp table scope_weeks as
         select distinct location_id, cast(date_trunc('week', date) as date) as week_start

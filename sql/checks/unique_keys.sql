@@ -14,6 +14,16 @@ checked_bookings as (
     --incremental: select source, booking_id from fct_bookings__fresh
 ),
 
+-- after an incremental build only the clients it refreshed (kept aside as
+-- dim_clients__fresh, all of them when it rebuilt the mart whole): their rows
+-- before were deleted by row id, so these are every row of those clients
+checked_clients as (
+    select client_id from dim_clients
+    --incremental: where false
+    --incremental: union all
+    --incremental: select client_id from dim_clients__fresh
+),
+
 row_counts as (
     select
         (select count(*) from fct_bookings) as bookings,
@@ -78,8 +88,7 @@ duplicates as (
     union all
 
     select 'dim_clients', client_id
-    from dim_clients
-    --incremental: semi join scope_clients using (client_id)
+    from checked_clients
     group by client_id
     having count(*) > 1
 
