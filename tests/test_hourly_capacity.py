@@ -7,11 +7,15 @@ The day is Monday 2024-03-04 (tests.test_marts.Chain); rooms have bars unless a 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
+from pipelines.warehouse import hourly
 from tests.test_marts import DAY, Chain
 
 NEXT_DAY = "2024-03-05"
@@ -161,3 +165,65 @@ def test_hours_of_a_booking_outside_opening_hours_and_shifts(chain: Chain) -> No
 
     rows = chain.rows(f"select hour, {COLUMNS} from fct_hourly_capacity order by hour")
     assert rows == [(7, 0, 0, 0, 0, 0, 0, 10), (8, 0, 0, 0, 0, 0, 0, 10)]
+
+
+def test_a_date_typed_a_century_off_gets_its_own_hours_and_nothing_between(chain: Chain) -> None:
+    far = "1924-03-04"
+    chain.room("R1", opens="09:00", closes="11:00")
+    chain.room("R1", date=far, opens="09:00", closes="10:00")
+    chain.booking("B1", "09:15", "09:45")
+    chain.booking("B2", f"{far} 09:30", f"{far} 09:50")
+    chain.build()
+
+    assert hours(chain, "room_available_minutes") == {9: 60, 10: 60}
+    assert hours(chain, "room_occupied_minutes") == {9: 30, 10: 0}
+    # 09:30-09:50 of the far day: 20 minutes; its room opens for the one hour
+    assert hours(chain, "room_occupied_minutes", far) == {9: 20}
+    assert chain.rows("select count(distinct date) from fct_hourly_capacity") == [(2,)]
+
+
+def hour_sums(intervals: list[tuple[str, str, str]]) -> dict[tuple[str, str, int], int]:
+    """{(location, date, hour): therapist booked minutes} of (location, start, end) intervals
+    summed by hourly.HourSums directly."""
+    sums = hourly.HourSums()
+    names = pa.array([location for location, _, _ in intervals])
+    us = [
+        [int(dt.datetime.fromisoformat(t).replace(tzinfo=dt.UTC).timestamp() * 1e6) for t in ends]
+        for ends in zip(*[(start, end) for _, start, end in intervals], strict=True)
+    ]
+    loc = sums.location_numbers(names)
+    sums.add([(hourly.BOOKED, None)], loc, np.array(us[0]), np.array(us[1]))
+    rows, locations = sums.columns()
+    name = dict(zip(locations["location_number"], locations["location_id"], strict=True))
+    out = {}
+    for number, hour_key, minutes in zip(
+        rows["location_number"], rows["hour_key"], rows["therapist_booked_minutes"], strict=True
+    ):
+        day = dt.date(1970, 1, 1) + dt.timedelta(hours=int(hour_key))
+        out[name[number], day.isoformat(), int(hour_key) % 24] = int(minutes)
+    return out
+
+
+def test_the_hour_arrays_hold_only_the_days_an_interval_touches() -> None:
+    sums = hourly.HourSums()
+    loc = sums.location_numbers(pa.array([f"L{n}" for n in range(300)] * 2))
+    day = np.array([0] * 300 + [36_500] * 300, dtype=np.int64) * hourly.DAY_US
+    sums.add([(hourly.BOOKED, None)], loc, day + 9 * hourly.HOUR_US, day + 10 * hourly.HOUR_US)
+    # two days of 300 locations, not the century between them (which would be 3.5 GB)
+    assert sums.diffs.shape == (len(hourly.MEASURES) + 1, 300, 2, hourly.SLOTS)
+
+
+def test_an_interval_across_midnight_is_summed_on_both_days() -> None:
+    # the model's pieces are cut at midnight; an interval that is not still adds to the
+    # hours of each day: 22:30-24:00 is 30 + 60, 00:00-01:15 is 60 + 15
+    assert hour_sums([("L1", "2024-03-04 22:30", "2024-03-05 01:15")]) == {
+        ("L1", "2024-03-04", 22): 30,
+        ("L1", "2024-03-04", 23): 60,
+        ("L1", "2024-03-05", 0): 60,
+        ("L1", "2024-03-05", 1): 15,
+    }
+    # three days: the whole middle day's 24 hours at 60
+    spread = hour_sums([("L2", "2024-03-04 23:00", "2024-03-06 00:30")])
+    assert [spread["L2", "2024-03-05", hour] for hour in range(24)] == [60] * 24
+    assert (spread["L2", "2024-03-04", 23], spread["L2", "2024-03-06", 0]) == (60, 30)
+    assert len(spread) == 1 + 24 + 1

@@ -46,6 +46,8 @@ MEASURES = (
 ROOM_AVAILABLE, ROOM_OCCUPIED, BAR_AVAILABLE, BAR_OCCUPIED, BAR_FULL, SCHEDULED, BOOKED = range(7)
 # the last array counts the intervals over each hour: the hours that get a row
 TOUCHED = len(MEASURES)
+# a day's hour slots: its 24 hours, and one where its last hour's running sums end
+SLOTS = 25
 BATCH_ROWS = 1 << 18
 # DuckDB's share of the load's memory limit while the arrays are held (outside DuckDB's
 # limit). At 10M bookings, 0.55 left the load's peak at 1.93 GB (during this model); 0.4
@@ -60,12 +62,15 @@ OPENS, CLOSES, OCCUPIED_FROM, OCCUPIED_UNTIL = 0, 1, 2, 3
 
 
 class HourSums:
-    """Difference arrays [measure, location, hour], grown as intervals arrive."""
+    """Difference arrays [measure, location, day, hour slot], grown as intervals arrive.
+
+    Only the calendar days some interval touches get slots, 24 hours and one after the last,
+    so a date typed years away from the rest adds one day, not the years between."""
 
     def __init__(self) -> None:
         self.locations: dict[str, int] = {}
-        self.first_hour = 0
-        self.diffs = np.zeros((TOUCHED + 1, 0, 0), dtype=np.int32)
+        self.days = np.zeros(0, dtype=np.int64)  # sorted, days since 1970-01-01
+        self.diffs = np.zeros((TOUCHED + 1, 0, 0, SLOTS), dtype=np.int32)
 
     def location_numbers(self, column: pa.Array) -> np.ndarray:
         """Each row's location as a number, the same in every batch."""
@@ -77,18 +82,22 @@ class HourSums:
         )
         return numbers[_numbers(encoded.indices)]
 
-    def _fit(self, low: int, high: int) -> None:
-        """Room for every location so far and hours low..high (plus one after)."""
-        _, locations, hours = self.diffs.shape
-        last = self.first_hour + hours - 1
-        if locations >= len(self.locations) and hours and low >= self.first_hour and high < last:
-            return
-        if hours:
-            low, high = min(low, self.first_hour), max(high, last)
-        grown = np.zeros((TOUCHED + 1, len(self.locations), high - low + 2), dtype=np.int32)
-        start = self.first_hour - low
-        grown[:, :locations, start : start + hours] = self.diffs
-        self.diffs, self.first_hour = grown, low
+    def _day_slots(self, day: np.ndarray) -> np.ndarray:
+        """Each day's slot, making room for every location so far and for new days."""
+        low = int(day.min())
+        seen = np.zeros(int(day.max()) - low + 1, dtype=bool)
+        seen[day - low] = True
+        days = low + np.flatnonzero(seen)
+        _, locations, known, _ = self.diffs.shape
+        new_days = np.setdiff1d(days, self.days, assume_unique=True)
+        if len(new_days) or locations < len(self.locations):
+            merged = np.union1d(self.days, new_days)
+            grown = np.zeros((TOUCHED + 1, len(self.locations), len(merged), SLOTS), np.int32)
+            grown[:, :locations, np.searchsorted(merged, self.days)] = self.diffs
+            self.diffs, self.days = grown, merged
+        slot = np.zeros(len(seen), dtype=np.int64)
+        slot[days - low] = np.searchsorted(self.days, days)
+        return slot[day - low]
 
     def add(self, measures: list[tuple[int, np.ndarray | None]], loc, s_us, e_us) -> None:
         """Add intervals [s_us, e_us) of the locations `loc` to the measures, each with its
@@ -96,7 +105,24 @@ class HourSums:
         first = s_us // HOUR_US
         last = (e_us - 1) // HOUR_US
         keep = last >= first  # an empty interval on the hour touches no hour
-        if not keep.all():
+        crosses = keep & (last // 24 > first // 24)
+        if crosses.any():
+            # the model's pieces are cut at midnight already; this keeps any other interval
+            # within its day's slots, with the same minutes per hour
+            keep &= ~crosses
+            across = np.flatnonzero(crosses)
+            count = (last[across] // 24 - first[across] // 24 + 1).astype(np.int64)
+            piece = np.repeat(across, count)
+            nth = np.arange(len(piece)) - np.repeat(np.cumsum(count) - count, count)
+            midnight = (s_us[piece] // DAY_US + nth) * DAY_US
+            whole = np.flatnonzero(keep)
+            rows = np.concatenate([whole, piece])
+            loc = loc[rows]
+            s_us = np.concatenate([s_us[whole], np.maximum(s_us[piece], midnight)])
+            e_us = np.concatenate([e_us[whole], np.minimum(e_us[piece], midnight + DAY_US)])
+            measures = [(m, None if w is None else w[rows]) for m, w in measures]
+            first, last = s_us // HOUR_US, (e_us - 1) // HOUR_US
+        elif not keep.all():
             loc, s_us, e_us, first, last = (
                 loc[keep],
                 s_us[keep],
@@ -107,16 +133,17 @@ class HourSums:
             measures = [(m, None if w is None else w[keep]) for m, w in measures]
         if not len(loc):
             return
-        self._fit(int(first.min()), int(last.max()))
-        _, locations, hours = self.diffs.shape
-        at_first = loc * hours + (first - self.first_hour)
-        at_last = loc * hours + (last - self.first_hour)
+        slot = self._day_slots(first // 24)
+        _, locations, days, _ = self.diffs.shape
+        cell = (loc * days + slot) * SLOTS
+        at_first = cell + first % 24
+        at_last = cell + last % 24
         # minutes of the first hour before the start, of the last hour after the end; int32
         # like the arrays (np.add.at is ten times slower when it has to cast)
         before = (first * 60 - s_us // MINUTE_US).astype(np.int32)
         after = (e_us // MINUTE_US - last * 60 - 60).astype(np.int32)
         flat = self.diffs.reshape(-1)
-        plane = locations * hours
+        plane = locations * days * SLOTS
         for measure, weight in measures:
             w = np.int32(1) if weight is None else weight.astype(np.int32)
             base = measure * plane
@@ -131,15 +158,21 @@ class HourSums:
     def columns(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """One row per location-hour any interval touches, hour by hour (location numbers),
         and the locations' names by number."""
-        touched = np.cumsum(self.diffs[TOUCHED], axis=1, dtype=np.int32).T > 0
-        hour, loc = np.nonzero(touched)
+
+        def running(measure: int) -> np.ndarray:
+            # an hour's running sum along its day is its minutes (int32 holds them); as
+            # [day, hour, location], so the rows come hour by hour
+            hours = np.cumsum(self.diffs[measure], axis=2, dtype=np.int32)[:, :, :24]
+            return hours.transpose(1, 2, 0)
+
+        touched = running(TOUCHED) > 0
+        slot, hour, loc = np.nonzero(touched)
         sums = {
             "location_number": loc.astype(np.int32),
-            "hour_key": hour.astype(np.int32) + np.int32(self.first_hour),
+            "hour_key": (self.days[slot] * 24 + hour).astype(np.int32),
         }
         for measure, name in enumerate(MEASURES):
-            # an hour's running sum is its minutes: int32 holds them
-            sums[name] = np.cumsum(self.diffs[measure], axis=1, dtype=np.int32).T[touched]
+            sums[name] = running(measure)[touched]
         locations = {
             "location_number": np.arange(len(self.locations), dtype=np.int32),
             "location_id": np.array(list(self.locations), dtype=object),
