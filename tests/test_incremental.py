@@ -313,6 +313,81 @@ def test_room_calendar_change(chain: dict[str, Path], tmp_path: Path) -> None:
     assert_equals_full_rebuild(db, tmp_path)
 
 
+def test_training_change_reaches_bar_bookings_on_days_without_a_shift(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # A bar booking on a day its therapist has no shift falls back on the therapist's latest
+    # training (dq_issues). The therapist's latest shift then loses the training: that old
+    # day's finding appears, though no row of that day was loaded.
+    db = _copy_base(chain, tmp_path)
+    with duckdb.connect() as con:
+        con.execute(
+            "create table shifts as select * from read_csv(?, all_varchar = true)",
+            [str(chain["base"] / "therapist_shifts.csv")],
+        )
+        therapist, latest = con.execute(
+            """
+            select therapist_id, max(date) from shifts
+            where location_id = 'L01'
+            group by therapist_id
+            having bool_and(bar_trained = 'true')
+            order by therapist_id
+            limit 1
+            """
+        ).fetchone()
+        day = con.execute(
+            """
+            select min(date) from shifts
+            where location_id = 'L01' and date not in (
+                select date from shifts where location_id = 'L01' and therapist_id = ?
+            )
+            """,
+            [therapist],
+        ).fetchone()[0]
+        shifts = tmp_path / "training.csv"
+        con.execute(
+            f"""
+            copy (
+                select * replace ('false' as bar_trained) from shifts
+                where location_id = 'L01' and therapist_id = ? and date = ?
+            ) to '{shifts}' (header, delimiter ',')
+            """,
+            [therapist, latest],
+        )
+    bookings = write_bookings(
+        tmp_path / "bar_booking.csv",
+        chain,
+        """
+        select * replace (
+            'B-NO-SHIFT' as booking_id, 'true' as uses_bars, 'completed' as status,
+            ? || ' 12:00:00' as start_at, ? || ' 13:00:00' as end_at, null as cancelled_at,
+            ? || ' 08:00:00' as created_at
+        )
+        from bookings
+        where location_id = 'L01' and therapist_id = ?
+        order by booking_id
+        limit 1
+        """,
+        day,
+        day,
+        day,
+        therapist,
+    )
+    load_files(db, [bookings])
+    assert _mode(db) == "incremental"
+    finding = (
+        "select count(*) from dq_issues "
+        "where kind = 'bar_session_by_untrained_therapist' and entity_id = 'B-NO-SHIFT'"
+    )
+    with connect(db, read_only=True) as con:
+        assert con.execute(finding).fetchone()[0] == 0  # trained on the latest shift
+    load_files(db, [shifts])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        assert con.execute(finding).fetchone()[0] == 1
+    assert_equals_full_rebuild(db, tmp_path)
+
+
 def test_successive_loads_stay_equal(chain: dict[str, Path], tmp_path: Path) -> None:
     db = _copy_base(chain, tmp_path)
     load_files(db, [chain["day"]])
