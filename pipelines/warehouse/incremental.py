@@ -337,68 +337,34 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         where dim_therapists__before.bar_trained is distinct from dim_therapists.bar_trained;
         """
     )
-    rooms, therapists = con.execute(
-        "select (select count(*) from rooms_changed), (select count(*) from therapists_changed)"
-    ).fetchone()
     fallback_days = ""
-    if rooms or therapists:
-        # the bar bookings of those rooms and therapists in one scan first (a search for
-        # each read every booking twice), then the calendar and shifts for them only
-        con.execute(
-            """
-            create or replace temp table bar_bookings_changed as
-            select
-                location_id, room_id, therapist_id, booking_date, start_at, end_at,
-                rooms_changed.room_id is not null as room_changed,
-                therapists_changed.therapist_id is not null as therapist_changed,
-            from fct_bookings
-            left join rooms_changed using (location_id, room_id)
-            left join therapists_changed using (location_id, therapist_id)
-            where
-                uses_bars
-                and (
-                    rooms_changed.room_id is not null
-                    or therapists_changed.therapist_id is not null
-                )
-            """
-        )
-        rooms, therapists, first_day, last_day = con.execute(
-            "select count(*) filter (where room_changed), "
-            "count(*) filter (where therapist_changed), min(booking_date), max(booking_date) "
-            "from bar_bookings_changed"
-        ).fetchone()
-    # the calendar's and shifts' days bounded by constants, which reach the raw tables' scans
-    # through the staging views (an anti join against the whole views read every row: at
-    # 10M, 125 bar bookings of the next day's new therapists, 0.30 -> 0.05 s of CPU)
-    if rooms or therapists:
-        days = f"between date '{first_day.isoformat()}' and date '{last_day.isoformat()}'"
-    if rooms:
-        fallback_days += f"""
+    if con.execute("select count(*) from rooms_changed").fetchone()[0]:
+        fallback_days += """
             union
             -- bar bookings not inside their day's opening hours
-            select location_id, booking_date from bar_bookings_changed as bookings
-            where room_changed and not exists (
+            select location_id, booking_date from fct_bookings
+            semi join rooms_changed using (location_id, room_id)
+            where uses_bars and not exists (
                 select 1 from stg_exports__rooms as rooms
                 where
-                    rooms.location_id = bookings.location_id
-                    and rooms.room_id = bookings.room_id
-                    and rooms.date = bookings.booking_date
-                    and rooms.date {days}
-                    and bookings.start_at >= rooms.open_at
-                    and bookings.end_at <= rooms.close_at
+                    rooms.location_id = fct_bookings.location_id
+                    and rooms.room_id = fct_bookings.room_id
+                    and rooms.date = fct_bookings.booking_date
+                    and fct_bookings.start_at >= rooms.open_at
+                    and fct_bookings.end_at <= rooms.close_at
             )"""
-    if therapists:
-        fallback_days += f"""
+    if con.execute("select count(*) from therapists_changed").fetchone()[0]:
+        fallback_days += """
             union
             -- bar bookings without a shift that day
-            select location_id, booking_date from bar_bookings_changed as bookings
-            where therapist_changed and not exists (
+            select location_id, booking_date from fct_bookings
+            semi join therapists_changed using (location_id, therapist_id)
+            where uses_bars and not exists (
                 select 1 from stg_exports__therapist_shifts as shifts
                 where
-                    shifts.location_id = bookings.location_id
-                    and shifts.therapist_id = bookings.therapist_id
-                    and shifts.date = bookings.booking_date
-                    and shifts.date {days}
+                    shifts.location_id = fct_bookings.location_id
+                    and shifts.therapist_id = fct_bookings.therapist_id
+                    and shifts.date = fct_bookings.booking_date
             )"""
     con.execute(
         f"""
