@@ -452,7 +452,7 @@ def test_refresh_stops_when_kept_client_row_ids_point_at_other_clients(
 
     monkeypatch.setattr(incremental, "_scope_as_of_dependent", shifted)
 
-    with pytest.raises(WarehouseError, match="dim_clients: the refresh deleted"):
+    with pytest.raises(WarehouseError, match="dim_clients: the refresh would delete"):
         load_files(db, [chain["day"]])
     assert db.read_bytes() == before
 

@@ -459,9 +459,23 @@ def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
     matches = " and ".join(f"{name}.{key} = {scope}.{key}" for key in keys)
     with timed(f"{name}: replace the scope's rows"):
         if name == "fct_bookings":
-            _delete_bookings_before(con)
+            _delete_kept_rows(
+                con,
+                "fct_bookings",
+                "fct_bookings__before",
+                "fct_bookings__before",
+                "source, booking_id, client_id",
+                "changed clients",
+            )
         elif name == "dim_clients" and exists(con, "dim_clients__before_rows", temporary=True):
-            _delete_clients_before(con)
+            _delete_kept_rows(
+                con,
+                "dim_clients",
+                "dim_clients__before_rows",
+                "dim_clients__before",
+                "client_id",
+                "refreshed clients",
+            )
         else:
             con.execute(f"delete from {name} using {scope} where {matches}")
         con.execute(
@@ -490,38 +504,22 @@ def _materialize_scoped_ctes(text: str) -> str:
     return "\n".join(lines)
 
 
-def _delete_bookings_before(con: duckdb.DuckDBPyConnection) -> None:
-    """Delete the changed clients' bookings by the row ids `_snapshot_before` kept.
+def _delete_kept_rows(
+    con: duckdb.DuckDBPyConnection, table: str, row_ids: str, kept: str, columns: str, whose: str
+) -> None:
+    """Delete `table`'s rows at the row ids the scope kept (`row_ids`, column `row_id`).
 
-    Finding them by client again would scan all of fct_bookings (0.2 s at 10M); the row ids
-    hold because nothing checkpoints the build's copy before it is published. The rows at
-    those row ids must hold exactly the kept keys, else the build stops. They are read
-    before the delete rather than returned by it: a delete returning its rows read those
-    columns of every booking (10M, CPU 0.43 s, against 0.17 s for the read and the delete)."""
-    found = con.execute(
-        "select source, booking_id, client_id from fct_bookings "
-        "where rowid in (select row_id from fct_bookings__before)"
-    ).fetchall()
-    kept = con.execute("select source, booking_id, client_id from fct_bookings__before").fetchall()
-    if sorted(found) != sorted(kept):
+    Finding the rows by client again would scan the whole table (fct_bookings: 0.2 s at 10M);
+    the row ids hold because nothing checkpoints the build's copy before it is published. The
+    rows at those row ids must be exactly the kept rows (`kept`, on `columns`), else the build
+    stops. They are read before the delete rather than returned by it: a delete returning its
+    rows read those columns of every booking (10M, CPU 0.43 s, against 0.17 s for both)."""
+    at_row_ids = f"where rowid in (select row_id from {row_ids})"
+    found = con.execute(f"select {columns} from {table} {at_row_ids}").fetchall()
+    expected = con.execute(f"select {columns} from {kept}").fetchall()
+    if sorted(found) != sorted(expected):
         raise WarehouseError(
-            f"fct_bookings: the refresh would delete {len(found)} rows, expected the "
-            f"{len(kept)} rows of the changed clients; nothing was published"
+            f"{table}: the refresh would delete {len(found)} rows, expected the "
+            f"{len(expected)} rows of the {whose}; nothing was published"
         )
-    con.execute("delete from fct_bookings where rowid in (select row_id from fct_bookings__before)")
-
-
-def _delete_clients_before(con: duckdb.DuckDBPyConnection) -> None:
-    """Delete the refreshed clients' dim_clients rows by the row ids `_scope_as_of_dependent`
-    kept (deleting by client scans every row: 0.13 s of CPU at 10M bookings, against none).
-    The deleted clients must be exactly the kept ones, else the build stops."""
-    deleted = con.execute(
-        "delete from dim_clients where rowid in (select row_id from dim_clients__before_rows) "
-        "returning client_id"
-    ).fetchall()
-    kept = con.execute("select client_id from dim_clients__before").fetchall()
-    if sorted(deleted) != sorted(kept):
-        raise WarehouseError(
-            f"dim_clients: the refresh deleted {len(deleted)} rows, expected the "
-            f"{len(kept)} rows of the refreshed clients; nothing was published"
-        )
+    con.execute(f"delete from {table} {at_row_ids}")
