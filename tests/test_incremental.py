@@ -457,6 +457,38 @@ def test_refresh_stops_when_kept_client_row_ids_point_at_other_clients(
     assert db.read_bytes() == before
 
 
+def test_clients_rebuilt_whole_in_an_incremental_build_are_all_checked(
+    chain: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the as-of date moves back, dim_clients (and the client reports after it) is
+    # rebuilt whole inside an incremental build; its key check then reads every client, so a
+    # client listed twice outside the load's change is still caught.
+    db = _copy_base(chain, tmp_path)
+    monkeypatch.setattr(incremental, "_scope_as_of_dependent", lambda con, as_of_before: False)
+    load_files(db, [chain["day"]])
+    assert _mode(db) == "incremental"
+    assert_equals_full_rebuild(db, tmp_path)
+
+    again = tmp_path / "again"
+    again.mkdir()
+    db = _copy_base(chain, again)
+    before = db.read_bytes()
+    original = incremental.run_script
+
+    def doubled(con: duckdb.DuckDBPyConnection, script: Path) -> None:
+        original(con, script)
+        if script.stem == "dim_clients":  # one client outside the change, twice
+            con.execute(
+                "insert into dim_clients from dim_clients anti join scope_clients using (client_id)"
+                " order by client_id limit 1"
+            )
+
+    monkeypatch.setattr(incremental, "run_script", doubled)
+    with pytest.raises(WarehouseError, match="dim_clients"):
+        load_files(db, [chain["day"]])
+    assert db.read_bytes() == before
+
+
 def test_first_bookings_into_a_warehouse_without_any_rebuild_fully(
     chain: dict[str, Path], tmp_path: Path
 ) -> None:
