@@ -352,12 +352,11 @@ def partial_note(frame: pd.DataFrame, period: str = "period", cells: bool = Fals
     )
     spans: dict[pd.Timestamp, list[str]] = {}
     for start, rows in partial.groupby("_start", sort=True):
-        cover = rows.assign(
-            span=[
-                _span(a, b, grain)
-                for a, b in zip(rows["covered_from"], rows["covered_to"], strict=True)
-            ]
-        )
+        # each distinct coverage put in words once: a week of 300 locations' therapists has
+        # thousands of rows and a handful of coverages
+        pairs = list(zip(rows["covered_from"], rows["covered_to"], strict=True))
+        words = {pair: _span(*pair, grain) for pair in set(pairs)}
+        cover = rows.assign(span=[words[pair] for pair in pairs])
         named = cover.drop_duplicates("span")
         everywhere = len(named) == 1 and (
             "location_name" not in frame

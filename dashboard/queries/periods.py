@@ -40,6 +40,16 @@ def period_last_day(period: pd.Timestamp, grain: str) -> pd.Timestamp:
     return period + pd.offsets.MonthEnd(0)
 
 
+def period_last_days(periods: pd.Series, grain: str) -> pd.Series:
+    """period_last_day for a column of period starts, in one step (a call per row took 0.1 s
+    for the Therapists page's 13,000 therapist-weeks at 300 locations)."""
+    if grain == "day":
+        return periods.copy()
+    if grain == "week":
+        return periods + pd.Timedelta(days=6)
+    return periods + pd.offsets.MonthEnd(0)
+
+
 def mark_coverage(
     frame: pd.DataFrame, grain: str, start: dt.date, end: dt.date, period: str = "period"
 ) -> pd.DataFrame:
@@ -49,7 +59,7 @@ def mark_coverage(
     dropped; without them the selection alone decides."""
     out = frame.copy()
     starts = pd.to_datetime(out[period])
-    lasts = starts.map(lambda p: period_last_day(p, grain))
+    lasts = period_last_days(starts, grain)
     first = pd.Series(pd.Timestamp(start), index=out.index)
     last = pd.Series(pd.Timestamp(end), index=out.index)
     if "first_day" in out:
