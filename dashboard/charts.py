@@ -597,7 +597,9 @@ def therapist_week_grid(
     ]
     order = list(dict.fromkeys(data.sort_values("week")["week_label"]))
     data["value_text"] = ["–" if pd.isna(v) else format(float(v), fmt) for v in data[value]]
-    base = alt.Chart(data).encode(
+    # the data goes on the layer, not on each mark: layering two charts of the same frame
+    # compares their data by its text (a repr of the whole frame per chart)
+    base = alt.Chart().encode(
         x=alt.X(
             "week_label:O",
             title="Week of (Monday)",
@@ -631,7 +633,7 @@ def therapist_week_grid(
             f"{over} || datum.{value} > {0.6 * limit}", alt.value("white"), alt.value("#333")
         ),
     )
-    return (cells + text).properties(height=alt.Step(22))
+    return alt.layer(cells, text, data=data).properties(height=alt.Step(22))
 
 
 def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
