@@ -29,7 +29,7 @@ bookings as (
 
 -- completed bookings, +1 as they are (an incremental build: the changed
 -- clients' only, and -1 for the same clients' bookings before the load)
-completed as (
+completed as not materialized (
     select
         1 as sign,
         client_id,
@@ -44,26 +44,27 @@ completed as (
     --incremental: where status = 'completed'
 ),
 
--- each client once per month with a completed visit; the month of a new
--- client's first visit carries its location
+-- each client once per month with a completed visit
 client_months as (
-    select
+    select distinct
         sign,
         client_id,
         cast(date_trunc('month', booking_date) as date) as visit_month,
-        any_value(location_id) filter (where is_new_client) as first_location_id,
     from completed
-    group by sign, client_id, date_trunc('month', booking_date)
 ),
 
+-- a new client's first visit, its month and location: fct_bookings marks only the
+-- first visit is_new_client, so one row per client (and sign). Read from the
+-- bookings rather than from client_months: carrying the location through that
+-- grouping cost more (10M, the model alone: CPU 4.9 -> 4.4 s)
 cohorts as (
     select
         sign,
         client_id,
-        visit_month as cohort_month,
-        first_location_id as location_id,
-    from client_months
-    where first_location_id is not null
+        cast(date_trunc('month', booking_date) as date) as cohort_month,
+        location_id,
+    from completed
+    where is_new_client
 ),
 
 -- the first visit is the earliest completed one, so months_after >= 0
