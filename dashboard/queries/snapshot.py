@@ -103,7 +103,10 @@ def _reader() -> SnapshotReader:
     return SnapshotReader()
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+# A query's parameters are hashed by their text: Streamlit's own hashing visits every item
+# of a tuple, and a chain's 300 location ids, passed up to five times a query, made each
+# cached query cost milliseconds on every rerun.
+@st.cache_data(show_spinner=False, max_entries=512, hash_funcs={tuple: repr})
 def _frame(snap: Snapshot, sql: str, params: tuple) -> pd.DataFrame:
     bound = [list(p) if isinstance(p, tuple) else p for p in params]
     try:

@@ -324,7 +324,10 @@ def rebalancing_hints(
                 location_id, therapist_id, booking_date, source, booking_id, start_at, end_at,
                 minutes, uses_bars, room_id, service,
                 string_agg(kind, ',' order by kind) as kinds,
-                list({'kind': kind, 'value': value} order by kind) as broken
+                -- each limit's figure (a session is moved for each limit at most once)
+                max(value) filter (where kind = 'bar_sessions') as bar_sessions_value,
+                max(value) filter (where kind = 'hands_on') as hands_on_value,
+                max(value) filter (where kind = 'weekly') as weekly_value
             from all_moves
             where ?::date is null or booking_date >= ?::date
             group by all
@@ -472,7 +475,9 @@ def rebalancing_hints(
             m.location_id,
             m.therapist_id,
             m.kinds,
-            m.broken,
+            m.bar_sessions_value,
+            m.hands_on_value,
+            m.weekly_value,
             m.start_at
         from moves as m
         join rooms_free as f on f.source = m.source and f.booking_id = m.booking_id
@@ -512,9 +517,16 @@ def rebalancing_hints(
     )
     frame = frame.copy()
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    # each limit's figures put in words once per distinct figure, then joined in kind order
+    words = []
+    for kind in ("bar_sessions", "hands_on", "weekly"):
+        values = frame[f"{kind}_value"]
+        said = {
+            value: limit_words(kind, float(value), settings) for value in values.dropna().unique()
+        }
+        words.append(values.map(said))
     frame["over_limit"] = [
-        "; ".join(limit_words(b["kind"], float(b["value"]), settings) for b in broken)
-        for broken in frame["broken"]
+        "; ".join(said for said in row if isinstance(said, str)) for row in zip(*words, strict=True)
     ]
     extra = ["location_id", "therapist_id", "kinds", "start_at"]
     return frame[HINT_COLUMNS + extra].reset_index(drop=True)
