@@ -8,6 +8,8 @@ client ids that are emails or phones, hashed in the rejected rows' text as in th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pytest
 
@@ -94,4 +96,79 @@ def test_an_email_client_id_only_in_a_rejected_row_is_hashed_there_too(tmp_path)
     assert rows(db, "select client_id from raw_bookings order by line_number") == [
         ("C2",),
         ("C4",),
+    ]
+
+
+def test_cells_are_trimmed_of_ascii_and_unicode_spaces_and_prices_read_as_written(
+    tmp_path,
+) -> None:
+    # The one pass trims only the rows where a cell may start or end with a space (ASCII
+    # or Unicode) and reads a price of digits and a point without its two replacements:
+    # each row here stores what trimming and stripping every cell would store.
+    nbsp, ideographic = "\u00a0", "\u3000"
+    lines = [
+        HEADER,
+        # line 2: nothing to trim
+        "B2,L01,T1,C2,Ashiatsu 60,2026-01-05 10:00,2026-01-05 11:00,completed,95.00,",
+        # line 3: ASCII spaces around cells, the last cell read included
+        " B3 , L01,T1 ,C3,  Ashiatsu 60 ,2026-01-05 12:00 ,2026-01-05 13:00,completed, 95.50 , ",
+        # line 4: Unicode spaces around ids (no ASCII space anywhere on the line)
+        f"B4,L01,{nbsp}T2,C4{ideographic},Ashiatsu 90,2026-01-05 14:00,2026-01-05 15:30,"
+        "booked,120.00,",
+        # line 5: a blank cell of one space is missing; a price with a symbol and a
+        # thousands separator takes the replacements
+        'B5,L01,T1,C5,Ashiatsu 60,2026-01-06 10:00,2026-01-06 11:00,completed,"$1,250.00", ',
+        # line 6: a cell with a comma and a space inside is not trimmed inside
+        'B6,L01,T1,C6,"Ashiatsu, 60",2026-01-06 12:00,2026-01-06 13:00,completed, ,',
+        # line 7: a decimal comma is still refused
+        'B7,L01,T1,C7,Ashiatsu 60,2026-01-06 14:00,2026-01-06 15:00,completed,"95,50",',
+    ]
+    path = tmp_path / "bookings.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+
+    [result] = load_files(db, [path])
+
+    assert (result.format, result.rows_loaded, result.rows_rejected) == ("native-csv", 5, 1)
+    assert rows(
+        db,
+        "select booking_id, location_id, therapist_id, client_id, service, start_at, "
+        "price::varchar from raw_bookings order by line_number",
+    ) == [
+        ("B2", "L01", "T1", "C2", "Ashiatsu 60", datetime(2026, 1, 5, 10), "95.00"),
+        ("B3", "L01", "T1", "C3", "Ashiatsu 60", datetime(2026, 1, 5, 12), "95.50"),
+        ("B4", "L01", "T2", "C4", "Ashiatsu 90", datetime(2026, 1, 5, 14), "120.00"),
+        ("B5", "L01", "T1", "C5", "Ashiatsu 60", datetime(2026, 1, 6, 10), "1250.00"),
+        ("B6", "L01", "T1", "C6", "Ashiatsu, 60", datetime(2026, 1, 6, 12), None),
+    ]
+    assert rows(db, "select line_number, reason from rejected_rows") == [
+        (7, "price '95,50' has a decimal comma; use a point (95.50)")
+    ]
+
+
+def test_a_bare_number_client_ref_is_kept_up_to_nine_digits(tmp_path) -> None:
+    # The one pass keeps a bare number of up to 9 digits without the phone rules; 10 digits
+    # and more go through them and read as a phone (not kept), as before.
+    header = (
+        "booking_id,location_id,therapist_id,client_id,client_ref,service,start_at,end_at,status"
+    )
+    refs = {2: "7", 3: "1234567", 4: "123456789", 5: "1234567890", 6: "+123456789", 7: "12 34"}
+    lines = [header] + [
+        f"B{n},L01,T1,C{n},{ref},Ashiatsu 60,2026-01-05 1{n}:00,2026-01-05 1{n}:50,completed"
+        for n, ref in refs.items()
+    ]
+    path = tmp_path / "bookings.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+
+    [result] = load_files(db, [path])
+
+    assert (result.rows_loaded, result.rows_rejected) == (6, 0)
+    assert rows(db, "select booking_id, client_ref from raw_bookings order by line_number") == [
+        ("B2", "7"),
+        ("B3", "1234567"),
+        ("B4", "123456789"),
+        ("B5", None),
+        ("B6", None),
+        ("B7", None),
     ]

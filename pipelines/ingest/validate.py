@@ -123,10 +123,15 @@ def _install_helpers(con: duckdb.DuckDBPyConnection) -> None:
             end
         end;
         -- Strip currency symbols and codes, then thousands separators (a comma before three
-        -- digits); a comma left over is a decimal comma, which is ambiguous: rejected.
-        create or replace temp macro price_text(x) as regexp_replace(
-            regexp_replace(x, '[^0-9.,\\-]', '', 'g'), ',([0-9]{{3}})', '\\1', 'g'
-        );
+        -- digits); a comma left over is a decimal comma, which is ambiguous: rejected. A
+        -- price of digits and points only (nearly every cell) is kept as it is, which the
+        -- two replacements would do too: one match costs less than two replacements.
+        create or replace temp macro price_text(x) as case
+            when regexp_full_match(x, '[0-9.]*') then x
+            else regexp_replace(
+                regexp_replace(x, '[^0-9.,\\-]', '', 'g'), ',([0-9]{{3}})', '\\1', 'g'
+            )
+        end;
         create or replace temp macro parse_minutes(x) as try_cast(trim(x) as integer);
         create or replace temp macro quoted(x) as '''' || left(x, 60) || '''';
         -- The canonical status of a word: looked up by the word lowercased first, which is
