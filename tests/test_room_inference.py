@@ -296,3 +296,76 @@ def test_a_room_calendar_change_is_refreshed_incrementally(
         ).fetchone()[0]
     assert unplaced > 0  # bar work found no bar room that day
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_a_replaced_booking_is_placed_in_its_new_form_only(
+    roomless: dict[str, Path], tmp_path: Path
+) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(roomless["db"], db)
+    with connect(db, read_only=True) as con:
+        # the busiest location-day with inferred rooms, its first booking without bars in
+        # placement order (start, longer first, booking id) that a later one without bars
+        # starts during, and the day's rooms before
+        location, day = con.execute(
+            """
+            select location_id, booking_date from fct_bookings
+            where room_source = 'inferred'
+            group by all order by count(*) desc, location_id, booking_date limit 1
+            """
+        ).fetchone()
+        (first,) = con.execute(
+            """
+            with plain as (
+                select booking_id, start_at, end_at from fct_bookings
+                where location_id = ? and booking_date = ? and room_source = 'inferred'
+                    and not uses_bars
+            )
+            select plain.booking_id from plain
+            semi join plain as later
+                on
+                    later.booking_id <> plain.booking_id
+                    and later.start_at >= plain.start_at
+                    and later.start_at < plain.end_at
+            order by plain.start_at, plain.end_at desc, plain.booking_id limit 1
+            """,
+            [location, day],
+        ).fetchone()
+        before = dict(
+            con.execute(
+                "select booking_id, room_id from fct_bookings "
+                "where location_id = ? and booking_date = ? and room_source = 'inferred'",
+                [location, day],
+            ).fetchall()
+        )
+    # The same booking exported again, cancelled: it holds no room any more, so the booking
+    # that started during it takes its room. Read in its stored (held) form as well, it
+    # would keep the room and nothing would move.
+    path = tmp_path / "cancelled.csv"
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                select * exclude (room_id) replace (
+                    'cancelled' as status, created_at as cancelled_at
+                )
+                from read_csv(?, all_varchar = true)
+                where booking_id = ?
+            ) to '{path}' (header, delimiter ',')
+            """,
+            [str(roomless["root"] / "all" / "bookings.csv"), first],
+        )
+    load_files(db, [path])
+    with connect(db, read_only=True) as con:
+        assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
+        after = dict(
+            con.execute(
+                "select booking_id, room_id from fct_bookings "
+                "where location_id = ? and booking_date = ? and room_source = 'inferred'",
+                [location, day],
+            ).fetchall()
+        )
+    assert first not in after  # cancelled: no room
+    moved = [b for b in before if b != first and after.get(b) != before[b]]
+    assert moved, "cancelling the booking should free its room for the one after it"
+    assert_equals_full_rebuild(db, tmp_path)

@@ -82,16 +82,28 @@ def can_refresh(con: duckdb.DuckDBPyConnection, fingerprint: tuple[str, str]) ->
 
 def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     """Refresh the marts for the change log's scope; 'full' when the scope turns out too big."""
-    with timed("rooms of the changed days' bookings"):
-        _refresh_booking_rooms(con)
-    with timed("changed clients and the rows they had"):
-        _snapshot_before(con)
     # Staging views with `--incremental:` lines are shadowed by scoped temp tables for this
     # build: bookings (by client) at once, rooms and shifts (by day) once the dims that read
     # them whole are rebuilt and the days are known.
     shadowed: list[str] = []
     try:
+        con.execute(
+            "create or replace temp table scope_clients as "
+            "select distinct client_id from changed_clients"
+        )
         _shadow_staging(con, ["stg_exports__bookings"], shadowed)
+        with timed("rooms of the changed days' bookings"):
+            rooms_moved = _refresh_booking_rooms(con)
+        if rooms_moved:
+            # clients the load left alone whose booking got another room: refreshed too, so
+            # their rows are staged with the others' (one more search of every booking)
+            con.execute(
+                "create or replace temp table scope_clients as "
+                "select distinct client_id from changed_clients"
+            )
+            _shadow_staging(con, ["stg_exports__bookings"], shadowed)
+        with timed("changed clients and the rows they had"):
+            _snapshot_before(con)
         as_of_before = _as_of(con)
         con.execute("create or replace temp table rpt_as_of__before as from rpt_as_of")
         scripts = {p.stem: p for p in model_scripts(con)}
@@ -156,10 +168,12 @@ def _whole_booking_facts_moved(con: duckdb.DuckDBPyConnection, scripts: dict[str
     return moved
 
 
-def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> None:
+def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> bool:
     """Place the bookings of the changed location-days again (int_booking_rooms), reading the
-    whole staging view (before it is shadowed by client); the clients of bookings whose room
-    changed are added to `changed_clients`, so fct_bookings is refreshed for them too."""
+    staging view shadowed by the load's changed clients (`scope_clients`) and fct_bookings as
+    it was for the other clients; the clients of bookings whose room changed are added to
+    `changed_clients`, so fct_bookings is refreshed for them too. True when one of those is
+    not in `scope_clients`."""
     con.execute(
         """
         create or replace temp table scope_booking_days as
@@ -188,7 +202,7 @@ def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("drop table scope_input_days")
     con.execute(
         """
-        insert into changed_clients
+        create or replace temp table rooms_moved_clients as
         select client_id from (
             (
                 select source, booking_id, client_id, room_id from int_booking_rooms__before
@@ -205,16 +219,20 @@ def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> None:
             )
         );
         drop table int_booking_rooms__before;
+        insert into changed_clients select client_id from rooms_moved_clients;
         """
     )
+    (outside,) = con.execute(
+        "select exists (from rooms_moved_clients anti join scope_clients using (client_id))"
+    ).fetchone()
+    con.execute("drop table rooms_moved_clients")
+    return outside
 
 
 def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
-    """The changed clients, their bookings as the marts had them, and the dims' bar facts."""
+    """The changed clients' bookings as the marts had them, and the dims' bar facts."""
     con.execute(
         """
-        create or replace temp table scope_clients as
-        select distinct client_id from changed_clients;
         -- their row ids first (the client column alone), then those rows: a join reads the
         -- other nine columns of every booking too (10M, CPU 0.77 -> 0.65 s)
         create or replace temp table fct_bookings__before as

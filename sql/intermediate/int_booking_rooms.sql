@@ -12,14 +12,51 @@
 --
 -- A day's rooms depend on every booking of that location-day, so an
 -- incremental build recomputes the changed location-days (scope_booking_days,
--- before any client-scoped mart) from the whole staging view, and the clients
--- whose booking got another room are refreshed with the changed ones
--- (pipelines.warehouse.incremental).
+-- before any client-scoped mart), and the clients whose booking got another
+-- room are refreshed with the changed ones (pipelines.warehouse.incremental).
+-- It reads those days' bookings without scanning every booking: the load's
+-- changed clients' rows from the staging view (shadowed by those clients), and
+-- the other clients' rows as fct_bookings stored them before this build (in
+-- date order, so other days' row groups are skipped). A booking the load added
+-- or replaced has its client, before and after, among the changed clients, so
+-- it is read in its new form only; the others are as they were staged.
 -- reads: stg_exports__bookings, stg_exports__rooms
 
 create or replace table int_booking_rooms as
 
 with
+
+held_bookings as (
+    select
+        source,
+        booking_id,
+        client_id,
+        location_id,
+        booking_date,
+        room_id,
+        uses_bars,
+        start_at,
+        end_at,
+    from stg_exports__bookings
+    --incremental: semi join scope_booking_days using (location_id, booking_date)
+    where is_held
+    --incremental: union all
+    --incremental: select
+    --incremental:     source,
+    --incremental:     booking_id,
+    --incremental:     client_id,
+    --incremental:     location_id,
+    --incremental:     booking_date,
+    --incremental:     -- the export's room (an inferred one is placed again)
+    --incremental:     case when room_source = 'export' then room_id end as room_id,
+    --incremental:     uses_bars,
+    --incremental:     start_at,
+    --incremental:     end_at,
+    --incremental: from fct_bookings
+    --incremental: semi join scope_booking_days using (location_id, booking_date)
+    --incremental: anti join scope_clients using (client_id)
+    --incremental: where is_held
+),
 
 held as (
     select
@@ -37,9 +74,7 @@ held as (
             as start_minute,
         date_diff('minute', cast(booking_date as timestamp), end_at)
             as end_minute,
-    from stg_exports__bookings
-    --incremental: semi join scope_booking_days using (location_id, booking_date)
-    where is_held
+    from held_bookings
 ),
 
 room_days as (
