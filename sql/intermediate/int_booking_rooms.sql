@@ -60,15 +60,7 @@ held_bookings as (
 
 held as (
     select
-        source,
-        booking_id,
-        client_id,
-        location_id,
-        booking_date,
-        room_id,
-        uses_bars,
-        start_at,
-        end_at,
+        *,
         -- minutes from the day's midnight (a booking past midnight runs past 1440)
         date_diff('minute', cast(booking_date as timestamp), start_at)
             as start_minute,
