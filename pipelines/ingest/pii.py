@@ -158,10 +158,14 @@ def _email_sql(cell: str) -> str:
 
 
 def _phone_sql(cell: str) -> str:
-    """SQL twin of looks_like_phone over a cell expression."""
+    """SQL twin of looks_like_phone over a cell expression (a phone starts with a digit, a
+    sign, a bracket, a quote or a space, never a letter: ids such as C0123 are passed over
+    before the regular expressions, which took about 6 s of CPU over 10M bookings)."""
     digits = f"length(regexp_replace({cell}, '[^0-9]', '', 'g'))"
+    letter = f"(ascii({cell}) between 65 and 90 or ascii({cell}) between 97 and 122)"
     return (
-        f"(regexp_full_match({cell}, '{_PHONE_SQL}') and not regexp_full_match({cell}, "
+        f"(not {letter} and regexp_full_match({cell}, '{_PHONE_SQL}') "
+        f"and not regexp_full_match({cell}, "
         f"'{_DATE_SQL}') and {digits} between 7 and 15 and ({digits} >= 10 "
         f"or not regexp_full_match(ltrim(trim({cell}), ''''), '[0-9]+')))"
     )
@@ -206,6 +210,12 @@ def keeps_client_ref(text: str | None) -> bool:
     )
 
 
+# A bare number of up to 9 digits is kept by the rules below (too short for a phone); telling
+# so with one match costs a tenth of their regular expressions (about 6 s of CPU over 10M
+# bookings), so the SQL tries it first.
+_BARE_REF_SQL = "regexp_full_match({}, '[0-9]{{1,9}}')"
+
+
 def _ref_kept_sql(cell: str) -> str:
     return (
         f"(length({cell}) <= {CLIENT_REF_LIMIT} and regexp_full_match({cell}, '{_REF_TOKEN}') "
@@ -216,7 +226,10 @@ def _ref_kept_sql(cell: str) -> str:
 def client_ref_sql(cell: str) -> str:
     """SQL of a client_ref from a trimmed cell expression (NULL when blank): the cell when it is
     kept (keeps_client_ref), else NULL."""
-    return f"case when {_ref_kept_sql(cell)} then {cell} end"
+    return (
+        f"case when {_BARE_REF_SQL.format(cell)} then {cell} "
+        f"when {_ref_kept_sql(cell)} then {cell} end"
+    )
 
 
 def client_ref_raw_sql(cell: str) -> str:

@@ -82,13 +82,8 @@ def canonical_select(
         if column == "client_id" and hash_contacts and column in positions:
             expression = pii.contact_key_sql(expression, "$salt")
         if column == "client_ref" and column in positions:
-            # a name, email or phone is never stored as a reference (pii.client_ref_sql); a
-            # bare number of up to 9 digits is kept by those rules (too short for a phone),
-            # and telling so with one match costs a tenth of their regular expressions
-            expression = (
-                f"case when regexp_full_match({expression}, '[0-9]{{1,9}}') "
-                f"then {expression} else {pii.client_ref_sql(expression)} end"
-            )
+            # a name, email or phone is never stored as a reference
+            expression = pii.client_ref_sql(expression)
         selects.append(f"{expression} as {column}")
     if keep_cells:
         selects.extend(f"c{i}" for i in sorted(positions.values()))
