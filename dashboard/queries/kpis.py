@@ -405,10 +405,7 @@ def returns_over(
             # no client's window closed: no rate (nobody could have come back yet)
             with np.errstate(divide="ignore", invalid="ignore"):
                 figures[f"return_{days}"] = np.where(eligible > 0, returned / eligible, np.nan)
-        out[name] = pd.DataFrame(
-            {"location_id": names["location_id"], "is_total": names["is_total"]}
-            | {column: figures[column] for column in columns[2:]}
-        )
+        out[name] = names.assign(**{column: figures[column] for column in columns[2:]})
     return out
 
 

@@ -87,21 +87,13 @@ def refresh_marts(con: duckdb.DuckDBPyConnection) -> str:
     # them whole are rebuilt and the days are known.
     shadowed: list[str] = []
     try:
-        con.execute(
-            "create or replace temp table scope_clients as "
-            "select distinct client_id from changed_clients"
-        )
-        _shadow_staging(con, ["stg_exports__bookings"], shadowed)
+        _stage_changed_clients(con, shadowed)
         with timed("rooms of the changed days' bookings"):
             rooms_moved = _refresh_booking_rooms(con)
         if rooms_moved:
             # clients the load left alone whose booking got another room: refreshed too, so
             # their rows are staged with the others' (one more search of every booking)
-            con.execute(
-                "create or replace temp table scope_clients as "
-                "select distinct client_id from changed_clients"
-            )
-            _shadow_staging(con, ["stg_exports__bookings"], shadowed)
+            _stage_changed_clients(con, shadowed)
         with timed("changed clients and the rows they had"):
             _snapshot_before(con)
         as_of_before = _as_of(con)
@@ -166,6 +158,15 @@ def _whole_booking_facts_moved(con: duckdb.DuckDBPyConnection, scripts: dict[str
         after = con.execute(f"select * from {name}").fetchall()
         moved = moved or sorted(before, key=repr) != sorted(after, key=repr)
     return moved
+
+
+def _stage_changed_clients(con: duckdb.DuckDBPyConnection, shadowed: list[str]) -> None:
+    """`scope_clients` from the change log, and the staged bookings shadowed by them."""
+    con.execute(
+        "create or replace temp table scope_clients as "
+        "select distinct client_id from changed_clients"
+    )
+    _shadow_staging(con, ["stg_exports__bookings"], shadowed)
 
 
 def _refresh_booking_rooms(con: duckdb.DuckDBPyConnection) -> bool:
