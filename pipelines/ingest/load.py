@@ -942,6 +942,7 @@ def build_demo(
             shutil.rmtree(exports, ignore_errors=True)
             fresh.unlink(missing_ok=True)
             fresh.with_name(fresh.name + ".lock").unlink(missing_ok=True)
+            store.previous_snapshot(fresh).unlink(missing_ok=True)
     return results
 
 

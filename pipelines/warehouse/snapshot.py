@@ -38,9 +38,11 @@ class SnapshotReader:
     dashboard keeps the snapshot open. That blocks nobody: the loader never opens the
     published file, it replaces it. But DuckDB hands every later connect() to a path that is
     open in the process the same (by then old) database. So the reader opens the snapshot
-    through a private hard link, removed at once: it holds exactly the snapshot it opened,
-    and anything else in the process that opens the published path gets the current one.
-    A new snapshot is opened once every cursor on the old one has closed (queries are short).
+    through a private hard link: it holds exactly the snapshot it opened, and anything else
+    in the process that opens the published path gets the current one. The link stays while
+    the snapshot is open: a load writes over the snapshot it replaced only when that file
+    has no other name (pipelines.warehouse.store). A new snapshot is opened once every
+    cursor on the old one has closed (queries are short).
     """
 
     _links = itertools.count()
@@ -49,6 +51,7 @@ class SnapshotReader:
         self._lock = threading.Condition()
         self._key: object = None
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._link: Path | None = None
         self._active = 0
 
     def query(self, path: Path | str, key: object, sql: str, params: list) -> pd.DataFrame:
@@ -57,9 +60,7 @@ class SnapshotReader:
             if self._key != key:
                 while self._active:
                     self._lock.wait()
-                if self._con is not None:
-                    self._con.close()
-                    self._con, self._key = None, None
+                self._close()
                 self._con, self._key = self._open_private(Path(path)), key
             cursor = self._con.cursor()
             self._active += 1
@@ -83,20 +84,26 @@ class SnapshotReader:
         except OSError:
             return open_snapshot(path)  # no hard links here (read-only folder): share the path
         try:
-            return open_snapshot(link)
+            con = open_snapshot(link)
         except WarehouseError as error:  # name the published file, not the private link
-            raise WarehouseError(str(error).replace(str(link), str(path))) from None
-        finally:
             link.unlink(missing_ok=True)
+            raise WarehouseError(str(error).replace(str(link), str(path))) from None
+        self._link = link
+        return con
 
     def close(self) -> None:
         """Close the held snapshot (tests and shutdown)."""
         with self._lock:
             while self._active:
                 self._lock.wait()
-            if self._con is not None:
-                self._con.close()
-            self._con, self._key = None, None
+            self._close()
+
+    def _close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+        if self._link is not None:
+            self._link.unlink(missing_ok=True)
+        self._con, self._key, self._link = None, None, None
 
 
 def _remove_dead_links(path: Path) -> None:

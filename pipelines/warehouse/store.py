@@ -8,6 +8,10 @@ that copy, rebuilds the marts (pipelines.warehouse.build), checks them, and publ
 a reader that opened the old file keeps reading it intact. A load killed at any point leaves the
 published file as it was; the next load discards the half-built copy and its spill folder (the
 lock is an ``flock``, which the kernel releases when a process dies).
+
+The snapshot a publish replaces stays beside it as ``<db>.previous``, and the next load, once no
+reader has it open, writes the published bytes over it in place instead of into a new file: a
+new file's pages must be allocated, and the replaced file's freed, about 1 s at 10M bookings.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import importlib
 import logging
 import os
 import shutil
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -157,7 +162,7 @@ def building(path: Path | str, memory_mb: int | None = None) -> Iterator[duckdb.
                 if path.exists():
                     with timed("copy the published warehouse"):
                         importing = _import_in_background(BUILD_IMPORTS)
-                        shutil.copyfile(path, work)
+                        _copy_published(path, work)
                         _flush_in_background(work)
                 con = connect(work, memory_limit=f"{memory_mb}MB", temp_directory=spill)
                 con.execute("set variable load_memory_mb = ?", [memory_mb])
@@ -179,6 +184,7 @@ def building(path: Path | str, memory_mb: int | None = None) -> Iterator[duckdb.
                     _close_quietly(con)
                     raise
                 con.close()
+                _keep_as_previous(path)
                 os.replace(work, path)
         finally:
             # after a publish only the spill is left; after a failure (a half-written copy
@@ -186,6 +192,96 @@ def building(path: Path | str, memory_mb: int | None = None) -> Iterator[duckdb.
             _remove_leftovers(path)
             if importing is not None:
                 importing.join()  # not left importing while the interpreter exits
+
+
+def previous_snapshot(path: Path | str) -> Path:
+    """Where the snapshot the last publish of `path` replaced is kept (see the module doc)."""
+    path = Path(path)
+    return path.with_name(path.name + ".previous")
+
+
+def _copy_published(path: Path, work: Path) -> None:
+    """Copy the published warehouse to `work`: over the previous snapshot if it is free."""
+    previous = previous_snapshot(path)
+    try:
+        # Renamed first: once it has no name a reader could open, only a reader that already
+        # has it open can stop us, and the lock and link count below see every such reader.
+        os.replace(previous, work)
+    except OSError:
+        shutil.copyfile(path, work)  # none yet (the first loads), or not ours to move
+        return
+    try:
+        if _overwrite(path, work):
+            return
+    except OSError as error:
+        if disk_full_reason(error):
+            raise
+    work.unlink()  # a reader still has it open (it keeps its copy) or it cannot be rewritten
+    shutil.copyfile(path, work)
+
+
+def _overwrite(path: Path, work: Path) -> bool:
+    """Write `path`'s bytes over `work` in place, unless a reader has `work` open."""
+    copy_range = getattr(os, "copy_file_range", None)
+    ofd_lock = getattr(fcntl, "F_OFD_SETLK", None)
+    if copy_range is None or ofd_lock is None:
+        return False  # not Linux: copy into a new file
+    target = os.open(work, os.O_WRONLY)
+    try:
+        # Three signs of a reader: the dashboard's reader keeps a private link to its
+        # snapshot while it has it open (a second name); another process's DuckDB holds a
+        # read lock (an open-file-description lock conflicts with it); and one in this
+        # process shows among our open files (a POSIX lock is dropped whenever the process
+        # closes any descriptor of the file, so here it proves nothing).
+        write_lock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        try:
+            fcntl.fcntl(target, ofd_lock, write_lock)
+        except OSError:
+            return False
+        if os.fstat(target).st_nlink != 1 or _open_in_this_process(target):
+            return False
+        with open(path, "rb") as source:
+            size = os.fstat(source.fileno()).st_size
+            copied = 0
+            while copied < size:
+                done = copy_range(source.fileno(), target, size - copied, copied, copied)
+                if done == 0:
+                    return False  # the published file shrank under us: cannot happen (locked)
+                copied += done
+        os.ftruncate(target, size)
+        return True
+    finally:
+        os.close(target)  # releases the lock before DuckDB opens the file
+
+
+def _open_in_this_process(descriptor: int) -> bool:
+    """Whether this process has the file behind `descriptor` open through another one."""
+    mine = os.fstat(descriptor)
+    try:
+        others = os.listdir("/proc/self/fd")
+    except OSError:
+        return True  # cannot tell: assume a reader
+    for name in others:
+        if name == str(descriptor):
+            continue
+        try:
+            other = os.stat(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # closed meanwhile, or not a file
+        if (other.st_dev, other.st_ino) == (mine.st_dev, mine.st_ino):
+            return True
+    return False
+
+
+def _keep_as_previous(path: Path) -> None:
+    """Give the published file a second name, so that replacing it keeps it as the previous
+    snapshot (its blocks stay allocated for the next load to write over)."""
+    previous = previous_snapshot(path)
+    _remove(previous)
+    try:
+        os.link(path, previous)
+    except OSError:
+        pass  # nothing published yet, or no hard links here: the next load copies afresh
 
 
 def spill_dir(path: Path | str) -> Path:
