@@ -276,6 +276,58 @@ def test_new_client_first_visit_and_rebooking(chain: dict[str, Path], tmp_path: 
     assert_equals_full_rebuild(db, tmp_path)
 
 
+def test_first_visit_re_exported_under_another_client(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # The incremental build stages the changed clients' bookings from this load's rows and
+    # from their rows as fct_bookings had them: the stored row of a booking this load replaced
+    # must not be staged again for the client it had before.
+    db = _copy_base(chain, tmp_path)
+    with connect(db, read_only=True) as con:
+        booking_id, before, after = con.execute(
+            """
+            with firsts as (
+                select client_id, booking_id, booking_date from fct_bookings
+                where is_first_visit
+            )
+            select earlier.booking_id, earlier.client_id, later.client_id
+            from firsts as earlier
+            join firsts as later on later.booking_date > earlier.booking_date + 30
+            where earlier.client_id in (
+                select client_id from fct_bookings where status = 'completed'
+                group by client_id having count(*) >= 2
+            )
+            order by earlier.booking_date, earlier.booking_id, later.client_id
+            limit 1
+            """
+        ).fetchone()
+    path = write_bookings(
+        tmp_path / "other-client.csv",
+        chain,
+        "select * replace (? as client_id) from bookings where booking_id = ?",
+        after,
+        booking_id,
+    )
+    load_files(db, [path])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            "select client_id, is_first_visit from fct_bookings where booking_id = ?",
+            [booking_id],
+        ).fetchall()
+        firsts = con.execute(
+            "select client_id, booking_id from fct_bookings "
+            "where is_first_visit and client_id in (?, ?)",
+            [before, after],
+        ).fetchall()
+    # once, as the later client's: it is now that client's earliest visit; the client it
+    # had before keeps a first visit, another booking
+    assert rows == [(after, True)]
+    assert sorted(client for client, _ in firsts) == sorted([before, after])
+    assert (before, booking_id) not in firsts
+    assert_equals_full_rebuild(db, tmp_path)
+
+
 def test_room_calendar_change(chain: dict[str, Path], tmp_path: Path) -> None:
     db = _copy_base(chain, tmp_path)
     # one old day loses a room's bars and gains blocked time; the room's latest day (its

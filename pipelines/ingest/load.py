@@ -823,6 +823,9 @@ def _upsert(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> None:
         [load_id],
     )
     con.execute("drop table repeated_keys")
+    if kind == "bookings" and store.exists(con, "changed_booking_loads", temporary=True):
+        # an incremental build stages this load's bookings by their load id
+        con.execute("insert into changed_booking_loads values (?)", [load_id])
 
 
 def _start_change_log(con: duckdb.DuckDBPyConnection) -> None:
@@ -830,13 +833,15 @@ def _start_change_log(con: duckdb.DuckDBPyConnection) -> None:
 
     `changed_location_days`: every (location_id, date) whose raw rows were added, replaced or
     removed (a booking counts on each date it spans); `changed_clients`: every client with a
-    booking added or replaced; `changed_locations`: locations whose details changed.
+    booking added or replaced; `changed_locations`: locations whose details changed;
+    `changed_booking_loads`: the load ids of the bookings this load wrote.
     """
     con.execute(
         """
         create or replace temp table changed_location_days (location_id varchar, date date);
         create or replace temp table changed_clients (client_id varchar);
         create or replace temp table changed_locations (location_id varchar);
+        create or replace temp table changed_booking_loads (load_id bigint);
         """
     )
 
@@ -848,6 +853,7 @@ def _stop_change_log(con: duckdb.DuckDBPyConnection) -> None:
         drop table if exists changed_location_days;
         drop table if exists changed_clients;
         drop table if exists changed_locations;
+        drop table if exists changed_booking_loads;
         """
     )
 

@@ -9,15 +9,13 @@ create or replace view stg_exports__bookings as
 
 with
 
--- an incremental build reads the changed clients' rows: their row ids first,
--- then only those rows (reading every column of every row to test the client
--- costs twice as much)
+-- an incremental build stages the changed clients' bookings (scope_clients)
+-- without searching every booking: this load's rows by their load id (the
+-- newest row groups), and below, the clients' other rows as fct_bookings
+-- stored them
 raw_rows as not materialized (
     select * from raw_bookings
-    --incremental: where rowid in (
-    --incremental:     select rowid from raw_bookings
-    --incremental:     semi join scope_clients using (client_id)
-    --incremental: )
+    --incremental: where load_id in (select load_id from changed_booking_loads)
 ),
 
 settings as (
@@ -95,3 +93,30 @@ final as (
 )
 
 select * from final
+--incremental: semi join scope_clients using (client_id)
+--incremental: -- the clients' rows this load did not replace, as the marts were built from
+--incremental: -- them (same raw rows, SQL and settings); their status_word and lineage are
+--incremental: -- NULL, which no mart reading this view in an incremental build reads
+--incremental: union all by name
+--incremental: select
+--incremental:     source,
+--incremental:     booking_id,
+--incremental:     location_id,
+--incremental:     case when room_source = 'export' then room_id end as room_id,
+--incremental:     therapist_id,
+--incremental:     client_id,
+--incremental:     client_ref,
+--incremental:     service,
+--incremental:     uses_bars,
+--incremental:     status,
+--incremental:     price,
+--incremental:     start_at,
+--incremental:     end_at,
+--incremental:     created_at,
+--incremental:     cancelled_at,
+--incremental:     booking_date,
+--incremental:     is_held,
+--incremental:     is_worked,
+--incremental:     is_late_cancel,
+--incremental: from fct_bookings__before
+--incremental: anti join raw_rows using (source, booking_id)
