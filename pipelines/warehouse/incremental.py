@@ -350,9 +350,12 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         select location_id, room_id from dim_rooms__before
         full join dim_rooms using (location_id, room_id)
         where dim_rooms__before.has_bars is distinct from dim_rooms.has_bars;
+        -- therapists in the dim before and after only: the dim lists every therapist of a
+        -- booking, so a new one's bookings are all this load's (their days already refreshed),
+        -- and one gone has none left
         create or replace temp table therapists_changed as
         select location_id, therapist_id from dim_therapists__before
-        full join dim_therapists using (location_id, therapist_id)
+        join dim_therapists using (location_id, therapist_id)
         where dim_therapists__before.bar_trained is distinct from dim_therapists.bar_trained;
         """
     )
