@@ -827,6 +827,70 @@ def test_a_source_that_starts_recording_created_at_rebuilds_fully(
     assert_equals_full_rebuild(db, tmp_path)
 
 
+def test_first_day_bookings_moved_later_move_the_history_start_and_rebuild_fully(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # Every booking of L01's first day re-exported a day later: no new booking is earlier than
+    # the history start, but the rows it rested on are gone, so it moves a day later (the
+    # judgement from this load's rows must not keep it).
+    db = _copy_base(chain, tmp_path)
+    with connect(db, read_only=True) as con:
+        first = con.execute(
+            "select first_booking_date from int_location_history where location_id = 'L01'"
+        ).fetchone()[0]
+    path = write_bookings(
+        tmp_path / "first-day-later.csv",
+        chain,
+        """
+        select * replace (
+            strftime(cast(start_at as timestamp) + interval 1 day, '%Y-%m-%d %H:%M')
+                as start_at,
+            strftime(cast(end_at as timestamp) + interval 1 day, '%Y-%m-%d %H:%M') as end_at
+        )
+        from bookings where location_id = 'L01' and start_at[:10] = ?
+        """,
+        first.isoformat(),
+    )
+    load_files(db, [path])
+    assert _mode(db) == "full"
+    with connect(db, read_only=True) as con:
+        after = con.execute(
+            "select first_booking_date, new_clients_from from int_location_history "
+            "where location_id = 'L01'"
+        ).fetchone()
+    assert after == (first + timedelta(days=1), first + timedelta(days=1 + LOOKBACK_DAYS))
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_a_source_whose_only_created_at_is_re_exported_without_it_rebuilds_fully(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # 'frontdesk' records created_at through one booking, R1; R1 re-exported without it leaves
+    # the source with none: its rebooking is unknown again for every client.
+    db = _copy_base(chain, tmp_path)
+    day = START + timedelta(days=30)
+    header = (
+        "source,booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,"
+        "status,created_at\n"
+    )
+    row = f"frontdesk,R1,L01,L01-R1,L01-T01,C-R,Swedish 60,{day} 06:00,{day} 07:00,completed,"
+    first = tmp_path / "frontdesk-1.csv"
+    first.write_text(header + row + f"{day - timedelta(days=7)} 09:00\n")
+    load_files(db, [first])
+    second = tmp_path / "frontdesk-2.csv"
+    second.write_text(header + row + "\n")
+    load_files(db, [second])
+    assert _mode(db) == "full"
+    with connect(db, read_only=True) as con:
+        assert con.execute(
+            "select records_created_at from int_booking_sources where source = 'frontdesk'"
+        ).fetchone() == (False,)
+        assert con.execute(
+            "select is_rebooked from fct_bookings where booking_id = 'R1'"
+        ).fetchone() == (None,)
+    assert_equals_full_rebuild(db, tmp_path)
+
+
 def test_scoped_ctes_are_materialized_in_an_incremental_build() -> None:
     # A CTE a full build streams to each reader is copied once when its rows are the scope's:
     # streamed, each reader would search the whole table for the scope again.
