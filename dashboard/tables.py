@@ -11,7 +11,7 @@ across pages, as the filters are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,15 +58,27 @@ def show_table(
     manager acts on); `toggle=False` draws it with no toggle (a table that is the page itself).
     `name` is the toggle's name in the URL, the file name unless that changes with the view (a
     day, a location)."""
-    shown, drawn, config = _in_words(frame, symbol, people, blank)
-    for column, settings in (columns or {}).items():
-        header = label(column, symbol) if people else column
-        if header in drawn:
-            # a column config is a dict: keep its number format, add the settings
-            config[header] = {**config.get(header, {}), "help": header, **settings}
-    written = shown if download is None else _in_words(download, symbol, people, blank)[0]
-    if not toggle:
+    # the frames as they are now (copy-on-write: a page that changes one later changes a copy)
+    frame = frame.copy(deep=False)
+    source = frame if download is None else download.copy(deep=False)
+
+    def written() -> pd.DataFrame:
+        return _in_words(source, symbol, people, blank)[0]
+
+    def grid() -> None:
+        _, drawn, config = _in_words(frame, symbol, people, blank)
+        for column, settings in (columns or {}).items():
+            header = label(column, symbol) if people else column
+            if header in drawn:
+                # a column config is a dict: keep its number format, add the settings
+                config[header] = {**config.get(header, {}), "help": header, **settings}
         _grid(drawn, marked, symbol, people, height, config)
+
+    # A hidden table is not put in words on every run: the grid's cells are written only when
+    # it is shown, the CSV's when it is downloaded (10M, all locations: the app's CPU per run of
+    # Capacity 0.30 -> 0.27 s, Locations 0.29 -> 0.25 s).
+    if not toggle:
+        grid()
         _download(written, file_name)
         return
     # the toggle and the download on one line, the table under them when shown
@@ -74,7 +86,7 @@ def show_table(
         on = _toggle(name or file_name, shown_by_default, toggle_label)
         _download(written, file_name)
     if on:
-        _grid(drawn, marked, symbol, people, height, config)
+        grid()
 
 
 def _grid(drawn, marked, symbol, people, height, config) -> None:
@@ -91,11 +103,11 @@ def _grid(drawn, marked, symbol, people, height, config) -> None:
     st.dataframe(data, hide_index=True, width="stretch", height=height, column_config=config)
 
 
-def _download(written: pd.DataFrame, file_name: str) -> None:
+def _download(written: Callable[[], pd.DataFrame], file_name: str) -> None:
     st.download_button(
         "Download CSV",
         # written when clicked, not on every run: a 3,000-row table took ~50 ms a run to write
-        data=lambda: csv_bytes(written),
+        data=lambda: csv_bytes(written()),
         file_name=f"{file_name}.csv",
         mime="text/csv",
         key=f"download-{file_name}",
