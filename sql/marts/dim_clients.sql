@@ -38,9 +38,17 @@ as_of as (
     select * from rpt_as_of
 ),
 
+-- an incremental build reads the changed clients' rows as the refresh left
+-- them (int_client_visits__fresh) and searches the table only for the clients
+-- the as-of date adds, as for the bookings above
 clients as (
     select * from int_client_visits
-    --incremental: semi join scope_clients_as_of using (client_id)
+    --incremental: semi join (
+    --incremental:     from scope_clients_as_of anti join scope_clients using (client_id)
+    --incremental: ) as added using (client_id)
+    --incremental: union all
+    --incremental: select * from int_client_visits__fresh
+    --incremental: semi join scope_clients using (client_id)
 ),
 
 -- the booking system's own reference of the client (fct_bookings.client_ref) and
