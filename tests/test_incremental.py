@@ -328,6 +328,47 @@ def test_first_visit_re_exported_under_another_client(
     assert_equals_full_rebuild(db, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("day", "therapist"),
+    [
+        # a cohort of one in rpt_retention_long: the only client of its first therapist
+        (CUT - timedelta(days=10), "L01-TSOLO"),
+        # a cohort of one in rpt_cohort_activity: the only first visit of its month (after
+        # the chain's last day)
+        (START + timedelta(days=DAYS + 5), "L01-T01"),
+    ],
+)
+def test_a_cohort_of_one_cancelled_leaves_no_cell(
+    chain: dict[str, Path], tmp_path: Path, day: date, therapist: str
+) -> None:
+    # The client reports replace only the cells a load touches: a cell whose one client
+    # leaves it (the visit re-exported cancelled) must go, not stay at its old count.
+    db = _copy_base(chain, tmp_path)
+    header = (
+        "booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,status\n"
+    )
+    row = f"SOLO1,L01,L01-R1,{therapist},C-SOLO,Swedish 60,{day} 07:00,{day} 08:00,"
+    cohort_month = day.replace(day=1)
+    for status, expected in (("completed", [(1,)]), ("cancelled", [])):
+        path = tmp_path / f"solo-{status}.csv"
+        path.write_text(header + row + status + "\n")
+        load_files(db, [path])
+        assert _mode(db) == "incremental"
+        with connect(db, read_only=True) as con:
+            retention = con.execute(
+                "select distinct new_clients from rpt_retention_long "
+                "where cohort_month = ? and first_therapist_id = ?",
+                [cohort_month, therapist],
+            ).fetchall()
+            activity = con.execute(
+                "select active_clients from rpt_cohort_activity "
+                "where cohort_month = ? and location_id = 'L01' and months_after = 0",
+                [cohort_month],
+            ).fetchall()
+        assert (retention if therapist == "L01-TSOLO" else activity) == expected
+    assert_equals_full_rebuild(db, tmp_path)
+
+
 def test_room_calendar_change(chain: dict[str, Path], tmp_path: Path) -> None:
     db = _copy_base(chain, tmp_path)
     # one old day loses a room's bars and gains blocked time; the room's latest day (its
