@@ -82,8 +82,8 @@ cohort_months as (
             and client_months.sign = cohorts.sign
 ),
 
--- per cell (an incremental build: plus the cells as they were)
-changes as (
+-- per cell
+deltas as (
     select
         cohort_month,
         location_id,
@@ -91,9 +91,16 @@ changes as (
         sum(sign) as active_clients,
     from cohort_months
     group by cohort_month, location_id, months_after
+),
+
+-- an incremental build: plus the cells the changes touch as they were; the
+-- others are copied as they are (final), not summed again
+changes as (
+    select * from deltas
     --incremental: union all
     --incremental: select cohort_month, location_id, months_after, active_clients,
     --incremental: from rpt_cohort_activity
+    --incremental: semi join deltas using (cohort_month, location_id, months_after)
 ),
 
 final as (
@@ -108,6 +115,9 @@ final as (
     from changes
     group by cohort_month, location_id, months_after
     having sum(active_clients) <> 0
+    --incremental: union all
+    --incremental: select * from rpt_cohort_activity
+    --incremental: anti join deltas using (cohort_month, location_id, months_after)
 )
 
 select * from final

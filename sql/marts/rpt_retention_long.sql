@@ -82,8 +82,8 @@ client_windows as (
     cross join windows
 ),
 
--- per cell and sign (an incremental build: plus the cells as they were)
-changes as (
+-- per cell and sign
+deltas as (
     select
         cohort_month,
         location_id,
@@ -94,11 +94,24 @@ changes as (
         sign * count(*) filter (where is_eligible and has_returned) as returned,
     from client_windows
     group by cohort_month, location_id, first_therapist_id, window_days, sign
+),
+
+-- an incremental build: plus the cells the changes touch as they were; the
+-- others are copied as they are (final), not summed again
+changes as (
+    select * from deltas
     --incremental: union all
     --incremental: select
     --incremental:     cohort_month, location_id, first_therapist_id, window_days,
     --incremental:     new_clients, eligible, returned,
     --incremental: from rpt_retention_long
+    --incremental: semi join deltas
+    --incremental:     on
+    --incremental:         rpt_retention_long.cohort_month = deltas.cohort_month
+    --incremental:         and rpt_retention_long.location_id = deltas.location_id
+    --incremental:         and rpt_retention_long.first_therapist_id
+    --incremental:         is not distinct from deltas.first_therapist_id
+    --incremental:         and rpt_retention_long.window_days = deltas.window_days
 ),
 
 final as (
@@ -116,6 +129,15 @@ final as (
     from changes
     group by cohort_month, location_id, first_therapist_id, window_days
     having sum(new_clients) <> 0
+    --incremental: union all
+    --incremental: select * from rpt_retention_long
+    --incremental: anti join deltas
+    --incremental:     on
+    --incremental:         rpt_retention_long.cohort_month = deltas.cohort_month
+    --incremental:         and rpt_retention_long.location_id = deltas.location_id
+    --incremental:         and rpt_retention_long.first_therapist_id
+    --incremental:         is not distinct from deltas.first_therapist_id
+    --incremental:         and rpt_retention_long.window_days = deltas.window_days
 )
 
 select * from final

@@ -38,8 +38,8 @@ as_of as (
     select * from rpt_as_of
 ),
 
--- per location and day (an incremental build: plus the rows as they were)
-changes as (
+-- per location and day
+deltas as (
     select
         first_location_id as location_id,
         last_visit_date,
@@ -47,9 +47,16 @@ changes as (
     from clients
     where next_booking_at is null
     group by first_location_id, last_visit_date
+),
+
+-- an incremental build: plus the rows the changes touch as they were; the
+-- others are copied as they are (last_seen), not summed again
+changes as (
+    select * from deltas
     --incremental: union all
     --incremental: select location_id, last_visit_date, clients,
     --incremental: from rpt_win_back
+    --incremental: semi join deltas using (location_id, last_visit_date)
 ),
 
 last_seen as (
@@ -60,6 +67,10 @@ last_seen as (
     from changes
     group by location_id, last_visit_date
     having sum(clients) <> 0
+    --incremental: union all
+    --incremental: select location_id, last_visit_date, clients,
+    --incremental: from rpt_win_back
+    --incremental: anti join deltas using (location_id, last_visit_date)
 ),
 
 final as (
