@@ -53,6 +53,7 @@ PAGE_NAMES = {name for _, name in PAGES}
 FLOOR_LABELS = {
     "floor_streamlit_page": "  Streamlit page floor (one chart)",
     "floor_page_skeleton": "  page skeleton floor (filters, table, chart)",
+    "floor_page_skeleton_at_path": "  the same skeleton at a page's own path",
 }
 
 
@@ -653,7 +654,33 @@ bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
 st.dataframe(bars)
 st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
 """,
+    # The skeleton as the second page of a two-page app, timed at its own path, as every
+    # dashboard page but the first is: on a first visit Streamlit's frontend looks for the
+    # server under the page's path before the root (a 404, then a retry).
+    "floor_page_skeleton_at_path": """
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+
+def home():
+    st.title("Home")
+
+
+def floor():
+    st.title("Floor")
+    st.sidebar.multiselect("Locations", ["a", "b", "c"])
+    st.sidebar.date_input("Dates", [])
+    bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
+    st.dataframe(bars)
+    st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
+
+
+st.navigation([st.Page(home, title="Home"), st.Page(floor, title="Floor", url_path="floor")]).run()
+""",
 }
+# where each floor app's page is timed
+FLOOR_PATHS = {"floor_page_skeleton_at_path": "floor"}
 
 
 def measure_page_floors(work: Path, repeats: int) -> dict[str, dict]:
@@ -663,7 +690,7 @@ def measure_page_floors(work: Path, repeats: int) -> dict[str, dict]:
         script = work / f"{name}.py"
         script.write_text(source)
         with streamlit_app(work / f"{name}.log", {}, script=script, seconds=120) as app:
-            samples = time_page(app.port, "", CHART, max(repeats, 5))
+            samples = time_page(app.port, FLOOR_PATHS.get(name, ""), CHART, max(repeats, 5))
         print(f"{name}: {_visits(samples)}", flush=True)
         results[name] = {kind: summary(times) for kind, times in samples.items()}
     return results
@@ -777,17 +804,23 @@ def targets(results: dict) -> list[dict[str, object]]:
         )
     pages = {k: v for k, v in results.get("pages", {}).items() if k in PAGE_NAMES}
     skeleton = results.get("floor_page_skeleton")
+    # a page at its own path is held to the skeleton at a page's path (when measured)
+    at_path = results.get("floor_page_skeleton_at_path") or skeleton
+    own_path = {name for path, name in PAGES if path}
     if pages and skeleton:
         for visit in ("return_visit", "first_visit"):
-            floor = skeleton[visit]["median"]
-            over = {name: value[visit]["median"] - floor for name, value in pages.items()}
+            floors = {
+                name: (at_path if name in own_path else skeleton)[visit]["median"] for name in pages
+            }
+            over = {name: value[visit]["median"] - floors[name] for name, value in pages.items()}
             worst = max(over, key=over.get)
             missed = [name for name, seconds in over.items() if seconds > PAGE_OVER_SKELETON_S]
             add(f"page drawn, {visit.replace('_', ' ')}: <= skeleton floor + 0.3 s, every page",
-                pages[worst][visit]["median"], floor + PAGE_OVER_SKELETON_S, "s",
-                f"worst {worst}, {over[worst]:.2f} s over the {floor:.2f} s floor;"
-                f" over by more than 0.3 s on {len(missed)} of {len(over)}"
-                + (f": {', '.join(missed)}" if missed else ""))  # fmt: skip
+                pages[worst][visit]["median"], floors[worst] + PAGE_OVER_SKELETON_S, "s",
+                f"worst {worst}, {over[worst]:.2f} s over its {floors[worst]:.2f} s floor"
+                f" (root {skeleton[visit]['median']:.2f} s, a page's path"
+                f" {at_path[visit]['median']:.2f} s); over by more than 0.3 s on {len(missed)}"
+                f" of {len(over)}" + (f": {', '.join(missed)}" if missed else ""))  # fmt: skip
     queries = results.get("queries")
     if queries:
         worst = max(queries, key=lambda name: queries[name]["p95_ms"])
