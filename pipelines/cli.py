@@ -11,14 +11,19 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from pipelines.settings import SettingsError, db_path, demo_db_path, load_settings
 from pipelines.warehouse.store import WarehouseError
+
+# Set by the commands that leave nothing for Python's teardown to close (see run()).
+_exit_without_teardown = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +277,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     from pipelines.ingest.load import expand_paths, load_files
 
+    global _exit_without_teardown
+    _exit_without_teardown = True
     settings = load_settings()
     if args.timings:
         timings = logging.getLogger("studio_ops.timings")
@@ -589,5 +596,25 @@ def build_steps(show: Callable[[str], None]) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def run() -> NoReturn:
+    """`studio-ops` as a program: main(), then, after a load, out of the process without
+    tearing it down.
+
+    A load has published and closed its warehouse by then, and leaves no temporary file for an
+    exit handler; what is left is Python freeing every module and object one by one, DuckDB,
+    numpy and pyarrow included: 0.05-0.07 s of a 3 s incremental day at 10M bookings. Other
+    commands exit as usual (some leave exit handlers to run)."""
+    code = main()
+    if not _exit_without_teardown:
+        sys.exit(code)
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -51,6 +51,27 @@ def test_load_prints_one_line_per_file_and_exits_0(tmp_path: Path) -> None:
     assert count_bookings(db) == 3
 
 
+def test_load_leaves_without_teardown_but_with_all_its_output(tmp_path: Path) -> None:
+    # run() ends a load with os._exit: the lines still in a piped stdout's buffer
+    # (block-buffered without PYTHONUNBUFFERED) must be written first
+    db = tmp_path / "w.duckdb"
+    data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "load", str(data), "--db", str(db), "--timings"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == f"published {db}"
+    assert run.stderr.splitlines()[-1].endswith("checkpoint")
+    assert count_bookings(db) == 1
+
+
 def test_timings_name_every_build_step_on_stderr_only(tmp_path: Path) -> None:
     from pipelines.warehouse.models import model_scripts
 
