@@ -308,13 +308,19 @@ def _snapshot_before(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """
         -- their row ids first (the client column alone), then those rows: a join reads the
-        -- other columns of every booking too (10M, CPU 0.77 -> 0.65 s)
+        -- other columns of every booking too (10M, CPU 0.77 -> 0.65 s). The client ids come
+        -- with the row ids, so the second scan leaves out the column that costs the most to
+        -- read (10M, CPU 1.01 -> 0.81 s)
+        create or replace temp table fct_bookings__before_ids as
+        select rowid as row_id, client_id
+        from fct_bookings semi join scope_clients using (client_id);
         create or replace temp table fct_bookings__before as
-        select rowid as row_id, *
+        select
+            fct_bookings.rowid as row_id,
+            fct_bookings.* replace (fct_bookings__before_ids.client_id as client_id),
         from fct_bookings
-        where rowid in (
-            select rowid from fct_bookings semi join scope_clients using (client_id)
-        );
+        join fct_bookings__before_ids on fct_bookings.rowid = fct_bookings__before_ids.row_id;
+        drop table fct_bookings__before_ids;
         create or replace temp table dim_rooms__before as
         select location_id, room_id, has_bars from dim_rooms;
         create or replace temp table dim_therapists__before as
