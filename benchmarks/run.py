@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from datetime import date, timedelta
@@ -632,6 +633,19 @@ def _status_mb(pid: int, field: str) -> float:
 # query or chart of ours can remove. The one-chart app is the least any page costs; the
 # skeleton has what every dashboard page draws before its main chart (the sidebar's two
 # filters and a table), with three-row data.
+FLOOR_IMPORTS = """
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+"""
+SKELETON = """st.title("Floor")
+st.sidebar.multiselect("Locations", ["a", "b", "c"])
+st.sidebar.date_input("Dates", [])
+bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
+st.dataframe(bars)
+st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
+"""
 FLOOR_APPS = {
     "floor_streamlit_page": """
 import altair as alt
@@ -642,42 +656,15 @@ st.title("Floor")
 bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
 st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
 """,
-    "floor_page_skeleton": """
-import altair as alt
-import pandas as pd
-import streamlit as st
-
-st.title("Floor")
-st.sidebar.multiselect("Locations", ["a", "b", "c"])
-st.sidebar.date_input("Dates", [])
-bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
-st.dataframe(bars)
-st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
-""",
+    "floor_page_skeleton": FLOOR_IMPORTS + SKELETON,
     # The skeleton as the second page of a two-page app, timed at its own path, as every
     # dashboard page but the first is: on a first visit Streamlit's frontend looks for the
     # server under the page's path before the root (a 404, then a retry).
-    "floor_page_skeleton_at_path": """
-import altair as alt
-import pandas as pd
-import streamlit as st
-
-
-def home():
-    st.title("Home")
-
-
-def floor():
-    st.title("Floor")
-    st.sidebar.multiselect("Locations", ["a", "b", "c"])
-    st.sidebar.date_input("Dates", [])
-    bars = pd.DataFrame({"x": ["a", "b", "c"], "y": [1, 2, 3]})
-    st.dataframe(bars)
-    st.altair_chart(alt.Chart(bars).mark_bar().encode(x="x", y="y"))
-
-
-st.navigation([st.Page(home, title="Home"), st.Page(floor, title="Floor", url_path="floor")]).run()
-""",
+    "floor_page_skeleton_at_path": FLOOR_IMPORTS
+    + "def home():\n    st.title('Home')\n\n\ndef floor():\n"
+    + textwrap.indent(SKELETON, "    ")
+    + "\n\nst.navigation([st.Page(home, title='Home'),"
+    + " st.Page(floor, title='Floor', url_path='floor')]).run()\n",
 }
 # where each floor app's page is timed
 FLOOR_PATHS = {"floor_page_skeleton_at_path": "floor"}
