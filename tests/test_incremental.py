@@ -832,6 +832,20 @@ def test_an_earlier_first_booking_moves_the_history_start_and_rebuilds_fully(
     assert_equals_full_rebuild(db, tmp_path)
 
 
+def _frontdesk_visit(
+    path: Path, booking_id: str, client_id: str, day: date, hour: int, created_at: str = ""
+) -> Path:
+    """A one-row export of source 'frontdesk': a completed hour at L01-R1 with L01-T01 from
+    `hour` on `day`, made at `created_at` (empty: the export records none)."""
+    path.write_text(
+        "source,booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,"
+        "status,created_at\n"
+        f"frontdesk,{booking_id},L01,L01-R1,L01-T01,{client_id},Swedish 60,"
+        f"{day} {hour:02d}:00,{day} {hour + 1:02d}:00,completed,{created_at}\n"
+    )
+    return path
+
+
 def test_a_source_that_starts_recording_created_at_rebuilds_fully(
     chain: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -840,24 +854,14 @@ def test_a_source_that_starts_recording_created_at_rebuilds_fully(
     # from now on, so P's visit (P is not in that load) is known, not rebooked.
     db = _copy_base(chain, tmp_path)
     day = START + timedelta(days=30)
-    header = (
-        "source,booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,"
-        "status,created_at\n"
-    )
-    first = tmp_path / "frontdesk-1.csv"
-    first.write_text(
-        header + f"frontdesk,P1,L01,L01-R1,L01-T01,C-P,Swedish 60,{day} 07:00,{day} 08:00,"
-        "completed,\n"
-    )
+    first = _frontdesk_visit(tmp_path / "frontdesk-1.csv", "P1", "C-P", day, 7)
     load_files(db, [first])
     with connect(db, read_only=True) as con:
         assert con.execute(
             "select is_rebooked from fct_bookings where booking_id = 'P1'"
         ).fetchone() == (None,)
-    second = tmp_path / "frontdesk-2.csv"
-    second.write_text(
-        header + f"frontdesk,R1,L01,L01-R1,L01-T01,C-R,Swedish 60,{day} 06:00,{day} 07:00,"
-        f"completed,{day - timedelta(days=7)} 09:00\n"
+    second = _frontdesk_visit(
+        tmp_path / "frontdesk-2.csv", "R1", "C-R", day, 6, f"{day - timedelta(days=7)} 09:00"
     )
     load_files(db, [second])
     assert _mode(db) == "full"
@@ -910,16 +914,11 @@ def test_a_source_whose_only_created_at_is_re_exported_without_it_rebuilds_fully
     # the source with none: its rebooking is unknown again for every client.
     db = _copy_base(chain, tmp_path)
     day = START + timedelta(days=30)
-    header = (
-        "source,booking_id,location_id,room_id,therapist_id,client_id,service,start_at,end_at,"
-        "status,created_at\n"
+    first = _frontdesk_visit(
+        tmp_path / "frontdesk-1.csv", "R1", "C-R", day, 6, f"{day - timedelta(days=7)} 09:00"
     )
-    row = f"frontdesk,R1,L01,L01-R1,L01-T01,C-R,Swedish 60,{day} 06:00,{day} 07:00,completed,"
-    first = tmp_path / "frontdesk-1.csv"
-    first.write_text(header + row + f"{day - timedelta(days=7)} 09:00\n")
     load_files(db, [first])
-    second = tmp_path / "frontdesk-2.csv"
-    second.write_text(header + row + "\n")
+    second = _frontdesk_visit(tmp_path / "frontdesk-2.csv", "R1", "C-R", day, 6)
     load_files(db, [second])
     assert _mode(db) == "full"
     with connect(db, read_only=True) as con:
