@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from pipelines.warehouse.snapshot import SnapshotReader
 from tests.test_load import BOOKING_HEADER, booking, write_csv
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def identity(path: Path) -> tuple[int, int, int]:
@@ -115,3 +119,22 @@ def test_a_link_left_by_a_dead_reader_is_removed(tmp_path: Path) -> None:
         assert not stale.exists()
     finally:
         reader.close()
+
+
+def test_a_reader_process_that_exits_leaves_no_link(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    load_files(db, [write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])], Settings())
+    # a dashboard stopped while it holds a snapshot: it never closes its reader
+    script = (
+        "import sys\n"
+        "from pipelines.warehouse.snapshot import SnapshotReader\n"
+        "reader = SnapshotReader()\n"
+        f"frame = reader.query({str(db)!r}, 'key', 'select count(*) as n from raw_bookings', [])\n"
+        "print(frame['n'].iloc[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"  # it did read through its link
+    assert [p.name for p in tmp_path.iterdir() if ".reader-" in p.name] == []

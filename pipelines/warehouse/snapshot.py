@@ -6,6 +6,7 @@ than writing it (pipelines.warehouse.store).
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import threading
@@ -18,6 +19,17 @@ from pipelines.warehouse.store import WarehouseError, connect
 
 if TYPE_CHECKING:  # pandas costs a quarter second to import; the loader never needs it
     import pandas as pd
+
+# The private links this process's readers hold: removed when it exits, so that a stopped
+# dashboard leaves none pinning an old snapshot (a killed one's go at the next reader's start).
+_held_links: set[Path] = set()
+
+
+@atexit.register
+def _remove_held_links() -> None:
+    for link in list(_held_links):
+        link.unlink(missing_ok=True)
+
 
 # A reader's memory limit; past it DuckDB spills to `<file>.tmp/` (see store.connect).
 READER_MEMORY_LIMIT = "500MB"
@@ -89,6 +101,7 @@ class SnapshotReader:
             link.unlink(missing_ok=True)
             raise WarehouseError(str(error).replace(str(link), str(path))) from None
         self._link = link
+        _held_links.add(link)
         return con
 
     def close(self) -> None:
@@ -103,11 +116,12 @@ class SnapshotReader:
             self._con.close()
         if self._link is not None:
             self._link.unlink(missing_ok=True)
+            _held_links.discard(self._link)
         self._con, self._key, self._link = None, None, None
 
 
 def _remove_dead_links(path: Path) -> None:
-    """Remove private reader links left by a process that died between link and unlink."""
+    """Remove private reader links left by a process that died holding its snapshot."""
     for link in path.parent.glob(f".{path.name}.reader-*-*"):
         pid = link.name.rsplit("-", 2)[-2]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
