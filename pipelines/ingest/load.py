@@ -24,7 +24,13 @@ import duckdb
 
 from pipelines.canonical import KINDS
 from pipelines.ingest import pii
-from pipelines.ingest.formats import ExportError, ExportRows, is_profile, read_export
+from pipelines.ingest.formats import (
+    ADAPTER_MODULES,
+    ExportError,
+    ExportRows,
+    is_profile,
+    read_export,
+)
 from pipelines.ingest.formats.mapped import mappings_folder
 from pipelines.ingest.formats.needs import MappingNeeded
 from pipelines.ingest.validate import (
@@ -187,7 +193,7 @@ def load_files(
     display_names = display_names or {}
     results: list[FileResult] = []
     try:
-        with store.building(db, memory_mb=settings.load_memory_mb) as con:
+        with store.building(db, memory_mb=settings.load_memory_mb, preload=ADAPTER_MODULES) as con:
             # under the warehouse lock, so a demo swapped in meanwhile is refused as well
             if is_demo(con):
                 raise DemoWarehouseError(

@@ -137,7 +137,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def building(path: Path | str, memory_mb: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def building(
+    path: Path | str, memory_mb: int | None = None, preload: tuple[str, ...] = ()
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a read-write connection to a private copy of the warehouse, then publish it.
 
     The copy is published (atomically replacing `path`) only when the block finishes without an
@@ -145,7 +147,8 @@ def building(path: Path | str, memory_mb: int | None = None) -> Iterator[duckdb.
     may use `memory_mb` (default: the setting load_memory_mb) and spills past it to a folder
     only this user can open, removed when the block ends: the spill holds export rows, client
     details included, before they are hashed. A disk that fills up, or memory that runs out,
-    is raised as a WarehouseError of one line.
+    is raised as a WarehouseError of one line. `preload` names modules the caller imports
+    after the copy (a load: the vendor formats), imported with BUILD_IMPORTS during it.
     """
     path = Path(path)
     memory_mb = Settings.load_memory_mb if memory_mb is None else memory_mb
@@ -161,7 +164,7 @@ def building(path: Path | str, memory_mb: int | None = None) -> Iterator[duckdb.
                 spill.chmod(0o700)  # whatever the umask
                 if path.exists():
                     with timed("copy the published warehouse"):
-                        importing = _import_in_background(BUILD_IMPORTS)
+                        importing = _import_in_background((*preload, *BUILD_IMPORTS))
                         _copy_published(path, work)
                         _flush_in_background(work)
                 con = connect(work, memory_limit=f"{memory_mb}MB", temp_directory=spill)
@@ -354,20 +357,9 @@ def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
         pass  # a connection DuckDB invalidated (disk full); the copy is removed next
 
 
-# Modules the load imports after the copy, which a thread imports while the kernel copies the
-# published file: first the vendor formats' detection, the first thing a load does with an
-# export (0.06 s, ics alone 0.04 s), then the mart build's Python steps' (room placement,
-# hourly capacity: 0.1-0.7 s on this machine).
-BUILD_IMPORTS = (
-    *(
-        f"pipelines.ingest.formats.{vendor}"
-        for vendor in "ics mindbody acuity calendly fresha vagaro square jane".split()
-    ),
-    "numpy",
-    "numpy.ma",
-    "pyarrow",
-    "pyarrow.compute",
-)
+# Modules the mart build's Python steps import (room placement, hourly capacity): 0.1-0.7 s
+# on this machine, which a thread spends while the kernel copies the published file.
+BUILD_IMPORTS = ("numpy", "numpy.ma", "pyarrow", "pyarrow.compute")
 
 
 def _import_in_background(modules: tuple[str, ...]) -> threading.Thread:

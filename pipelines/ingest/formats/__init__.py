@@ -11,6 +11,7 @@ native format is tried last, through its fast DuckDB CSV path. File names are ne
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,24 +35,18 @@ from pipelines.ingest.formats.tabular import (
     read_table,
 )
 
+# The vendor adapters in detection order (the most specific signatures first). Imported when
+# first needed: ics pulls in icalendar, dateutil and recurring-ical-events, which `studio-ops
+# inspect` of a native file never needs; a load imports them while the warehouse is copied.
+ADAPTER_MODULES = tuple(
+    f"pipelines.ingest.formats.{name}"
+    for name in "ics mindbody acuity calendly fresha vagaro square jane mapped".split()
+)
+
 
 def _adapters():
-    """Vendor adapters in detection order (the most specific signatures first)."""
-    # Imported when first needed: ics pulls in icalendar, dateutil and
-    # recurring-ical-events, which `studio-ops inspect` of a native file never needs.
-    from pipelines.ingest.formats import (
-        acuity,
-        calendly,
-        fresha,
-        ics,
-        jane,
-        mapped,
-        mindbody,
-        square,
-        vagaro,
-    )
-
-    return (ics, mindbody, acuity, calendly, fresha, vagaro, square, jane, mapped)
+    """Vendor adapters in detection order (ADAPTER_MODULES)."""
+    return tuple(importlib.import_module(name) for name in ADAPTER_MODULES)
 
 
 def read_export(
