@@ -221,6 +221,28 @@ def roomless(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "db": db}
 
 
+def busiest_inferred_day(con: duckdb.DuckDBPyConnection) -> tuple[str, date]:
+    """The location-day with the most inferred rooms (ties: first location, first day)."""
+    return con.execute(
+        """
+        select location_id, booking_date from fct_bookings
+        where room_source = 'inferred'
+        group by all order by count(*) desc, location_id, booking_date limit 1
+        """
+    ).fetchone()
+
+
+def inferred_rooms(con: duckdb.DuckDBPyConnection, location: str, day: date) -> dict[str, str]:
+    """Each booking of that location-day with an inferred room, and the room."""
+    return dict(
+        con.execute(
+            "select booking_id, room_id from fct_bookings "
+            "where location_id = ? and booking_date = ? and room_source = 'inferred'",
+            [location, day],
+        ).fetchall()
+    )
+
+
 def test_an_earlier_booking_moves_other_clients_rooms_incrementally(
     roomless: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -228,20 +250,8 @@ def test_an_earlier_booking_moves_other_clients_rooms_incrementally(
     shutil.copyfile(roomless["db"], db)
     with connect(db, read_only=True) as con:
         # the busiest location-day with inferred rooms, and its rooms before
-        location, day = con.execute(
-            """
-            select location_id, booking_date from fct_bookings
-            where room_source = 'inferred'
-            group by all order by count(*) desc, location_id, booking_date limit 1
-            """
-        ).fetchone()
-        before = dict(
-            con.execute(
-                "select booking_id, room_id from fct_bookings "
-                "where location_id = ? and booking_date = ? and room_source = 'inferred'",
-                [location, day],
-            ).fetchall()
-        )
+        location, day = busiest_inferred_day(con)
+        before = inferred_rooms(con, location, day)
     # A new client's long non-bar booking that starts before everything else that day takes
     # the first room without bars for the whole day, so the day's other bookings move on.
     path = tmp_path / "early.csv"
@@ -252,13 +262,7 @@ def test_an_earlier_booking_moves_other_clients_rooms_incrementally(
     load_files(db, [path])
     with connect(db, read_only=True) as con:
         assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
-        after = dict(
-            con.execute(
-                "select booking_id, room_id from fct_bookings "
-                "where location_id = ? and booking_date = ? and room_source = 'inferred'",
-                [location, day],
-            ).fetchall()
-        )
+        after = inferred_rooms(con, location, day)
     moved = [b for b in before if after.get(b) != before[b]]
     assert moved, "the early booking should push other bookings into other rooms"
     assert_equals_full_rebuild(db, tmp_path)
@@ -307,13 +311,7 @@ def test_a_replaced_booking_is_placed_in_its_new_form_only(
         # the busiest location-day with inferred rooms, its first booking without bars in
         # placement order (start, longer first, booking id) that a later one without bars
         # starts during, and the day's rooms before
-        location, day = con.execute(
-            """
-            select location_id, booking_date from fct_bookings
-            where room_source = 'inferred'
-            group by all order by count(*) desc, location_id, booking_date limit 1
-            """
-        ).fetchone()
+        location, day = busiest_inferred_day(con)
         (first,) = con.execute(
             """
             with plain as (
@@ -331,13 +329,7 @@ def test_a_replaced_booking_is_placed_in_its_new_form_only(
             """,
             [location, day],
         ).fetchone()
-        before = dict(
-            con.execute(
-                "select booking_id, room_id from fct_bookings "
-                "where location_id = ? and booking_date = ? and room_source = 'inferred'",
-                [location, day],
-            ).fetchall()
-        )
+        before = inferred_rooms(con, location, day)
     # The same booking exported again, cancelled: it holds no room any more, so the booking
     # that started during it takes its room. Read in its stored (held) form as well, it
     # would keep the room and nothing would move.
@@ -358,13 +350,7 @@ def test_a_replaced_booking_is_placed_in_its_new_form_only(
     load_files(db, [path])
     with connect(db, read_only=True) as con:
         assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
-        after = dict(
-            con.execute(
-                "select booking_id, room_id from fct_bookings "
-                "where location_id = ? and booking_date = ? and room_source = 'inferred'",
-                [location, day],
-            ).fetchall()
-        )
+        after = inferred_rooms(con, location, day)
     assert first not in after  # cancelled: no room
     moved = [b for b in before if b != first and after.get(b) != before[b]]
     assert moved, "cancelling the booking should free its room for the one after it"
