@@ -141,15 +141,20 @@ def staging_scripts(con: duckdb.DuckDBPyConnection | None = None) -> list[Path]:
     return [read_model(path, parser).path for path in paths]
 
 
-def model_scripts(con: duckdb.DuckDBPyConnection | None = None) -> list[Path]:
+def model_scripts(con: duckdb.DuckDBPyConnection | None = None, checked: bool = True) -> list[Path]:
     """The intermediate and mart models in dependency order: each after what it reads.
 
-    `con` parses the SQL, as for `staging_scripts`."""
-    parser = con or duckdb.connect()
+    `con` parses the SQL, as for `staging_scripts`. `checked=False` orders them by their
+    headers alone, without parsing: for an incremental build, whose SQL (the same text, by
+    its hash in mart_build_state) a full build checked before (10M: 0.04 s of a 3 s day)."""
+    parser = (con or duckdb.connect()) if checked else None
     models: dict[str, Model] = {}
     for folder in MODEL_FOLDERS:
         for path in sorted((SQL_DIR / folder).glob("*.sql")):
-            model = read_model(path, parser)
+            if parser is None:
+                model = Model(path.stem, path, declared_reads(path, path.read_text()))
+            else:
+                model = read_model(path, parser)
             if model.name in models:
                 raise WarehouseError(f"{model.where}: {models[model.name].where} has that name")
             models[model.name] = model
