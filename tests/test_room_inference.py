@@ -355,3 +355,74 @@ def test_a_replaced_booking_is_placed_in_its_new_form_only(
     moved = [b for b in before if b != first and after.get(b) != before[b]]
     assert moved, "cancelling the booking should free its room for the one after it"
     assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_a_day_whose_calendar_arrives_places_its_stored_bookings_incrementally(
+    roomless: dict[str, Path], tmp_path: Path
+) -> None:
+    # The roomless studio loaded without the room calendar of its busiest inferred
+    # location-day: that day's bookings (none names a room) get no room. The calendar loaded
+    # on its own then changes no booking and no client, so only the stored bookings say that
+    # the day has bookings to place: they must get the rooms the studio loaded with its whole
+    # calendar gave them.
+    with connect(roomless["db"], read_only=True) as con:
+        location, day = busiest_inferred_day(con)
+        expected = inferred_rooms(con, location, day)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for name in ("bookings.csv", "therapist_shifts.csv"):
+        shutil.copyfile(roomless["root"] / "exports" / name, exports / name)
+    with duckdb.connect() as con:
+        for where, target in (("not", exports / "rooms.csv"), ("", tmp_path / "day-rooms.csv")):
+            con.execute(
+                f"""
+                copy (
+                    select * from read_csv(?, all_varchar = true)
+                    where {where} (location_id = ? and date = ?)
+                ) to '{target}' (header, delimiter ',')
+                """,
+                [str(roomless["root"] / "all" / "rooms.csv"), location, str(day)],
+            )
+    db = tmp_path / "warehouse.duckdb"
+    load_files(db, [exports])
+    with connect(db, read_only=True) as con:
+        assert inferred_rooms(con, location, day) == {}  # no calendar that day: no room
+    load_files(db, [tmp_path / "day-rooms.csv"])
+    with connect(db, read_only=True) as con:
+        assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
+        assert inferred_rooms(con, location, day) == expected
+    assert expected
+    assert_equals_full_rebuild(db, tmp_path)
+
+
+def test_a_day_whose_bookings_all_name_their_rooms_now_keeps_no_placement(
+    roomless: dict[str, Path], tmp_path: Path
+) -> None:
+    # Every booking of the busiest inferred location-day exported again with its room named
+    # (the generator's): nothing of that day is left to place, but its placements stored
+    # before must go.
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(roomless["db"], db)
+    with connect(db, read_only=True) as con:
+        location, day = busiest_inferred_day(con)
+    path = tmp_path / "named.csv"
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                select * from read_csv(?, all_varchar = true)
+                where location_id = ? and cast(cast(start_at as timestamp) as date) = ?
+            ) to '{path}' (header, delimiter ',')
+            """,
+            [str(roomless["root"] / "all" / "bookings.csv"), location, day],
+        )
+    load_files(db, [path])
+    with connect(db, read_only=True) as con:
+        assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
+        assert inferred_rooms(con, location, day) == {}
+        placements = con.execute(
+            "select count(*) from int_booking_rooms where location_id = ? and booking_date = ?",
+            [location, day],
+        ).fetchone()[0]
+    assert placements == 0
+    assert_equals_full_rebuild(db, tmp_path)
