@@ -401,7 +401,13 @@ def _scope_as_of_dependent(con: duckdb.DuckDBPyConnection, as_of_before: list[tu
             create or replace temp table dim_clients__before_rows as
             select rowid as row_id from dim_clients
             semi join scope_clients_as_of using (client_id);
+            -- the columns the client reports and the key check read (not client_ref, the
+            -- costliest to read at rows spread over the table)
             create or replace temp table dim_clients__before as
+            select
+                client_id, cohort_month, first_location_id, first_therapist_id,
+                first_visit_date, second_visit_date, is_new_client, last_visit_date,
+                next_booking_at,
             from dim_clients where rowid in (select row_id from dim_clients__before_rows);
             """
         )
@@ -426,8 +432,12 @@ def _reached_by_as_of(con: duckdb.DuckDBPyConnection, before: date, now: date) -
         }
     )
     listed = ", ".join(f"date '{day.isoformat()}'" for day in days) or "null"
+    # the columns rpt_retention_long reads: the others (client_ref above all) cost more to
+    # read at the ~10k rows found than the scan that finds them (10M: 0.025 -> 0.013 s)
     con.execute(
         "create or replace temp table dim_clients__reached as "
+        "select client_id, cohort_month, first_location_id, first_therapist_id, "
+        "first_visit_date, second_visit_date "
         "from dim_clients anti join scope_clients_as_of using (client_id) "
         f"where is_new_client and first_visit_date in ({listed})"
     )

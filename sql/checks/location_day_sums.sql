@@ -4,6 +4,13 @@
 
 with
 
+-- after an incremental build only the refreshed location-days, which are all the
+-- parts below hold (read by each comparison below rather than copied)
+location_days as not materialized (
+    select * from fct_location_days
+    --incremental: semi join scope_days using (location_id, date)
+),
+
 room_parts as (
     select
         location_id,
@@ -51,7 +58,7 @@ room_mismatches as (
         room_parts.location_id,
         room_parts.date,
     from room_parts
-    left join fct_location_days as location_days
+    left join location_days
         on
             room_parts.location_id = location_days.location_id
             and room_parts.date = location_days.date
@@ -71,7 +78,7 @@ therapist_mismatches as (
         therapist_parts.location_id,
         therapist_parts.date,
     from therapist_parts
-    left join fct_location_days as location_days
+    left join location_days
         on
             therapist_parts.location_id = location_days.location_id
             and therapist_parts.date = location_days.date
@@ -87,7 +94,7 @@ booking_mismatches as (
         booking_parts.location_id,
         booking_parts.date,
     from booking_parts
-    left join fct_location_days as location_days
+    left join location_days
         on
             booking_parts.location_id = location_days.location_id
             and booking_parts.date = location_days.date
