@@ -481,6 +481,82 @@ def test_training_change_reaches_bar_bookings_on_days_without_a_shift(
     assert_equals_full_rebuild(db, tmp_path)
 
 
+def test_bars_change_reaches_bar_bookings_outside_their_rooms_hours_on_old_days(
+    chain: dict[str, Path], tmp_path: Path
+) -> None:
+    # A bar booking that touches none of its room's opening hours that day falls back on the
+    # room's latest bars (dq_issues). The room's latest calendar day then loses its bars:
+    # that old day's finding appears, though no row of that day was loaded (the refresh
+    # looks for such bookings on the days with a booking outside its room's calendar).
+    db = _copy_base(chain, tmp_path)
+    with duckdb.connect() as con:
+        con.execute(
+            "create table rooms as select * from read_csv(?, all_varchar = true)",
+            [str(chain["base"] / "rooms.csv")],
+        )
+        room, latest = con.execute(
+            """
+            select room_id, max(date) from rooms
+            where location_id = 'L01'
+            group by room_id
+            having bool_and(has_bars = 'true') and min(opens_at) >= '07:00:00'
+            order by room_id
+            limit 1
+            """
+        ).fetchone()
+        # the room's tenth calendar day: well inside the history
+        (day,) = con.execute(
+            "select date from rooms where location_id = 'L01' and room_id = ? "
+            "order by date limit 1 offset 9",
+            [room],
+        ).fetchone()
+        calendar = tmp_path / "bars_removed.csv"
+        con.execute(
+            f"""
+            copy (
+                select * replace ('false' as has_bars) from rooms
+                where location_id = 'L01' and room_id = ? and date = ?
+            ) to '{calendar}' (header, delimiter ',')
+            """,
+            [room, latest],
+        )
+    # 05:00-06:00, before the room opens
+    bookings = write_bookings(
+        tmp_path / "outside_hours.csv",
+        chain,
+        """
+        select * replace (
+            'B-OUTSIDE-HOURS' as booking_id, ? as room_id, 'true' as uses_bars,
+            'completed' as status, ? || ' 05:00:00' as start_at, ? || ' 06:00:00' as end_at,
+            null as cancelled_at, ? || ' 04:00:00' as created_at
+        )
+        from bookings
+        where location_id = 'L01'
+        order by booking_id
+        limit 1
+        """,
+        room,
+        day,
+        day,
+        day,
+    )
+    load_files(db, [bookings])
+    assert _mode(db) == "incremental"
+    finding = (
+        "select count(*) from dq_issues "
+        "where kind = ? and entity_id = 'B-OUTSIDE-HOURS' and date = ?"
+    )
+    with connect(db, read_only=True) as con:
+        assert con.execute(finding, ["booking_outside_room_calendar", day]).fetchone()[0] == 1
+        # the room has bars on its latest day
+        assert con.execute(finding, ["bar_service_in_non_bar_room", day]).fetchone()[0] == 0
+    load_files(db, [calendar])
+    assert _mode(db) == "incremental"
+    with connect(db, read_only=True) as con:
+        assert con.execute(finding, ["bar_service_in_non_bar_room", day]).fetchone()[0] == 1
+    assert_equals_full_rebuild(db, tmp_path)
+
+
 def test_successive_loads_stay_equal(chain: dict[str, Path], tmp_path: Path) -> None:
     db = _copy_base(chain, tmp_path)
     load_files(db, [chain["day"]])

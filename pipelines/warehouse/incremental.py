@@ -485,12 +485,17 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     fallback_days = ""
-    if con.execute("select count(*) from rooms_changed").fetchone()[0]:
+    if con.execute("select count(*) from rooms_changed").fetchone()[0] and _outside_days(con):
         fallback_days += """
             union
-            -- bar bookings not inside their day's opening hours
+            -- bar bookings not inside their day's opening hours, on the days dq_issues
+            -- found a booking outside its room's calendar (_outside_days)
             select location_id, booking_date from fct_bookings
             semi join rooms_changed using (location_id, room_id)
+            semi join outside_room_calendar_days as outside
+                on
+                    fct_bookings.location_id = outside.location_id
+                    and fct_bookings.booking_date = outside.date
             where uses_bars and not exists (
                 select 1 from stg_exports__rooms as rooms
                 where
@@ -579,6 +584,28 @@ def _build_scope(con: duckdb.DuckDBPyConnection) -> None:
         cross join range(0, 7) as offsets(day_offset);
         """
     )
+
+
+def _outside_days(con: duckdb.DuckDBPyConnection) -> bool:
+    """`outside_room_calendar_days`: the location-days where dq_issues, as the last build left
+    it, found a booking outside its room's calendar; False when there is none.
+
+    dq_issues falls back on a room's latest bars (dim_rooms.has_bars) only for a held booking
+    piece that touches none of its room's opening hours that day (an empty segment of
+    int_room_booking_segments), and such a booking always has a `booking_outside_room_calendar`
+    finding on its booking day (its minutes inside are fewer than its minutes). Days the load
+    changed are refreshed anyway; on the others nothing changed since that finding was made.
+    So the search for bookings of rooms whose bars changed reads those days only, instead of
+    every bar booking's room (10M: 0.11-0.13 s of CPU; the bench's days have none)."""
+    con.execute(
+        """
+        create or replace temp table outside_room_calendar_days as
+        select distinct location_id, date from dq_issues
+        where kind = 'booking_outside_room_calendar'
+        """
+    )
+    (found,) = con.execute("select count(*) from outside_room_calendar_days").fetchone()
+    return found > 0
 
 
 def _run_scoped(con: duckdb.DuckDBPyConnection, script: Path) -> None:
