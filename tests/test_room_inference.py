@@ -205,20 +205,26 @@ def roomless(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_chain(root / "all", locations=2, days=40, seed=5, start=START)
     exports = root / "exports"
     exports.mkdir()
-    with duckdb.connect() as con:
-        for kind in ("rooms", "therapist_shifts"):
-            shutil.copyfile(root / "all" / f"{kind}.csv", exports / f"{kind}.csv")
-        con.execute(
-            f"""
-            copy (
-                select * exclude (room_id) from read_csv(?, all_varchar = true)
-            ) to '{exports / "bookings.csv"}' (header, delimiter ',')
-            """,
-            [str(root / "all" / "bookings.csv")],
-        )
+    for kind in ("rooms", "therapist_shifts"):
+        shutil.copyfile(root / "all" / f"{kind}.csv", exports / f"{kind}.csv")
+    write_export(
+        root / "all" / "bookings.csv",
+        exports / "bookings.csv",
+        "select * exclude (room_id) from export",
+    )
     db = root / "base.duckdb"
     load_files(db, [exports])
     return {"root": root, "db": db}
+
+
+def write_export(source: Path, target: Path, select: str, parameters: list | None = None) -> None:
+    """Write to the CSV `target` the rows `select` picks from the export `source`, which it
+    reads as `export` with every cell as text (so nothing is reformatted on the way)."""
+    with duckdb.connect() as con:
+        con.execute(
+            "create table export as select * from read_csv(?, all_varchar = true)", [str(source)]
+        )
+        con.execute(f"copy ({select}) to '{target}' (header, delimiter ',')", parameters or [])
 
 
 def busiest_inferred_day(con: duckdb.DuckDBPyConnection) -> tuple[str, date]:
@@ -279,17 +285,12 @@ def test_a_room_calendar_change_is_refreshed_incrementally(
         location, day = con.execute(
             "select location_id, date from fct_room_days order by date desc, location_id limit 1"
         ).fetchone()
-    with duckdb.connect() as con:
-        con.execute(
-            f"""
-            copy (
-                select * replace ('false' as has_bars)
-                from read_csv(?, all_varchar = true)
-                where location_id = ? and date = ?
-            ) to '{tmp_path / "rooms-again.csv"}' (header, delimiter ',')
-            """,
-            [str(roomless["root"] / "all" / "rooms.csv"), location, str(day)],
-        )
+    write_export(
+        roomless["root"] / "all" / "rooms.csv",
+        tmp_path / "rooms-again.csv",
+        "select * replace ('false' as has_bars) from export where location_id = ? and date = ?",
+        [location, str(day)],
+    )
     load_files(db, [tmp_path / "rooms-again.csv"])
     with connect(db, read_only=True) as con:
         assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
@@ -334,19 +335,15 @@ def test_a_replaced_booking_is_placed_in_its_new_form_only(
     # that started during it takes its room. Read in its stored (held) form as well, it
     # would keep the room and nothing would move.
     path = tmp_path / "cancelled.csv"
-    with duckdb.connect() as con:
-        con.execute(
-            f"""
-            copy (
-                select * exclude (room_id) replace (
-                    'cancelled' as status, created_at as cancelled_at
-                )
-                from read_csv(?, all_varchar = true)
-                where booking_id = ?
-            ) to '{path}' (header, delimiter ',')
-            """,
-            [str(roomless["root"] / "all" / "bookings.csv"), first],
-        )
+    write_export(
+        roomless["root"] / "all" / "bookings.csv",
+        path,
+        """
+        select * exclude (room_id) replace ('cancelled' as status, created_at as cancelled_at)
+        from export where booking_id = ?
+        """,
+        [first],
+    )
     load_files(db, [path])
     with connect(db, read_only=True) as con:
         assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
@@ -372,17 +369,13 @@ def test_a_day_whose_calendar_arrives_places_its_stored_bookings_incrementally(
     exports.mkdir()
     for name in ("bookings.csv", "therapist_shifts.csv"):
         shutil.copyfile(roomless["root"] / "exports" / name, exports / name)
-    with duckdb.connect() as con:
-        for where, target in (("not", exports / "rooms.csv"), ("", tmp_path / "day-rooms.csv")):
-            con.execute(
-                f"""
-                copy (
-                    select * from read_csv(?, all_varchar = true)
-                    where {where} (location_id = ? and date = ?)
-                ) to '{target}' (header, delimiter ',')
-                """,
-                [str(roomless["root"] / "all" / "rooms.csv"), location, str(day)],
-            )
+    for where, target in (("not", exports / "rooms.csv"), ("", tmp_path / "day-rooms.csv")):
+        write_export(
+            roomless["root"] / "all" / "rooms.csv",
+            target,
+            f"select * from export where {where} (location_id = ? and date = ?)",
+            [location, str(day)],
+        )
     db = tmp_path / "warehouse.duckdb"
     load_files(db, [exports])
     with connect(db, read_only=True) as con:
@@ -406,16 +399,13 @@ def test_a_day_whose_bookings_all_name_their_rooms_now_keeps_no_placement(
     with connect(db, read_only=True) as con:
         location, day = busiest_inferred_day(con)
     path = tmp_path / "named.csv"
-    with duckdb.connect() as con:
-        con.execute(
-            f"""
-            copy (
-                select * from read_csv(?, all_varchar = true)
-                where location_id = ? and cast(cast(start_at as timestamp) as date) = ?
-            ) to '{path}' (header, delimiter ',')
-            """,
-            [str(roomless["root"] / "all" / "bookings.csv"), location, day],
-        )
+    write_export(
+        roomless["root"] / "all" / "bookings.csv",
+        path,
+        "select * from export "
+        "where location_id = ? and cast(cast(start_at as timestamp) as date) = ?",
+        [location, day],
+    )
     load_files(db, [path])
     with connect(db, read_only=True) as con:
         assert con.execute("select mode from mart_build_state").fetchone()[0] == "incremental"
