@@ -122,15 +122,22 @@ def assert_equals_full_rebuild(db: Path, tmp_path: Path, settings: Settings | No
         assert not views.fetchall()
 
 
-def write_bookings(path: Path, chain: dict[str, Path], select: str, *params: object) -> Path:
-    """Write a bookings export: `select` reads the generated bookings as `bookings`."""
+def write_export(
+    path: Path, source: Path, select: str, *params: object, name: str = "export"
+) -> Path:
+    """Write the CSV `path` with the rows `select` picks from the export `source`, which it
+    reads as the table `name` with every cell as text (so nothing is reformatted on the way)."""
     with duckdb.connect() as con:
         con.execute(
-            "create table bookings as select * from read_csv(?, all_varchar = true)",
-            [str(chain["all"] / "bookings.csv")],
+            f"create table {name} as select * from read_csv(?, all_varchar = true)", [str(source)]
         )
         con.execute(f"copy ({select}) to '{path}' (header, delimiter ',')", list(params))
     return path
+
+
+def write_bookings(path: Path, chain: dict[str, Path], select: str, *params: object) -> Path:
+    """Write a bookings export: `select` reads the generated bookings as `bookings`."""
+    return write_export(path, chain["all"] / "bookings.csv", select, *params, name="bookings")
 
 
 def test_base_chain_is_a_full_build(chain: dict[str, Path]) -> None:

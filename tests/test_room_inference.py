@@ -22,7 +22,7 @@ import pytest
 from pipelines.demo.generate import write_chain
 from pipelines.ingest.load import load_files
 from pipelines.warehouse.store import connect
-from tests.test_incremental import assert_equals_full_rebuild
+from tests.test_incremental import assert_equals_full_rebuild, write_export
 from tests.test_marts import DAY, Chain, issues
 
 
@@ -208,23 +208,13 @@ def roomless(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for kind in ("rooms", "therapist_shifts"):
         shutil.copyfile(root / "all" / f"{kind}.csv", exports / f"{kind}.csv")
     write_export(
-        root / "all" / "bookings.csv",
         exports / "bookings.csv",
+        root / "all" / "bookings.csv",
         "select * exclude (room_id) from export",
     )
     db = root / "base.duckdb"
     load_files(db, [exports])
     return {"root": root, "db": db}
-
-
-def write_export(source: Path, target: Path, select: str, parameters: list | None = None) -> None:
-    """Write to the CSV `target` the rows `select` picks from the export `source`, which it
-    reads as `export` with every cell as text (so nothing is reformatted on the way)."""
-    with duckdb.connect() as con:
-        con.execute(
-            "create table export as select * from read_csv(?, all_varchar = true)", [str(source)]
-        )
-        con.execute(f"copy ({select}) to '{target}' (header, delimiter ',')", parameters or [])
 
 
 def busiest_inferred_day(con: duckdb.DuckDBPyConnection) -> tuple[str, date]:
@@ -286,10 +276,11 @@ def test_a_room_calendar_change_is_refreshed_incrementally(
             "select location_id, date from fct_room_days order by date desc, location_id limit 1"
         ).fetchone()
     write_export(
-        roomless["root"] / "all" / "rooms.csv",
         tmp_path / "rooms-again.csv",
+        roomless["root"] / "all" / "rooms.csv",
         "select * replace ('false' as has_bars) from export where location_id = ? and date = ?",
-        [location, str(day)],
+        location,
+        str(day),
     )
     load_files(db, [tmp_path / "rooms-again.csv"])
     with connect(db, read_only=True) as con:
@@ -336,13 +327,13 @@ def test_a_replaced_booking_is_placed_in_its_new_form_only(
     # would keep the room and nothing would move.
     path = tmp_path / "cancelled.csv"
     write_export(
-        roomless["root"] / "all" / "bookings.csv",
         path,
+        roomless["root"] / "all" / "bookings.csv",
         """
         select * exclude (room_id) replace ('cancelled' as status, created_at as cancelled_at)
         from export where booking_id = ?
         """,
-        [first],
+        first,
     )
     load_files(db, [path])
     with connect(db, read_only=True) as con:
@@ -371,10 +362,11 @@ def test_a_day_whose_calendar_arrives_places_its_stored_bookings_incrementally(
         shutil.copyfile(roomless["root"] / "exports" / name, exports / name)
     for where, target in (("not", exports / "rooms.csv"), ("", tmp_path / "day-rooms.csv")):
         write_export(
-            roomless["root"] / "all" / "rooms.csv",
             target,
+            roomless["root"] / "all" / "rooms.csv",
             f"select * from export where {where} (location_id = ? and date = ?)",
-            [location, str(day)],
+            location,
+            str(day),
         )
     db = tmp_path / "warehouse.duckdb"
     load_files(db, [exports])
@@ -400,11 +392,12 @@ def test_a_day_whose_bookings_all_name_their_rooms_now_keeps_no_placement(
         location, day = busiest_inferred_day(con)
     path = tmp_path / "named.csv"
     write_export(
-        roomless["root"] / "all" / "bookings.csv",
         path,
+        roomless["root"] / "all" / "bookings.csv",
         "select * from export "
         "where location_id = ? and cast(cast(start_at as timestamp) as date) = ?",
-        [location, day],
+        location,
+        day,
     )
     load_files(db, [path])
     with connect(db, read_only=True) as con:

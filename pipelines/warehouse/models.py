@@ -50,10 +50,13 @@ class Model:
         return str(self.path.relative_to(SQL_DIR.parent))
 
 
-def read_model(path: Path, parser: duckdb.DuckDBPyConnection) -> Model:
-    """The model in `path`, its header checked against the tables its statement reads."""
+def read_model(path: Path, parser: duckdb.DuckDBPyConnection | None) -> Model:
+    """The model in `path`, its header checked against the tables its statement reads; with
+    no `parser`, its header alone (SQL a build has already checked)."""
     text = path.read_text()
     model = Model(path.stem, path, declared_reads(path, text))
+    if parser is None:
+        return model
     read = tables_read(model, text, parser)
     undeclared = sorted(read - model.reads)
     if undeclared:
@@ -151,10 +154,7 @@ def model_scripts(con: duckdb.DuckDBPyConnection | None = None, checked: bool = 
     models: dict[str, Model] = {}
     for folder in MODEL_FOLDERS:
         for path in sorted((SQL_DIR / folder).glob("*.sql")):
-            if parser is None:
-                model = Model(path.stem, path, declared_reads(path, path.read_text()))
-            else:
-                model = read_model(path, parser)
+            model = read_model(path, parser)
             if model.name in models:
                 raise WarehouseError(f"{model.where}: {models[model.name].where} has that name")
             models[model.name] = model
