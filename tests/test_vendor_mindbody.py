@@ -301,3 +301,77 @@ def test_client_names_never_reach_the_warehouse(tmp_path: Path, mapping: Path) -
     for name in ("Okafor", "Maya", "Brooks", "Theo", "Kim, Ava", "Garcia", "Noah", "Patel", "Zoe"):
         assert name not in text
     assert len(clients) == 5 and all(c.startswith("c_") for (c,) in clients)
+
+
+# --- character sets ------------------------------------------------------------------------------
+
+ACCENTED = [
+    ["3/2/2026", "9:00 AM", "10:30 AM", "Dupré, Renée", "Ashiatsu 90 &amp; Hot Stone", "Completed"],
+    ["3/2/2026", "11:00 AM", "12:00 PM", "O&#39;Brien, Seán", "Ashiatsu 60", "NoShow"],
+]
+
+
+def accented_page(charset: str | None) -> str:
+    meta = (
+        f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">'
+        if charset
+        else ""
+    )
+    return f"<html><head>{meta}</head><body>\n" + "\n".join(
+        ["<h3>Staff: Müller, Jürgen</h3>", table(PLAIN, *ACCENTED), "</body></html>"]
+    )
+
+
+def bookings_of(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select booking_id, therapist_id, client_id, service from raw_bookings order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("charset", ["windows-1252", "ISO-8859-1"])
+def test_a_page_in_its_declared_windows_charset_reads_as_the_utf8_one(
+    tmp_path: Path, mapping: Path, charset: str
+) -> None:
+    # The same report saved by Mindbody as UTF-8 and as Windows-1252 (declared in its meta;
+    # browsers and Excel read ISO-8859-1 as Windows-1252 too). Before: the Windows-1252 bytes
+    # were decoded as UTF-8 with replacement, so the therapist was 'J\ufffdrgen M\ufffdller' and
+    # every client and booking id differed from the UTF-8 export's: one file made two
+    # therapists and doubled each booking of the other.
+    utf8 = tmp_path / "utf8" / "ScheduleAtAGlance.xls"
+    windows = tmp_path / "windows" / "ScheduleAtAGlance.xls"
+    utf8.parent.mkdir()
+    windows.parent.mkdir()
+    utf8.write_bytes(accented_page("utf-8").encode("utf-8"))
+    windows.write_bytes(accented_page(charset).encode("cp1252"))
+    [one] = load_files(tmp_path / "a.duckdb", [utf8], mapping=mapping)
+    [other] = load_files(tmp_path / "b.duckdb", [windows], mapping=mapping)
+    assert (one.rows_loaded, other.rows_loaded) == (2, 2), other.summary()
+    expected = bookings_of(tmp_path / "a.duckdb")
+    # "Müller, Jürgen" is "Jürgen Müller"; &amp; is "&".
+    assert {(t, s) for _, t, _, s in expected} == {
+        ("Jürgen Müller", "Ashiatsu 90 & Hot Stone"),
+        ("Jürgen Müller", "Ashiatsu 60"),
+    }
+    assert bookings_of(tmp_path / "b.duckdb") == expected
+
+
+def test_a_page_not_in_utf8_that_declares_no_charset_is_refused_with_its_line(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # No meta charset and a Windows-1252 byte (ü = 0xfc) on the page's second line ("<h3>Staff:
+    # Müller..."): a guess could load wrong names, so the file is refused, naming the byte.
+    path = tmp_path / "ScheduleAtAGlance.xls"
+    path.write_bytes(accented_page(None).encode("cp1252"))
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert result.outcome == "failed"
+    assert result.message == (
+        "line 2: not UTF-8 text and the page declares no character set (byte 0xfc, perhaps "
+        "Windows-1252 for 'ü'); export the report again, or open it in Excel and save it as "
+        ".xlsx"
+    )
+    assert not db.exists() or stored(db) == []

@@ -12,6 +12,11 @@ a few synonyms (see FIELDS), matched ignoring case, spaces and punctuation (`App
 unknown columns are ignored. Subtotal and total tables ("Total for Novak, Elena", "Grand
 Total") and such rows inside a table are not appointments: they are left out, not counted.
 
+Text: the character set the page declares (`<meta charset>`, `http-equiv` or an XML
+declaration; `iso-8859-1` read as Windows-1252, as browsers and Excel do), else UTF-8. Bytes
+that are not in that set refuse the file with their line, never a guessed name (a
+Windows-1252 `Müller` read as UTF-8 would be another therapist and another client).
+
 Dates: `M/D/YYYY`, `Monday, July 29, 2019`, `July 29, 2019` or ISO, with `h:mm AM` times (`3:00
 pm`, a non-breaking space between is fine) or 24-hour ones; other orders need [formats]
 datetime in the mapping, never a guess. A time cell holding a range (`3:00 pm - 4:00 pm`) gives
@@ -138,6 +143,68 @@ def _is_staff_name(element) -> bool:
     return "staffname" in (element.get("class") or "").lower().split()
 
 
+# A page's declared character set: `<meta charset="...">`, `<meta http-equiv="Content-Type"
+# content="text/html; charset=...">` or `<?xml ... encoding="..."?>`, in its first bytes.
+_CHARSET = re.compile(
+    rb"""(?i)<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)|<\?xml[^>]*?encoding\s*=\s*["']([a-z0-9_.:-]+)"""
+)
+_CHARSET_HEAD_BYTES = 64 * 1024
+# What browsers (the WHATWG encoding standard) and Excel read these labels as.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "utf-16": "utf-8",  # a page of 8-bit bytes that says UTF-16 is UTF-8 (the standard's rule)
+    "utf-16le": "utf-8",
+    "utf-16be": "utf-8",
+}
+
+
+def _encoding(path) -> tuple[str, str | None]:
+    """The codec the page is read with and the charset it declares (None: it names none,
+    so it is read as UTF-8). A byte-order mark wins over the declaration."""
+    with open(path, "rb") as handle:
+        head = handle.read(_CHARSET_HEAD_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", None
+    found = _CHARSET.search(head)
+    if found is None:
+        return "utf-8-sig", None
+    label = (found.group(1) or found.group(2)).decode("ascii").strip().lower()
+    try:
+        codec = codecs.lookup(_CHARSET_ALIASES.get(label, label)).name
+    except LookupError:
+        raise ExportError(
+            f"the page declares the character set {label[:40]!r}, which this loader does not "
+            "know; export the report again, or open it in Excel and save it as .xlsx"
+        ) from None
+    return ("utf-8-sig" if codec == "utf-8" else codec), label
+
+
+def _not_in_charset(line: int, byte: int, declared: str | None) -> ExportError:
+    """A byte the page's character set does not have: the line, the byte, what it would be
+    in Windows-1252, and what to do."""
+    char = bytes([byte]).decode("cp1252", errors="replace")
+    guess = (
+        f", perhaps Windows-1252 for '{char}'"
+        if byte >= 0x80 and declared is None and char.isprintable() and char != "\ufffd"
+        else ""
+    )
+    what = (
+        f"not {declared} text as the page declares"
+        if declared
+        else "not UTF-8 text and the page declares no character set"
+    )
+    return ExportError(
+        f"line {line}: {what} (byte 0x{byte:02x}{guess}); export the report again, or open it "
+        "in Excel and save it as .xlsx"
+    )
+
+
 def _tables(path, limits) -> list[dict]:
     """Top-level tables of an HTML document: rows of cell text with their source lines, the
     caption, the staff named by the last `staffName` element before it, and the heading just
@@ -155,7 +222,9 @@ def _tables(path, limits) -> list[dict]:
     parser = etree.HTMLPullParser(
         events=("start", "end"), encoding="utf-8", no_network=True, remove_comments=True
     )
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    codec, declared = _encoding(path)
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    lines_before = 0  # line breaks in the chunks decoded so far (for a bad byte's line)
     tables: list[dict] = []
     depth = 0
     heading = ""  # the text of the last block (a heading, a div) outside any table
@@ -216,13 +285,25 @@ def _tables(path, limits) -> list[dict]:
             while element.getprevious() is not None:
                 del element.getparent()[0]
 
+    def text_of(chunk: bytes, final: bool = False) -> bytes:
+        nonlocal lines_before
+        try:
+            text = decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as error:
+            # error.object is the decoder's few pending bytes (no line break) and this chunk
+            seen = error.object
+            line = lines_before + seen[: error.start].count(b"\n") + 1
+            raise _not_in_charset(line, seen[error.start], declared) from None
+        lines_before += chunk.count(b"\n")
+        return text.encode("utf-8")
+
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(1 << 20):
-                parser.feed(decoder.decode(chunk).encode("utf-8"))
+                parser.feed(text_of(chunk))
                 for event, element in parser.read_events():
                     on_event(event, element)
-            parser.feed(decoder.decode(b"", final=True).encode("utf-8"))
+            parser.feed(text_of(b"", final=True))
             parser.close()
             for event, element in parser.read_events():
                 on_event(event, element)
