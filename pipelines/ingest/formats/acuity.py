@@ -8,6 +8,8 @@ ignored. Times are local, long form: `December 2, 2020 9:00 am` or 24-hour `Sept
 What `Calendar` means (a therapist, a room or a location) differs per account, so the mapping
 must say it ([acuity] calendar); there is no default. When it is a room or a location, no
 column names the therapist, so only one-therapist accounts can load it ([acuity] therapist).
+A Calendar that is a location holds its display name, resolved like a Location column's
+([locations], the profile's names; never a new location).
 
 Acuity has no status column. The rule used here:
 - `Label` Completed / Checked In -> completed; a `No Show` label -> no_show (studios create it);
@@ -194,7 +196,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "status": status,
         meaning + "_id": calendar,
     }
-    if meaning == "room":
+    if meaning in ("room", "location"):
+        # no column names the therapist: the one therapist of the account ([acuity] therapist)
         columns["therapist_id"] = Expr("cast(? as varchar)", (therapist,))
     client = client_cells(
         c, email=("Email",), phone=("Phone",), first_last=("First Name", "Last Name")

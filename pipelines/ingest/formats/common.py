@@ -373,8 +373,9 @@ def install_lookups(
         )
 
 
-# Exports whose Location column is the location's display name (`Covent Garden Spa`).
-LOCATION_NAME_VENDORS = frozenset({"fresha", "square", "vagaro", "jane"})
+# Exports whose Location column is the location's display name (`Covent Garden Spa`); for
+# Acuity, its Calendar when the mapping says Calendars are locations.
+LOCATION_NAME_VENDORS = frozenset({"fresha", "square", "vagaro", "jane", "acuity"})
 LOCATION_NAME_BATCH = 10_000
 
 

@@ -1,0 +1,111 @@
+"""Acuity's appointments export as real accounts write it: every field quoted, CRLF, a BOM,
+long-form local times in 12- and 24-hour form, intake-form columns, and the accounts whose
+Calendars are locations or rooms rather than therapists. Invented people throughout; every
+expected figure is worked out by hand in its comment."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest.load import load_files
+
+SALT = "test-salt-not-secret"
+# Acuity's literal header, without `Timezone` (older exports), plus one intake question
+HEADER = [
+    "Start Time", "End Time", "First Name", "Last Name", "Phone", "Email", "Type", "Calendar",
+    "Appointment Price", "Paid?", "Amount Paid Online", "Certificate Code", "Notes",
+    "Date Scheduled", "Label", "Scheduled By", "Date Rescheduled", "Any injuries? ",
+    "Appointment ID",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_OPS_SALT", SALT)
+
+
+def row(start: str, end: str, calendar: str, appointment_id: str, **cells: str) -> list[str]:
+    """One appointment of an invented client; `cells` sets other columns by header name."""
+    values = dict.fromkeys(HEADER, "")
+    values.update(
+        {
+            "Start Time": start,
+            "End Time": end,
+            "First Name": "Kira",
+            "Last Name": "Valeska",
+            "Phone": "'+15555550123",  # Acuity's Excel guard apostrophe
+            "Email": "kira.valeska@example.test",
+            "Type": "Ashiatsu 60",
+            "Calendar": calendar,
+            "Appointment Price": "95.00",
+            "Date Scheduled": "2020-11-20",
+            "Appointment ID": appointment_id,
+        }
+    )
+    values.update(cells)
+    return [values[name] for name in HEADER]
+
+
+def write_export(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    """As Acuity writes it: a BOM, every field quoted, CRLF line ends."""
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
+        out = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        out.writerow(header)
+        out.writerows(rows)
+    return path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_calendars_that_are_locations_load_with_the_one_therapist(tmp_path: Path) -> None:
+    # An account with one Calendar per studio location: the Calendar cell is the location's
+    # display name, resolved through [locations]; the therapist is [acuity] therapist.
+    mapping = write(
+        tmp_path / "acuity.toml",
+        '[acuity]\ncalendar = "location"\ntherapist = "Elena Novak"\n'
+        '[locations]\n"Downtown Studio" = "L01"\n"Eastside Studio" = "L02"\n',
+    )
+    path = write_export(
+        tmp_path / "export.csv",
+        [
+            row("December 2, 2020 9:00 am", "December 2, 2020 10:00 am", "Downtown Studio", "1"),
+            row("December 3, 2020 14:00", "December 3, 2020 15:30", "Eastside Studio", "2"),
+            row("December 4, 2020 9:00 am", "December 4, 2020 10:00 am", "Uptown Studio", "3"),
+        ],
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert result.outcome == "loaded", result.summary()
+    # 3 rows: 2 in named locations load; "Uptown Studio" resolves to nothing -> rejected
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
+    assert query(
+        db,
+        "select booking_id, location_id, therapist_id, strftime(start_at, '%Y-%m-%d %H:%M'), "
+        "minutes, status from fct_bookings order by booking_id",
+    ) == [
+        # 9:00 am - 10:00 am = 60 min; a day long past with no label: completed
+        ("1", "L01", "Elena Novak", "2020-12-02 09:00", 60, "completed"),
+        # 24-hour form: 14:00 - 15:30 = 90 min
+        ("2", "L02", "Elena Novak", "2020-12-03 14:00", 90, "completed"),
+    ]
+    [(line, reason)] = query(db, "select line_number, reason from rejected_rows")
+    assert line == 4
+    assert reason == (
+        "location 'Uptown Studio' is not known: add it to the studio profile or to "
+        "[locations] in the mapping"
+    )
