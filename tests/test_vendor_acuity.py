@@ -28,9 +28,9 @@ def _salt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STUDIO_OPS_SALT", SALT)
 
 
-def row(start: str, end: str, calendar: str, appointment_id: str, **cells: str) -> list[str]:
+def row(start: str, end: str, calendar: str, appointment_id: str, **cells: str) -> dict:
     """One appointment of an invented client; `cells` sets other columns by header name."""
-    values = dict.fromkeys(HEADER, "")
+    values: dict[str, str] = {}
     values.update(
         {
             "Start Time": start,
@@ -47,15 +47,16 @@ def row(start: str, end: str, calendar: str, appointment_id: str, **cells: str) 
         }
     )
     values.update(cells)
-    return [values[name] for name in HEADER]
+    return values
 
 
-def write_export(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
-    """As Acuity writes it: a BOM, every field quoted, CRLF line ends."""
+def write_export(path: Path, rows: list[dict], header: list[str] = HEADER) -> Path:
+    """As Acuity writes it: a BOM, every field quoted, CRLF line ends (empty cells for the
+    columns a row does not set)."""
     with open(path, "w", newline="", encoding="utf-8-sig") as handle:
         out = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
         out.writerow(header)
-        out.writerows(rows)
+        out.writerows([r.get(name, "") for name in header] for r in rows)
     return path
 
 
@@ -109,3 +110,42 @@ def test_calendars_that_are_locations_load_with_the_one_therapist(tmp_path: Path
         "location 'Uptown Studio' is not known: add it to the studio profile or to "
         "[locations] in the mapping"
     )
+
+
+def test_a_no_show_marked_when_cancelling_is_a_no_show(tmp_path: Path) -> None:
+    # Acuity records a no-show by cancelling the appointment with "mark as no-show" ticked,
+    # so an export with cancelled appointments included shows both flags on a no-show. The
+    # client did not come and the slot was held: a no-show (held), never a cancellation.
+    header = HEADER[:-1] + ["Canceled", "No Show", "Appointment ID"]
+    rows = [
+        row(*times, "Elena Novak", appointment_id, **{"Canceled": canceled, "No Show": no_show})
+        for times, appointment_id, canceled, no_show in [
+            (("December 2, 2020 9:00 am", "December 2, 2020 10:00 am"), "11", "yes", "yes"),
+            (("December 2, 2020 11:00 am", "December 2, 2020 12:00 pm"), "12", "yes", "no"),
+            (("December 2, 2020 1:00 pm", "December 2, 2020 2:00 pm"), "13", "", ""),
+        ]
+    ]
+    rows.append(
+        row(
+            "December 2, 2020 3:00 pm",
+            "December 2, 2020 4:00 pm",
+            "Elena Novak",
+            "14",
+            **{"Canceled": "yes", "Label": "No Show"},
+        )
+    )
+    path = write_export(tmp_path / "export.csv", rows, header=header)
+    mapping = write(
+        tmp_path / "acuity.toml", '[source]\nlocation = "L01"\n[acuity]\ncalendar = "therapist"\n'
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    assert query(
+        db, "select booking_id, status, is_held from fct_bookings order by booking_id"
+    ) == [
+        ("11", "no_show", True),  # cancelled with the no-show flag
+        ("12", "cancelled", False),  # cancelled, no-show flag "no"
+        ("13", "completed", True),  # neither, a day long past
+        ("14", "no_show", True),  # cancelled, and labelled No Show
+    ]

@@ -20,7 +20,8 @@ Acuity has no status column. The rule used here:
   with "include cancelled" ticked are not documented well enough to be sure how they mark
   cancelled rows; these cover the marks seen, and [status_words] maps another `Label` word.
 - A no-show flag column (`No Show`, `No-Show`, `Marked as No-Show`: anything but a "no") ->
-  no_show. Cancelled wins over a no-show, and either over a label.
+  no_show. Acuity marks a no-show while cancelling the appointment, so a no-show (its flag or
+  its label) wins over the cancellation, and a cancellation over any other label.
 - Otherwise an appointment on a day before the load day is completed (it was booked and not
   cancelled; Acuity records nothing more), and one on the load day or later is booked.
 Booking ids are Acuity's `Appointment ID`, stable across re-exports.
@@ -172,16 +173,21 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
 
     cancelled_at = E("coalesce({}, {})", parsed(c(*CANCELLED_AT)), parsed(cancelled))
     # A label is a status only when it is a known word (free labels like "VIP" are not).
+    # Acuity records a no-show by cancelling the appointment with "no-show" ticked: a no-show
+    # (flag, or a label meaning no-show) wins over the cancellation.
+    label_word = E("regexp_replace(lower({}), '[^a-z]', '', 'g')", label)
     status = E(
-        "case when {} or {} is not null then 'cancelled' "
-        "when {} then 'no_show' "
+        "case when {} or {} in (select word from vendor_status where canonical = 'no_show') "
+        "then 'no_show' "
+        "when {} or {} is not null then 'cancelled' "
         "when {} in (select word from vendor_status) then {} "
         "when try_strptime({}, '%Y-%m-%d %H:%M:%S') < current_date then 'completed' "
         "else 'booked' end",
+        flagged(no_show),
+        label_word,
         flagged(cancelled),
         cancelled_at,
-        flagged(no_show),
-        E("regexp_replace(lower({}), '[^a-z]', '', 'g')", label),
+        label_word,
         label,
         start,
     )
