@@ -31,6 +31,7 @@ from pipelines.ingest.formats import (
     is_profile,
     read_export,
 )
+from pipelines.ingest.formats.common import is_office_lock_file
 from pipelines.ingest.formats.mapped import mappings_folder
 from pipelines.ingest.formats.needs import MappingNeeded
 from pipelines.ingest.validate import (
@@ -133,9 +134,9 @@ class _NothingToPublish(Exception):
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files named, and the export files inside folders named (sorted; hidden files and
-    mapping or note files skipped, studio profiles kept). Studio profiles come first, so the
-    exports loaded with them already match its names."""
+    """Files named, and the export files inside folders named (sorted; hidden files, Excel's
+    lock files and mapping or note files skipped, studio profiles kept). Studio profiles come
+    first, so the exports loaded with them already match its names."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -145,6 +146,7 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
                 if p.is_file()
                 and (p.suffix.lower() not in NOT_EXPORTS or _is_profile_file(p))
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and not is_office_lock_file(p)  # ~$Book.xlsx: Excel has Book.xlsx open
             )
         else:
             files.append(path)

@@ -41,9 +41,32 @@ ISO = "%Y-%m-%d %H:%M:%S"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
+OFFICE_LOCK_BYTES = 1024  # Excel's owner file of an open workbook is 162-165 bytes
+
+
+def is_office_lock_file(path: Path) -> bool:
+    """Whether `path` is the owner file Excel (or Word) keeps beside a workbook while it is
+    open: `~$AppointmentSummary.xlsx`, a few bytes naming who has it open, not an export."""
+    if not path.name.startswith("~$"):
+        return False
+    try:
+        if path.stat().st_size > OFFICE_LOCK_BYTES:
+            return False
+        with open(path, "rb") as handle:
+            return not handle.read(4).startswith(tabular.XLSX_MAGIC)
+    except OSError:
+        return False
+
+
 def sniff(path: Path, limits: Settings | None = None) -> Sniff:
-    """Recognise the container from the file's first bytes, never from its name."""
+    """Recognise the container from the file's first bytes, never from its name (Excel's
+    lock file of an open workbook, `~$` and a few bytes, is told apart by both)."""
     limits = tabular.limits_or_defaults(limits)
+    if is_office_lock_file(path):
+        raise ExportError(
+            "this is the lock file Excel keeps while a workbook is open, not an export: load "
+            f"{path.name[2:][:80]!r} itself (close it in Excel first if it has unsaved changes)"
+        )
     with open(path, "rb") as handle:
         head = handle.read(tabular.TEXT_SAMPLE_BYTES)
     if head.startswith(tabular.XLSX_MAGIC):

@@ -6,6 +6,7 @@ is one appointment, a recurring one (RRULE or RDATE, minus EXDATE) one per occur
 event with the same UID and a RECURRENCE-ID replaces that occurrence (moved, or
 STATUS:CANCELLED). A file icalendar cannot read as one calendar (cut short, no END:VCALENDAR)
 is not loaded: loading the part before the cut would lose its other appointments in silence.
+A fold that cuts a character of several bytes in two (octet-counting writers) is mended first.
 
 Times become the wall-clock time of the calendar's zone: `X-WR-TIMEZONE` when present, else the
 event's own `TZID`; UTC times (`Z`) need one of them or [ics] timezone in the mapping; floating
@@ -311,8 +312,20 @@ def _parse(text: str):
     return calendar, list(zip(events, lines, strict=True))
 
 
+# A line fold (line end + one space or tab) followed by UTF-8 continuation bytes: the writer
+# folded at 75 octets inside a character, which RFC 5545 forbids but octet-counting writers do.
+SPLIT_CHARACTER = re.compile(rb"(\r\n|\n|\r)([ \t])([\x80-\xbf]+)")
+
+
+def _decoded(data: bytes) -> str:
+    """The file as text. A character cut by a fold is made whole first (its continuation bytes
+    moved before the fold, so line numbers stay): decoded apart, each half would become U+FFFD
+    and the client's name, hence its key, would differ from the same name unfolded."""
+    return SPLIT_CHARACTER.sub(rb"\3\1\2", data).decode("utf-8-sig", errors="replace")
+
+
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
-    text = sniff.path.read_bytes().decode("utf-8-sig", errors="replace")
+    text = _decoded(sniff.path.read_bytes())
     calendar, events = _parse(text)
     if not events:
         raise ExportError("the calendar has no events (VEVENT); nothing to load")
