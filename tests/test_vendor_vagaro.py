@@ -1,0 +1,136 @@
+"""Vagaro's Appointments Summary workbooks as studios keep them, and what any vendor workbook
+can be: a folder with Excel's lock file of an open workbook beside it, an empty first sheet
+before the report, merged cells. Invented people only; the expected rows are worked out by
+hand in each test."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from pipelines.ingest import pii
+from pipelines.ingest.load import expand_paths, load_files
+
+SALT = "test-salt-not-secret"
+HEADER = [
+    "Appointment Date",
+    "Start Time",
+    "End Time",
+    "Customer",
+    "Service Provider",
+    "Service",
+    "Status",
+    "Appointment ID",
+    "Service Price",
+]
+# Excel's owner file of an open workbook: the user's name as a length-prefixed byte string,
+# padding, then the name again in UTF-16 (165 bytes in all).
+LOCK_BYTES = bytes([6]) + b"RTXLS1" + b"\x20" * 47 + "RTXLS1".encode("utf-16-le") + b"\x00" * 99
+
+
+@pytest.fixture(autouse=True)
+def salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pii.SALT_ENV, SALT)
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def summary_book(path: Path, rows: list[list], sheet: openpyxl.Workbook | None = None) -> Path:
+    """An Appointments Summary: a title, a preamble down to row 22, the header on row 23, the
+    rows, a totals row."""
+    book = sheet or openpyxl.Workbook()
+    report = book.worksheets[-1] if sheet else book.active
+    report.append(["Appointments Summary"])
+    report.merge_cells("A1:I1")
+    for n in range(2, 23):
+        report.append([f"Filter {n}: All"] if n % 3 else [])
+    report.append(HEADER)
+    for row in rows:
+        report.append(row)
+    report.append(["Total", None, None, None, None, None, None, None, len(rows)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+ROWS = [
+    # a real Excel date and real times, a number id and price
+    [datetime(2026, 3, 4), time(13, 0), time(14, 30), "Hazel Quint", "Novak, Elena",
+     "Ashiatsu 90", "Show", 5001, 135.0],
+    # text cells, numbers stored as text
+    ["3/4/2026", "3:00 PM", "4:00 PM", "Orin Vale", "Elena Novak", "Ashiatsu 60", "No-Show",
+     "5002", "$95.00"],
+]  # fmt: skip
+# Both rows by hand: 5001 is 4 March 13:00-14:30, Show = completed, 135.00; 5002 is 4 March
+# 15:00-16:00, No-Show = no_show, 95.00. "Novak, Elena" is "Elena Novak".
+EXPECTED = [
+    ("5001", "Elena Novak", "2026-03-04 13:00:00", "2026-03-04 14:30:00", "completed", 135),
+    ("5002", "Elena Novak", "2026-03-04 15:00:00", "2026-03-04 16:00:00", "no_show", 95),
+]
+
+
+def stored(db: Path) -> list[tuple]:
+    return query(
+        db,
+        "select booking_id, therapist_id, start_at::varchar, end_at::varchar, status, "
+        "price::integer from raw_bookings order by booking_id",
+    )
+
+
+def mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "vagaro.toml"
+    path.write_text('[source]\nlocation = "L01"\n', encoding="utf-8")
+    return path
+
+
+# --- a workbook open in Excel ------------------------------------------------------------------
+
+
+def test_a_folder_with_the_lock_file_of_an_open_workbook_loads_the_workbook(
+    tmp_path: Path,
+) -> None:
+    # The manager exports, opens the file in Excel to look at it, and loads the folder with it
+    # still open: Excel keeps "~$AppointmentSummary.xlsx" beside it. Before: the lock file was
+    # read as an export and failed ("this is not a text export (it contains NUL bytes)"), so
+    # the load exited 1. Now it is not an export of the folder.
+    folder = tmp_path / "exports"
+    summary_book(folder / "AppointmentSummary.xlsx", ROWS)
+    (folder / "~$AppointmentSummary.xlsx").write_bytes(LOCK_BYTES)
+    assert expand_paths([folder]) == [folder / "AppointmentSummary.xlsx"]
+    db = tmp_path / "w.duckdb"
+    results = load_files(db, [folder], mapping=mapping(tmp_path))
+    assert [(r.file_name, r.outcome) for r in results] == [
+        (str(folder / "AppointmentSummary.xlsx"), "loaded")
+    ]
+    assert stored(db) == EXPECTED
+
+
+def test_the_lock_file_named_on_its_own_says_which_workbook_to_load(tmp_path: Path) -> None:
+    lock = tmp_path / "~$AppointmentSummary.xlsx"
+    lock.write_bytes(LOCK_BYTES)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [lock], mapping=mapping(tmp_path))
+    assert result.outcome == "failed"
+    assert result.message == (
+        "this is the lock file Excel keeps while a workbook is open, not an export: load "
+        "'AppointmentSummary.xlsx' itself (close it in Excel first if it has unsaved changes)"
+    )
+
+
+def test_a_real_workbook_whose_name_starts_like_a_lock_file_still_loads(tmp_path: Path) -> None:
+    # The name alone never decides: a workbook (zip bytes) called "~$..." is read as one.
+    path = summary_book(tmp_path / "in" / "~$AppointmentSummary.xlsx", ROWS)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path.parent], mapping=mapping(tmp_path))
+    assert result.outcome == "loaded", result.summary()
+    assert stored(db) == EXPECTED
