@@ -443,6 +443,16 @@ def therapist_names(profile: Profile) -> dict[tuple[str, str], str]:
     return index
 
 
+def room_names(profile: Profile) -> dict[tuple[str, str], str]:
+    """(location_id, name_key) -> room id, for every room's id and name."""
+    index: dict[tuple[str, str], str] = {}
+    for loc in profile.locations:
+        for room in loc.rooms:
+            for name in (room.id, room.name):
+                index.setdefault((loc.id, name_key(name)), room.id)
+    return index
+
+
 def location_names(profile: Profile) -> dict[str, str]:
     """name_key -> location id, for every location's id and name."""
     index: dict[str, str] = {}
@@ -698,9 +708,10 @@ def apply_names(con, table: str) -> None:
 
     A location_id that is a profile location's id or name, and then a therapist_id that is one
     of that location's therapists' id, name or also_known_as (name_key: case, spacing and
-    punctuation ignored), becomes that id. Other values stay as they are (a mapping's
-    [therapists] table has already turned its names into ids). Only distinct values are
-    matched in Python (name_key is Unicode-aware, RE2's \\w is not)."""
+    punctuation ignored), becomes that id, and so does a room_id that is one of that location's
+    rooms' id or name. Other values stay as they are (a mapping's [therapists] table has
+    already turned its names into ids). Only distinct values are matched in Python (name_key
+    is Unicode-aware, RE2's \\w is not)."""
     profile = stored_profile(con)
     if profile is None:
         return
@@ -723,6 +734,19 @@ def apply_names(con, table: str) -> None:
         if therapists.get((location_id, name_key(value)), value) != value
     ]
     _rename(con, table, ["location_id", "therapist_id"], renamed)
+    # A booking system names a room as the studio sees it ("Willow", Square's Resource, a
+    # Fresha team member that is a room): the profile's room of that id or name, so the
+    # booking counts in that room's calendar instead of in a room with no open hours.
+    rooms = room_names(profile)
+    renamed = [
+        (location_id, value, rooms[(location_id, name_key(value))])
+        for location_id, value in con.execute(
+            f"select distinct location_id, room_id from {table} "
+            "where location_id is not null and room_id is not null"
+        ).fetchall()
+        if rooms.get((location_id, name_key(value)), value) != value
+    ]
+    _rename(con, table, ["location_id", "room_id"], renamed)
 
 
 def _rename(con, table: str, keys: list[str], pairs: list[tuple]) -> None:

@@ -388,3 +388,74 @@ def test_the_readme_walkthrough_gets_an_acuity_studio_onto_every_page(
         if page == "therapists":  # the first therapist's training was left out: unknown
             cells = {str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel()}
             assert "unknown" in cells, page
+
+
+# --- a studio's first week: the profile's rooms and an export that names them -----------------
+
+WESTSIDE_PROFILE = """\
+[[location]]
+id = "westside"
+name = "Westside Barefoot"
+opening_hours = { thu = "10:00-18:00" }
+rooms = [
+  { id = "willow", name = "Willow", bars = true },
+  { id = "fern", name = "Fern", bars = false },
+]
+
+[[location.therapist]]
+id = "june"
+name = "June Okoro"
+also_known_as = ["Okoro, June"]
+shifts = { thu = "10:00-18:00" }
+"""
+
+# Square's appointments history, one Thursday: its Resource column names the room as the
+# studio sees it ("Willow", "FERN "), never the profile's id.
+WESTSIDE_SQUARE = """\
+Appointment ID,Date,Start Time,End Time,Customer Name,Service,Team Member,Resource,Status
+sq_W1,11/26/2026,10:00 AM,11:30 AM,Ivo Stran,Ashiatsu 90,"Okoro, June",Willow,ACCEPTED
+sq_W2,11/26/2026,12:00 PM,1:00 PM,Bea Lunde,Swedish 60,"Okoro, June",FERN ,ACCEPTED
+sq_W3,11/26/2026,2:00 PM,3:00 PM,Cal Vesey,Swedish 60,"Okoro, June",,ACCEPTED
+sq_W4,11/26/2026,3:30 PM,4:30 PM,Dot Marr,Ashiatsu Deep Feet 60,"Okoro, June",willow,NO_SHOW
+"""
+
+
+@pytest.mark.parametrize("profile_first", [True, False], ids=["profile first", "profile after"])
+def test_rooms_an_export_names_as_the_studio_does_are_the_profiles_rooms(
+    tmp_path: Path, profile_first: bool
+) -> None:
+    """A booking system names a room by its display name ("Willow"), the profile by its id
+    ("willow"): the booking is in the profile's room, so room and bar figures count it,
+    whichever of the two was loaded first."""
+    db = tmp_path / "studio.duckdb"
+    (tmp_path / "studio.toml").write_text(WESTSIDE_PROFILE)
+    (tmp_path / "history.csv").write_text(WESTSIDE_SQUARE)
+    (tmp_path / "square.toml").write_text('[source]\nname = "square"\nlocation = "westside"\n')
+    files = [str(tmp_path / "studio.toml"), str(tmp_path / "history.csv")]
+    mapping = ["--mapping", str(tmp_path / "square.toml")]
+    for file in files if profile_first else files[::-1]:
+        run = run_cli("load", file, "--db", str(db), *mapping)
+        assert run.returncode == 0, run.stderr
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rooms = con.execute(
+            "select booking_id, room_id, room_source from fct_bookings order by booking_id"
+        ).fetchall()
+        day = con.execute(
+            "select available_minutes, occupied_minutes, bar_room_available_minutes, "
+            "bar_room_bar_minutes from fct_location_days where date = '2026-11-26'"
+        ).fetchone()
+        findings = con.execute("select count(*) from dq_issues").fetchone()[0]
+    # W1 and W4 name Willow (any case), W2 "FERN ": the profile's rooms; W3 names none and
+    # takes the first free room without bars, Fern.
+    assert rooms == [
+        ("sq_W1", "willow", "export"),
+        ("sq_W2", "fern", "export"),
+        ("sq_W3", "fern", "inferred"),
+        ("sq_W4", "willow", "export"),
+    ]
+    # Open 10:00-18:00 in 2 rooms: 2 x 480 = 960 minutes; occupied W1 90 + W2 60 + W3 60 +
+    # W4 60 (a no-show holds its room) = 270; Willow alone has bars (480 minutes), and its bar
+    # work is W1 90 + W4 60 = 150.
+    assert day == (960, 270, 480, 150)
+    assert findings == 0  # no booking outside its room's calendar
