@@ -81,3 +81,79 @@ def test_a_fold_inside_a_character_keeps_the_client(
     assert [r[0] for r in rows] == ["folded@test", "whole@test"]
     assert rows[0][1] == rows[1][1]
     assert [r[2:] for r in rows] == [("09:00", 60), ("09:00", 60)]
+
+
+def test_a_file_of_several_calendars_loads_each_with_its_own_zone_and_name(
+    tmp_path: Path,
+) -> None:
+    # Some programs export several calendars into one file, one VCALENDAR after another, each
+    # with its own name (the therapist) and time zone. Every event loads, read in its own
+    # calendar's zone; the file was refused whole ("Found multiple components").
+    first = calendar(
+        [
+            [
+                "UID:a@test",
+                "DTSTART:20261103T160000Z",  # 16:00Z is 09:00 in Denver (MST, UTC-7)
+                "DTEND:20261103T173000Z",  # 90 minutes
+                "SUMMARY:Ashiatsu 90 - Kira Vale",
+            ],
+            # a repeating event and its moved occurrence, in the same calendar
+            [
+                "UID:weekly@test",
+                "DTSTART;TZID=America/Denver:20261104T100000",
+                "DTEND;TZID=America/Denver:20261104T110000",
+                "RRULE:FREQ=WEEKLY;COUNT=2",
+                "SUMMARY:Swedish 60 - Jon Fakeman",
+            ],
+            [
+                "UID:weekly@test",
+                "RECURRENCE-ID;TZID=America/Denver:20261111T100000",
+                "DTSTART;TZID=America/Denver:20261111T150000",
+                "DTEND;TZID=America/Denver:20261111T160000",
+                "SUMMARY:Swedish 60 - Jon Fakeman",
+            ],
+        ]
+    )
+    second = calendar(
+        [
+            [
+                "UID:b@test",
+                "DTSTART:20261103T160000Z",  # 16:00Z is 11:00 in New York (EST, UTC-5)
+                "DTEND:20261103T170000Z",
+                "SUMMARY:Ashiatsu 60 - Kira Vale",
+            ]
+        ],
+        name="Marcus Silva",
+    ).replace("America/Denver", "America/New_York")
+    path = tmp_path / "calendars.ics"
+    path.write_text(first + second, newline="")
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert result.outcome == "loaded", result.summary()
+    # 1 + 2 occurrences (the second moved to 15:00) + 1 = 4 appointments
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    assert query(
+        db,
+        "select booking_id, therapist_id, strftime(start_at, '%Y-%m-%d %H:%M'), minutes "
+        "from fct_bookings order by booking_id",
+    ) == [
+        ("a@test", "Elena Novak", "2026-11-03 09:00", 90),
+        ("b@test", "Marcus Silva", "2026-11-03 11:00", 60),
+        ("weekly@test@20261104T170000Z", "Elena Novak", "2026-11-04 10:00", 60),
+        ("weekly@test@20261111T170000Z", "Elena Novak", "2026-11-11 15:00", 60),
+    ]
+
+
+def test_several_calendars_the_last_cut_short_are_not_loaded(tmp_path: Path) -> None:
+    # Two calendars, the second cut off before its END:VCALENDAR: the first alone would load
+    # in silence without the rest, so the file is refused in one line.
+    whole = calendar(
+        [["UID:a@test", "DTSTART:20261103T160000Z", "DTEND:20261103T170000Z", "SUMMARY:A - B"]]
+    )
+    cut = whole.replace("UID:a@", "UID:c@").split("END:VEVENT")[0] + "END:VEVENT\r\n"
+    path = tmp_path / "calendars.ics"
+    path.write_text(whole + cut, newline="")
+    [result] = load_files(tmp_path / "w.duckdb", [path], Settings(), location="L01")
+    assert result.outcome == "failed"
+    assert result.message.startswith("the calendar cannot be read ("), result.message
+    assert "\n" not in result.message

@@ -7,6 +7,8 @@ event with the same UID and a RECURRENCE-ID replaces that occurrence (moved, or
 STATUS:CANCELLED). A file icalendar cannot read as one calendar (cut short, no END:VCALENDAR)
 is not loaded: loading the part before the cut would lose its other appointments in silence.
 A fold that cuts a character of several bytes in two (octet-counting writers) is mended first.
+A file may hold several calendars, one VCALENDAR after another: each is read with its own zone
+and name (below), as if it were a file of its own.
 
 Times become the wall-clock time of the calendar's zone: `X-WR-TIMEZONE` when present, else the
 event's own `TZID`; UTC times (`Z`) need one of them or [ics] timezone in the mapping; floating
@@ -41,6 +43,7 @@ Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `r
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -295,21 +298,53 @@ def _broken(event) -> str | None:
     return None
 
 
-def _parse(text: str):
+@dataclass
+class _Reading:
+    """A calendar of the file: the zone its times become, and whose calendar it is."""
+
+    zone: ZoneInfo | None
+    therapist: str
+
+
+def _unreadable(error: Exception) -> ExportError:
+    reason = _one_line(error)
+    reason = reason if len(reason) <= 120 else reason[:117] + "..."
+    return ExportError(f"the calendar cannot be read ({reason})")
+
+
+def _parse(text: str) -> list[tuple[icalendar.Calendar, list]]:
+    """Each VCALENDAR of the file with its events, each event with its line and RRULEs (see
+    _vevents). Some programs export several calendars into one file, one after another."""
     try:
-        calendar = icalendar.Calendar.from_ical(text)
+        calendars = [icalendar.Calendar.from_ical(text)]
     except (ValueError, TypeError, KeyError, IndexError) as error:
-        reason = _one_line(error)
-        reason = reason if len(reason) <= 120 else reason[:117] + "..."
-        raise ExportError(f"the calendar cannot be read ({reason})") from None
-    events = calendar.walk("VEVENT")
+        if "multiple components" not in str(error):
+            raise _unreadable(error) from None
+        try:
+            calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        except (ValueError, TypeError, KeyError, IndexError) as again:
+            raise _unreadable(again) from None
+        begins = len(re.findall(r"(?im)^BEGIN:VCALENDAR\s*$", text))
+        # icalendar drops a last calendar cut short, and returns a component outside any
+        # calendar as its own: either way the file is not whole calendars
+        if len(calendars) != begins or any(c.name != "VCALENDAR" for c in calendars):
+            raise ExportError(
+                f"the calendar cannot be read ({begins} BEGIN:VCALENDAR lines, "
+                f"{sum(c.name == 'VCALENDAR' for c in calendars)} whole calendars read)"
+            ) from None
+    walked = [c.walk("VEVENT") for c in calendars]
+    events = [e for each in walked for e in each]
     lines = _vevents(text)
     if len(lines) != len(events):  # a VEVENT icalendar did not take as one: say so, not guess
         raise ExportError(
             f"the calendar cannot be read ({len(lines)} BEGIN:VEVENT lines, "
             f"{len(events)} events read)"
         )
-    return calendar, list(zip(events, lines, strict=True))
+    found, at = [], 0
+    for calendar, each in zip(calendars, walked, strict=True):
+        found.append((calendar, list(zip(each, lines[at : at + len(each)], strict=True))))
+        at += len(each)
+    return found
 
 
 # A line fold (line end + one space or tab) followed by UTF-8 continuation bytes: the writer
@@ -326,29 +361,37 @@ def _decoded(data: bytes) -> str:
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     text = _decoded(sniff.path.read_bytes())
-    calendar, events = _parse(text)
-    if not events:
+    calendars = _parse(text)
+    if not any(events for _, events in calendars):
         raise ExportError("the calendar has no events (VEVENT); nothing to load")
     mapping = ctx.mapping
-    zone_name = str(calendar.get("X-WR-TIMEZONE") or "") or (
-        mapping.ics_timezone if mapping else None
-    )
-    try:
-        target = _zone(zone_name) if zone_name else None
-    except ValueError as error:
-        raise ExportError(f"calendar: {error}") from None
     try:
         pattern = summary_pattern(mapping.ics_summary if mapping else None)
     except re2.error as error:
         raise ExportError(f"calendar: [ics] summary cannot be used ({re2_reason(error)})") from None
-    therapist = (mapping.ics_therapist if mapping else None) or str(
-        calendar.get("X-WR-CALNAME") or ""
-    )
-    if not therapist and "therapist" not in pattern.groupindex:
-        raise ExportError(
-            'calendar: say whose calendar this is: add [ics] therapist = "NAME" to the '
-            "mapping file (--mapping), or a (?P<therapist>...) group to [ics] summary"
+
+    def zone_and_therapist(calendar) -> _Reading:
+        """A calendar's zone (X-WR-TIMEZONE, else [ics] timezone) and whose it is."""
+        zone_name = str(calendar.get("X-WR-TIMEZONE") or "") or (
+            mapping.ics_timezone if mapping else None
         )
+        try:
+            zone = _zone(zone_name) if zone_name else None
+        except ValueError as error:
+            raise ExportError(f"calendar: {error}") from None
+        name = (mapping.ics_therapist if mapping else None) or str(
+            calendar.get("X-WR-CALNAME") or ""
+        )
+        if not name and "therapist" not in pattern.groupindex:
+            raise ExportError(
+                'calendar: say whose calendar this is: add [ics] therapist = "NAME" to the '
+                "mapping file (--mapping), or a (?P<therapist>...) group to [ics] summary"
+            )
+        return _Reading(zone, name)
+
+    # every calendar's answers first: a file lacking one loads nothing
+    contexts = [zone_and_therapist(calendar) for calendar, _ in calendars]
+    now = _Reading(None, "")  # the calendar being read, as local() and emit() see it
     location_is = mapping.ics_location_is if mapping else "ignore"
     if location_is != "location":
         ctx.require_location("calendar (ICS)")
@@ -366,8 +409,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     def local(moment: datetime) -> datetime:
         if moment.tzinfo is None:
             return moment
-        if target is not None:
-            return moment.astimezone(target).replace(tzinfo=None)
+        if now.zone is not None:
+            return moment.astimezone(now.zone).replace(tzinfo=None)
         if _is_utc(moment):
             raise ValueError(
                 "UTC time and the calendar names no time zone: add [ics] timezone = "
@@ -435,7 +478,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
                 end.strftime("%Y-%m-%d %H:%M:%S"),
                 (groups.get("client") or "").strip() or None,
                 (groups.get("service") or "").strip() or None,
-                (groups.get("therapist") or therapist or "").strip() or None,
+                (groups.get("therapist") or now.therapist or "").strip() or None,
                 where if location_is == "room" else None,
                 where if location_is == "location" else None,
                 word,
@@ -504,47 +547,51 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             except (ValueError, TypeError, OverflowError) as error:
                 reject(line, f"event: {_one_line(error)}", event)
 
-    # Masters (no RECURRENCE-ID) in file order; the changes to a repeating one go with it, the
-    # other changes (their event not repeating, or absent) load on their own after them.
-    changes: dict[str, list] = {}
-    masters = []
-    for event, (line, rules) in events:
-        broken = _broken(event)
-        if broken is None and "RECURRENCE-ID" in event and "UID" in event:
-            changes.setdefault(str(event["UID"]).strip(), []).append((event, line))
-        else:
-            masters.append((event, line, rules, broken))
-    repeating_uids = {
-        str(event["UID"]).strip()
-        for event, _, _, broken in masters
-        if broken is None and "UID" in event and ("RRULE" in event or "RDATE" in event)
-    }
-    for event, line, rules, broken in masters:
-        try:
-            if broken is not None:
-                raise ValueError(broken)
-            if "UID" not in event or "DTSTART" not in event:
-                raise ValueError("the event has no UID or DTSTART")
-            uid = str(event["UID"]).strip()
-            if "RRULE" in event or "RDATE" in event:
-                repeating(event, line, rules, changes.get(uid, []))
+    for (_, events), context in zip(calendars, contexts, strict=True):
+        # each calendar in its own zone and name; a change (RECURRENCE-ID) applies to
+        # the repeating event of its own calendar
+        now.zone, now.therapist = context.zone, context.therapist
+        # Masters (no RECURRENCE-ID) in file order; the changes to a repeating one go with it, the
+        # other changes (their event not repeating, or absent) load on their own after them.
+        changes: dict[str, list] = {}
+        masters = []
+        for event, (line, rules) in events:
+            broken = _broken(event)
+            if broken is None and "RECURRENCE-ID" in event and "UID" in event:
+                changes.setdefault(str(event["UID"]).strip(), []).append((event, line))
             else:
-                single(event, line)
-        except ExportError:
-            raise
-        except (ValueError, TypeError, OverflowError, KeyError) as error:
-            reject(line, f"event: {_one_line(error)}", event)
-    for uid, moved in changes.items():
-        if uid in repeating_uids:
-            continue
-        for event, line in moved:
+                masters.append((event, line, rules, broken))
+        repeating_uids = {
+            str(event["UID"]).strip()
+            for event, _, _, broken in masters
+            if broken is None and "UID" in event and ("RRULE" in event or "RDATE" in event)
+        }
+        for event, line, rules, broken in masters:
             try:
-                rid = _moment(event, "RECURRENCE-ID")
-                single(event, line, f"{uid}@{_key(rid)}" if isinstance(rid, datetime) else None)
+                if broken is not None:
+                    raise ValueError(broken)
+                if "UID" not in event or "DTSTART" not in event:
+                    raise ValueError("the event has no UID or DTSTART")
+                uid = str(event["UID"]).strip()
+                if "RRULE" in event or "RDATE" in event:
+                    repeating(event, line, rules, changes.get(uid, []))
+                else:
+                    single(event, line)
             except ExportError:
                 raise
             except (ValueError, TypeError, OverflowError, KeyError) as error:
                 reject(line, f"event: {_one_line(error)}", event)
+        for uid, moved in changes.items():
+            if uid in repeating_uids:
+                continue
+            for event, line in moved:
+                try:
+                    rid = _moment(event, "RECURRENCE-ID")
+                    single(event, line, f"{uid}@{_key(rid)}" if isinstance(rid, datetime) else None)
+                except ExportError:
+                    raise
+                except (ValueError, TypeError, OverflowError, KeyError) as error:
+                    reject(line, f"event: {_one_line(error)}", event)
 
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", HEADER, records)
     c = Columns(HEADER)
