@@ -134,3 +134,51 @@ def test_a_real_workbook_whose_name_starts_like_a_lock_file_still_loads(tmp_path
     [result] = load_files(db, [path.parent], mapping=mapping(tmp_path))
     assert result.outcome == "loaded", result.summary()
     assert stored(db) == EXPECTED
+
+
+# --- sheets --------------------------------------------------------------------------------------
+
+
+def test_the_report_on_the_second_sheet_after_an_empty_first_one_loads(tmp_path: Path) -> None:
+    # A workbook whose first sheet ("Sheet1") was left empty and whose report is the second
+    # sheet. Before: only the first sheet was read, and the load said "the first line is
+    # empty; expected a header row". A third sheet (a summary by status) is not read: the
+    # first sheet that holds anything is the export.
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"
+    book.create_sheet("Appointments")
+    path = summary_book(tmp_path / "AppointmentSummary.xlsx", ROWS, sheet=book)
+    book = openpyxl.load_workbook(path)
+    book.create_sheet("By status").append(["Show", 1])
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping(tmp_path))
+    # 2 appointments; the totals row is not one.
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 2, 0), (
+        result.summary()
+    )
+    assert stored(db) == EXPECTED
+
+
+def test_a_hidden_sheet_before_the_report_is_not_the_export(tmp_path: Path) -> None:
+    # A hidden first sheet holding a lookup list: the visible report is read.
+    book = openpyxl.Workbook()
+    lookup = book.active
+    lookup.title = "codes"
+    lookup.append(["code", "meaning"])
+    lookup.sheet_state = "hidden"
+    book.create_sheet("Appointments")
+    path = summary_book(tmp_path / "AppointmentSummary.xlsx", ROWS, sheet=book)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping(tmp_path))
+    assert result.outcome == "loaded", result.summary()
+    assert stored(db) == EXPECTED
+
+
+def test_a_workbook_with_nothing_in_any_sheet_says_so(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    book.create_sheet("Second")
+    path = tmp_path / "AppointmentSummary.xlsx"
+    book.save(path)
+    [result] = load_files(tmp_path / "w.duckdb", [path], mapping=mapping(tmp_path))
+    assert (result.outcome, result.message) == ("failed", "every sheet of the workbook is empty")

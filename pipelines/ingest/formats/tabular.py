@@ -90,7 +90,9 @@ def read_header(path: Path, limits: Settings | None = None) -> list[str]:
     container = sniff_container(path)
     if container == "xlsx":
         rows = _xlsx_rows(path, limit=1, limits=limits)
-        return rows[0][1] if rows else []
+        if not rows:
+            raise ExportError("every sheet of the workbook is empty")
+        return rows[0][1]
     if container == "parquet":
         with duckdb.connect() as con:
             rows = con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
@@ -390,7 +392,7 @@ def _read_xlsx(path: Path, con: duckdb.DuckDBPyConnection, name: str, limits: Se
     rows = _xlsx_iter(path, limits)
     first = next(rows, None)
     if first is None:
-        raise ExportError("the workbook's first sheet is empty")
+        raise ExportError("every sheet of the workbook is empty")
     _, header = first
     width = len(header)
     table = Table(name=name, header=header, container="xlsx")
@@ -438,7 +440,7 @@ def check_workbook(path: Path, limits: Settings) -> None:
 def _xlsx_rows(
     path: Path, limit: int | None = None, limits: Settings | None = None
 ) -> list[tuple[int, list[str | None]]]:
-    """The first `limit` non-blank rows of the first sheet (all when None); see _xlsx_iter."""
+    """The first `limit` non-blank rows of the sheet read (all when None); see _xlsx_iter."""
     rows = []
     for row in _xlsx_iter(path, limits_or_defaults(limits)):
         rows.append(row)
@@ -448,8 +450,9 @@ def _xlsx_rows(
 
 
 def _xlsx_iter(path: Path, limits: Settings) -> Iterator[tuple[int, list[str | None]]]:
-    """Non-blank rows of the first sheet as text, with their spreadsheet row numbers, streamed
-    from the sheet's XML within the workbook, row and column limits."""
+    """Non-blank rows of the workbook's first sheet that has any (visible sheets first) as
+    text, with their spreadsheet row numbers, streamed from the sheet's XML within the
+    workbook, row and column limits."""
     import openpyxl  # imported here: only xlsx files need it
     from openpyxl.worksheet._reader import WorkSheetParser
 
@@ -464,32 +467,40 @@ def _xlsx_iter(path: Path, limits: Settings) -> Iterator[tuple[int, list[str | N
                 f"cannot open the workbook ({type(error).__name__}: {_first_line(error)})"
             ) from None
         try:
-            sheet = book.worksheets[0]
-            declared = sheet.max_row or 0  # the sheet's own <dimension>, when it has one
-            if declared > limits.max_sheet_rows:
-                raise too_many_rows(f"says it has {declared:,} rows", limits)
-            # openpyxl's row iterator pads every row to the declared width and fills gaps in
-            # the row numbers with empty rows; the parser gives the rows as stored.
-            source = sheet._get_source()
-            parser = WorkSheetParser(
-                source,
-                sheet._shared_strings,
-                data_only=True,
-                epoch=book.epoch,
-                date_formats=book._date_formats,
-                timedelta_formats=book._timedelta_formats,
-            )
-            stored = 0
-            try:
-                for number, row in parser.parse():
-                    stored += 1
-                    if stored > limits.max_sheet_rows:
-                        raise too_many_rows(f"has more than {limits.max_sheet_rows:,} rows", limits)
-                    cells = _row_cells(row, limits)
-                    if cells:
-                        yield number, cells
-            finally:
-                source.close()
+            # The first sheet that holds anything, visible sheets before hidden ones: an
+            # empty "Sheet1" left before the report (or a hidden one) is not the export.
+            sheets = sorted(book.worksheets, key=lambda s: s.sheet_state != "visible")
+            for sheet in sheets:
+                declared = sheet.max_row or 0  # the sheet's own <dimension>, when it has one
+                if declared > limits.max_sheet_rows:
+                    raise too_many_rows(f"says it has {declared:,} rows", limits)
+                # openpyxl's row iterator pads every row to the declared width and fills gaps
+                # in the row numbers with empty rows; the parser gives the rows as stored.
+                source = sheet._get_source()
+                parser = WorkSheetParser(
+                    source,
+                    sheet._shared_strings,
+                    data_only=True,
+                    epoch=book.epoch,
+                    date_formats=book._date_formats,
+                    timedelta_formats=book._timedelta_formats,
+                )
+                stored = found = 0
+                try:
+                    for number, row in parser.parse():
+                        stored += 1
+                        if stored > limits.max_sheet_rows:
+                            raise too_many_rows(
+                                f"has more than {limits.max_sheet_rows:,} rows", limits
+                            )
+                        cells = _row_cells(row, limits)
+                        if cells:
+                            found += 1
+                            yield number, cells
+                finally:
+                    source.close()
+                if found:
+                    return
         except ExportError:
             raise
         except Exception as error:
