@@ -9,6 +9,7 @@ import duckdb
 from pipelines.warehouse.snapshot import open_snapshot
 
 RECENT_LOADS = 10
+RECENT_REJECTED = 20  # rejected rows listed one by one (file, line, reason); the rest counted
 
 
 def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
@@ -43,6 +44,14 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
             select regexp_replace(reason, '''[^'']*''', '''…''', 'g') as reason_kind, count(*)
             from rejected_rows group by reason_kind order by count(*) desc, reason_kind
             """
+        ).fetchall(),
+        # what a load's "5 rejected" were: the newest loads' rows first, in line order
+        "latest_rejected": con.execute(
+            """
+            select file_name, line_number, reason from rejected_rows
+            order by load_id desc, line_number limit ?
+            """,
+            [RECENT_REJECTED],
         ).fetchall(),
         "quality": [],
     }
@@ -81,6 +90,12 @@ def print_status(db: Path) -> None:
     print("\nrejected rows by reason:" + ("" if report["rejected"] else " none"))
     for reason, count in report["rejected"]:
         print(f"  {count:>8,}  {reason}")
+    if report["rejected"]:
+        total = sum(count for _, count in report["rejected"])
+        shown = len(report["latest_rejected"])
+        print(f"\nlatest rejected rows ({shown} of {total:,}; fix them, then load the file again):")
+        for file_name, line, reason in report["latest_rejected"]:
+            print(f"  {file_name} line {line}: {reason}")
     print("\ndata-quality findings:" + ("" if report["quality"] else " none"))
     for kind, count in report["quality"]:
         print(f"  {count:>8,}  {kind}")

@@ -192,6 +192,35 @@ def test_status_reports_loads_counts_and_rejections(tmp_path: Path) -> None:
     assert studio_ops("status", "--db", str(tmp_path / "none.duckdb")).returncode == 1
 
 
+def test_status_names_the_file_and_line_of_each_latest_rejected_row(tmp_path: Path) -> None:
+    """A load's line says only how many rows were rejected; status says which: file, line and
+    reason, one line each, newest load first and in line order, so a manager can fix them."""
+    db = tmp_path / "w.duckdb"
+    first = write_csv(
+        tmp_path / "monday.csv", BOOKING_HEADER, [booking(), booking(booking_id="B9", status="X")]
+    )
+    rows = [
+        booking(booking_id="B2"),
+        booking(booking_id="B3", start_at="03/04/2024 10:00"),
+        booking(booking_id="B4", client_id=""),
+    ]
+    second = write_csv(tmp_path / "tuesday.csv", BOOKING_HEADER, rows)
+    studio_ops("load", str(first), "--db", str(db))
+    studio_ops("load", str(second), "--db", str(db))
+
+    run = studio_ops("status", "--db", str(db))
+
+    assert run.returncode == 0, run.stderr
+    listed = run.stdout.split("latest rejected rows")[1].splitlines()[1:4]
+    # tuesday.csv (the newer load) first: its header is line 1, so B3 is line 3 and B4 line 4
+    assert listed == [
+        f"  {second} line 3: start_at '03/04/2024 10:00' is not a date-time "
+        "(expected YYYY-MM-DD HH:MM)",
+        f"  {second} line 4: client_id is missing",
+        f"  {first} line 3: unknown status 'X'",
+    ]
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
