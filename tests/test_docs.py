@@ -143,3 +143,19 @@ def test_a_layout_that_misses_a_module_or_names_a_gone_one_is_caught() -> None:
         "pipelines/: ingest/ is not in the Layout",
         "pipelines/: warehouse.py is in the Layout but not in the tree",
     ]
+
+
+def test_the_studio_profile_in_the_export_reference_loads_as_written() -> None:
+    """docs/exports.md shows a whole studio profile for owners to copy: it must parse, with a
+    room that has bars, one that has not, and a therapist's split shift."""
+    from pipelines.profile import parse_profile
+
+    section = (ROOT / "docs" / "exports.md").read_text().split("## The studio profile")[1]
+    [example] = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
+    [location] = parse_profile(example, "docs/exports.md").locations
+    assert [(r.id, r.name, r.bars) for r in location.rooms] == [
+        ("lotus", "Lotus", True),
+        ("birch", "Birch", False),
+    ]
+    [maya] = location.therapists
+    assert maya.bar_trained is True and len(maya.shifts[5]) == 2  # Saturday in two pieces
