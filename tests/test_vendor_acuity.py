@@ -149,3 +149,73 @@ def test_a_no_show_marked_when_cancelling_is_a_no_show(tmp_path: Path) -> None:
         ("13", "completed", True),  # neither, a day long past
         ("14", "no_show", True),  # cancelled, and labelled No Show
     ]
+
+
+THERAPIST_CALENDARS = '[source]\nlocation = "L01"\n[acuity]\ncalendar = "therapist"\n'
+
+
+def test_a_24_hour_account_s_date_scheduled_with_its_time(tmp_path: Path) -> None:
+    # A 24-hour account writes the booking time in Date Scheduled the same way as its start
+    # times: the row loads with it as created_at (it was rejected for created_at).
+    path = write_export(
+        tmp_path / "export.csv",
+        [
+            row(
+                "December 2, 2020 10:15",
+                "December 2, 2020 11:15",
+                "Elena Novak",
+                "21",
+                **{"Date Scheduled": "November 20, 2020 15:42"},
+            )
+        ],
+    )
+    mapping = write(tmp_path / "acuity.toml", THERAPIST_CALENDARS)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (1, 1, 0)
+    assert query(
+        db, "select strftime(created_at, '%Y-%m-%d %H:%M'), minutes from fct_bookings"
+    ) == [("2020-11-20 15:42", 60)]  # 10:15 - 11:15
+
+
+# Opened in Excel and saved: the long-form times became Excel's numeric dates, the phone's
+# guard apostrophe is gone; 2 December, month first (a US Excel).
+SAVED_BY_EXCEL = {"Date Scheduled": "11/20/2020", "Phone": "+15555550123"}
+EXCEL_ROWS = [
+    row("12/2/2020 9:00", "12/2/2020 10:30", "Elena Novak", "31", **SAVED_BY_EXCEL),
+    row("12/3/2020 14:00", "12/3/2020 15:00", "Elena Novak", "32", **SAVED_BY_EXCEL),
+]
+
+
+def test_an_export_saved_again_by_excel_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    # Acuity never writes 12/2/2020: guessing day or month would be wrong for half the
+    # world, and rejecting each row as "not a date-time" does not say why. One line does.
+    path = write_export(tmp_path / "export.csv", EXCEL_ROWS)
+    mapping = write(tmp_path / "acuity.toml", THERAPIST_CALENDARS)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert result.outcome == "failed"
+    assert result.message == (
+        "line 2: Start Time '12/2/2020 9:00' is not how Acuity writes a time ('December 2, "
+        "2020 9:00 am'): the file was opened and saved by a spreadsheet. Export it again from "
+        'Acuity, or say how it is written: add [formats] datetime = "%m/%d/%Y %H:%M" '
+        '(month first) or "%d/%m/%Y %H:%M" (day first) to the mapping'
+    )
+
+
+def test_an_export_saved_again_by_excel_loads_with_its_format(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "export.csv", EXCEL_ROWS)
+    mapping = write(
+        tmp_path / "acuity.toml", THERAPIST_CALENDARS + '[formats]\ndatetime = "%m/%d/%Y %H:%M"\n'
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 2, 0)
+    assert query(
+        db,
+        "select booking_id, strftime(start_at, '%Y-%m-%d %H:%M'), minutes, "
+        "strftime(created_at, '%Y-%m-%d') from fct_bookings order by booking_id",
+    ) == [
+        ("31", "2020-12-02 09:00", 90, "2020-11-20"),  # month first: 2 December; 9:00-10:30
+        ("32", "2020-12-03 14:00", 60, "2020-11-20"),  # the date-only Date Scheduled too
+    ]

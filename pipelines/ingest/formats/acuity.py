@@ -3,7 +3,9 @@
 Recognised by its literal header (`Start Time`, `End Time`, `First Name`, `Last Name`, `Type`,
 `Calendar`, `Appointment ID`, ...). Intake-form columns (arbitrary labels, trailing spaces) are
 ignored. Times are local, long form: `December 2, 2020 9:00 am` or 24-hour `September 2, 2019
-10:15`; `Date Scheduled` (`YYYY-MM-DD`, or the long form) is when the booking was made.
+10:15`; `Date Scheduled` (`YYYY-MM-DD`, or the long form) is when the booking was made. A
+file a spreadsheet saved again (`12/2/2020 9:00`) is refused, unless [formats] datetime says
+how it is written: the day-month order is never guessed.
 
 What `Calendar` means (a therapist, a room or a location) differs per account, so the mapping
 must say it ([acuity] calendar); there is no default. When it is a room or a location, no
@@ -31,6 +33,7 @@ Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `r
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from pipelines.ingest.formats.base import ExportRows
@@ -45,12 +48,21 @@ from pipelines.ingest.formats.common import (
 )
 from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
 from pipelines.ingest.formats.sql_expr import E, Expr, P, blank
+from pipelines.ingest.formats.tabular import ExportError
 
 NAME = "acuity"
 SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calendar")
 ID_COLUMN = "Appointment ID"
 DATETIME_FORMATS = ["%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%Y-%m-%d %H:%M"]
-DATE_FORMATS = ["%Y-%m-%d", "%B %d, %Y", "%Y-%m-%d %H:%M:%S", "%B %d, %Y %I:%M %p"]
+DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%B %d, %Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%B %d, %Y %I:%M %p",
+    "%B %d, %Y %H:%M",  # 24-hour accounts
+]
+# A date as a spreadsheet writes it (12/2/2020, 02.12.2020): never Acuity's own export.
+SPREADSHEET_DATE = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 FALSE_WORDS = ("no", "false", "0", "n")
 CANCELLED_AT = (
     "Date Canceled",
@@ -138,6 +150,36 @@ def _check_mapping(sniff: Sniff, ctx: Context) -> None:
         )
 
 
+def _formats(ctx: Context) -> tuple[list[str], list[str]]:
+    """The date-time and date formats: the mapping's [formats] datetime first (an export a
+    spreadsheet saved again, `12/2/2020 9:00`), its date part for the date-only Date
+    Scheduled, then Acuity's own."""
+    own = list(ctx.mapping.datetime_formats) if ctx.mapping else []
+    dates = [re.split(r"\s*%[HIp]", f)[0] for f in own]
+    return own + DATETIME_FORMATS, [d for d in dates if d] + own + DATE_FORMATS
+
+
+def _check_spreadsheet_dates(sniff: Sniff, ctx: Context) -> None:
+    """A file whose Start Time a spreadsheet rewrote (`12/2/2020 9:00`) is refused in one line
+    saying what to do, unless [formats] datetime says how it is written: the day-month order
+    cannot be known, and each row rejected as "not a date-time" would not say why."""
+    if ctx.mapping and ctx.mapping.datetime_formats:
+        return
+    position = Columns(sniff.header).index("Start Time")
+    for cells in sniff.rows[1:]:
+        value = cells[position] if position is not None and position < len(cells) else ""
+        if SPREADSHEET_DATE.match(value):
+            at = sniff.text_head.find(value)
+            line = sniff.text_head.count("\n", 0, at) + 1 if at >= 0 else None
+            raise ExportError(
+                (f"line {line}: " if line else "")
+                + f"Start Time '{value}' is not how Acuity writes a time ('December 2, 2020 "
+                "9:00 am'): the file was opened and saved by a spreadsheet. Export it again "
+                'from Acuity, or say how it is written: add [formats] datetime = "%m/%d/%Y '
+                '%H:%M" (month first) or "%d/%m/%Y %H:%M" (day first) to the mapping'
+            )
+
+
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return (
         sniff.container in ("csv", "xlsx")
@@ -148,11 +190,13 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     _check_mapping(sniff, ctx)
+    _check_spreadsheet_dates(sniff, ctx)
+    datetime_formats, date_formats = _formats(ctx)
     meaning = ctx.mapping.acuity_calendar
     therapist = ctx.mapping.acuity_therapist
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)
-    start = iso_datetime(c("Start Time"), DATETIME_FORMATS)
+    start = iso_datetime(c("Start Time"), datetime_formats)
     calendar = c("Calendar")
     label = blank(c("Label"))
     cancelled = blank(c("Canceled", "Cancelled"))
@@ -168,7 +212,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         return E(
             "strftime(try_strptime(trim({}), {}), '%Y-%m-%d %H:%M:%S')",
             cell,
-            P(DATETIME_FORMATS + DATE_FORMATS),
+            P(datetime_formats + date_formats),
         )
 
     cancelled_at = E("coalesce({}, {})", parsed(c(*CANCELLED_AT)), parsed(cancelled))
@@ -195,8 +239,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "booking_id": c(ID_COLUMN),
         "service": c("Type"),
         "start_at": start,
-        "end_at": iso_datetime(c("End Time"), DATETIME_FORMATS),
-        "created_at": iso_datetime(c("Date Scheduled"), DATE_FORMATS),
+        "end_at": iso_datetime(c("End Time"), datetime_formats),
+        "created_at": iso_datetime(c("Date Scheduled"), date_formats),
         "cancelled_at": cancelled_at,
         "price": c("Appointment Price"),
         "status": status,
