@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     suggest.set_defaults(run=_profile_suggest)
 
     rebuild = commands.add_parser(
-        "rebuild", help="rebuild the marts with this version's SQL and settings (no files)"
+        "rebuild", help="recompute every figure from the loaded data with this version (no files)"
     )
     rebuild.add_argument("--db", type=Path, help="warehouse file")
     rebuild.set_defaults(run=_rebuild)
@@ -409,7 +409,9 @@ def _rebuild(args: argparse.Namespace) -> int:
     db = db_path(args.db)
     started = time.perf_counter()
     rebuild_marts(db, settings=load_settings())
-    print(f"rebuilt the marts of {db} in {time.perf_counter() - started:.1f}s")
+    print(
+        f"rebuilt every figure of {db} from its loaded data in {time.perf_counter() - started:.1f}s"
+    )
     return 0
 
 

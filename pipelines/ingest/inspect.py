@@ -36,7 +36,7 @@ SHOWN_REJECTS = 10  # rejected rows listed one by one (all are counted by reason
 
 # What a load does without an optional field, in the studio's words.
 WITHOUT = {
-    "room_id": "rooms are placed by the room calendar when the marts are built",
+    "room_id": "each booking is given a free room of the room calendar (or studio profile)",
     "uses_bars": "the service name decides (bar keywords, [services] bar_services)",
     "price": "revenue and RevPATH stay empty for these bookings",
     "created_at": "the rebooking rate cannot use these bookings",
