@@ -317,12 +317,13 @@ def test_every_missing_field_is_named_in_one_line_and_nothing_changes(tmp_path: 
     [result] = load_files(db, [write(tmp_path / "b.csv", SALON_BOOK)], mapping=mapping)
     assert result.outcome == "failed"
     assert result.message == (
-        "mapped export: the mapping lacks [columns] end_at, end_time or duration_minutes (or "
+        f"mapped export: the mapping file {mapping} lacks [columns] end_at, end_time or "
+        "duration_minutes (or "
         "[constants]); [columns] therapist_id (or [constants] therapist_id); [columns] service "
         "(or [constants] service); [columns] status (or [constants] status); [columns] "
         'client_name, client_email, client_phone or client_id; [source] location = "L01" (or '
         '--location LOC); [formats] datetime = "%d/%m/%Y %H:%M" (strptime codes: how '
-        "'04/29/2016' is written): add them to the mapping file (--mapping)"
+        "'04/29/2016' is written)"
     )
     assert digest(db) == before
 
@@ -399,3 +400,232 @@ def test_pseudo_staff_rows_are_skipped_and_counted(tmp_path: Path) -> None:
     ), result.summary()
     assert "pseudo-staff" in result.summary()
     assert {r[4] for r in stored(db)} == {"Corin Vale", "Tamsin Roe"}
+
+
+# --- a studio's own mapping mistakes, and Europe's CSV (issue 24) ------------------------------
+
+LEGACY_BOOK = """\
+Appt #,Day,From,Until,Guest,Therapist,Treatment,Result
+7001,02/03/2026,09:00,10:30,Maya Okafor,Elena Novak,Ashiatsu 90,Done
+7002,13/03/2026,14:00,15:00,Liam Chen,Elena Novak,Swedish 60,Done
+"""
+LEGACY_MAPPING = """\
+[source]
+name = "legacy"
+location = "L09"
+[columns]
+booking_id = "Appt #"
+start_date = "Day"
+start_time = "From"
+end_time = "Until"
+client_name = "Guest"
+therapist_id = "Therapist"
+service = "Treatment"
+status = "Result"
+[formats]
+datetime = "%d/%m/%Y %H:%M"
+[status_words]
+"Done" = "completed"
+"""
+
+
+def _refused(tmp_path: Path, book: str, mapping_text: str) -> tuple[str, Path]:
+    """Load `book` with the mapping into a warehouse holding a profile: the failed file's
+    message and the mapping's path; the warehouse must be unchanged."""
+    db = tmp_path / "w.duckdb"
+    load_files(db, [write(tmp_path / "studio.toml", PROFILE)])
+    before = digest(db)
+    mapping = write(tmp_path / "legacy.toml", mapping_text)
+    [result] = load_files(db, [write(tmp_path / "book.csv", book)], mapping=mapping)
+    assert result.outcome == "failed", result.summary()
+    assert digest(db) == before
+    return result.message, mapping
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        # a misspelt key would be passed over: the location then looks missing
+        ('location = "L09"', 'locaton = "L09"',
+         "line 3: [source] locaton is not a key of [source] (known: name, location, timezone)"),
+        # `[fresha] room` for `rooms`: every room would load as a therapist
+        ("[formats]", '[fresha]\nroom = ["CABINA 1"]\n[formats]',
+         "line 14: [fresha] room is not a key of [fresha] (known: rooms, locale)"),
+        ("[columns]", "[column]", "line 4: unknown section [column]"),
+        ("status = ", "statuss = ", "line 12: [columns] statuss is not a field"),
+        ('"Done" = "completed"', '"Done" = "complete"',
+         "line 16: [status_words] 'Done' = 'complete': use one of completed"),
+    ],
+)  # fmt: skip
+def test_a_mistake_in_the_mapping_is_one_line_naming_its_file_and_line(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    message, mapping = _refused(tmp_path, LEGACY_BOOK, LEGACY_MAPPING.replace(old, new, 1))
+    # the lines counted by hand in LEGACY_MAPPING (after the change)
+    assert message.startswith(f"mapping file {mapping} {said}"), message
+
+
+def test_a_mapping_naming_columns_the_file_lacks_says_which_and_where(tmp_path: Path) -> None:
+    text = LEGACY_MAPPING.replace('"Guest"', '"Guests"').replace('"Day"', '"Date"')
+    message, mapping = _refused(tmp_path, LEGACY_BOOK, text)
+    # never "the header matches no known export": the mapping was given and fits no header
+    assert message == (
+        f"mapping file {mapping} line 6: [columns] start_date = 'Date' is not a column of this "
+        f"file; mapping file {mapping} line 9: [columns] client_name = 'Guests' is not a column "
+        "of this file (it has 'Guest'): name the columns as the file's header writes them"
+    )
+
+
+def test_a_day_first_file_under_a_month_first_format_is_refused_whole(tmp_path: Path) -> None:
+    text = LEGACY_MAPPING.replace("%d/%m/%Y", "%m/%d/%Y")
+    message, mapping = _refused(tmp_path, LEGACY_BOOK, text)
+    # 02/03/2026 reads month first (3 February) but 13/03/2026 only day first: loading the
+    # first row would put it on the wrong day, so nothing loads
+    assert message == (
+        "line 3: start '13/03/2026 14:00' is written day first, but [formats] datetime "
+        f"'%m/%d/%Y %H:%M' in mapping file {mapping} reads month first: fix it to "
+        "'%d/%m/%Y %H:%M', or the other rows would load with day and month swapped"
+    )
+
+
+def test_a_date_time_the_format_does_not_read_is_rejected_naming_the_format(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    book = LEGACY_BOOK + "7003,04/03/2026,9am,10:00,Ava Kim,Marcus Silva,Swedish 60,Done\n"
+    mapping = write(tmp_path / "legacy.toml", LEGACY_MAPPING)
+    [result] = load_files(db, [write(tmp_path / "book.csv", book)], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.summary()
+    assert reasons(db) == [
+        (4, f"start '04/03/2026 9am' does not match [formats] datetime '%d/%m/%Y %H:%M' in "
+            f"mapping file {mapping}"),
+    ]  # fmt: skip
+
+
+# A German studio's Excel CSV: semicolons, dd.mm.yyyy, prices with a decimal comma.
+EUROPEAN_BOOK = """\
+Termin-Nr;Datum;Beginn;Ende;Kunde;Therapeut;Behandlung;Status;Preis
+501;02.03.2026;09:00;10:30;Lena Vogt;Anke Roth;Ashiatsu 90;Erledigt;1.234,50 €
+502;13.03.2026;14:00;15:00;Jonas Beck;Anke Roth;Ashiatsu 60;Nicht erschienen;95,00 €
+503;14.03.2026;16:00;17:00;Jonas Beck;Udo Lenz;Ashiatsu 60;Storniert;EUR 1 234,5
+504;15.03.2026;16:00;17:00;Jonas Beck;Udo Lenz;Ashiatsu 60;Erledigt;1,234.50
+"""
+EUROPEAN_MAPPING = """\
+[source]
+name = "termine"
+location = "L01"
+[columns]
+booking_id = "Termin-Nr"
+start_date = "Datum"
+start_time = "Beginn"
+end_time = "Ende"
+client_name = "Kunde"
+therapist_id = "Therapeut"
+service = "Behandlung"
+status = "Status"
+price = "Preis"
+[formats]
+datetime = "%d.%m.%Y %H:%M"
+decimal = ","
+[status_words]
+"Erledigt" = "completed"
+"Nicht erschienen" = "no_show"
+"Storniert" = "cancelled"
+"""
+
+
+def test_a_semicolon_csv_with_decimal_comma_prices_loads_through_a_mapping(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    book = write(tmp_path / "termine.csv", EUROPEAN_BOOK)
+    mapping = write(tmp_path / "termine.toml", EUROPEAN_MAPPING)
+    [result] = load_files(db, [book], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1)
+    rows = query(
+        db,
+        "select booking_id, start_at::varchar, end_at::varchar, status, price::varchar "
+        "from raw_bookings order by booking_id",
+    )
+    assert rows == [
+        # 02.03.2026 is 2 March; 1.234,50 is one thousand two hundred and thirty-four fifty
+        ("501", "2026-03-02 09:00:00", "2026-03-02 10:30:00", "completed", "1234.50"),
+        ("502", "2026-03-13 14:00:00", "2026-03-13 15:00:00", "no_show", "95.00"),
+        # a space between thousands, one decimal
+        ("503", "2026-03-14 16:00:00", "2026-03-14 17:00:00", "cancelled", "1234.50"),
+    ]
+    # 1,234.50 is not written as the mapping says: rejected, never read as 1.23450
+    assert reasons(db) == [
+        (5, f"price '1,234.50' is not a price with a decimal comma, as [formats] decimal in "
+            f"mapping file {mapping} says"),
+    ]  # fmt: skip
+
+
+def test_a_decimal_comma_without_the_setting_is_rejected_naming_it(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    book = write(tmp_path / "termine.csv", EUROPEAN_BOOK)
+    mapping = write(tmp_path / "t.toml", EUROPEAN_MAPPING.replace('decimal = ","\n', ""))
+    [result] = load_files(db, [book], mapping=mapping)
+    # 1,234.50 is a thousands comma (as every price); the other three have a decimal comma
+    assert (result.rows_loaded, result.rows_rejected) == (1, 3), result.summary()
+    assert reasons(db)[0] == (
+        2,
+        f"price '1.234,50 €' has a decimal comma: add [formats] decimal = \",\" to mapping file "
+        f"{mapping}",
+    )
+
+
+# Fresha in Italian: headers, month names and prices in the account's language.
+ITALIAN_FRESHA = """\
+Riferimento appuntamento,Cliente,Data programmata,Ora programmata,Durata,Servizi,Membro del team,Sede,Stato,Prezzo
+#2001,Giulia Ferri,04 lug 2026,15:00,1h 30m,Ashiatsu 90,Sara Lodi,Studio Milano,Completato,"135,00 €"
+#2002,Marco Dal,5 DIC. 2026,10:00,45m,Foot ritual,Sara Lodi,Studio Milano,Prenotato,"40,00 €"
+#2003,Marco Dal,6 dic 2026,10:00,45m,Foot ritual,Sara Lodi,Studio Roma,Prenotato,"40,00 €"
+"""  # noqa: E501
+ITALIAN_MAPPING = """\
+[source]
+name = "fresha-it"
+[columns]
+booking_id = "Riferimento appuntamento"
+client_name = "Cliente"
+start_date = "Data programmata"
+start_time = "Ora programmata"
+duration_minutes = "Durata"
+service = "Servizi"
+therapist_id = "Membro del team"
+location_id = "Sede"
+status = "Stato"
+price = "Prezzo"
+[formats]
+datetime = "%d %b %Y %H:%M"
+decimal = ","
+[status_words]
+"Completato" = "completed"
+"Prenotato" = "booked"
+[locations]
+"Studio Milano" = "L01"
+"""
+
+
+def test_another_languages_export_loads_with_its_month_names_and_location_names(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    book = write(tmp_path / "appuntamenti.csv", ITALIAN_FRESHA)
+    mapping = write(tmp_path / "it.toml", ITALIAN_MAPPING)
+    [result] = load_files(db, [book], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.summary()
+    rows = query(
+        db,
+        "select booking_id, location_id, start_at::varchar, end_at::varchar, status, "
+        "price::varchar from raw_bookings order by booking_id",
+    )
+    assert rows == [
+        # lug = July; 15:00 + 1h 30m; Studio Milano is L01 by [locations]
+        ("#2001", "L01", "2026-07-04 15:00:00", "2026-07-04 16:30:00", "completed", "135.00"),
+        # DIC. = December, in capitals with a dot; 10:00 + 45m
+        ("#2002", "L01", "2026-12-05 10:00:00", "2026-12-05 10:45:00", "booked", "40.00"),
+    ]  # fmt: skip
+    # a name [locations] does not know is a rejected row, never a new location
+    [(line, reason)] = reasons(db)
+    assert line == 4 and reason.startswith("location 'Studio Roma' is not known"), reason

@@ -26,6 +26,7 @@ from pipelines.ingest.formats.mapped import (
     columns_needed,
     mapping_files,
     saved_mapping,
+    unfit_mapping,
 )
 from pipelines.ingest.formats.mapping import load_mapping
 from pipelines.ingest.formats.tabular import (
@@ -92,6 +93,12 @@ def read_export(
     for adapter in _adapters():
         if adapter.detect(sniffed, mapping):
             return adapter.read(sniffed, context)
+    if native.detect(sniffed.header) is None:
+        # a generic mapping was given but fits no header here: say which of its columns the
+        # file lacks, rather than that the header matches no known export
+        unfit = unfit_mapping(given if given is not None else [mapping], sniffed)
+        if unfit is not None:
+            raise unfit
     if sniffed.container == "html":
         raise ExportError(
             "an HTML page that is not a report this loader knows (expected a Mindbody "

@@ -95,7 +95,8 @@ def sniff(path: Path, limits: Settings | None = None) -> Sniff:
     if b"\x00" in head:
         return Sniff(path, "csv", limits=limits)  # the native reader gives its own message
     rows = []
-    reader = csv.reader(io.StringIO(start, newline=""))
+    delimiter = tabular._delimiter(head[:2], start)  # a semicolon in Europe's Excel CSV
+    reader = csv.reader(io.StringIO(start, newline=""), delimiter=delimiter)
     try:
         for cells in reader:
             if any(c.strip() for c in cells):
@@ -477,6 +478,7 @@ def build_bookings(
     client_key: Expr | None = None,
     skip: Expr | None = None,
     skip_why: str = "",
+    location_names: bool = False,
 ):
     """Create ctx.target (canonical bookings text + raw_row without PII) from a vendor table.
 
@@ -492,7 +494,10 @@ def build_bookings(
     location = location if location is not None else ctx.default_location()
     install_lookups(ctx, statuses, location, source)
     # a Location column of these exports holds the studio's display name, never our id
-    by_name = vendor in LOCATION_NAME_VENDORS and columns.get("location_id", NULL) is not NULL
+    # (`location_names`: a generic mapping with a [locations] table says its column holds names)
+    by_name = (vendor in LOCATION_NAME_VENDORS or location_names) and columns.get(
+        "location_id", NULL
+    ) is not NULL
     if by_name:
         install_location_names(ctx, table, blank(columns["location_id"]))
     key = client_key or pii.client_key_sql(client.email, client.phone, client.name)

@@ -66,6 +66,7 @@ from pipelines.ingest.formats.mapping import (
     DATE_ONLY_REJECT,
     Mapping,
     columns_fit,
+    key_line,
     load_mapping,
 )
 from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
@@ -109,6 +110,42 @@ def _date_part(fmt: str) -> str | None:
     return head[0].rstrip(" ,T") if len(head) == 2 and head[0].strip() else None
 
 
+# Month names of the languages booking systems write besides English (Italian, Spanish,
+# French, German, Portuguese, Dutch), full and short: no word names two months, so reading
+# them is a translation, never a guess. A [formats] datetime with %b or %B reads them.
+FOREIGN_MONTHS = (
+    ("January", "gennaio gen enero ene janvier janv januar jänner jän janeiro januari"),
+    ("February", "febbraio febrero février févr fév februar fevereiro fev februari"),
+    ("March", "marzo mars märz mär mrz março maart mrt"),
+    ("April", "aprile abril abr avril avr"),
+    ("May", "maggio mag mayo mai maio mei"),
+    ("June", "giugno giu junio juin juni junho"),
+    ("July", "luglio lug julio juillet juil juli julho"),
+    ("August", "agosto ago août aout augustus"),
+    ("September", "settembre set septiembre septembre sept setembro"),
+    ("October", "ottobre ott octubre octobre oktober okt outubro out"),
+    ("November", "novembre noviembre novembro"),
+    ("December", "dicembre dic diciembre décembre déc dezember dez dezembro"),
+)
+
+
+def _english_months(text: Expr, formats: list[str]) -> Expr:
+    """`4 lug 2026` -> `4 Jul 2026` (`%b`; `%B` gets `July`): a month's name in another
+    language becomes the English one strptime reads; a dot after a short name goes too."""
+    if not any("%b" in f or "%B" in f for f in formats):
+        return text
+    full = not any("%b" in f for f in formats)
+    for english, names in FOREIGN_MONTHS:
+        words = "|".join(sorted(names.split(), key=len, reverse=True))
+        text = E(
+            "regexp_replace({}, {}, {}, 'gi')",
+            text,
+            P(f"(^|[^\\pL])({words})\\.?([^\\pL]|$)"),
+            P(f"\\1{english if full else english[:3]}\\3"),
+        )
+    return text
+
+
 @dataclass
 class _Moments:
     """How one export's date-times are read: its formats and the location's time zone."""
@@ -119,6 +156,8 @@ class _Moments:
     zone: Expr  # the row's IANA zone (NULL: unknown)
     location: Expr  # the row's location text, for reasons
     date_only: str
+    unread: str  # the reason of a cell no format reads, after its quoted text
+    own: list[str]  # the mapping's [formats] datetime
 
     @classmethod
     def of(cls, mapping: Mapping, zone: Expr, location: Expr) -> _Moments:
@@ -126,13 +165,33 @@ class _Moments:
         local = [f for f in own if "%z" not in f] + list(ISO_LOCAL)
         offset = [f for f in own if "%z" in f] + list(ISO_OFFSET)
         dates = [ISO_DATE, *filter(None, (_date_part(f.replace("%z", "")) for f in own))]
-        return cls(local, offset, list(dict.fromkeys(dates)), zone, location, mapping.date_only)
+        where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
+        if own:
+            unread = f" does not match [formats] datetime {', '.join(map(repr, own))} in {where}"
+        else:
+            unread = (
+                " is not written YYYY-MM-DD HH:MM: say how it is written with [formats] "
+                f"datetime in {where}"
+            )
+        return cls(
+            local,
+            offset,
+            list(dict.fromkeys(dates)),
+            zone,
+            location,
+            mapping.date_only,
+            unread,
+            list(own),
+        )
 
     def __call__(self, text: Expr, field_name: str, start: bool = False) -> Expr:
-        """ISO text of a date-time cell, or PROBLEM + reason; text that no format reads passes
-        through (the validator rejects it, quoting it). For the start, a date without a time
+        """ISO text of a date-time cell, or PROBLEM + reason; text that no format reads is
+        rejected naming the mapping's [formats] datetime. For the start, a date without a time
         of day (a date alone, or 00:00 as date-only systems write it) follows date_only."""
-        t = E("nullif(ltrim(trim({}), chr(1)), '')", text)
+        t = _english_months(E("nullif(ltrim(trim({}), chr(1)), '')", text), self.own)
+        unread = E(
+            "{} || {} || quoted_cell({}) || {}", P(PROBLEM), P(f"{field_name} "), t, P(self.unread)
+        )
         local = E("try_strptime({}, {})", t, P(self.local))
         aware = E("try_strptime(regexp_replace({}, '\\s*[Zz]$', '+00:00'), {})", t, P(self.offset))
         wall = E(
@@ -155,7 +214,7 @@ class _Moments:
             ),
         )
         if not start:
-            return E("coalesce({}, {})", wall, t)
+            return E("coalesce({}, {})", wall, unread)
         day = E("try_strptime({}, {})", t, P(self.dates))
         midnight = E(
             "coalesce(cast({} as time) = time '00:00', regexp_matches({}, {}) and {} is not null)",
@@ -189,9 +248,12 @@ class _Moments:
             dated = E("{} || {}", written, P(f" {self.date_only}:00"))
         if self.date_only == DATE_ONLY_KEEP:
             return E(
-                "coalesce({}, {}, {})", wall, E("case when {} then {} end", dateless, dated), t
+                "coalesce({}, {}, {})",
+                wall,
+                E("case when {} then {} end", dateless, dated),
+                unread,
             )
-        return E("case when {} then {} else coalesce({}, {}) end", no_time, dated, wall, t)
+        return E("case when {} then {} else coalesce({}, {}) end", no_time, dated, wall, unread)
 
 
 def _install_zones(ctx: Context) -> None:
@@ -256,7 +318,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     lacking = missing_fields(mapping, ctx.default_location(), header, sample)
     if lacking:
         raise MappingNeeded(
-            missing_line(lacking),
+            missing_line(lacking, mapping.path),
             vendor=NAME,
             source=ctx.source(NAME),
             questions=generic_questions(header),
@@ -284,7 +346,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         moment.date_only = DATE_ONLY_KEEP  # an outcome row's day is matched, never stored
     canonical = {name: cell(name) for name in ("location_id", "room_id", "therapist_id", "service")}
     canonical["uses_bars"] = cell("uses_bars")
-    canonical["price"] = cell("price")
+    canonical["price"] = _price(mapping, cell("price"))
     canonical["status"] = cell("status")
     # the booking system's own client id or code, kept as it is (never a name, email or phone:
     # build_bookings drops those); the same column may be client_id too
@@ -297,6 +359,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             cell("start_date"),
             cell("start_time"),
         )
+    _check_day_month_order(ctx, table, mapping, start_text)
     canonical["start_at"] = moment(start_text, "start", start=True)
     if mapping.given("end_at"):
         canonical["end_at"] = moment(cell("end_at"), "end")
@@ -353,6 +416,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         format_name=f"mapped-{sniff.container}",
         statuses={},
         client_key=key,
+        # a [locations] table says the location column holds display names: each resolves to
+        # its id as a booking system's Location column does; an unknown one is rejected
+        location_names=bool(mapping.locations) and "location_id" in cols,
         **_pseudo_staff(ctx, mapping, cell("therapist_id")),
     )
     _move_problem_rows(ctx, rows)
@@ -363,6 +429,93 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             "source": mapping.outcome_source,
         }
     return rows
+
+
+# A price written with a decimal comma: `1.234,50 €`, `95,50`, `1 234,50` (a point, a space, a
+# no-break space or an apostrophe between thousands), a currency sign or code around it.
+_COMMA_PRICE = (
+    "^[^0-9-]*(-?[0-9]{1,3}([. \u00a0\u202f'][0-9]{3})+(,[0-9]+)?|-?[0-9]+(,[0-9]+)?)[^0-9]*$"
+)
+
+
+def _price(mapping: Mapping, price: Expr) -> Expr:
+    """The price cell for the validator: with `[formats] decimal = ","`, `1.234,50 €` becomes
+    1234.50 and a cell written otherwise is rejected naming the setting; without it, a cell
+    the validator would refuse as a decimal comma is rejected with the line that fixes it."""
+    t = E("nullif(trim({}), '')", price)
+    where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
+    if mapping.decimal == ",":
+        number = E("regexp_extract({}, {}, 1)", t, P(_COMMA_PRICE))
+        return E(
+            "case when {} is null then null when regexp_full_match({}, {}) then "
+            "replace(regexp_replace({}, '[. \u00a0\u202f'']', '', 'g'), ',', '.') "
+            "else {} || 'price ' || quoted_cell({}) || {} end",
+            t,
+            t,
+            P(_COMMA_PRICE),
+            number,
+            P(PROBLEM),
+            t,
+            P(f" is not a price with a decimal comma, as [formats] decimal in {where} says"),
+        )
+    digits = E(
+        "regexp_replace(regexp_replace({}, '[^0-9.,\\-]', '', 'g'), ',([0-9]{3})', '\\1', 'g')",
+        t,
+    )
+    return E(
+        "case when {} like '%,%' then {} || 'price ' || quoted_cell({}) || {} else {} end",
+        digits,
+        P(PROBLEM),
+        t,
+        P(f' has a decimal comma: add [formats] decimal = "," to {where}'),
+        t,
+    )
+
+
+def _swapped(fmt: str) -> str:
+    """A format with its day and month swapped: `%m/%d/%Y` -> `%d/%m/%Y`."""
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _check_day_month_order(ctx: Context, table, mapping: Mapping, start_text: Expr) -> None:
+    """Refuse the file when a start that [formats] datetime cannot read is read with its day
+    and month swapped (`13/03/2026` under `%m/%d/%Y`): the file writes the other order, so the
+    rows the format does read (`02/03/2026`) would load on the wrong day. Never guessed: the
+    studio corrects the format, and nothing loads until then."""
+    own = [f for f in mapping.datetime_formats if "%d" in f and "%m" in f]
+    if not own:
+        return
+    t = E("nullif(trim({}), '')", start_text)
+    found = ctx.con.execute(
+        *_params(
+            E(
+                "select t.line_number, {} from " + table.name + " as t "
+                "where try_strptime({}, {}) is null and try_strptime({}, {}) is not null "
+                "order by t.line_number limit 1",
+                t,
+                t,
+                P(mapping.datetime_formats),
+                t,
+                P([_swapped(f) for f in own]),
+            )
+        )
+    ).fetchone()
+    if found:
+        line, written = found
+        where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
+        raise ExportError(
+            f"line {line}: start {written!r} is written {_order(_swapped(own[0]))}, but "
+            f"[formats] datetime {own[0]!r} in {where} reads {_order(own[0])}: fix it to "
+            f"{_swapped(own[0])!r}, or the other rows would load with day and month swapped"
+        )
+
+
+def _order(fmt: str) -> str:
+    return "day first" if fmt.index("%d") < fmt.index("%m") else "month first"
+
+
+def _params(expr: Expr) -> tuple[str, list]:
+    return expr.sql, list(expr.params)
 
 
 def _pseudo_staff(ctx: Context, mapping: Mapping, therapist: Expr) -> dict:
@@ -396,7 +549,7 @@ def _install_quoting(ctx: Context) -> None:
 def _move_problem_rows(ctx: Context, rows) -> None:
     """Rows whose date-time cell carries a PROBLEM become rejected rows with that reason
     (rows_read already counts them)."""
-    fields = ("start_at", "end_at", "created_at", "cancelled_at")
+    fields = ("start_at", "end_at", "created_at", "cancelled_at", "price")
     marked = " or ".join(f"starts_with({f}, chr(1))" for f in fields)
     reason = (
         "ltrim(coalesce("
@@ -517,8 +670,10 @@ def _outcome_lacking(mapping: Mapping, lacking: list[str]) -> list[str]:
     return kept
 
 
-def missing_line(lacking: list[str]) -> str:
-    """Every missing field in one line."""
+def missing_line(lacking: list[str], path: Path | None = None) -> str:
+    """Every missing field in one line, naming the mapping file when there is one."""
+    if path is not None:
+        return f"mapped export: the mapping file {path} lacks " + "; ".join(lacking)
     return (
         "mapped export: the mapping lacks "
         + "; ".join(lacking)
@@ -632,6 +787,43 @@ def columns_needed(message: str, path: Path, header: list[str], limits) -> Expor
         header=header,
         sample=found.rows[1 : 1 + SAMPLE_ROWS],
     )
+
+
+def unfit_mapping(mappings: list[Mapping], sniffed: Sniff) -> ExportError | None:
+    """A table no format knows, given generic mappings ([columns]) none of which fits it: the
+    columns each names that the header lacks, with the mapping file's line and the header's
+    nearest column, so the studio can correct the name (never "matches no known export",
+    which would not say the mapping was passed over). None when no generic mapping was given."""
+    from difflib import get_close_matches
+
+    from pipelines.canonical import normalise
+
+    generic = [m for m in mappings if m is not None and m.columns]
+    if not generic or sniffed.container not in ("csv", "xlsx") or not sniffed.rows:
+        return None
+    problems: list[str] = []
+    for mapping in generic:
+        named = {normalise(c) for c in mapping.columns.values()}
+
+        def shared(row: list[str], named: set[str] = named) -> int:
+            return len({normalise(c) for c in row if c} & named)
+
+        # the row most like the header the mapping was written for (a preamble may sit above)
+        row = max(sniffed.rows[:10], key=shared)
+        have = {normalise(c): c for c in row if c}
+        text = mapping.path.read_text(encoding="utf-8-sig") if mapping.path else ""
+        where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
+        for field_name, column in mapping.columns.items():
+            if normalise(column) in have:
+                continue
+            line = key_line(text, "columns", field_name)
+            near = get_close_matches(column, [c for c in row if c], n=1, cutoff=0.6)
+            problems.append(
+                f"{where}{f' line {line}' if line else ''}: [columns] {field_name} = "
+                f"{column!r} is not a column of this file"
+                + (f" (it has {near[0]!r})" if near else "")
+            )
+    return ExportError("; ".join(problems) + ": name the columns as the file's header writes them")
 
 
 # --- the mappings folder beside the warehouse ---------------------------------------------------

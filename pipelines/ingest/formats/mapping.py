@@ -45,6 +45,18 @@ _SECTIONS = {
     "outcome",
     "headers",
 }
+# The keys of the sections whose keys are fixed (the others map names the studio chooses:
+# [columns], [constants], [therapists], [status_words], [locations], [headers], [outcome] are
+# checked where they are read). A misspelt key is refused, never passed over: `[fresha] room`
+# for `rooms` would make every room a therapist.
+_KEYS = {
+    "source": ("name", "location", "timezone"),
+    "acuity": ("calendar", "therapist"),
+    "fresha": ("rooms", "locale"),
+    "services": ("bar_services",),
+    "ics": ("summary", "therapist", "location_is", "timezone"),
+    "formats": ("datetime", "date_only", "decimal"),
+}
 # What an outcome report's row may share with the booking it reports on ([outcome] match):
 # match field -> the [columns] fields that give it (one of them).
 OUTCOME_MATCH = {
@@ -103,6 +115,8 @@ class Mapping:
     constants: dict[str, str] = field(default_factory=dict)  # field -> fixed value
     timezone: str | None = None  # [source] timezone: for times with a UTC offset
     date_only: str = DATE_ONLY_REJECT  # [formats] date_only: reject | keep | "HH:MM"
+    # [formats] decimal: "," when prices are written 1.234,50 (a decimal comma), else "."
+    decimal: str = "."
     ignore_therapists: list[str] = field(default_factory=list)  # [therapists] ignore
     sections: frozenset[str] = frozenset()  # the sections the file has (choose_mapping)
     # [outcome]: the file is an outcome report (no-shows, cancellations): its rows set this
@@ -142,15 +156,26 @@ def load_mapping(path: Path | str) -> Mapping:
 def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
     where = f"mapping file {path}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        content = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(content)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ExportError(f"{where}: not valid TOML ({error})") from None
     unknown = set(data) - _SECTIONS
     if unknown:
+        name = sorted(unknown)[0]
         raise ExportError(
-            f"{where}: unknown section [{sorted(unknown)[0]}] "
+            f"{_at(where, content, name)}: unknown section [{name}] "
             f"(known: {', '.join(sorted(_SECTIONS))})"
         )
+    for name, keys in _KEYS.items():
+        value = data.get(name)
+        extra = sorted(set(value) - set(keys)) if isinstance(value, dict) else []
+        if extra:
+            key = extra[0]
+            raise ExportError(
+                f"{_at(where, content, name, key)}: [{name}] {key} is not a key of [{name}] "
+                f"(known: {', '.join(keys)})"
+            )
 
     def section(name: str) -> dict:
         value = data.get(name, {})
@@ -188,7 +213,13 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
         timezone=text("source", "timezone"),
         sections=frozenset(data),
         date_only=text("formats", "date_only") or DATE_ONLY_REJECT,
+        decimal=text("formats", "decimal") or ".",
     )
+    if mapping.decimal not in (".", ","):
+        raise ExportError(
+            f"{_at(where, content, 'formats', 'decimal')}: [formats] decimal is the mark "
+            f'between a price\'s units and cents: "," (95,50) or "." (95.50)'
+        )
     if mapping.timezone is not None:
         try:
             ZoneInfo(mapping.timezone)
@@ -245,8 +276,8 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
     for word, canonical in mapping.status_words.items():
         if canonical not in CANONICAL_STATUSES:
             raise ExportError(
-                f"{where}: [status_words] {word!r} = {canonical!r}: use one of "
-                + ", ".join(CANONICAL_STATUSES)
+                f"{_at(where, content, 'status_words', word)}: [status_words] {word!r} = "
+                f"{canonical!r}: use one of " + ", ".join(CANONICAL_STATUSES)
             )
     _load_outcome(mapping, section("outcome"), where)
     allowed = set(KINDS["bookings"].columns) | set(CLIENT_FIELDS) | set(SPLIT_FIELDS)
@@ -254,7 +285,8 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
     for key, value in section("columns").items():
         if key not in allowed:
             raise ExportError(
-                f"{where}: [columns] {key} is not a field (use: {', '.join(sorted(allowed))})"
+                f"{_at(where, content, 'columns', key)}: [columns] {key} is not a field "
+                f"(use: {', '.join(sorted(allowed))})"
             )
         if not isinstance(value, str):
             raise ExportError(f"{where}: [columns] {key} must name a column header")
@@ -274,6 +306,30 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
             raise ExportError(f"{where}: [constants] {key} must be a text or a number")
         mapping.constants[key] = str(value)
     return mapping
+
+
+def key_line(text: str, section: str, key: str | None = None) -> int | None:
+    """The line of a mapping file's text holding `[section]`, or `key = ...` inside it
+    (None when it cannot be told: a dotted key, an inline table)."""
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped.split("#", 1)[0].strip() == f"[{section}]"
+            if inside and key is None:
+                return number
+            continue
+        if inside and key is not None:
+            name = stripped.split("=", 1)[0].strip().strip("\"'")
+            if "=" in stripped and name == key:
+                return number
+    return None
+
+
+def _at(where: str, text: str, section: str, key: str | None = None) -> str:
+    """`mapping file X` with the line of the section or key when it can be found."""
+    line = key_line(text, section, key)
+    return f"{where} line {line}" if line else where
 
 
 def _load_outcome(mapping: Mapping, section: dict, where: str) -> None:

@@ -223,11 +223,23 @@ def _decode_sample(sample: bytes, complete: bool) -> str:
 
 
 def _delimiter(raw_head: bytes, text: str) -> str:
-    """Tab for a UTF-16 file whose first line has tabs and no commas (Excel's Unicode Text)."""
+    """Tab for a UTF-16 file whose first line has tabs and no commas (Excel's Unicode Text);
+    a semicolon for a header line with semicolons and no commas (Excel's CSV where the
+    comma is the decimal mark: most of Europe); else a comma."""
     first_line = text.split("\n", 1)[0]
     if raw_head[:2] in UTF16_BOMS and "\t" in first_line and "," not in first_line:
         return "\t"
+    if ";" in first_line and "," not in first_line:
+        return ";"
     return ","
+
+
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file's records (see _delimiter)."""
+    with open(path, "rb") as handle:
+        head = handle.read(TEXT_SAMPLE_BYTES)
+    encoding = "utf-16" if head[:2] in UTF16_BOMS else "utf-8-sig"
+    return _delimiter(head[:2], head.decode(encoding, errors="replace").lstrip("\ufeff\r\n"))
 
 
 def read_table(
@@ -322,7 +334,7 @@ def _first_break(chunk: bytes) -> int:
 
 def _read_csv(path: Path, con: duckdb.DuckDBPyConnection, name: str, limits: Settings) -> Table:
     header = read_header(path, limits)
-    if is_utf16(path):
+    if is_utf16(path) or csv_delimiter(path) != ",":
         return _read_csv_slow(path, con, name, header, limits)
     plain_records = plain_record_count(path, limits)  # refuses an overlong line first
     try:
