@@ -157,3 +157,39 @@ def test_several_calendars_the_last_cut_short_are_not_loaded(tmp_path: Path) -> 
     assert result.outcome == "failed"
     assert result.message.startswith("the calendar cannot be read ("), result.message
     assert "\n" not in result.message
+
+
+def test_a_vendor_prefixed_zone_is_read_without_a_warning_on_the_terminal(
+    tmp_path: Path,
+) -> None:
+    # Thunderbird writes zones as "/mozilla.org/20070129_1/Europe/London" and may leave out
+    # their VTIMEZONE; icalendar reads it as Europe/London but warned on stderr, with the path
+    # of its own source file: the load's output is its lines and nothing else.
+    from tests.hostile import run_cli
+
+    zone = "TZID=/mozilla.org/20070129_1/Europe/London"
+    path = tmp_path / "thunderbird.ics"
+    path.write_text(
+        calendar(
+            [
+                [
+                    "UID:tb-1@test",
+                    f"DTSTART;{zone}:20261102T090000",  # kept as written: no X-WR-TIMEZONE
+                    f"DTEND;{zone}:20261102T100000",
+                    "SUMMARY:Swedish 60 - Jon Fakeman",
+                ]
+            ]
+        ).replace("X-WR-TIMEZONE:America/Denver\r\n", ""),
+        newline="",
+    )
+    db = tmp_path / "w.duckdb"
+    run = run_cli("load", str(path), "--db", str(db), "--location", "L01")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr == ""
+    assert run.stdout.splitlines() == [
+        f"{path}: bookings (ics): 1 rows read, 1 loaded, 0 rejected",
+        f"published {db}",
+    ]
+    assert query(db, "select strftime(start_at, '%H:%M'), minutes from fct_bookings") == [
+        ("09:00", 60)
+    ]

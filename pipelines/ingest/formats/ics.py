@@ -43,6 +43,7 @@ Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `r
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,6 +68,10 @@ from pipelines.ingest.formats.tabular import ExportError
 from pipelines.settings import Settings
 
 NAME = "ics"
+
+# Thunderbird's "/mozilla.org/20070129_1/Europe/London" is read as Europe/London, the zone it
+# names; icalendar says so on stderr, which a studio's terminal must not show.
+warnings.filterwarnings("ignore", category=icalendar.error.GloballyUniqueTZIDGuessed)
 
 MIN_GAP = timedelta(minutes=1)  # occurrences closer than this are refused
 EVENT_STEPS_PER_OCCURRENCE = 20  # candidate dates an event may examine, per allowed occurrence
