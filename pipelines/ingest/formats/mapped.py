@@ -23,6 +23,7 @@ needs an answer the file does not give stops with a message naming the line to a
     booking_id = "Appt #"
     [formats]
     datetime = "%d/%m/%Y %H:%M"  # strptime format(s) of this export's date-times; never guessed
+    decimal = ","                # prices written 1.234,50 (Europe's CSV, which has semicolons)
     [status_words]
     "Done" = "completed"
     [headers]                    # Jane, Square: a renamed column -> the name the adapter knows
