@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.hostile import fingerprint
 
 SALT = "test-salt-not-secret"
 
@@ -193,3 +194,31 @@ def test_a_vendor_prefixed_zone_is_read_without_a_warning_on_the_terminal(
     assert query(db, "select strftime(start_at, '%H:%M'), minutes from fct_bookings") == [
         ("09:00", 60)
     ]
+
+
+def test_a_calendar_that_is_not_utf8_is_refused_with_its_line(tmp_path: Path) -> None:
+    # A calendar is UTF-8 (RFC 5545). An old program's Windows-1252 "Zoë" was read as
+    # "Zo\ufffd": loaded as another client than the same name in every other file, in
+    # silence. The file is refused in one line instead, and nothing changes.
+    text = calendar(
+        [
+            [
+                "UID:cp-1@test",
+                "DTSTART:20261102T160000Z",
+                "DTEND:20261102T170000Z",
+                "SUMMARY:Ashiatsu 60 - Zoë Quill",  # line 10 (5 calendar lines before)
+            ]
+        ]
+    )
+    path = tmp_path / "old.ics"
+    path.write_bytes(text.encode("cp1252"))
+    db = tmp_path / "w.duckdb"
+    before = fingerprint(db)
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert result.outcome == "failed"
+    assert result.message == (
+        "line 10: not UTF-8 text (byte 0xeb, perhaps Windows-1252 or Latin-1 for 'ë'); a "
+        "calendar file is UTF-8: export it again, or open it in a text editor and save it as "
+        "UTF-8"
+    )
+    assert fingerprint(db) == before

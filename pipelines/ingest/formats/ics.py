@@ -360,8 +360,22 @@ SPLIT_CHARACTER = re.compile(rb"(\r\n|\n|\r)([ \t])([\x80-\xbf]+)")
 def _decoded(data: bytes) -> str:
     """The file as text. A character cut by a fold is made whole first (its continuation bytes
     moved before the fold, so line numbers stay): decoded apart, each half would become U+FFFD
-    and the client's name, hence its key, would differ from the same name unfolded."""
-    return SPLIT_CHARACTER.sub(rb"\3\1\2", data).decode("utf-8-sig", errors="replace")
+    and the client's name, hence its key, would differ from the same name unfolded. A file
+    that is not UTF-8 is refused (ExportError) with the line of its first foreign byte."""
+    data = SPLIT_CHARACTER.sub(rb"\3\1\2", data)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        # Another encoding's "Zoë" would load as another client, in silence: refused instead.
+        byte = data[error.start]
+        char = bytes([byte]).decode("cp1252", errors="replace")
+        guess = f", perhaps Windows-1252 or Latin-1 for '{char}'" if char.isprintable() else ""
+        line = data[: error.start].count(b"\n") + 1
+        raise ExportError(
+            f"line {line}: not UTF-8 text (byte 0x{byte:02x}"
+            f"{guess}); a calendar file is UTF-8: export it again, or open it in a text editor "
+            "and save it as UTF-8"
+        ) from None
 
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
