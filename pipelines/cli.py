@@ -42,6 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # the promise: no traceback for users
         if os.environ.get("STUDIO_OPS_DEBUG"):
             raise
+        if isinstance(error, OSError) and error.strerror:
+            # a path the system refuses (the README's /etc/studio-ops for a user who may not
+            # write there): the path and the reason in words, not an errno
+            where = f"{error.filename}: " if error.filename else ""
+            reason = error.strerror[0].lower() + error.strerror[1:]
+            print(
+                f"studio-ops: {where}{reason} (check the path, and that this user may read "
+                "and write there)",
+                file=sys.stderr,
+            )
+            return 1
         text = str(error).strip().splitlines()
         what = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
         print(f"studio-ops: unexpected error: {what}", file=sys.stderr)

@@ -221,6 +221,25 @@ def test_status_names_the_file_and_line_of_each_latest_rejected_row(tmp_path: Pa
     ]
 
 
+def test_a_file_the_system_refuses_is_one_line_naming_it(tmp_path: Path) -> None:
+    """The README's `export STUDIO_OPS_ACCESS=/etc/studio-ops/access.toml` run by a user who may
+    not write /etc: whatever the system refuses (here a folder that is a file) is one line
+    naming the path and the reason in words, not an 'unexpected error' with an errno."""
+    (tmp_path / "etc").write_text("not a folder")
+    access = tmp_path / "etc" / "studio-ops" / "access.toml"
+
+    run = studio_ops(
+        "access", "add-user", "olga", "--role", "owner", "--no-password", "--email",
+        "olga@example.com", "--file", str(access),
+    )  # fmt: skip
+
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"studio-ops: {access.parent}: not a directory (check the path, and that this user "
+        "may read and write there)"
+    ]
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
