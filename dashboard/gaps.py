@@ -87,8 +87,13 @@ def lines(gaps: pd.DataFrame, kinds: tuple[str, ...] = KINDS) -> list[tuple[str,
                 out.append(
                     (
                         kind,
-                        f"Rooms of {inferred:,} bookings were inferred: the export names no "
-                        "room (each took the first free room that fits, bar work a bar room).",
+                        (
+                            "The room of 1 booking was inferred"
+                            if inferred == 1
+                            else f"Rooms of {inferred:,} bookings were inferred"
+                        )
+                        + ": the export names no room (each took the first free room that "
+                        "fits, bar work a bar room).",
                     )
                 )
         elif kind == "shifts":

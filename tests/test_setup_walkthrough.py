@@ -459,3 +459,19 @@ def test_rooms_an_export_names_as_the_studio_does_are_the_profiles_rooms(
     # work is W1 90 + W4 60 = 150.
     assert day == (960, 270, 480, 150)
     assert findings == 0  # no booking outside its room's calendar
+
+
+def test_one_inferred_room_is_said_in_the_singular() -> None:
+    """Westside's Thursday above infers one room (sq_W3): "The room of 1 booking was
+    inferred", never "Rooms of 1 bookings were inferred"; more keep the plural."""
+    import pandas as pd
+
+    from dashboard.gaps import lines
+
+    def said(inferred: int) -> str:
+        gaps = pd.DataFrame({"location_name": ["Westside Barefoot"], "inferred_rooms": [inferred]})
+        [(_, sentence)] = lines(gaps, ("inferred",))
+        return sentence.partition(":")[0]
+
+    assert said(1) == "The room of 1 booking was inferred"
+    assert said(84) == "Rooms of 84 bookings were inferred"
