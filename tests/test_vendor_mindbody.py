@@ -5,9 +5,12 @@ and Schedule at a Glance still read as before. Invented people only."""
 
 from __future__ import annotations
 
+import csv
+from datetime import datetime, time
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import pytest
 
 from pipelines.ingest import pii
@@ -375,3 +378,124 @@ def test_a_page_not_in_utf8_that_declares_no_charset_is_refused_with_its_line(
         ".xlsx"
     )
     assert not db.exists() or stored(db) == []
+
+
+# --- the report opened in Excel and saved as a workbook or CSV -----------------------------------
+
+GLANCE_HEADER = ["Date", "Start Time", "End Time", "Client", "Appointment Type", "Room", "Status"]
+# (staff row above the table or None, [(date, start, end, client, service, room, status)])
+GLANCE_TABLES = [
+    ("Staff: Novak, Elena", [
+        ((2026, 3, 2), (9, 0), (10, 30), "Okafor, Maya", "Ashiatsu 90", "Willow", "Completed"),
+        ((2026, 3, 2), (11, 0), (12, 0), "Brooks, Theo", "Ashiatsu Deep Feet 60", "Willow",
+         "NoShow"),
+    ]),
+    ("Silva, Marcus", [
+        ((2026, 3, 2), (9, 0), (10, 0), "Garcia, Noah", "Swedish 60", "Cedar", "Late Cancel"),
+    ]),
+    # a group heading, no staff row: still Marcus's table
+    ("Swedish Sessions-- Eastside", [
+        ((2026, 3, 3), (13, 15), (14, 15), "Kim, Ava", "Swedish 60", "Cedar", "Arrived"),
+    ]),
+]  # fmt: skip
+# By hand: Elena 2 Mar 9:00-10:30 completed and 11:00-12:00 no_show; Marcus 2 Mar 9:00-10:00
+# late_cancelled and 3 Mar 13:15-14:15 completed ("Arrived"); the totals are no appointments.
+GLANCE_EXPECTED = [
+    ("2026-03-02 09:00:00", "2026-03-02 10:30:00", "Elena Novak", "Ashiatsu 90", "completed"),
+    ("2026-03-02 09:00:00", "2026-03-02 10:00:00", "Marcus Silva", "Swedish 60", "late_cancelled"),
+    ("2026-03-02 11:00:00", "2026-03-02 12:00:00", "Elena Novak", "Ashiatsu Deep Feet 60",
+     "no_show"),
+    ("2026-03-03 13:15:00", "2026-03-03 14:15:00", "Marcus Silva", "Swedish 60", "completed"),
+]  # fmt: skip
+
+
+def glance_page() -> str:
+    """The same appointments as Mindbody writes the report (HTML, text dates and times, the
+    staff name in its staffName element, a group heading before a staff member's later
+    table)."""
+    parts = ["<h2>Schedule at a Glance: 3/1/2026 - 3/31/2026</h2>"]
+    for above, rows in GLANCE_TABLES:
+        cells = [
+            [f"{m}/{d}/{y}", f"{a % 12 or 12}:{b:02d} {'PM' if a >= 12 else 'AM'}",
+             f"{c % 12 or 12}:{e:02d} {'PM' if c >= 12 else 'AM'}", *rest]
+            for (y, m, d), (a, b), (c, e), *rest in rows
+        ]  # fmt: skip
+        name = above.removeprefix("Staff: ")
+        heading = f'<div class="groupHeader">{above}</div>' if "--" in above else staff_header(name)
+        parts += [heading, table(GLANCE_HEADER, *cells)]
+    return report(*parts)
+
+
+def glance_book(path: Path) -> Path:
+    """The same report opened in Excel and saved as .xlsx: a title row, each staff row merged
+    across the table, dates and times made real date and time cells, a total row per table."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Schedule at a Glance: 3/1/2026 - 3/31/2026"])
+    for above, rows in GLANCE_TABLES:
+        sheet.append([])
+        sheet.append([above])
+        sheet.merge_cells(start_row=sheet.max_row, end_row=sheet.max_row, start_column=1,
+                          end_column=len(GLANCE_HEADER))  # fmt: skip
+        sheet.append(GLANCE_HEADER)
+        for day, start, end, *rest in rows:
+            sheet.append([datetime(*day), time(*start), time(*end), *rest])
+        sheet.append([f"Total appointments: {len(rows)}"])
+    sheet.append(["Grand Total: 4"])
+    book.save(path)
+    return path
+
+
+def booking_rows(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select booking_id, client_id, start_at from raw_bookings order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_the_report_saved_from_excel_as_xlsx_loads_as_the_html_one(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # A binary .xls is refused with "open it and save it as .xlsx or CSV"; the HTML report
+    # opened in Excel and saved as .xlsx is one sheet: staff rows ("Staff: Novak, Elena", or
+    # "Silva, Marcus" alone), a header row per table, real date and time cells, totals.
+    # Before: its title row was taken for a header, and the file was refused ("the header
+    # matches no known export"). Now it is read as the report, and its bookings are the HTML
+    # report's, ids and client keys included (so a month saved as .xlsx and a year as HTML
+    # overlap without duplicates).
+    book = glance_book(tmp_path / "ScheduleAtAGlance.xlsx")
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [book], mapping=mapping)
+    assert result.format == "mindbody-xlsx", result.summary()
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    assert stored(db) == GLANCE_EXPECTED
+    page = tmp_path / "ScheduleAtAGlance.xls"
+    page.write_text(glance_page(), encoding="utf-8")
+    html_db = tmp_path / "html.duckdb"
+    [html] = load_files(html_db, [page], mapping=mapping)
+    assert html.rows_loaded == 4, html.summary()
+    assert booking_rows(db) == booking_rows(html_db)
+    # the HTML report loaded on top of its .xlsx copy adds nothing
+    load_files(db, [page], mapping=mapping)
+    assert len(stored(db)) == 4
+
+
+def test_the_report_saved_from_excel_as_csv_loads_too(tmp_path: Path, mapping: Path) -> None:
+    path = tmp_path / "ScheduleAtAGlance.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Schedule at a Glance: 3/1/2026 - 3/31/2026", "", ""])
+        for above, rows in GLANCE_TABLES:
+            out.writerow([above, "", ""])
+            out.writerow(GLANCE_HEADER)
+            for (y, m, d), (a, b), (c, e), *rest in rows:
+                out.writerow([f"{m}/{d}/{y}", f"{a}:{b:02d}", f"{c}:{e:02d}", *rest])
+            out.writerow([f"Total appointments: {len(rows)}", "", ""])
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert result.format == "mindbody-csv", result.summary()
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    assert stored(db) == GLANCE_EXPECTED

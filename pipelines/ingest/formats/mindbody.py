@@ -23,6 +23,11 @@ datetime in the mapping, never a guess. A time cell holding a range (`3:00 pm - 
 the start and the end. Statuses: Booked, Confirmed, Arrived, Completed, NoShow, Cancelled, Late
 Cancel.
 
+The report opened in Excel and saved as `.xlsx` (what a binary `.xls` is refused with) or CSV
+is one sheet of the same tables: recognised by a header row without a staff column right
+under a staff row (`Staff: Novak, Elena`, or `Novak, Elena` alone); each table's staff is the
+last such row above it, a group heading naming nobody; Excel's date cells are read as dates.
+
 A `Client ID` column (Mindbody's own client id) is kept as the booking's client_ref.
 
 Booking ids: the export's appointment id when it has one; otherwise a hash of staff, start and
@@ -40,6 +45,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pipelines.canonical import normalise
+from pipelines.ingest.formats import tabular
 from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
@@ -47,6 +53,7 @@ from pipelines.ingest.formats.common import (
     Sniff,
     build_bookings,
     client_cells,
+    generic_mapping_fits,
     iso_date_time,
     iso_datetime,
     minutes_text,
@@ -316,14 +323,69 @@ def _first_text(cells: list[str]) -> str:
     return next((c for c in cells if c), "")
 
 
+def _is_header(cells: list[str]) -> bool:
+    """Whether a row is an appointment table's header: Client, Status and a date or time."""
+    fields = {_SYNONYMS.get(_key(c or "")) for c in cells}
+    return {"Client", "Status"} <= fields and bool(fields & {"Date", "Start Time"})
+
+
 def _header_at(rows: list[tuple[int, list[str]]]) -> int | None:
     if rows and _TOTAL.match(_first_text(rows[0][1])):
         return None  # a subtotal or "Total for ..." table: no appointments in it
     for index, (_, cells) in enumerate(rows[:10]):
-        fields = {_SYNONYMS.get(_key(c)) for c in cells}
-        if {"Client", "Status"} <= fields and fields & {"Date", "Start Time"}:
+        if _is_header(cells):
             return index
     return None
+
+
+# A staff member's row of the report opened in Excel: "Staff: Novak, Elena", or the name alone
+# as `Last, First` (letters, spaces, apostrophes, dots and hyphens; no digits).
+_STAFF_LABEL = re.compile(r"(?i)^\s*(staff( member)?|provider|schedule for)\s*:\s*\S")
+_LAST_FIRST = re.compile(r"^[^\W\d_][^\d,:;()/@$#%&]{0,40},\s*[^\W\d_][^\d,:;()/@$#%&]{0,40}$")
+
+
+def _staff_row(cells: list[str]) -> str | None:
+    """The staff name a one-cell row of a sheet gives (labelled, or `Last, First`), else None:
+    a group heading ("Swedish Sessions") or a total ("Total appointments: 3") names nobody."""
+    texts = [c.strip() for c in cells if c and c.strip()]
+    if len(texts) != 1 or len(texts[0]) > _NAME_CHARS:
+        return None
+    if _STAFF_LABEL.match(texts[0]):
+        return _staff_label(texts[0]) or None
+    return texts[0] if _LAST_FIRST.match(texts[0]) else None
+
+
+def _sheet_rows(sniff: Sniff):
+    """The non-blank rows of a workbook or CSV, as text cells, with their lines."""
+    if sniff.container == "xlsx":
+        rows = tabular._xlsx_iter(sniff.path, sniff.limits)
+    else:
+        rows = tabular.csv_rows(sniff.path, sniff.limits)
+    for line, cells in rows:
+        texts = [" ".join((c or "").split()) for c in cells]
+        if any(texts):
+            yield line, texts
+
+
+def _sheet_tables(sniff: Sniff) -> list[dict]:
+    """The report saved from Excel as a workbook (or CSV): one sheet where each staff member's
+    table follows the other, a header row starting each. A table's staff is the last staff
+    row above its header ("Staff: Novak, Elena", or `Novak, Elena` alone); a table with none
+    since the last one is the same staff member's (a group heading names nobody)."""
+    tables: list[dict] = []
+    staff: str | None = None
+    current: dict | None = None
+    for line, cells in _sheet_rows(sniff):
+        if _is_header(cells):
+            current = {"rows": [(line, cells)], "caption": "", "staff": staff, "before": ""}
+            tables.append(current)
+            continue
+        name = _staff_row(cells)
+        if name is not None:
+            staff, current = name, None  # the next staff member's table starts below
+        elif current is not None:
+            current["rows"].append((line, cells))
+    return tables
 
 
 def _parse(path, limits) -> list[dict]:
@@ -336,7 +398,31 @@ def _parse(path, limits) -> list[dict]:
     return [t for t in _tables(path, limits) if _header_at(t["rows"]) is not None]
 
 
+# Staff columns (Mindbody's and other systems'): the report's tables have none, their staff
+# member being named above each.
+_STAFF_COLUMNS = {_key(s) for s in FIELDS["Staff"]} | {
+    _key(s) for s in ("Service Provider", "Employee", "Team Member", "Practitioner")
+}
+
+
+def _sheet_is_report(sniff: Sniff) -> bool:
+    """A workbook or CSV laid out as the report (its HTML opened in Excel and saved): a staff
+    row just above a header row with Client, Status and a date or time and no staff column.
+    A table whose header is its first row is left to the formats that read such tables."""
+    rows = sniff.rows
+    return any(
+        _is_header(cells)
+        and not _STAFF_COLUMNS & {_key(c or "") for c in cells}
+        and _staff_row(rows[index - 1]) is not None
+        for index, cells in enumerate(rows)
+        if index > 0
+    )
+
+
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
+    if sniff.container in ("xlsx", "csv"):
+        # a mapping's [columns] written for this file wins over the guess by layout
+        return not generic_mapping_fits(sniff, mapping) and _sheet_is_report(sniff)
     if sniff.container != "html":
         return False
     lowered = sniff.text_head.lower()
@@ -349,7 +435,10 @@ def _staff_label(text: str) -> str:
 
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
-    tables = _parse(sniff.path, sniff.limits)
+    if sniff.container == "html":
+        tables = _parse(sniff.path, sniff.limits)
+    else:
+        tables = _sheet_tables(sniff)
     if not tables:
         raise ExportError(
             "an HTML page that is not a Mindbody appointment report "
@@ -386,7 +475,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", header, records)
     c = Columns(header)
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
-    date, start_time, end_time = c("Date"), c("Start Time"), c("End Time")
+    # A date Excel made a date cell reads `2026-03-02 00:00:00`: the date is the part before.
+    date = E("regexp_replace(trim({}), ' 00:00:00$', '')", c("Date"))
+    start_time, end_time = c("Start Time"), c("End Time")
     # `Start Time` may hold a whole date-time (no Date column) or just the time.
     start = E(
         "case when {} is null then {} else {} end",
@@ -429,6 +520,6 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         columns,
         client,
         vendor=NAME,
-        format_name="mindbody-html",
+        format_name=f"mindbody-{sniff.container}",
         statuses=STATUSES,
     )
