@@ -45,10 +45,10 @@ from pipelines.ingest.formats.common import (
     client_cells,
     iso_datetime,
     read_vendor_table,
+    refuse_spreadsheet_dates,
 )
 from pipelines.ingest.formats.needs import MappingNeeded, Question, location_question
 from pipelines.ingest.formats.sql_expr import E, Expr, P, blank
-from pipelines.ingest.formats.tabular import ExportError
 
 NAME = "acuity"
 SIGNATURE = ("Start Time", "End Time", "First Name", "Last Name", "Type", "Calendar")
@@ -61,8 +61,6 @@ DATE_FORMATS = [
     "%B %d, %Y %I:%M %p",
     "%B %d, %Y %H:%M",  # 24-hour accounts
 ]
-# A date as a spreadsheet writes it (12/2/2020, 02.12.2020): never Acuity's own export.
-SPREADSHEET_DATE = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 FALSE_WORDS = ("no", "false", "0", "n")
 CANCELLED_AT = (
     "Date Canceled",
@@ -159,27 +157,6 @@ def _formats(ctx: Context) -> tuple[list[str], list[str]]:
     return own + DATETIME_FORMATS, [d for d in dates if d] + own + DATE_FORMATS
 
 
-def _check_spreadsheet_dates(sniff: Sniff, ctx: Context) -> None:
-    """A file whose Start Time a spreadsheet rewrote (`12/2/2020 9:00`) is refused in one line
-    saying what to do, unless [formats] datetime says how it is written: the day-month order
-    cannot be known, and each row rejected as "not a date-time" would not say why."""
-    if ctx.mapping and ctx.mapping.datetime_formats:
-        return
-    position = Columns(sniff.header).index("Start Time")
-    for cells in sniff.rows[1:]:
-        value = cells[position] if position is not None and position < len(cells) else ""
-        if SPREADSHEET_DATE.match(value):
-            at = sniff.text_head.find(value)
-            line = sniff.text_head.count("\n", 0, at) + 1 if at >= 0 else None
-            raise ExportError(
-                (f"line {line}: " if line else "")
-                + f"Start Time '{value}' is not how Acuity writes a time ('December 2, 2020 "
-                "9:00 am'): the file was opened and saved by a spreadsheet. Export it again "
-                'from Acuity, or say how it is written: add [formats] datetime = "%m/%d/%Y '
-                '%H:%M" (month first) or "%d/%m/%Y %H:%M" (day first) to the mapping'
-            )
-
-
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return (
         sniff.container in ("csv", "xlsx")
@@ -190,7 +167,8 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     _check_mapping(sniff, ctx)
-    _check_spreadsheet_dates(sniff, ctx)
+    # Acuity never writes 12/2/2020: a spreadsheet saved the file again
+    refuse_spreadsheet_dates(sniff, ctx, "Start Time", "Acuity", "December 2, 2020 9:00 am")
     datetime_formats, date_formats = _formats(ctx)
     meaning = ctx.mapping.acuity_calendar
     therapist = ctx.mapping.acuity_therapist

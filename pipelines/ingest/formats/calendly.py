@@ -7,8 +7,9 @@ are already the host's local wall-clock, so it is ignored. `Canceled` true/false
 No-Show` Yes/No give the status; otherwise a day before the load day is completed, later booked.
 Question/Response pairs (any number, with quoted commas and newlines) are ignored and never
 stored. Booking ids: `Invitee UUID` (one per booking, also in group events), else `Event UUID`.
-Calendly cannot carry rooms, late cancellations (no cancellation time) or prices without a
-payment integration.
+A file a spreadsheet saved again (`3/3/2025 11:00`) is refused, unless [formats] datetime says
+how it is written. Calendly cannot carry rooms, late cancellations (no cancellation time) or
+prices without a payment integration.
 
 Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
@@ -27,6 +28,7 @@ from pipelines.ingest.formats.common import (
     iso_datetime,
     past_or_future,
     read_vendor_table,
+    refuse_spreadsheet_dates,
 )
 from pipelines.ingest.formats.sql_expr import E, blank
 
@@ -45,9 +47,12 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     ctx.require_location("Calendly")
+    # Calendly never writes 3/3/2025: a spreadsheet saved the file again
+    refuse_spreadsheet_dates(sniff, ctx, "Start Date & Time", "Calendly", "2025-03-03 11:00 am")
+    formats = (list(ctx.mapping.datetime_formats) if ctx.mapping else []) + DATETIME_FORMATS
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)
-    start = iso_datetime(c("Start Date & Time"), DATETIME_FORMATS)
+    start = iso_datetime(c("Start Date & Time"), formats)
     status = E(
         "case when lower(trim({})) in ('true', 'yes', '1') then 'cancelled' "
         "when lower(trim({})) in ('true', 'yes', '1') then 'no_show' else {} end",
@@ -60,8 +65,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "therapist_id": c("User Name"),
         "service": c("Event Type Name"),
         "start_at": start,
-        "end_at": iso_datetime(c("End Date & Time"), DATETIME_FORMATS),
-        "created_at": iso_datetime(c("Event Created Date & Time"), DATETIME_FORMATS),
+        "end_at": iso_datetime(c("End Date & Time"), formats),
+        "created_at": iso_datetime(c("Event Created Date & Time"), formats),
         "status": status,
         "price": c("Event Price"),
     }

@@ -185,6 +185,34 @@ def minutes_text(expr: Expr) -> Expr:
     )
 
 
+# A date as a spreadsheet writes it (12/2/2020, 02.12.2020), which some booking systems never
+# write: their export was opened and saved again.
+SPREADSHEET_DATE = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
+
+
+def refuse_spreadsheet_dates(
+    sniff_: Sniff, ctx: Context, column: str, vendor: str, written: str
+) -> None:
+    """Refuse, in one line saying what to do, an export whose `column` a spreadsheet rewrote
+    (`12/2/2020 9:00`) when the vendor never writes dates so (`written` is how it does),
+    unless the mapping's [formats] datetime says how it is written: the day-month order
+    cannot be known, and each row rejected as "not a date-time" would not say why."""
+    if ctx.mapping and ctx.mapping.datetime_formats:
+        return
+    position = Columns(sniff_.header).index(column)
+    for cells in sniff_.rows[1:]:
+        value = cells[position] if position is not None and position < len(cells) else ""
+        if SPREADSHEET_DATE.match(value):
+            at = sniff_.text_head.find(value)
+            line = f"line {sniff_.text_head.count(chr(10), 0, at) + 1}: " if at >= 0 else ""
+            raise ExportError(
+                f"{line}{column} '{value}' is not how {vendor} writes a time ('{written}'): the "
+                f"file was opened and saved by a spreadsheet. Export it again from {vendor}, or "
+                'say how it is written: add [formats] datetime = "%m/%d/%Y %H:%M" (month '
+                'first) or "%d/%m/%Y %H:%M" (day first) to the mapping'
+            )
+
+
 def past_or_future(start: Expr) -> Expr:
     """For exports that never record completion: a day before the load day is completed, the
     load day or later booked (an ISO start that does not parse stays booked and is rejected
