@@ -314,7 +314,37 @@ def _load(args: argparse.Namespace) -> int:
         print(f"published {db_path(args.db)}")
     else:
         print(f"nothing loaded; {db_path(args.db)} is unchanged")
+    if not args.mapping and any(r.needs for r in failed):
+        _name_skipped_mappings(args.paths, db_path(args.db))
     return 1 if failed else 0
+
+
+def _name_skipped_mappings(paths: list[Path], db: Path) -> None:
+    """One line per mapping file a folder load skipped, when a file lacked a mapping's answers.
+
+    A folder's .toml files are not exports (README: Saved mappings), so a mapping kept beside
+    its exports, as the setup walkthrough leaves exports/acuity.toml, is not read; the file's
+    own line asks for answers that file already holds."""
+    from pipelines.ingest.formats import is_profile
+    from pipelines.ingest.formats.mapped import mappings_folder
+
+    def skipped(folder: Path, path: Path) -> bool:
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            return False  # hidden: a load never looks there
+        try:
+            return path.is_file() and not is_profile(path)
+        except OSError:
+            return False
+
+    for folder in (p for p in paths if p.is_dir()):
+        for mapping in sorted(folder.rglob("*.toml")):
+            if skipped(folder, mapping):
+                print(
+                    f"studio-ops: {mapping} was not used: a mapping in a folder of exports is "
+                    f"read only when named, so load again with --mapping {mapping}, or move it "
+                    f"to {mappings_folder(db)}/ where every load looks",
+                    file=sys.stderr,
+                )
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -240,6 +240,45 @@ def test_a_file_the_system_refuses_is_one_line_naming_it(tmp_path: Path) -> None
     ]
 
 
+ACUITY_HEADER = (
+    '"Start Time","End Time","First Name","Last Name","Email","Type","Calendar",'
+    '"Appointment Price","Date Scheduled","Label","Appointment ID"'
+)
+ACUITY_ROW = (
+    '"November 26, 2026 9:00 am","November 26, 2026 10:30 am","Nadia","Ferro",'
+    '"nadia@example.com","Ashiatsu 90","Ines Moreau","135.00","2026-11-21","","500101"'
+)
+
+
+def test_a_mapping_left_in_the_folder_of_exports_is_named_when_a_file_needs_it(
+    tmp_path: Path,
+) -> None:
+    """The README's setup keeps exports/acuity.toml beside the export; `load exports/` skips
+    mapping files, so the Acuity export asks for a mapping the studio has: one more line names
+    the file it skipped and how to use it, changing nothing."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "appointments.csv").write_text(f"{ACUITY_HEADER}\n{ACUITY_ROW}\n")
+    mapping = exports / "acuity.toml"
+    mapping.write_text(
+        '[source]\nname = "acuity"\nlocation = "eastside"\n[acuity]\ncalendar = "therapist"\n'
+    )
+    db = tmp_path / "data" / "studio.duckdb"
+
+    run = studio_ops("load", str(exports), "--db", str(db))
+
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"studio-ops: {mapping} was not used: a mapping in a folder of exports is read only "
+        f"when named, so load again with --mapping {mapping}, or move it to "
+        f"{tmp_path / 'data' / 'mappings'}/ where every load looks"
+    ]
+    # as the line says: with it named, the export loads
+    again = studio_ops("load", str(exports), "--db", str(db), "--mapping", str(mapping))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert count_bookings(db) == 1
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
