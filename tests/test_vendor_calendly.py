@@ -109,3 +109,41 @@ def test_an_export_saved_again_by_a_spreadsheet_loads_with_its_format(tmp_path: 
         ("INV-1", "2025-03-03 11:00", 90, "2025-02-20 21:05"),  # month first: 3 March
         ("INV-2", "2025-03-04 14:00", 60, "2025-02-20 21:05"),
     ]
+
+
+def test_flags_pairs_and_a_group_event_as_calendly_writes_them(tmp_path: Path) -> None:
+    # Times as Calendly writes them (`05:00 pm`, a leading zero); three Question/Response
+    # pairs, one answer with a quoted comma and two line breaks; a group event (one Event
+    # UUID) with two invitees, a booking each; a bad time after the multi-line answer is
+    # rejected with its own physical line.
+    answer = 'Left knee, "tender"\nno oils\nthanks'
+    rows = [
+        row("2025-03-03 05:00 pm", "2025-03-03 06:30 pm", "1",
+            **{"Question 1": "Injuries?", "Response 1": answer, "Question 2": "Pressure",
+               "Response 2": "firm", "Question 3": "Parking?", "Response 3": "yes, please"}),
+        row("2025-03-04 11:00 am", "2025-03-04 12:00 pm", "2", Canceled="true"),
+        row("2025-03-05 12:00 am", "2025-03-05 01:00 am", "3", **{"Marked as No-Show": "Yes"}),
+        row("2025-03-06 09:00 am", "2025-03-06 10:00 am", "4", **{"Event UUID": "EV-GROUP"}),
+        row("2025-03-06 09:00 am", "2025-03-06 10:00 am", "5", **{"Event UUID": "EV-GROUP",
+            "Invitee Email": "jon.fakeman@example.test", "Invitee Name": "Jon Fakeman"}),
+        row("2025-03-07 9:00", "2025-03-07 9:60", "6"),
+    ]  # fmt: skip
+    path = write_export(tmp_path / "events.csv", rows)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (6, 5, 1)
+    assert query(
+        db,
+        "select booking_id, strftime(start_at, '%Y-%m-%d %H:%M'), minutes, status, is_held "
+        "from fct_bookings order by booking_id",
+    ) == [
+        ("INV-1", "2025-03-03 17:00", 90, "completed", True),  # 05:00-06:30 pm
+        ("INV-2", "2025-03-04 11:00", 60, "cancelled", False),  # Canceled true
+        ("INV-3", "2025-03-05 00:00", 60, "no_show", True),  # 12:00 am is midnight
+        ("INV-4", "2025-03-06 09:00", 60, "completed", True),
+        ("INV-5", "2025-03-06 09:00", 60, "completed", True),  # same group event
+    ]
+    assert len({r[0] for r in query(db, "select client_id from fct_bookings")}) == 2
+    # header 1, INV-1 on lines 2-4 (two line breaks in its answer), then one line each
+    [(line, reason)] = query(db, "select line_number, reason from rejected_rows")
+    assert line == 9 and reason.startswith("end_at '2025-03-07 9:60'")
