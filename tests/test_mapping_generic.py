@@ -629,3 +629,17 @@ def test_another_languages_export_loads_with_its_month_names_and_location_names(
     # a name [locations] does not know is a rejected row, never a new location
     [(line, reason)] = reasons(db)
     assert line == 4 and reason.startswith("location 'Studio Roma' is not known"), reason
+
+
+def test_an_export_in_another_language_without_a_mapping_says_how_to_map_it(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [write(tmp_path / "appuntamenti.csv", ITALIAN_FRESHA)])
+    assert result.outcome == "failed"
+    # no native column at all: not "closest is locations", which no studio can act on
+    assert result.message == (
+        "the header matches no known export: a booking system's appointments the loader does "
+        "not know (or whose headers are not in English) load through a mapping that names "
+        "their columns; studio-ops inspect FILE --write-mapping mapping.toml drafts one"
+    )

@@ -48,7 +48,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.canonical import KINDS
 from pipelines.ingest import pii
+from pipelines.ingest.formats import native
 from pipelines.ingest.formats.base import ExportRows
 from pipelines.ingest.formats.common import (
     ISO,
@@ -780,6 +782,15 @@ def columns_needed(message: str, path: Path, header: list[str], limits) -> Expor
     found = sniff_file(path, limits)
     if found.container not in ("csv", "xlsx") or len([h for h in header if h]) < MIN_COLUMNS:
         return ExportError(message)
+    if _closest_kind_shares_nothing(header):
+        # "closest is locations, which also needs location_id, name" would mislead: the
+        # table has none of the required columns of the kind it is closest to; a booking
+        # system's table (also one whose headers are not in English) loads through a mapping
+        message = (
+            "the header matches no known export: a booking system's appointments the loader "
+            "does not know (or whose headers are not in English) load through a mapping that "
+            "names their columns; studio-ops inspect FILE --write-mapping mapping.toml drafts one"
+        )
     return MappingNeeded(
         message,
         vendor=NAME,
@@ -788,6 +799,20 @@ def columns_needed(message: str, path: Path, header: list[str], limits) -> Expor
         header=header,
         sample=found.rows[1 : 1 + SAMPLE_ROWS],
     )
+
+
+def _closest_kind_shares_nothing(header: list[str]) -> bool:
+    """Whether the native kind the header is closest to (native.closest_kind_hint's choice:
+    the fewest required columns lacking) has none of its required columns in the header."""
+    best, best_lacking = None, None
+    for kind in KINDS.values():
+        present = native.column_positions(header, kind)
+        lacking = [c for c in kind.required if c not in present]
+        if kind.one_of and not any(c in present for c in kind.one_of):
+            lacking.append(" or ".join(kind.one_of))
+        if best_lacking is None or len(lacking) < len(best_lacking):
+            best, best_lacking = kind, lacking
+    return best is not None and not set(native.column_positions(header, best)) & set(best.required)
 
 
 def unfit_mapping(mappings: list[Mapping], sniffed: Sniff) -> ExportError | None:
