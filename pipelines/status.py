@@ -45,6 +45,13 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
             from rejected_rows group by reason_kind order by count(*) desc, reason_kind
             """
         ).fetchall(),
+        "locations": [
+            row[0]
+            for row in con.execute(
+                "select location_id from raw_bookings union select location_id "
+                "from raw_locations where location_id is not null order by 1"
+            ).fetchall()
+        ],
         # what a load's "5 rejected" were: the newest loads' rows first, in line order
         "latest_rejected": con.execute(
             """
@@ -99,3 +106,27 @@ def print_status(db: Path) -> None:
     print("\ndata-quality findings:" + ("" if report["quality"] else " none"))
     for kind, count in report["quality"]:
         print(f"  {count:>8,}  {kind}")
+    problems = settings_problems(report["locations"])
+    print("\nsettings:" + ("" if problems else " fine"))
+    for problem in problems:
+        print(f"  {problem}")
+
+
+def settings_problems(locations: list[str]) -> list[str]:
+    """What is wrong with the settings file, in one line each: a file that does not load, or a
+    [targets.<id>] table naming no location the warehouse has (ids match exactly, so L1 or
+    l01 for L01 would show its targets on no page, silently)."""
+    from pipelines.settings import SettingsError, load_settings, settings_path
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        return [str(error)]
+    unknown = sorted(
+        {where for where, _, _ in settings.targets if where is not None} - set(locations)
+    )
+    return [
+        f"{settings_path()}: [targets.{where}] names no location of this warehouse (it has: "
+        f"{', '.join(locations) or 'none'}); its targets show on no page"
+        for where in unknown
+    ]

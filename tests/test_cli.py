@@ -279,6 +279,35 @@ def test_a_mapping_left_in_the_folder_of_exports_is_named_when_a_file_needs_it(
     assert count_bookings(db) == 1
 
 
+def test_status_names_a_target_set_for_a_location_the_warehouse_does_not_have(
+    tmp_path: Path,
+) -> None:
+    """[targets.l01] for the location L01 (ids are matched exactly) would never show on a page:
+    status says so in one line, and says it of a broken settings file too."""
+    db = tmp_path / "w.duckdb"
+    studio_ops(
+        "load", str(write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])), "--db", str(db)
+    )
+    settings = tmp_path / "studio-ops.toml"
+    settings.write_text("[targets]\nroom_utilization = 60\n[targets.l01]\nbar_utilization = 50\n")
+    env = {"STUDIO_OPS_SETTINGS": str(settings)}
+
+    run = studio_ops("status", "--db", str(db), env=env)
+
+    assert run.returncode == 0, run.stderr
+    assert (
+        f"  {settings}: [targets.l01] names no location of this warehouse (it has: L01); "
+        "its targets show on no page"
+    ) in run.stdout.splitlines()
+    settings.write_text("[targets.L01]\nbar_utilization = 500\n")
+    run = studio_ops("status", "--db", str(db), env=env)
+    assert run.returncode == 0, run.stderr
+    assert (
+        f"  {settings}: target targets.L01.bar_utilization must be a percentage from 0 to 100, "
+        "got 500"
+    ) in run.stdout.splitlines()
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
