@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,25 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
 OFFICE_LOCK_BYTES = 1024  # Excel's owner file of an open workbook is 162-165 bytes
+
+
+def _refuse_other_zip(path: Path) -> None:
+    """A zip file that is not a workbook (no `[Content_Types].xml`), such as Google Calendar's
+    export (a zip of .ics calendars), is refused saying to unzip it; only its directory is read.
+    A damaged zip is left to the workbook reader's own message."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        return
+    if "[Content_Types].xml" in names:
+        return
+    calendars = sum(n.lower().endswith(".ics") for n in names)
+    inside = f" ({calendars} calendars, .ics)" if calendars else ""
+    raise ExportError(
+        f"this is a zip archive of {len(names):,} files{inside}, not a workbook: unzip it and "
+        "load the files inside"
+    )
 
 
 def is_office_lock_file(path: Path) -> bool:
@@ -70,6 +90,7 @@ def sniff(path: Path, limits: Settings | None = None) -> Sniff:
     with open(path, "rb") as handle:
         head = handle.read(tabular.TEXT_SAMPLE_BYTES)
     if head.startswith(tabular.XLSX_MAGIC):
+        _refuse_other_zip(path)
         rows = [
             [c or "" for c in cells]
             for _, cells in tabular._xlsx_rows(path, limit=SNIFF_ROWS, limits=limits)
