@@ -222,3 +222,25 @@ def test_a_calendar_that_is_not_utf8_is_refused_with_its_line(tmp_path: Path) ->
         "UTF-8"
     )
     assert fingerprint(db) == before
+
+
+def test_google_calendar_s_zip_export_says_to_unzip_it(tmp_path: Path) -> None:
+    # Google Calendar's Export downloads a .zip with one .ics per calendar. Taken for a
+    # workbook (both are zip files), it failed with "cannot open the workbook (KeyError:
+    # "There is no item named '[Content_Types].xml' in the archive")". It now says what to do.
+    import zipfile
+
+    event = ["UID:z1@test", "DTSTART:20261102T160000Z", "DTEND:20261102T170000Z", "SUMMARY:A - B"]
+    path = tmp_path / "calendars.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("elena@example.test.ics", calendar([event]))
+        archive.writestr("Marcus Silva_abc@group.calendar.google.com.ics", calendar([event]))
+    db = tmp_path / "w.duckdb"
+    before = fingerprint(db)
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert result.outcome == "failed"
+    assert result.message == (
+        "this is a zip archive of 2 files (2 calendars, .ics), not a workbook: unzip it and "
+        "load the files inside"
+    )
+    assert fingerprint(db) == before
