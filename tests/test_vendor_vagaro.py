@@ -182,3 +182,44 @@ def test_a_workbook_with_nothing_in_any_sheet_says_so(tmp_path: Path) -> None:
     book.save(path)
     [result] = load_files(tmp_path / "w.duckdb", [path], mapping=mapping(tmp_path))
     assert (result.outcome, result.message) == ("failed", "every sheet of the workbook is empty")
+
+
+# --- merged cells ------------------------------------------------------------------------------
+
+
+def test_a_date_merged_down_over_the_days_appointments_gives_each_its_date(
+    tmp_path: Path,
+) -> None:
+    # A report laid out for reading: each day's date merged down over its appointments
+    # (A24:A26), the provider merged over the first two (E24:E25), the title across the
+    # columns. Excel stores the value in the top cell only. Before: the two later rows of the
+    # day were rejected ("start_at is missing") although Excel shows them dated.
+    rows = [
+        ["3/6/2026", "9:00 AM", "10:00 AM", "Ann Aalto", "Elena Novak", "Ashiatsu 60", "Show",
+         "6001", "95"],
+        [None, "11:00 AM", "12:00 PM", "Bo Berg", None, "Ashiatsu 60", "Show", "6002", "95"],
+        [None, "1:00 PM", "2:30 PM", "Cy Cole", "Marcus Silva", "Ashiatsu 90", "No-Show",
+         "6003", "135"],
+        ["3/7/2026", "9:00 AM", "10:00 AM", "Di Dahl", "Marcus Silva", "Swedish 60",
+         "Confirmed", "6004", "95"],
+    ]  # fmt: skip
+    path = summary_book(tmp_path / "AppointmentSummary.xlsx", rows)
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert sheet["A24"].value == "3/6/2026" and sheet["D27"].value == "Di Dahl"  # the layout
+    sheet.merge_cells("A24:A26")
+    sheet.merge_cells("E24:E25")
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping(tmp_path))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0), (
+        result.summary()
+    )
+    # By hand: 6001-6003 on 6 March (the merged date), 6002 Elena's (the merged provider),
+    # 6004 on 7 March; Show completed, No-Show no_show, Confirmed booked.
+    assert stored(db) == [
+        ("6001", "Elena Novak", "2026-03-06 09:00:00", "2026-03-06 10:00:00", "completed", 95),
+        ("6002", "Elena Novak", "2026-03-06 11:00:00", "2026-03-06 12:00:00", "completed", 95),
+        ("6003", "Marcus Silva", "2026-03-06 13:00:00", "2026-03-06 14:30:00", "no_show", 135),
+        ("6004", "Marcus Silva", "2026-03-07 09:00:00", "2026-03-07 10:00:00", "booked", 95),
+    ]

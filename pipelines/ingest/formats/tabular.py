@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -498,6 +499,7 @@ def _xlsx_iter(path: Path, limits: Settings) -> Iterator[tuple[int, list[str | N
                     timedelta_formats=book._timedelta_formats,
                 )
                 stored = found = 0
+                merged = _MergedDown(sheet)
                 try:
                     for number, row in parser.parse():
                         stored += 1
@@ -508,7 +510,7 @@ def _xlsx_iter(path: Path, limits: Settings) -> Iterator[tuple[int, list[str | N
                         cells = _row_cells(row, limits)
                         if cells:
                             found += 1
-                            yield number, cells
+                            yield number, merged.fill(number, cells)
                 finally:
                     source.close()
                 if found:
@@ -521,6 +523,70 @@ def _xlsx_iter(path: Path, limits: Settings) -> Iterator[tuple[int, list[str | N
             ) from None
         finally:
             book.close()
+
+
+# A merged range in the sheet's XML: <mergeCell ref="A2:A4"/> (any namespace prefix).
+_MERGE_CELL = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+_MERGE_SCAN_BYTES = 1 << 20
+MAX_MERGED_RANGES = 100_000  # a real report merges a few hundred cells at most
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+class _MergedDown:
+    """The sheet's cells merged down over several rows: Excel shows the top cell's value in
+    each row of the range (a date merged over the day's appointments), so each later row of
+    the range that has cells of its own reads that value in the range's first column, where
+    the file stores nothing. Ranges one row high (a title across the columns) change nothing.
+
+    The ranges sit after the rows in the sheet's XML, so they are found first by scanning its
+    bytes (no XML is parsed; a sheet without `mergeCell` costs one pass of decompression)."""
+
+    def __init__(self, sheet) -> None:
+        self.starts: dict[int, list[tuple[int, int]]] = {}  # first row -> [(column, last row)]
+        self.active: list[tuple[int, int, str | None]] = []  # (column, last row, value)
+        source = sheet._get_source()
+        try:
+            tail = b""
+            count = 0
+            while chunk := source.read(_MERGE_SCAN_BYTES):
+                text = tail + chunk
+                cut = text.rfind(b"<")  # a tag cut at the chunk's end is read with the next
+                cut = cut if cut > 0 else len(text)
+                for match in _MERGE_CELL.finditer(text, 0, cut):
+                    first, last = int(match[2]), int(match[4])
+                    count += 1
+                    if count > MAX_MERGED_RANGES:
+                        raise ExportError(
+                            f"the sheet has more than {MAX_MERGED_RANGES:,} merged cell ranges"
+                        )
+                    if last > first:
+                        column = _column_number(match[1])
+                        self.starts.setdefault(first, []).append((column, last))
+                tail = text[cut:]
+        finally:
+            source.close()
+
+    def fill(self, number: int, cells: list[str | None]) -> list[str | None]:
+        if not self.starts and not self.active:
+            return cells
+        self.active = [a for a in self.active if a[1] >= number]
+        for column, _last, value in self.active:
+            if value in (None, ""):
+                continue
+            if len(cells) < column:
+                cells = cells + [None] * (column - len(cells))
+            if cells[column - 1] in (None, ""):
+                cells[column - 1] = value
+        for column, last in self.starts.pop(number, ()):
+            value = cells[column - 1] if column <= len(cells) else None
+            self.active.append((column, last, value))
+        return cells
 
 
 def too_many_rows(what: str, limits: Settings) -> ExportError:
