@@ -9,6 +9,22 @@ import duckdb
 from pipelines.warehouse.snapshot import open_snapshot
 
 RECENT_LOADS = 10
+# What is stored, in the studio's words: the tables a studio's own data lives in (the others
+# are steps of the build, named in words nowhere a studio reads).
+STORED = (
+    ("raw_bookings", "bookings"),
+    ("dim_clients", "clients"),
+    ("dim_locations", "locations"),
+    ("dim_rooms", "rooms"),
+    ("dim_therapists", "therapists"),
+    ("raw_rooms", "room-calendar days from exports"),
+    ("profile_rooms", "room-calendar days from the studio profile"),
+    ("raw_therapist_shifts", "shifts from exports"),
+    ("profile_shifts", "shifts from the studio profile"),
+    ("load_runs", "files loaded"),
+    ("rejected_rows", "rejected rows"),
+    ("dq_issues", "data-quality findings"),
+)
 RECENT_REJECTED = 20  # rejected rows listed one by one (file, line, reason); the rest counted
 
 
@@ -88,9 +104,11 @@ def print_status(db: Path) -> None:
             f"  #{load_id} {finished} {name}: {kind} ({fmt}), "
             f"{read} read, {loaded} loaded, {rejected} rejected"
         )
-    print("\nrows per table:")
-    for table, count in report["tables"]:
-        print(f"  {table:<28} {count:>12,}")
+    print("\nwhat is stored:")
+    counts = dict(report["tables"])
+    for table, words in STORED:
+        if table in counts:
+            print(f"  {words:<44} {counts[table]:>12,}")
     print("\nbookings per location:")
     for location, first, last, count in report["dates"]:
         print(f"  {location}: {first} to {last}, {count:,} bookings")

@@ -189,6 +189,11 @@ def test_status_reports_loads_counts_and_rejections(tmp_path: Path) -> None:
     assert "a.csv: bookings (native-csv), 3 read, 2 loaded, 1 rejected" in run.stdout
     assert "L01: 2024-03-04 to 2024-03-04, 2 bookings" in run.stdout
     assert "1  unknown status '…'" in run.stdout
+    # what is stored, in the studio's words: no table names of ours (mart_, int_, rpt_, raw_)
+    stored = run.stdout.split("what is stored:\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split()[-1] for line in stored][:3] == ["2", "1", "1"]
+    assert stored[0].split() == ["bookings", "2"]  # B1 and B3 (B2 rejected)
+    assert not any(word in run.stdout for word in ("mart_", "int_", "rpt_", "raw_", "stg_"))
     assert studio_ops("status", "--db", str(tmp_path / "none.duckdb")).returncode == 1
 
 
