@@ -5,6 +5,7 @@ and a Location column's display name resolved to a location id, never made a new
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -178,3 +179,88 @@ def test_a_file_of_many_unknown_location_names_is_refused_in_one_line(tmp_path: 
     ), run.lines
     assert run.seconds < SECONDS and run.peak_mb < PEAK_MB, (run.seconds, run.peak_mb)
     assert fingerprint(db) == before
+
+
+# --- rooms set up as team members, and accounts writing a decimal comma (issue 24) ------------
+
+
+def staffed(ref, time, minutes, service, member, price=""):
+    return [ref, "Poppy Hartley", "", "", "04/07/2026", time, minutes, service, member,
+            "Covent Garden Spa", "Completed", price]  # fmt: skip
+
+
+# added to GB's [fresha] table
+ROOMS = 'rooms = ["CABINA 1", "cabina 2"]\n' + LOCATIONS + '[formats]\ndecimal = ","\n'
+
+
+def test_a_room_line_joins_its_therapists_visit_and_comma_prices_are_read(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    rows = [
+        # #R1: the therapist's service and the room booked as a team member, same start
+        staffed("#R1", "10:00", "1h", "Ashiatsu 60", "Isla Moreno", "€95,00"),
+        staffed("#R1", "10:00", "1h 10m", "Cabina", "CABINA 1", "€0,00"),
+        # #R2: two therapists (four hands) and one room: the room is each one's; the room's
+        # own line names no single therapist, so it is rejected (therapist_id is missing)
+        staffed("#R2", "14:00", "1h", "Ashiatsu 60", "Jonah Pell", "€1.095,50"),
+        staffed("#R2", "14:00", "1h", "Foot ritual", "Isla Moreno", "€40,00"),
+        staffed("#R2", "14:00", "1h", "Cabina", "Cabina 2"),
+    ]
+    path = write_csv(tmp_path / "appointments.csv", rows)
+    mapping = write(tmp_path / "fresha.toml", GB + ROOMS)
+    [result] = load_files(db, [path], mapping=mapping)
+    # 5 lines = 3 loaded + 1 rejected + 1 joined into #R1's visit
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 3, 1)
+    assert result.rows_skipped == 1, result.summary()
+    rows = query(
+        db,
+        "select booking_id, therapist_id, room_id, service, start_at::varchar, end_at::varchar, "
+        "price::varchar from raw_bookings order by booking_id",
+    )
+    assert rows == [
+        # en-GB: 4 July; the latest end (1h 10m); €95,00 + €0,00
+        ("#R1", "Isla Moreno", "CABINA 1", "Ashiatsu 60 + Cabina", "2026-07-04 10:00:00",
+         "2026-07-04 11:10:00", "95.00"),
+        # €1.095,50 is one thousand and ninety-five fifty
+        ("#R2", "Jonah Pell", "Cabina 2", "Ashiatsu 60", "2026-07-04 14:00:00",
+         "2026-07-04 15:00:00", "1095.50"),
+        ("#R2-2", "Isla Moreno", "Cabina 2", "Foot ritual", "2026-07-04 14:00:00",
+         "2026-07-04 15:00:00", "40.00"),
+    ]  # fmt: skip
+    assert query(db, "select line_number, reason from rejected_rows") == [
+        (6, "therapist_id is missing")
+    ]
+
+
+def test_inspect_names_freshas_own_columns(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "appointments.csv", VISITS[:1])
+    mapping = write(tmp_path / "fresha.toml", GB + LOCATIONS)
+    run = run_cli("inspect", str(path), "--mapping", str(mapping))
+    assert run.returncode == 0, run.lines
+    fields = {cells[0]: cells[1] for cells in (re.split(r"\s{2,}", x.strip()) for x in run.lines)
+              if len(cells) > 2}  # fmt: skip
+    # the export's headers, not the names of the table the visits are grouped in
+    assert fields["booking_id"] == "Appointment reference"
+    assert fields["therapist_id"] == "Team member"
+    assert fields["end_at"] == "Duration"
+    assert fields["client_id"] == "Client email, Client phone, Client"
+    assert fields["created_at"] == "–"  # Fresha's export has no such column
+
+
+def test_durations_written_with_hours_and_minutes_in_words(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    rows = [
+        line("#W1", "06/07/2024", "09:00", "2 hours", "Ashiatsu 120"),
+        line("#W2", "06/07/2024", "12:00", "1hr 15mins", "Ashiatsu 75"),
+        line("#W3", "06/07/2024", "15:00", "90 minutes", "Ashiatsu 90"),
+    ]
+    path = write_csv(tmp_path / "appointments.csv", rows)
+    [result] = load_files(db, [path], mapping=write(tmp_path / "f.toml", GB + LOCATIONS))
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.summary()
+    # by hand: 9:00 + 120, 12:00 + 75, 15:00 + 90 minutes
+    assert query(db, "select end_at::varchar from raw_bookings order by booking_id") == [
+        ("2024-07-06 11:00:00",),
+        ("2024-07-06 13:15:00",),
+        ("2024-07-06 16:30:00",),
+    ]

@@ -184,11 +184,13 @@ def iso_date_time(date: Expr, time: Expr, formats: Iterable[str]) -> Expr:
 
 
 def minutes_text(expr: Expr) -> Expr:
-    """`1h 30m`, `45m`, `2h`, `90`, `1:30` -> whole minutes as text; anything else unchanged."""
+    """`1h 30m`, `45m`, `2h`, `90`, `1:30` (also `1 hr 15 mins`, `2 hours`, `90 minutes`) ->
+    whole minutes as text; anything else unchanged."""
     x = E("lower(trim({}))", expr)
     return E(
         "case when {} ~ '^[0-9]+$' then {} "
-        "when {} ~ '^([0-9]+) *h( *([0-9]+) *m(in)?)?$|^([0-9]+) *m(in)?$' then cast("
+        "when {} ~ '^([0-9]+) *(h|hrs?|hours?)( *([0-9]+) *(m|mins?|minutes?))?$"
+        "|^([0-9]+) *(m|mins?|minutes?)$' then cast("
         "coalesce(try_cast(regexp_extract({}, '([0-9]+) *h', 1) as integer), 0) * 60 + "
         "coalesce(try_cast(regexp_extract({}, '([0-9]+) *m', 1) as integer), 0) as varchar) "
         "when {} ~ '^[0-9]+:[0-9]{2}$' then cast("

@@ -55,6 +55,7 @@ STATUSES = {
 }
 
 
+_CELL = re.compile(r"\bt\.c(\d+)\b")  # an export cell in an expression
 # the summary line's word for the lines of a visit after its first
 JOINED = "service lines joined into their visit's booking"
 # a full timestamp as some accounts write it in `Scheduled time`
@@ -149,7 +150,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "minutes": minutes_text(c("Duration")),
         "status": blank(c("Status")),
         "created_at": iso_datetime(c("Created date", "Booked date"), DATETIME_FORMATS),
-        "price": blank(c("Price", "Total", "Sale price")),
+        "price": _price(ctx, c("Price", "Total", "Sale price")),
         "bars": E(
             "case when list_contains({}, lower(trim({}))) then 'true' end",
             P(bar_services),
@@ -160,20 +161,31 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "name": c("Client"),
     }
     visits, merged = _visits(ctx, table, lines)
+    # `studio-ops inspect` names the export's columns a field comes from: each visits column
+    # is shown as the Fresha columns its line reads, and one that reads none is no column
+    read = {
+        name: ", ".join(dict.fromkeys(table.header[int(i)] for i in _CELL.findall(expr.sql)))
+        for name, expr in zip(visits.header, lines.values(), strict=True)
+    }
     v = Columns(visits.header)
-    client = client_cells(v, email="email", phone="phone", name="name")
+
+    def given(name: str) -> Expr:
+        return v(name) if read[name] else NULL
+
+    client = client_cells(v, **{k: (k,) if read[k] else () for k in ("email", "phone", "name")})
+    visits.header = [read[name] or name for name in visits.header]
     columns = {
         "booking_id": v("booking_id"),
         "location_id": v("location") if c.has("Location") else NULL,
-        "room_id": v("room"),
+        "room_id": given("room"),
         "therapist_id": v("therapist"),
         "service": v("service"),
-        "uses_bars": v("bars"),
+        "uses_bars": given("bars"),
         "start_at": v("start_at"),
         "duration_minutes": v("minutes"),
         "status": v("status"),
-        "created_at": v("created_at"),
-        "price": v("price"),
+        "created_at": given("created_at"),
+        "price": given("price"),
     }
     rows = build_bookings(
         ctx,
@@ -199,7 +211,18 @@ _PRICE = (
     "',', ''), '') as decimal(14, 2))"
 )
 
-if TYPE_CHECKING:  # the type only: mapped imports this module
+
+def _price(ctx: Context, price: Expr) -> Expr:
+    """The price cell; with `[formats] decimal = ","` (an account writing `€135,00`) a price
+    with a decimal comma becomes `135.00`, and one written otherwise stays as it is."""
+    if ctx.mapping is None or ctx.mapping.decimal != ",":
+        return blank(price)
+    from pipelines.ingest.formats.mapped import comma_price
+
+    return E("coalesce({}, {})", comma_price(price), blank(price))
+
+
+if TYPE_CHECKING:  # the type only
     from pipelines.ingest.formats.mapping import Mapping
 
 
@@ -221,7 +244,16 @@ def _visits(ctx: Context, table: tabular.Table, lines: dict[str, Expr]):
     name = f"{ctx.target}_visits"
     query = E(
         "create or replace temp table " + name + " as "
-        "with l as (select t.line_number, {} from " + table.name + " as t), "
+        "with l0 as (select t.line_number, {} from " + table.name + " as t), "
+        # a line whose team member is a room (no therapist) belongs to the visit of the one
+        # therapist of its appointment at its start and status, which takes its room
+        "l as (select * replace ("
+        "coalesce(therapist, case when count(distinct therapist) over w = 1 "
+        "then max(therapist) over w end) as therapist, "
+        "coalesce(room, case when count(distinct room) over w = 1 "
+        "then max(room) over w end) as room) "
+        "from l0 window w as "
+        "(partition by coalesce(ref, '#line ' || line_number), start_at, status)), "
         "g as (select *, coalesce(ref, '#line ' || line_number) as grp, "
         "try_cast(minutes as integer) as mins, " + _PRICE + " as amount from l), "
         "v as (select grp, ref, start_at, therapist, room, status, location, "

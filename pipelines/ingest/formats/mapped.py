@@ -441,6 +441,21 @@ _COMMA_PRICE = (
 )
 
 
+def comma_price(text: Expr) -> Expr:
+    """`1.234,50 €` -> `1234.50` (a price written with a decimal comma); NULL for a cell not
+    written so. Fresha's accounts with [formats] decimal use it too."""
+    t = E("nullif(trim({}), '')", text)
+    return E(
+        "case when regexp_full_match({}, {}) then "
+        "replace(regexp_replace(regexp_extract({}, {}, 1), {}, '', 'g'), ',', '.') end",
+        t,
+        P(_COMMA_PRICE),
+        t,
+        P(_COMMA_PRICE),
+        P("[. \u00a0\u202f']"),
+    )
+
+
 def _price(mapping: Mapping, price: Expr) -> Expr:
     """The price cell for the validator: with `[formats] decimal = ","`, `1.234,50 €` becomes
     1234.50 and a cell written otherwise is rejected naming the setting; without it, a cell
@@ -448,15 +463,11 @@ def _price(mapping: Mapping, price: Expr) -> Expr:
     t = E("nullif(trim({}), '')", price)
     where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
     if mapping.decimal == ",":
-        number = E("regexp_extract({}, {}, 1)", t, P(_COMMA_PRICE))
         return E(
-            "case when {} is null then null when regexp_full_match({}, {}) then "
-            "replace(regexp_replace({}, '[. \u00a0\u202f'']', '', 'g'), ',', '.') "
-            "else {} || 'price ' || quoted_cell({}) || {} end",
+            "case when {} is null then null else coalesce({}, "
+            "{} || 'price ' || quoted_cell({}) || {}) end",
             t,
-            t,
-            P(_COMMA_PRICE),
-            number,
+            comma_price(t),
             P(PROBLEM),
             t,
             P(f" is not a price with a decimal comma, as [formats] decimal in {where} says"),
