@@ -4,7 +4,9 @@ Recognised by its header: `Appointment reference` (or `Ref #`), `Scheduled date`
 `Status`. Dates like `04 Jul 2026, 3:00pm` (in `Scheduled date`, or split over `Scheduled date`
 and `Scheduled time`); durations `1h 30m`, `45m`. The staff column (`Team member`, `Staff`) may
 name several people; studios that model rooms as team members ("CABINA 1") list them in the
-mapping's [fresha] rooms, and those names become the room, the others the therapist.
+mapping's [fresha] rooms, and those names become the room, the others the therapist (a
+room's own line joins the visit of its appointment's one therapist at the same start).
+Prices with a decimal comma (`€135,00`) are read with the mapping's [formats] decimal = ",".
 Statuses: Booked, Confirmed, Arrived, Started, Completed -> completed for Arrived/Started/
 Completed; No-show; Cancelled. Booking ids: the appointment reference.
 Only English headers are recognised (Fresha follows the account's language): a studio with
