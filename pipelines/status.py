@@ -68,6 +68,14 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
                 "from raw_locations where location_id is not null order by 1"
             ).fetchall()
         ],
+        "built_with": [
+            row[0]
+            for row in con.execute(
+                "select settings_hash from mart_build_state"
+                if "mart_build_state" in tables
+                else "select null where false"
+            ).fetchall()
+        ],
         # what a load's "5 rejected" were: the newest loads' rows first, in line order
         "latest_rejected": con.execute(
             """
@@ -124,26 +132,36 @@ def print_status(db: Path) -> None:
     print("\ndata-quality findings:" + ("" if report["quality"] else " none"))
     for kind, count in report["quality"]:
         print(f"  {count:>8,}  {kind}")
-    problems = settings_problems(report["locations"])
+    problems = settings_problems(report["locations"], report["built_with"])
     print("\nsettings:" + ("" if problems else " fine"))
     for problem in problems:
         print(f"  {problem}")
 
 
-def settings_problems(locations: list[str]) -> list[str]:
-    """What is wrong with the settings file, in one line each: a file that does not load, or a
-    [targets.<id>] table naming no location the warehouse has (ids match exactly, so L1 or
-    l01 for L01 would show its targets on no page, silently)."""
+def settings_problems(locations: list[str], built_with: list[str]) -> list[str]:
+    """What is wrong with the settings file, in one line each: a file that does not load, one
+    changed since the figures were built (`built_with`: the build's settings hash; the pages
+    show the figures of the last build), or a [targets.<id>] table naming no location the
+    warehouse has (ids match exactly, so L1 or l01 for L01 would show its targets on no page,
+    silently)."""
     from pipelines.settings import SettingsError, load_settings, settings_path
+    from pipelines.warehouse.build import _fingerprint
 
     try:
         settings = load_settings()
     except SettingsError as error:
         return [str(error)]
+    problems = []
+    if built_with and built_with[0] != _fingerprint(settings)[0]:
+        where = settings_path() or "the default settings"
+        problems.append(
+            f"{where} changed since the figures were built: studio-ops rebuild applies it "
+            "(so does the next load)"
+        )
     unknown = sorted(
         {where for where, _, _ in settings.targets if where is not None} - set(locations)
     )
-    return [
+    return problems + [
         f"{settings_path()}: [targets.{where}] names no location of this warehouse (it has: "
         f"{', '.join(locations) or 'none'}); its targets show on no page"
         for where in unknown

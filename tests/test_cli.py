@@ -313,6 +313,29 @@ def test_status_names_a_target_set_for_a_location_the_warehouse_does_not_have(
     ) in run.stdout.splitlines()
 
 
+def test_status_says_when_the_settings_changed_since_the_figures_were_built(
+    tmp_path: Path,
+) -> None:
+    """The pages show the figures built with the settings of the last load: a studio that
+    edits late_cancel_hours sees no change until a load or rebuild, and status says so."""
+    db = tmp_path / "w.duckdb"
+    studio_ops(
+        "load", str(write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])), "--db", str(db)
+    )
+    settings = tmp_path / "studio-ops.toml"
+    settings.write_text("late_cancel_hours = 48\n")
+    env = {"STUDIO_OPS_SETTINGS": str(settings)}
+
+    run = studio_ops("status", "--db", str(db), env=env)
+
+    assert (
+        f"  {settings} changed since the figures were built: studio-ops rebuild applies it "
+        "(so does the next load)"
+    ) in run.stdout.splitlines()
+    assert studio_ops("rebuild", "--db", str(db), env=env).returncode == 0
+    assert "\nsettings: fine\n" in studio_ops("status", "--db", str(db), env=env).stdout
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
