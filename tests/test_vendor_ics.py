@@ -244,3 +244,43 @@ def test_google_calendar_s_zip_export_says_to_unzip_it(tmp_path: Path) -> None:
         "load the files inside"
     )
     assert fingerprint(db) == before
+
+
+def test_utc_times_take_the_location_s_time_zone_when_the_calendar_names_none(
+    tmp_path: Path,
+) -> None:
+    # A booking tool's calendar feed writes UTC times (`Z`) and no X-WR-TIMEZONE. The studio
+    # already said its location's zone (a locations file, or the studio profile): the times
+    # become that wall-clock. Every row was rejected, asking for [ics] timezone.
+    db = tmp_path / "w.duckdb"
+    locations = tmp_path / "locations.csv"
+    locations.write_text("location_id,name,timezone\nL01,Boulder Studio,America/Denver\n")
+    [first] = load_files(db, [locations], Settings())
+    assert first.outcome == "loaded", first.summary()
+    path = tmp_path / "feed.ics"
+    text = calendar(
+        [
+            [
+                "UID:feed-1@test",
+                "DTSTART:20261102T160000Z",  # 16:00Z is 09:00 in Denver (MST, UTC-7)
+                "DTEND:20261102T173000Z",  # 90 minutes
+                "SUMMARY:Ashiatsu 90 - Kira Vale",
+            ],
+            [
+                "UID:feed-2@test",
+                "DTSTART:20261030T160000Z",  # before the DST change: 10:00 MDT (UTC-6)
+                "DTEND:20261030T170000Z",
+                "SUMMARY:Ashiatsu 60 - Kira Vale",
+            ],
+        ]
+    )
+    path.write_text(text.replace("X-WR-TIMEZONE:America/Denver\r\n", ""), newline="")
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 2, 0), (
+        result.summary()
+    )
+    assert query(
+        db,
+        "select booking_id, strftime(start_at, '%Y-%m-%d %H:%M'), minutes from fct_bookings "
+        "order by booking_id",
+    ) == [("feed-1@test", "2026-11-02 09:00", 90), ("feed-2@test", "2026-10-30 10:00", 60)]

@@ -10,9 +10,10 @@ A fold that cuts a character of several bytes in two (octet-counting writers) is
 A file may hold several calendars, one VCALENDAR after another: each is read with its own zone
 and name (below), as if it were a file of its own.
 
-Times become the wall-clock time of the calendar's zone: `X-WR-TIMEZONE` when present, else the
-event's own `TZID`; UTC times (`Z`) need one of them or [ics] timezone in the mapping; floating
-times are taken as they are. All-day events are not appointments and are rejected with a reason.
+Times become the wall-clock time of the calendar's zone: `X-WR-TIMEZONE` when present, else
+[ics] timezone, else the zone the studio gave the file's location (profile, locations file),
+else the event's own `TZID`; UTC times (`Z`) need one of the first three; floating times are
+taken as they are. All-day events are not appointments and are rejected with a reason.
 
 Client and service sit in free text (SUMMARY): the mapping's [ics] summary regular expression
 with named groups `service`, `client` (and optionally `therapist`, `status`) reads them; the
@@ -311,6 +312,30 @@ class _Reading:
     therapist: str
 
 
+def _location_zone(ctx: Context) -> str | None:
+    """The time zone the studio gave the file's location (studio profile, else a loaded
+    locations file), for a calendar that names none: its UTC times become that wall-clock."""
+    from pipelines.profile import name_key, stored_profile
+
+    location = ctx.default_location()
+    if not location:
+        return None
+    profile = stored_profile(ctx.con)
+    for loc in profile.locations if profile else ():
+        if loc.timezone and name_key(loc.id) == name_key(location):
+            return loc.timezone
+    [(has_locations,)] = ctx.con.execute(
+        "select count(*) from duckdb_tables() where table_name = 'raw_locations' and not temporary"
+    ).fetchall()
+    if not has_locations:
+        return None
+    rows = ctx.con.execute(
+        "select timezone from raw_locations where location_id = ? and timezone is not null",
+        [location],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 def _unreadable(error: Exception) -> ExportError:
     reason = _one_line(error)
     reason = reason if len(reason) <= 120 else reason[:117] + "..."
@@ -389,10 +414,17 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     except re2.error as error:
         raise ExportError(f"calendar: [ics] summary cannot be used ({re2_reason(error)})") from None
 
+    location_is = mapping.ics_location_is if mapping else "ignore"
+    # the events' location is the file's (not their LOCATION): its zone is a fallback
+    fallback = _location_zone(ctx) if location_is != "location" else None
+
     def zone_and_therapist(calendar) -> _Reading:
-        """A calendar's zone (X-WR-TIMEZONE, else [ics] timezone) and whose it is."""
-        zone_name = str(calendar.get("X-WR-TIMEZONE") or "") or (
-            mapping.ics_timezone if mapping else None
+        """A calendar's zone (X-WR-TIMEZONE, else [ics] timezone, else the zone the studio
+        gave its location) and whose it is."""
+        zone_name = (
+            str(calendar.get("X-WR-TIMEZONE") or "")
+            or (mapping.ics_timezone if mapping else None)
+            or fallback
         )
         try:
             zone = _zone(zone_name) if zone_name else None
@@ -411,7 +443,6 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     # every calendar's answers first: a file lacking one loads nothing
     contexts = [zone_and_therapist(calendar) for calendar, _ in calendars]
     now = _Reading(None, "")  # the calendar being read, as local() and emit() see it
-    location_is = mapping.ics_location_is if mapping else "ignore"
     if location_is != "location":
         ctx.require_location("calendar (ICS)")
     limits = ctx.limits or Settings()
@@ -432,8 +463,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             return moment.astimezone(now.zone).replace(tzinfo=None)
         if _is_utc(moment):
             raise ValueError(
-                "UTC time and the calendar names no time zone: add [ics] timezone = "
-                '"Area/City" to the mapping file'
+                "UTC time and the calendar names no time zone: give the location its "
+                'timezone in the studio profile, or add [ics] timezone = "Area/City" to the '
+                "mapping file"
             )
         return moment.replace(tzinfo=None)  # the event's own TZID wall-clock
 
