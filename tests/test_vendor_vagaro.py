@@ -223,3 +223,27 @@ def test_a_date_merged_down_over_the_days_appointments_gives_each_its_date(
         ("6003", "Marcus Silva", "2026-03-06 13:00:00", "2026-03-06 14:30:00", "no_show", 135),
         ("6004", "Marcus Silva", "2026-03-07 09:00:00", "2026-03-07 10:00:00", "booked", 95),
     ]
+
+
+# --- date and time cells -------------------------------------------------------------------------
+
+
+def test_a_time_cell_holding_the_whole_date_time_is_the_start(tmp_path: Path) -> None:
+    # A workbook whose Start and End Time cells hold whole date-times shown as times (Excel's
+    # "h:mm AM/PM" over 4 March 2026 13:00), beside a real date cell. Before: the date was put
+    # in front of the date-time ('2026-03-04 2026-03-04 13:00:00') and the row rejected.
+    rows = [
+        [datetime(2026, 3, 4), datetime(2026, 3, 4, 13, 0), datetime(2026, 3, 4, 14, 30),
+         "Hazel Quint", "Novak, Elena", "Ashiatsu 90", "Show", 5001, 135.0],
+        ["3/4/2026", "3:00 PM", "4:00 PM", "Orin Vale", "Elena Novak", "Ashiatsu 60", "No-Show",
+         "5002", "$95.00"],
+    ]  # fmt: skip
+    path = summary_book(tmp_path / "AppointmentSummary.xlsx", rows)
+    book = openpyxl.load_workbook(path)
+    for cell in ("B24", "C24"):
+        book.active[cell].number_format = "h:mm AM/PM"
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping(tmp_path))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    assert stored(db) == EXPECTED

@@ -236,6 +236,26 @@ def refuse_spreadsheet_dates(
             )
 
 
+def cell_date(expr: Expr) -> Expr:
+    """A date cell: text, or a workbook's date cell (read as `YYYY-MM-DD 00:00:00`) as its
+    date."""
+    return E("regexp_replace(trim({}), ' 00:00:00$', '')", expr)
+
+
+def date_and_time(date: Expr, clock: Expr) -> Expr:
+    """The start (or end) of a row with a date column and a time column: `date time`, or the
+    time cell alone when it holds a whole date-time (a workbook's date-time cell shown as a
+    time, `2026-03-04 13:00:00`; `3/4/2026 1:00 PM`)."""
+    return E(
+        "case when trim({}) ~ '\\d{4}-\\d{2}-\\d{2}|/' then trim({}) "
+        "else {} || ' ' || trim({}) end",
+        clock,
+        clock,
+        cell_date(date),
+        clock,
+    )
+
+
 def past_or_future(start: Expr) -> Expr:
     """For exports that never record completion: a day before the load day is completed, the
     load day or later booked (an ISO start that does not parse stays booked and is rejected

@@ -52,9 +52,10 @@ from pipelines.ingest.formats.common import (
     Context,
     Sniff,
     build_bookings,
+    cell_date,
     client_cells,
+    date_and_time,
     generic_mapping_fits,
-    iso_date_time,
     iso_datetime,
     minutes_text,
     person_name,
@@ -475,22 +476,21 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", header, records)
     c = Columns(header)
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
-    # A date Excel made a date cell reads `2026-03-02 00:00:00`: the date is the part before.
-    date = E("regexp_replace(trim({}), ' 00:00:00$', '')", c("Date"))
+    date = cell_date(c("Date"))  # Excel's date cells read `2026-03-02 00:00:00`
     start_time, end_time = c("Start Time"), c("End Time")
     # `Start Time` may hold a whole date-time (no Date column) or just the time.
     start = E(
         "case when {} is null then {} else {} end",
         blank(date),
         iso_datetime(start_time, formats),
-        iso_date_time(date, start_time, formats),
+        iso_datetime(date_and_time(date, start_time), formats),
     )
     end = E(
         "case when {} is null then null when {} is null then {} else {} end",
         blank(end_time),
         blank(date),
         iso_datetime(end_time, formats),
-        iso_date_time(date, end_time, formats),
+        iso_datetime(date_and_time(date, end_time), formats),
     )
     client = client_cells(c, email=("Email",), phone=("Phone",), name=("Client",))
     staff = person_name(c("Staff"))

@@ -9,7 +9,8 @@ CANCELLED_BY_CUSTOMER, CANCELLED_BY_SELLER, DECLINED, NO_SHOW) or their display 
 Square has no "completed": an ACCEPTED appointment on a day before the load day is completed,
 on the load day or later booked. A DECLINED request never held the slot and counts as
 cancelled. `Resource` (the room resource of the appointment segment) becomes the room.
-Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept).
+Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept);
+in a workbook, real date and time cells too.
 Booking ids: `Appointment ID`/`Booking ID`. A `Customer ID` column (Square's own id of the
 customer) is kept as the booking's client_ref.
 
@@ -27,6 +28,7 @@ from pipelines.ingest.formats.common import (
     Sniff,
     build_bookings,
     client_cells,
+    date_and_time,
     generic_mapping_fits,
     iso_datetime,
     loose_key,
@@ -111,11 +113,10 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         )
 
     start_text = E(
-        "case when {} is not null and {} is not null then trim({}) || ' ' || trim({}) else {} end",
+        "case when {} is not null and {} is not null then {} else {} end",
         blank(col("date")),
         blank(col("start")),
-        col("date"),
-        col("start"),
+        date_and_time(col("date"), col("start")),
         E("coalesce({}, {})", blank(col("start")), blank(col("date"))),
     )
     start = iso_datetime(local(start_text), formats)
@@ -127,13 +128,10 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         col("status"),
     )
     end_text = E(
-        "case when {} is null then null when {} is not null and {} !~ '\\d{4}-|/' "
-        "then trim({}) || ' ' || trim({}) else {} end",
+        "case when {} is null then null when {} is not null then {} else {} end",
         blank(col("end")),
         blank(col("date")),
-        col("end"),
-        col("date"),
-        col("end"),
+        date_and_time(col("date"), col("end")),
         col("end"),
     )
     columns = {

@@ -11,7 +11,8 @@ Completed, Complete -> completed; No Show -> no_show; Cancelled, Denied (a reque
 turned down) -> cancelled. `Personal Off` (as the status or the service) is a staff block, not
 a booking: such rows are skipped and counted.
 Dates: `M/D/YYYY`, `Mon D, YYYY`, `Wed, Mar 4, 2026` with `h:mm AM` times, or real Excel
-date-time cells; other orders need [formats] datetime in the mapping.
+date and time cells (a time cell holding a whole date-time is the start itself); other
+orders need [formats] datetime in the mapping.
 
 Booking ids: the report's appointment id when it has one; otherwise a hash of provider, start
 and client key. Since every status has its own file, an appointment whose status changed moves
@@ -32,6 +33,7 @@ from pipelines.ingest.formats.common import (
     Sniff,
     build_bookings,
     client_cells,
+    date_and_time,
     iso_datetime,
     minutes_text,
     person_name,
@@ -108,16 +110,6 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return sniff.container in ("csv", "xlsx") and _header_at(sniff) is not None
 
 
-def _day(expr: Expr) -> Expr:
-    """A date cell: text, or an Excel date read as `YYYY-MM-DD 00:00:00`."""
-    return E("regexp_replace(trim({}), ' 00:00:00$', '')", expr)
-
-
-def _clock(expr: Expr) -> Expr:
-    """A time cell: text (`9:00 AM`) or an Excel time read as `HH:MM:SS`."""
-    return E("trim({})", expr)
-
-
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_below_header(sniff, ctx, _header_at(sniff))
     c = Columns(table.header)
@@ -128,12 +120,11 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     if not c.has(*FIELDS["location"]):
         ctx.require_location("Vagaro")
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
-    day = _day(col("date"))
-    start = iso_datetime(E("{} || ' ' || {}", day, _clock(col("start"))), formats)
+    start = iso_datetime(date_and_time(col("date"), col("start")), formats)
     end = E(
         "case when {} is not null then {} end",
         blank(col("end")),
-        iso_datetime(E("{} || ' ' || {}", day, _clock(col("end"))), formats),
+        iso_datetime(date_and_time(col("date"), col("end")), formats),
     )
     staff = person_name(col("provider"))
     booking_id = E(
