@@ -19,10 +19,12 @@ Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `r
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from pipelines.ingest.formats.base import ExportRows
+from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import (
+    SPREADSHEET_DATE,
     Columns,
     Context,
     Sniff,
@@ -97,6 +99,32 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     )
 
 
+def _cell(cells: list[str], at: int | None) -> str:
+    return cells[at].strip() if at is not None and at < len(cells) else ""
+
+
+def _refuse_numeric_dates(sniff: Sniff) -> None:
+    """A clinic whose Jane writes dates with numbers only (`13/03/2026`, as in Australia or
+    the UK, or `03/13/2026`): the day and month order is never guessed, so without the
+    mapping's [formats] datetime the file is refused in one line saying what to add (each row
+    rejected as "not a date-time" would not say why)."""
+    c = Columns(renamed_header(sniff.header, None), key=loose_key)
+    date_at = c.index(*FIELDS["date"])
+    start_at = c.index(*FIELDS["start"])
+    for number, cells in enumerate(sniff.rows[1:], 2):
+        written = _cell(cells, date_at) or _cell(cells, start_at)
+        found = SPREADSHEET_DATE.match(written)
+        if not found:
+            continue
+        clock = _cell(cells, start_at) or written
+        time = "%I:%M %p" if re.search(r"[AaPp]\.?[Mm]", clock) else "%H:%M"
+        raise ExportError(
+            f"line {number}: the date {written!r} is written in numbers, and which of them is "
+            "the day is never guessed: add [formats] datetime = "
+            f'"%d/%m/%Y {time}" (day first) or "%m/%d/%Y {time}" (month first) to the mapping'
+        )
+
+
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
@@ -107,6 +135,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     if not c.has(*FIELDS["location"]):
         ctx.require_location("Jane")
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
+    if formats is DATETIME_FORMATS:
+        _refuse_numeric_dates(sniff)
 
     def on_date(time: Expr) -> Expr:
         return E(
