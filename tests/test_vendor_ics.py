@@ -284,3 +284,71 @@ def test_utc_times_take_the_location_s_time_zone_when_the_calendar_names_none(
         "select booking_id, strftime(start_at, '%Y-%m-%d %H:%M'), minutes from fct_bookings "
         "order by booking_id",
     ) == [("feed-1@test", "2026-11-02 09:00", 90), ("feed-2@test", "2026-10-30 10:00", 60)]
+
+
+def test_repeating_events_across_the_autumn_clock_change_as_google_writes_them(
+    tmp_path: Path,
+) -> None:
+    # Denver leaves daylight time on 1 November 2026 at 02:00 (UTC-6 -> UTC-7). LF line ends.
+    events = [
+        # Mondays and Wednesdays at 09:00 local from 26 October until 4 November (UTC):
+        # 26 Oct, 28 Oct (EXDATE, written in UTC: 15:00Z = 09:00 MDT), 2 Nov, 4 Nov
+        [
+            "UID:mw@test",
+            "DTSTART;TZID=America/Denver:20261026T090000",
+            "DTEND;TZID=America/Denver:20261026T100000",
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20261104T235959Z",
+            "EXDATE:20261028T150000Z",
+            "SUMMARY:Ashiatsu 60 - Kira Vale",
+        ],
+        # 2 Nov moved to 11:00 and marked tentative (still a held booking)
+        [
+            "UID:mw@test",
+            "RECURRENCE-ID;TZID=America/Denver:20261102T090000",
+            "DTSTART;TZID=America/Denver:20261102T110000",
+            "DTEND;TZID=America/Denver:20261102T120000",
+            "STATUS:TENTATIVE",
+            "SUMMARY:Ashiatsu 60 - Kira Vale",
+        ],
+        # 4 Nov cancelled, its RECURRENCE-ID in UTC (16:00Z = 09:00 MST)
+        [
+            "UID:mw@test",
+            "RECURRENCE-ID:20261104T160000Z",
+            "DTSTART;TZID=America/Denver:20261104T090000",
+            "DTEND;TZID=America/Denver:20261104T100000",
+            "STATUS:CANCELLED",
+            "SUMMARY:Ashiatsu 60 - Kira Vale",
+        ],
+        # a UTC series keeps its instant: 16:00Z is 10:00 MDT, then 09:00 MST
+        [
+            "UID:utc@test",
+            "DTSTART:20261031T160000Z",
+            "DTEND:20261031T170000Z",
+            "RRULE:FREQ=DAILY;COUNT=2",
+            "SUMMARY:Swedish 60 - Jon Fakeman",
+        ],
+        # 23:30 for 90 minutes (DURATION): ends at 01:00 the next day
+        [
+            "UID:late@test",
+            "DTSTART;TZID=America/Denver:20261105T233000",
+            "DURATION:PT90M",
+            "SUMMARY:Swedish 90 - Jon Fakeman",
+        ],
+    ]
+    path = tmp_path / "google.ics"
+    path.write_text(calendar(events).replace("\r\n", "\n"), newline="")
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (6, 6, 0)
+    assert query(
+        db,
+        "select booking_id, strftime(start_at, '%Y-%m-%d %H:%M'), minutes, status, is_held "
+        "from fct_bookings order by start_at",
+    ) == [
+        ("mw@test@20261026T150000Z", "2026-10-26 09:00", 60, "completed", True),
+        ("utc@test@20261031T160000Z", "2026-10-31 10:00", 60, "completed", True),
+        ("utc@test@20261101T160000Z", "2026-11-01 09:00", 60, "completed", True),
+        ("mw@test@20261102T160000Z", "2026-11-02 11:00", 60, "completed", True),
+        ("mw@test@20261104T160000Z", "2026-11-04 09:00", 60, "cancelled", False),
+        ("late@test", "2026-11-05 23:30", 90, "completed", True),
+    ]
