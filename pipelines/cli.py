@@ -502,8 +502,21 @@ def _access_add_user(args: argparse.Namespace) -> int:
     else:
         import getpass
 
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("again: ") != password:
+        if not _has_terminal():  # cron, a script, ssh -T: getpass would warn, then fail
+            print(
+                "studio-ops: no terminal to type the password in: pipe it in with "
+                f'--password-stdin (echo "$PASSWORD" | studio-ops access add-user {args.name} '
+                "... --password-stdin); nothing written",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            password = getpass.getpass(f"password for {args.name}: ")
+            again = getpass.getpass("again: ")
+        except EOFError:  # Ctrl-D at the prompt
+            print("\nstudio-ops: no password typed; nothing written", file=sys.stderr)
+            return 1
+        if again != password:
             print("studio-ops: the passwords differ; nothing written", file=sys.stderr)
             return 1
     if password is not None and len(password) < 8:
@@ -519,6 +532,15 @@ def _access_add_user(args: argparse.Namespace) -> int:
     where = ", ".join(user.locations) if user.locations else "every location"
     print(f"{path}: {user.name} ({user.role}) sees {where}")
     return 0
+
+
+def _has_terminal() -> bool:
+    """Whether a password can be typed: getpass prompts on the controlling terminal."""
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return sys.stdin.isatty()
 
 
 def _unknown_locations(args: argparse.Namespace) -> str | None:

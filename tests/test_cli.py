@@ -336,6 +336,30 @@ def test_status_says_when_the_settings_changed_since_the_figures_were_built(
     assert "\nsettings: fine\n" in studio_ops("status", "--db", str(db), env=env).stdout
 
 
+def test_add_user_with_no_terminal_to_type_the_password_in_is_one_line(tmp_path: Path) -> None:
+    """`access add-user olga --role owner` (the README's first line) from cron, a script or
+    ssh without a terminal: getpass cannot prompt, and said so in Python's warning and an
+    'unexpected error: EOFError'. Now one line saying how, and nothing written."""
+    access = tmp_path / "access.toml"
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "access", "add-user", "olga", "--role", "owner",
+         "--file", str(access)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # no controlling terminal, as under cron
+        timeout=60,
+    )  # fmt: skip
+
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        "studio-ops: no terminal to type the password in: pipe it in with --password-stdin "
+        '(echo "$PASSWORD" | studio-ops access add-user olga ... --password-stdin); nothing '
+        "written"
+    ]
+    assert not access.exists()
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
