@@ -643,3 +643,33 @@ def test_an_export_in_another_language_without_a_mapping_says_how_to_map_it(
         "not know (or whose headers are not in English) load through a mapping that names "
         "their columns; studio-ops inspect FILE --write-mapping mapping.toml drafts one"
     )
+
+
+def test_a_date_format_without_a_time_reads_the_time_column_after_it(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    # the date and the time have their own columns: "%d/%m/%Y" is how the date is written
+    text = LEGACY_MAPPING.replace("%d/%m/%Y %H:%M", "%d/%m/%Y")
+    mapping = write(tmp_path / "legacy.toml", text)
+    [result] = load_files(db, [write(tmp_path / "book.csv", LEGACY_BOOK)], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    assert [r[2:4] for r in stored(db)] == [
+        ("2026-03-02 09:00:00", "2026-03-02 10:30:00"),  # 2 March, 09:00 to 10:30
+        ("2026-03-13 14:00:00", "2026-03-13 15:00:00"),
+    ]
+    # and the order is checked as with a time: month first is refused (13 is no month)
+    message, mapping = _refused(tmp_path / "m", LEGACY_BOOK, text.replace("%d/%m", "%m/%d"))
+    assert message.startswith("line 3: start '13/03/2026 14:00' is written day first"), message
+
+
+def test_a_mapping_not_saved_as_utf8_is_one_line_naming_its_line(tmp_path: Path) -> None:
+    text = LEGACY_MAPPING.replace('"Done" = "completed"', '"Terminé" = "completed"')
+    path = tmp_path / "m" / "legacy.toml"
+    path.parent.mkdir()
+    path.write_bytes(text.encode("cp1252"))  # as Windows Notepad once saved it
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [write(tmp_path / "book.csv", LEGACY_BOOK)], mapping=path)
+    assert result.outcome == "failed"
+    # é is byte 0xe9 in Windows-1252, on line 16
+    assert result.message == (
+        f"mapping file {path} line 16: not UTF-8 text (byte 0xe9): save it as UTF-8"
+    )

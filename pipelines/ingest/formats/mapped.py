@@ -107,6 +107,22 @@ PROBLEM = "\x01"
 _ISO_MIDNIGHT = r"[T ]00:00(:00(\.0+)?)?\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$"
 
 
+_TIME_CODE = re.compile(r"%[HIMklp]")
+# the times of day a date format without one is read with, when a time column follows it
+_TIMES = (" %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M%p")
+
+
+def with_times(formats: list[str]) -> list[str]:
+    """The mapping's date-time formats, each date-only one (`%d/%m/%Y`, natural when the time
+    has its own column) also followed by a time of day: a time is never ambiguous."""
+    found = []
+    for fmt in formats:
+        found.append(fmt)
+        if not _TIME_CODE.search(fmt):
+            found += [fmt + time for time in _TIMES]
+    return found
+
+
 def _date_part(fmt: str) -> str | None:
     """The date of a date-time format: `%d/%m/%Y %H:%M` -> `%d/%m/%Y` (None: no time in it)."""
     head = re.split(r"[ T,]*%[HIkl]", fmt, maxsplit=1)
@@ -164,13 +180,15 @@ class _Moments:
 
     @classmethod
     def of(cls, mapping: Mapping, zone: Expr, location: Expr) -> _Moments:
-        own = mapping.datetime_formats
+        own = with_times(mapping.datetime_formats)
         local = [f for f in own if "%z" not in f] + list(ISO_LOCAL)
         offset = [f for f in own if "%z" in f] + list(ISO_OFFSET)
         dates = [ISO_DATE, *filter(None, (_date_part(f.replace("%z", "")) for f in own))]
+        dates += [f for f in mapping.datetime_formats if not _TIME_CODE.search(f)]
         where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
         if own:
-            unread = f" does not match [formats] datetime {', '.join(map(repr, own))} in {where}"
+            written = ", ".join(map(repr, mapping.datetime_formats))
+            unread = f" does not match [formats] datetime {written} in {where}"
         else:
             unread = (
                 " is not written YYYY-MM-DD HH:MM: say how it is written with [formats] "
@@ -496,7 +514,8 @@ def _check_day_month_order(ctx: Context, table, mapping: Mapping, start_text: Ex
     and month swapped (`13/03/2026` under `%m/%d/%Y`): the file writes the other order, so the
     rows the format does read (`02/03/2026`) would load on the wrong day. Never guessed: the
     studio corrects the format, and nothing loads until then."""
-    own = [f for f in mapping.datetime_formats if "%d" in f and "%m" in f]
+    formats = with_times(mapping.datetime_formats)
+    own = [f for f in formats if "%d" in f and "%m" in f]
     if not own:
         return
     t = E("nullif(trim({}), '')", start_text)
@@ -508,7 +527,7 @@ def _check_day_month_order(ctx: Context, table, mapping: Mapping, start_text: Ex
                 "order by t.line_number limit 1",
                 t,
                 t,
-                P(mapping.datetime_formats),
+                P(formats),
                 t,
                 P([_swapped(f) for f in own]),
             )

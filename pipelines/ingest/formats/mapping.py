@@ -158,7 +158,14 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
     try:
         content = path.read_text(encoding="utf-8-sig")
         data = tomllib.loads(content)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        # a mapping saved by an editor in its own code page (Latin-1, Windows-1252)
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ExportError(
+            f"{where} line {line}: not UTF-8 text (byte 0x{error.object[error.start]:02x}): "
+            "save it as UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
         raise ExportError(f"{where}: not valid TOML ({error})") from None
     unknown = set(data) - _SECTIONS
     if unknown:
