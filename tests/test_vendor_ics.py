@@ -352,3 +352,66 @@ def test_repeating_events_across_the_autumn_clock_change_as_google_writes_them(
         ("mw@test@20261104T160000Z", "2026-11-04 09:00", 60, "cancelled", False),
         ("late@test", "2026-11-05 23:30", 90, "completed", True),
     ]
+
+
+def test_a_repeating_event_that_ends_before_it_starts_is_rejected_not_moved(
+    tmp_path: Path,
+) -> None:
+    # DURATION:-PT1H (or a DTEND before DTSTART) on a repeating event: the expanding library
+    # swapped start and end, loading every occurrence an hour early (08:00-09:00) in silence.
+    # A single event that does so was already rejected by the end-after-start check.
+    series = [
+        "DTSTART;TZID=America/Denver:20261026T090000",
+        "RRULE:FREQ=DAILY;COUNT=2",
+        "SUMMARY:Swedish 60 - Jon Fakeman",
+    ]
+    path = tmp_path / "odd.ics"
+    path.write_text(
+        calendar(
+            [
+                ["UID:neg@test", *series, "DURATION:-PT1H"],  # begins on line 6
+                ["UID:back@test", *series, "DTEND;TZID=America/Denver:20261026T080000"],  # 12
+            ]
+        ),
+        newline="",
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert result.outcome == "failed"  # every row rejected: nothing loads
+    assert "line 6: event: the event ends before it starts (DURATION -PT1H)" in result.message
+
+
+def test_a_change_without_a_start_is_rejected_on_its_own_line(tmp_path: Path) -> None:
+    # A change to one occurrence (RECURRENCE-ID) must say where it now starts. Without a
+    # DTSTART the whole series was rejected as "event: 'DTSTART'"; now that change alone is,
+    # saying why, and the series' 3 occurrences load as scheduled.
+    path = tmp_path / "change.ics"
+    path.write_text(
+        calendar(
+            [
+                [
+                    "UID:daily@test",
+                    "DTSTART;TZID=America/Denver:20261026T090000",
+                    "DTEND;TZID=America/Denver:20261026T100000",
+                    "RRULE:FREQ=DAILY;COUNT=3",
+                    "SUMMARY:Swedish 60 - Jon Fakeman",
+                ],
+                [  # begins on line 13 (5 calendar lines, 7 of the first event)
+                    "UID:daily@test",
+                    "RECURRENCE-ID;TZID=America/Denver:20261027T090000",
+                    "SUMMARY:Swedish 60 - Jon Fakeman",
+                ],
+            ]
+        ),
+        newline="",
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], Settings(), location="L01")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1)
+    assert query(db, "select line_number, reason from rejected_rows") == [
+        (13, "event: a change to one occurrence (RECURRENCE-ID) has no DTSTART")
+    ]
+    # 26, 27 and 28 October at 09:00 MDT (15:00Z), 60 minutes each
+    assert query(
+        db, "select strftime(start_at, '%d %H:%M'), minutes from fct_bookings order by start_at"
+    ) == [("26 09:00", 60), ("27 09:00", 60), ("28 09:00", 60)]

@@ -296,6 +296,13 @@ def _span(event, start: datetime | date) -> timedelta:
     raise ValueError("the event has neither DTEND nor DURATION")
 
 
+def _written_end(event) -> str:
+    """The event's end as the file writes it (`DURATION -PT1H`, `DTEND 20261026T080000`)."""
+    name = "DURATION" if "DURATION" in event and "DTEND" not in event else "DTEND"
+    value = event[name]
+    return f"{name} {value.to_ical().decode() if hasattr(value, 'to_ical') else value}"
+
+
 def _broken(event) -> str | None:
     """The first property this reader uses that icalendar could not read, as one line."""
     for name, reason in getattr(event, "errors", []):
@@ -556,7 +563,10 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         if not isinstance(start, datetime):
             reject(line, "an all-day event is not an appointment", event)
             return
-        _span(event, start)  # neither DTEND nor DURATION is refused, not a zero-length booking
+        # neither DTEND nor DURATION is refused, not a zero-length booking; an end before the
+        # start too (the expanding library would swap them, moving every occurrence)
+        if _span(event, start) < timedelta(0):
+            raise ValueError(f"the event ends before it starts ({_written_end(event)})")
         for rule in rules:
             frequency = re.search(r"(?:^|;)\s*FREQ\s*=\s*(\w+)", rule, re.IGNORECASE)
             if frequency and frequency.group(1).upper() == "SECONDLY":
@@ -608,6 +618,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         masters = []
         for event, (line, rules) in events:
             broken = _broken(event)
+            if broken is None and "RECURRENCE-ID" in event and "DTSTART" not in event:
+                broken = "a change to one occurrence (RECURRENCE-ID) has no DTSTART"
             if broken is None and "RECURRENCE-ID" in event and "UID" in event:
                 changes.setdefault(str(event["UID"]).strip(), []).append((event, line))
             else:
