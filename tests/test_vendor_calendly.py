@@ -147,3 +147,19 @@ def test_flags_pairs_and_a_group_event_as_calendly_writes_them(tmp_path: Path) -
     # header 1, INV-1 on lines 2-4 (two line breaks in its answer), then one line each
     [(line, reason)] = query(db, "select line_number, reason from rejected_rows")
     assert line == 9 and reason.startswith("end_at '2025-03-07 9:60'")
+
+
+def test_one_odd_date_among_calendly_s_own_rejects_that_row_only(tmp_path: Path) -> None:
+    # A spreadsheet rewrites every row; one row typed by hand as 3/5/2025 in an export of
+    # Calendly's own times is that row's problem: the others load.
+    rows = [
+        row("2025-03-03 11:00 am", "2025-03-03 12:00 pm", "1"),
+        row("3/5/2025 9:00", "3/5/2025 10:00", "2"),
+        row("2025-03-06 11:00 am", "2025-03-06 12:00 pm", "3"),
+    ]
+    path = write_export(tmp_path / "events.csv", rows)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 1)
+    [(line, reason)] = query(db, "select line_number, reason from rejected_rows")
+    assert line == 3 and reason.startswith("start_at '3/5/2025 9:00'")

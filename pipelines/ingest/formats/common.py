@@ -223,17 +223,22 @@ def refuse_spreadsheet_dates(
     if ctx.mapping and ctx.mapping.datetime_formats:
         return
     position = Columns(sniff_.header).index(column)
-    for cells in sniff_.rows[1:]:
-        value = cells[position] if position is not None and position < len(cells) else ""
-        if SPREADSHEET_DATE.match(value):
-            at = sniff_.text_head.find(value)
-            line = f"line {sniff_.text_head.count(chr(10), 0, at) + 1}: " if at >= 0 else ""
-            raise ExportError(
-                f"{line}{column} '{value}' is not how {vendor} writes a time ('{written}'): the "
-                f"file was opened and saved by a spreadsheet. Export it again from {vendor}, or "
-                'say how it is written: add [formats] datetime = "%m/%d/%Y %H:%M" (month '
-                'first) or "%d/%m/%Y %H:%M" (day first) to the mapping'
-            )
+    if position is None:
+        return
+    values = [c[position].strip() for c in sniff_.rows[1:] if position < len(c)]
+    values = [v for v in values if v]
+    # a spreadsheet rewrites every row: one odd row among the vendor's own is only that row's
+    # problem (rejected with its value), not the file's
+    if values and all(SPREADSHEET_DATE.match(v) for v in values):
+        value = values[0]
+        at = sniff_.text_head.find(value)
+        line = f"line {sniff_.text_head.count(chr(10), 0, at) + 1}: " if at >= 0 else ""
+        raise ExportError(
+            f"{line}{column} '{value}' is not how {vendor} writes a time ('{written}'): the "
+            f"file was opened and saved by a spreadsheet. Export it again from {vendor}, or "
+            'say how it is written: add [formats] datetime = "%m/%d/%Y %H:%M" (month first) '
+            'or "%d/%m/%Y %H:%M" (day first) to the mapping'
+        )
 
 
 def cell_date(expr: Expr) -> Expr:
