@@ -882,9 +882,11 @@ def _suggest_rooms(con, location_id: str) -> tuple[tuple[Room, ...], str]:
             from raw_rooms where location_id = ? group by room_id
         ),
         booked as (
+            -- bar work as the figures read it: the export's uses_bars, else the bar keywords
+            -- (a booking system's export names the service, never the bars)
             select room_id, bool_or(coalesce(uses_bars, false)) as bar_work
-            from raw_bookings
-            where location_id = ? and room_id is not null
+            from fct_bookings
+            where location_id = ? and room_source = 'export'
             group by room_id
         )
         select room_id, calendar.room_name, calendar.has_bars, booked.bar_work
@@ -893,9 +895,21 @@ def _suggest_rooms(con, location_id: str) -> tuple[tuple[Room, ...], str]:
         """,
         [location_id, location_id],
     ).fetchall()
+    # one room per name as exports spell it ("Willow", "willow", "WILLOW "): the first
+    # spelling, with bars when any spelling's calendar or bookings say so
+    spellings: dict[str, list] = {}
+    for room_id, room_name, has_bars, bar_work in rows:
+        key = name_key(room_id)
+        if key not in spellings:
+            spellings[key] = [room_id, room_name, has_bars, bool(bar_work)]
+            continue
+        first = spellings[key]
+        first[1] = first[1] or room_name
+        first[2] = has_bars if first[2] is None else (first[2] or bool(has_bars))
+        first[3] = first[3] or bool(bar_work)
     used: set[str] = set()
     rooms, guessed = [], []
-    for room_id, room_name, has_bars, bar_work in rows:
+    for room_id, room_name, has_bars, bar_work in spellings.values():
         if has_bars is None:
             guessed.append(room_id)
         rooms.append(

@@ -475,3 +475,30 @@ def test_one_inferred_room_is_said_in_the_singular() -> None:
 
     assert said(1) == "The room of 1 booking was inferred"
     assert said(84) == "Rooms of 84 bookings were inferred"
+
+
+def test_profile_suggest_gives_bars_to_the_rooms_a_booking_export_booked_bar_work_in(
+    tmp_path: Path,
+) -> None:
+    """Square's export names the room (Resource) but not the bars: bar work is read from the
+    service (the bar keywords), as the figures read it. Willow had an Ashiatsu 90 and an
+    Ashiatsu Deep Feet 60, so the suggested profile gives it bars; Fern only Swedish, none."""
+    db = tmp_path / "studio.duckdb"
+    (tmp_path / "history.csv").write_text(WESTSIDE_SQUARE)
+    (tmp_path / "square.toml").write_text('[source]\nname = "square"\nlocation = "westside"\n')
+    loaded = run_cli(
+        "load", str(tmp_path / "history.csv"), "--db", str(db),
+        "--mapping", str(tmp_path / "square.toml"),
+    )  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+
+    run = run_cli("profile", "suggest", "--db", str(db))
+
+    assert run.returncode == 0, run.stderr
+    rooms = tomllib.loads(run.stdout)["location"][0]["rooms"]
+    # "Willow" and "willow", "FERN " and no other Fern: two rooms, not one per spelling (a
+    # room per spelling would double the room time open)
+    assert [(room["name"].strip().lower(), room["bars"]) for room in rooms] == [
+        ("fern", False),
+        ("willow", True),
+    ]
