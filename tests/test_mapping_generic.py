@@ -673,3 +673,26 @@ def test_a_mapping_not_saved_as_utf8_is_one_line_naming_its_line(tmp_path: Path)
     assert result.message == (
         f"mapping file {path} line 16: not UTF-8 text (byte 0xe9): save it as UTF-8"
     )
+
+
+def test_an_xlsx_book_with_date_and_time_cells(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in LEGACY_BOOK.splitlines():
+        sheet.append(row.split(","))
+    # the first booking's date and times as Excel's own cells
+    sheet["B2"], sheet["C2"], sheet["D2"] = dt.datetime(2026, 3, 2), dt.time(9), dt.time(10, 30)
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=write(tmp_path / "m.toml", LEGACY_MAPPING))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    # was: '2026-03-02 00:00:00 09:00:00' does not match [formats] datetime
+    assert [r[2:4] for r in stored(db)] == [
+        ("2026-03-02 09:00:00", "2026-03-02 10:30:00"),
+        ("2026-03-13 14:00:00", "2026-03-13 15:00:00"),
+    ]

@@ -264,3 +264,42 @@ def test_durations_written_with_hours_and_minutes_in_words(tmp_path: Path) -> No
         ("2024-07-06 13:15:00",),
         ("2024-07-06 16:30:00",),
     ]
+
+
+def test_an_xlsx_export_with_date_and_time_cells(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    # Excel's own date and time cells, as a workbook saved again holds them
+    sheet.append(
+        [
+            "#X1",
+            "Poppy Hartley",
+            "",
+            "",
+            dt.datetime(2026, 7, 4),
+            dt.time(15, 0),
+            "1h 30m",
+            "Ashiatsu 90",
+            "Isla Moreno",
+            "Covent Garden Spa",
+            "Completed",
+            135,
+        ]
+    )
+    sheet.append(["#X2", "Poppy Hartley", "", "", dt.datetime(2026, 7, 5), "10:00am", "45m",
+                  "Foot ritual", "Isla Moreno", "Covent Garden Spa", "Booked", 40])  # fmt: skip
+    path = tmp_path / "appointments.xlsx"
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=write(tmp_path / "f.toml", GB + LOCATIONS))
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    # was: '2026-07-04 00:00:00 15:00:00' is not a date-time
+    assert query(db, "select start_at::varchar, end_at::varchar from raw_bookings order by 1") == [
+        ("2026-07-04 15:00:00", "2026-07-04 16:30:00"),  # + 1h 30m
+        ("2026-07-05 10:00:00", "2026-07-05 10:45:00"),  # + 45m
+    ]

@@ -71,3 +71,27 @@ def test_numeric_dates_load_with_the_format_the_mapping_gives(tmp_path: Path) ->
         ("J-1", "2026-03-02 09:00:00", "2026-03-02 10:30:00", "completed"),
         ("J-2", "2026-03-13 13:00:00", "2026-03-13 14:00:00", "no_show"),
     ]
+
+
+def test_an_xlsx_report_with_date_cells(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["ID", "Date", "Start", "End", "Patient", "Practitioner", "Treatment", "State"])
+    sheet.append(["J-9", dt.datetime(2026, 3, 2), "9:00 AM", "10:30 AM", "Hazel Quint",
+                  "Bea Ortiz", "Ashiatsu 90", "Arrived"])  # fmt: skip
+    path = tmp_path / "appointments.xlsx"
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01")
+    assert (result.rows_loaded, result.rows_rejected) == (1, 0), result.summary()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("select start_at::varchar, end_at::varchar from raw_bookings").fetchall()
+    finally:
+        con.close()
+    # was: '2026-03-02 00:00:00 9:00 AM' is not a date-time
+    assert rows == [("2026-03-02 09:00:00", "2026-03-02 10:30:00")]

@@ -29,6 +29,7 @@ from pipelines.ingest.formats.common import (
     Context,
     Sniff,
     build_bookings,
+    cell_date,
     client_cells,
     iso_datetime,
     minutes_text,
@@ -62,6 +63,8 @@ _CELL = re.compile(r"\bt\.c(\d+)\b")  # an export cell in an expression
 JOINED = "service lines joined into their visit's booking"
 # a full timestamp as some accounts write it in `Scheduled time`
 ISO_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
+# a workbook's date cell (read as its ISO date) before the time Fresha writes
+ISO_FORMATS += ["%Y-%m-%d %I:%M%p", "%Y-%m-%d %I:%M %p"]
 MONTH_FIRST_LOCALES = frozenset({"en-us", "en-ph", "es-us"})
 NUMERIC_DATE = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}\b")
 NUMERIC_TIMES = [" %H:%M", ", %H:%M", " %I:%M%p", ", %I:%M%p", " %I:%M %p", " %H:%M:%S"]
@@ -114,10 +117,10 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         P(formats),
         iso_datetime(
             E(
-                "case when {} is null then {} else trim({}) || ' ' || trim({}) end",
+                "case when {} is null then {} else {} || ' ' || trim({}) end",
                 blank(time),
                 date,
-                date,
+                cell_date(date),  # a workbook's date cell reads as its date
                 time,
             ),
             formats,

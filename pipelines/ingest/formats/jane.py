@@ -29,6 +29,7 @@ from pipelines.ingest.formats.common import (
     Context,
     Sniff,
     build_bookings,
+    cell_date,
     client_cells,
     generic_mapping_fits,
     iso_datetime,
@@ -141,11 +142,11 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     def on_date(time: Expr) -> Expr:
         return E(
             "case when {} is null then null when {} is not null and {} !~ '\\d{4}-|/|,' "
-            "then trim({}) || ' ' || trim({}) else {} end",
+            "then {} || ' ' || trim({}) else {} end",
             blank(time),
             blank(col("date")),
             time,
-            col("date"),
+            cell_date(col("date")),  # a workbook's date cell reads as its date
             time,
             blank(time),
         )

@@ -58,7 +58,9 @@ from pipelines.ingest.formats.common import (
     Context,
     Sniff,
     build_bookings,
+    cell_date,
     client_cells,
+    date_and_time,
     minutes_text,
     read_below_header,
     read_vendor_table,
@@ -375,17 +377,20 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     if mapping.given("start_at"):
         start_text = cell("start_at")
     else:
+        # a workbook's date cell reads as its date, and a time cell holding a whole
+        # date-time as that date-time (common.date_and_time)
         start_text = E(
-            "trim({}) || coalesce(' ' || nullif(trim({}), ''), '')",
-            cell("start_date"),
+            "case when nullif(trim({}), '') is null then {} else {} end",
             cell("start_time"),
+            cell_date(cell("start_date")),
+            date_and_time(cell("start_date"), cell("start_time")),
         )
     _check_day_month_order(ctx, table, mapping, start_text)
     canonical["start_at"] = moment(start_text, "start", start=True)
     if mapping.given("end_at"):
         canonical["end_at"] = moment(cell("end_at"), "end")
     elif mapping.given("end_time") and mapping.given("start_date"):
-        end_text = E("trim({}) || ' ' || trim({})", cell("start_date"), cell("end_time"))
+        end_text = date_and_time(cell("start_date"), cell("end_time"))
         canonical["end_at"] = moment(end_text, "end")
     canonical["duration_minutes"] = minutes_text(cell("duration_minutes"))
     for name in ("created_at", "cancelled_at"):
