@@ -415,3 +415,35 @@ def test_a_change_without_a_start_is_rejected_on_its_own_line(tmp_path: Path) ->
     assert query(
         db, "select strftime(start_at, '%d %H:%M'), minutes from fct_bookings order by start_at"
     ) == [("26 09:00", 60), ("27 09:00", 60), ("28 09:00", 60)]
+
+
+def test_an_event_s_location_that_is_the_studio_resolves_through_the_mapping(
+    tmp_path: Path,
+) -> None:
+    # [ics] location_is = "location": an event's LOCATION is the studio's display name, never
+    # our id. It resolves through [locations] (and the profile); a name nothing knows is a
+    # rejected row, never a new location (it became location "Boulder Studio" in silence).
+    mapping = tmp_path / "calendar.toml"
+    mapping.write_text('[ics]\nlocation_is = "location"\n[locations]\n"Boulder Studio" = "L01"\n')
+    event = ["DTSTART:20261102T160000Z", "DTEND:20261102T170000Z", "SUMMARY:A 60 - Kira Vale"]
+    path = tmp_path / "cal.ics"
+    path.write_text(
+        calendar(
+            [
+                ["UID:in@test", *event, "LOCATION:Boulder Studio"],
+                ["UID:out@test", *event, "LOCATION:Denver Loft"],  # begins on line 13
+            ]
+        ),
+        newline="",
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], Settings(), mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
+    assert query(db, "select booking_id, location_id from fct_bookings") == [("in@test", "L01")]
+    assert query(db, "select line_number, reason from rejected_rows") == [
+        (
+            13,
+            "location 'Denver Loft' is not known: add it to the studio profile or to "
+            "[locations] in the mapping",
+        )
+    ]

@@ -474,8 +474,9 @@ def install_lookups(
 
 
 # Exports whose Location column is the location's display name (`Covent Garden Spa`); for
-# Acuity, its Calendar when the mapping says Calendars are locations.
-LOCATION_NAME_VENDORS = frozenset({"fresha", "square", "vagaro", "jane", "acuity"})
+# Acuity, its Calendar when the mapping says Calendars are locations; for a calendar, an
+# event's LOCATION when [ics] location_is = "location".
+LOCATION_NAME_VENDORS = frozenset({"fresha", "square", "vagaro", "jane", "acuity", "ics"})
 LOCATION_NAME_BATCH = 10_000
 
 
