@@ -92,8 +92,8 @@ def access_path(settings: Settings | None = None) -> Path | None:
 def load_users(path: Path) -> dict[str, User]:
     """Every user in the access file by name; a broken file raises AccessError."""
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+        raw = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise AccessError(f"{path}: access file not found") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:

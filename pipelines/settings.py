@@ -211,10 +211,14 @@ def load_settings(path: Path | str | None = None) -> Settings:
     if path is None:
         return Settings()
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
+        # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+        raw = tomllib.loads(Path(path).read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise SettingsError(f"{path}: settings file not found") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: not valid TOML ({error})") from None
 

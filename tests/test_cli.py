@@ -360,6 +360,36 @@ def test_add_user_with_no_terminal_to_type_the_password_in_is_one_line(tmp_path:
     assert not access.exists()
 
 
+def test_settings_and_access_files_saved_by_windows_notepad_are_read(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a byte-order mark and CRLF lines: the settings and the access
+    file are read as the exports and the profile are. Saved as Windows-1252 instead ("ANSI"),
+    a settings file is one line saying how to save it, never an unexpected error."""
+    db = tmp_path / "w.duckdb"
+    settings = tmp_path / "studio-ops.toml"
+    settings.write_bytes('\ufefflate_cancel_hours = 48\r\ncurrency_symbol = "€"\r\n'.encode())
+    env = {"STUDIO_OPS_SETTINGS": str(settings)}
+    data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
+
+    run = studio_ops("load", str(data), "--db", str(db), env=env)
+
+    assert run.returncode == 0, run.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select late_cancel_hours from settings").fetchone() == (48,)
+    access = tmp_path / "access.toml"
+    access.write_bytes('\ufeff[users."olga"]\r\nrole = "owner"\r\n'.encode())
+    listed = studio_ops("access", "list", "--file", str(access))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split("\t")[:3] == ["olga", "owner", "every location"]
+
+    settings.write_bytes('currency_symbol = "€"\r\n'.encode("cp1252"))
+    run = studio_ops("load", str(data), "--db", str(db), env=env)
+    assert run.returncode == 1
+    # "€" is byte 0x80 in Windows-1252: the 20th byte of the file
+    assert run.stderr.splitlines() == [
+        f"studio-ops: {settings}: not UTF-8 text (byte 20); save it as UTF-8"
+    ]
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(
