@@ -390,6 +390,26 @@ def test_settings_and_access_files_saved_by_windows_notepad_are_read(tmp_path: P
     ]
 
 
+def test_a_folder_copied_from_windows_loads_without_its_explorer_files(tmp_path: Path) -> None:
+    """Windows Explorer leaves Thumbs.db and desktop.ini in a folder of exports (hidden there,
+    plain files once copied): they are not exports, so a folder load skips them instead of
+    failing on them, and the morning's load exits 0."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    data = write_csv(exports / "bookings.csv", BOOKING_HEADER, [booking()])
+    (exports / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64))
+    (exports / "desktop.ini").write_text("[.ShellClassInfo]\r\nIconResource=C:\\x.dll\r\n")
+    db = tmp_path / "w.duckdb"
+
+    run = studio_ops("load", str(exports), "--db", str(db))
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == [
+        f"{data}: bookings (native-csv): 1 rows read, 1 loaded, 0 rejected",
+        f"published {db}",
+    ]
+
+
 def test_demo_refuses_to_overwrite_a_real_warehouse(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     studio_ops(

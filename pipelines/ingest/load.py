@@ -58,6 +58,9 @@ RAW_TABLES = {kind: f"raw_{kind}" for kind in KEYS}
 # Files in an export folder that are never exports (mapping files, notes); named files load.
 # A .toml in a folder that is a studio profile (by its content) loads, mapping files do not.
 NOT_EXPORTS = {".toml", ".md", ".txt", ".pdf"}
+# Files Windows Explorer leaves in a folder (hidden there, plain files once copied elsewhere):
+# never exports, and Thumbs.db reads as an old binary workbook.
+SYSTEM_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini"}
 PROFILE_FORMAT = "studio-profile"
 # A file's checked rows (validate) are temp table CHECKED, changed in place by the rules that
 # reject more rows; they are read through temp view `export_checked`, which numbers them when
@@ -135,7 +138,8 @@ class _NothingToPublish(Exception):
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     """Files named, and the export files inside folders named (sorted; hidden files, Excel's
-    lock files and mapping or note files skipped, studio profiles kept). Studio profiles come
+    lock files, Windows' Thumbs.db and desktop.ini, and mapping or note files skipped, studio
+    profiles kept). Studio profiles come
     first, so the exports loaded with them already match its names."""
     files: list[Path] = []
     for path in map(Path, paths):
@@ -147,6 +151,7 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
                 and (p.suffix.lower() not in NOT_EXPORTS or _is_profile_file(p))
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and not is_office_lock_file(p)  # ~$Book.xlsx: Excel has Book.xlsx open
+                and p.name.lower() not in SYSTEM_FILES
             )
         else:
             files.append(path)
