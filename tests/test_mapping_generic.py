@@ -696,3 +696,28 @@ def test_an_xlsx_book_with_date_and_time_cells(tmp_path: Path) -> None:
         ("2026-03-02 09:00:00", "2026-03-02 10:30:00"),
         ("2026-03-13 14:00:00", "2026-03-13 15:00:00"),
     ]
+
+
+def test_a_semicolon_header_with_a_comma_in_a_name_is_read_with_semicolons(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    book = EUROPEAN_BOOK.replace("Preis", "Preis (brutto, EUR)", 1).replace("\n", "\r\n")
+    path = tmp_path / "termine.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + book.encode("utf-8"))  # Excel's "CSV UTF-8": a BOM
+    text = EUROPEAN_MAPPING.replace('price = "Preis"', 'price = "Preis (brutto, EUR)"')
+    [result] = load_files(db, [path], mapping=write(tmp_path / "t.toml", text))
+    # eight semicolons and one comma in the header: the semicolon separates; as the test
+    # above: 3 loaded, 1,234.50 rejected
+    assert (result.rows_loaded, result.rows_rejected) == (3, 1), result.summary()
+    assert query(db, "select sum(price)::varchar from raw_bookings") == [("2564.00",)]
+
+
+def test_a_mapping_for_another_export_shows_the_header_it_met(tmp_path: Path) -> None:
+    message, mapping = _refused(tmp_path, LEGACY_BOOK, EUROPEAN_MAPPING)
+    # by hand: EUROPEAN_MAPPING's [columns] has 9 columns, none in LEGACY_BOOK's header
+    assert message == (
+        f"mapping file {mapping}: none of the 9 columns its [columns] names is in this file, "
+        "whose header reads 'Appt #', 'Day', 'From', 'Until', 'Guest', 'Therapist', ...: name "
+        "the columns as the file's header writes them"
+    )

@@ -874,6 +874,14 @@ def unfit_mapping(mappings: list[Mapping], sniffed: Sniff) -> ExportError | None
         have = {normalise(c): c for c in row if c}
         text = mapping.path.read_text(encoding="utf-8-sig") if mapping.path else ""
         where = f"mapping file {mapping.path}" if mapping.path else "the mapping"
+        if not shared(row):
+            # nothing in common: show the header as read (another export, or another layout)
+            shown = ", ".join(repr(c) for c in row[:6] if c) + (", ..." if len(row) > 6 else "")
+            problems.append(
+                f"{where}: none of the {len(mapping.columns)} columns its [columns] names is "
+                f"in this file, whose header reads {shown}"
+            )
+            continue
         for field_name, column in mapping.columns.items():
             if normalise(column) in have:
                 continue

@@ -225,12 +225,13 @@ def _decode_sample(sample: bytes, complete: bool) -> str:
 
 def _delimiter(raw_head: bytes, text: str) -> str:
     """Tab for a UTF-16 file whose first line has tabs and no commas (Excel's Unicode Text);
-    a semicolon for a header line with semicolons and no commas (Excel's CSV where the
-    comma is the decimal mark: most of Europe); else a comma."""
+    a semicolon for a header line with more semicolons than commas (Excel's CSV where the
+    comma is the decimal mark: most of Europe; a name may hold a comma, `Preis (brutto, EUR)`);
+    else a comma."""
     first_line = text.split("\n", 1)[0]
     if raw_head[:2] in UTF16_BOMS and "\t" in first_line and "," not in first_line:
         return "\t"
-    if ";" in first_line and "," not in first_line:
+    if first_line.count(";") > first_line.count(","):
         return ";"
     return ","
 
