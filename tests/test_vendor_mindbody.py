@@ -499,3 +499,90 @@ def test_the_report_saved_from_excel_as_csv_loads_too(tmp_path: Path, mapping: P
     assert result.format == "mindbody-csv", result.summary()
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
     assert stored(db) == GLANCE_EXPECTED
+
+
+# --- a day's date once over its appointments -----------------------------------------------------
+
+
+def test_a_date_spanning_the_days_rows_dates_each_of_them(tmp_path: Path, mapping: Path) -> None:
+    # The date cell spans the day's three rows (rowspan="3"), as a report grouped by day
+    # lays it out; a note spans two columns (colspan) in the last row. Before: the rows
+    # under the first had one cell fewer, so their cells shifted left (the start time read
+    # as the date) and both were rejected.
+    text = report(
+        staff_header("Novak, Elena"),
+        "<table>",
+        "<tr><th>Date</th><th>Start Time</th><th>End Time</th><th>Client</th>"
+        "<th>Appointment Type</th><th>Status</th></tr>",
+        '<tr><td rowspan="3">3/2/2026</td><td>9:00 AM</td><td>10:30 AM</td>'
+        "<td>Okafor, Maya</td><td>Ashiatsu 90</td><td>Completed</td></tr>",
+        "<tr><td>11:00 AM</td><td>12:00 PM</td><td>Brooks, Theo</td><td>Ashiatsu 60</td>"
+        "<td>NoShow</td></tr>",
+        '<tr><td>1:00 PM</td><td colspan="2">2:00 PM</td><td>Swedish 60</td>'
+        "<td>Confirmed</td></tr>",
+        "<tr><td>3/3/2026</td><td>9:00 AM</td><td>10:00 AM</td><td>Kim, Ava</td>"
+        "<td>Swedish 60</td><td>Late Cancel</td></tr>",
+        "</table>",
+    )
+    db, result = load(tmp_path, mapping, text)
+    # By hand: three rows on 2 March (the spanned date), the third with End Time 14:00 and a
+    # blank client (its colspan took the Client column: rejected for its missing client),
+    # and 3 March's row.
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 3, 1), (
+        result.summary()
+    )
+    assert stored(db) == [
+        ("2026-03-02 09:00:00", "2026-03-02 10:30:00", "Elena Novak", "Ashiatsu 90", "completed"),
+        ("2026-03-02 11:00:00", "2026-03-02 12:00:00", "Elena Novak", "Ashiatsu 60", "no_show"),
+        ("2026-03-03 09:00:00", "2026-03-03 10:00:00", "Elena Novak", "Swedish 60",
+         "late_cancelled"),
+    ]  # fmt: skip
+    [(line, reason)] = rejected(db)
+    assert "client" in reason, reason
+
+
+def test_rows_under_a_days_heading_take_its_date(tmp_path: Path, mapping: Path) -> None:
+    # A report with no Date column: each day's appointments sit under a one-cell heading
+    # ("Monday, March 2, 2026"). Before: the headings were skipped and every row, having a
+    # time and no date, was rejected.
+    header = ["Appt. Time", "Duration", "Client Name", "Appointment Type", "Status"]
+    text = report(
+        staff_header("Novak, Elena"),
+        table(
+            header,
+            ["Monday, March 2, 2026"],
+            ["9:00 am", "90", "Okafor, Maya", "Ashiatsu 90", "Completed"],
+            ["11:00 am", "60", "Brooks, Theo", "Ashiatsu 60", "Arrived"],
+            ["Tuesday, March 3, 2026"],
+            ["3:00&nbsp;pm", "60", "Kim, Ava", "Swedish 60", "Cancelled"],
+            ["Subtotal", "", "210", "3 appointments", ""],
+        ),
+    )
+    db, result = load(tmp_path, mapping, text)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 3, 0), (
+        result.summary()
+    )
+    # By hand: ends are start + Duration.
+    assert stored(db) == [
+        ("2026-03-02 09:00:00", "2026-03-02 10:30:00", "Elena Novak", "Ashiatsu 90", "completed"),
+        ("2026-03-02 11:00:00", "2026-03-02 12:00:00", "Elena Novak", "Ashiatsu 60", "completed"),
+        ("2026-03-03 15:00:00", "2026-03-03 16:00:00", "Elena Novak", "Swedish 60", "cancelled"),
+    ]
+
+
+def test_hostile_spans_are_laid_out_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    # 300 rows of 1,000 cells, each spanning 1,000 columns and 65,534 rows: laid out as
+    # written, every row would push the next one's cells further right (row k about 1,000 k
+    # cells wide). A row is at most 1,000 columns wide, so the file (7 MB) is read in
+    # seconds: no client in any of its rows, each is rejected.
+    path = tmp_path / "report.xls"
+    row = "<tr>" + '<td colspan="1000" rowspan="65534">x</td>' * 1000 + "</tr>\n"
+    path.write_text(
+        report(staff_header("Novak, Elena"), table(PLAIN), row * 300).replace("</table>\n", "")
+        + "</table>",
+        encoding="utf-8",
+    )
+    run = run_cli("load", str(path), "--db", str(tmp_path / "w.duckdb"), "--location", "L01")
+    assert run.returncode == 1, run.lines
+    assert "every row was rejected" in run.lines[0], run.lines
+    assert run.seconds < SECONDS and run.peak_mb < PEAK_MB, (run.seconds, run.peak_mb)

@@ -20,8 +20,10 @@ Windows-1252 `Müller` read as UTF-8 would be another therapist and another clie
 Dates: `M/D/YYYY`, `Monday, July 29, 2019`, `July 29, 2019` or ISO, with `h:mm AM` times (`3:00
 pm`, a non-breaking space between is fine) or 24-hour ones; other orders need [formats]
 datetime in the mapping, never a guess. A time cell holding a range (`3:00 pm - 4:00 pm`) gives
-the start and the end. Statuses: Booked, Confirmed, Arrived, Completed, NoShow, Cancelled, Late
-Cancel.
+the start and the end. A date written once for a day dates each of its rows: a cell spanning
+them (`rowspan`; cells are laid out by column as a browser does, `colspan` too), or a one-cell
+heading row (`Monday, March 2, 2026`) above them. Statuses: Booked, Confirmed, Arrived,
+Completed, NoShow, Cancelled, Late Cancel.
 
 The report opened in Excel and saved as `.xlsx` (what a binary `.xls` is refused with) or CSV
 is one sheet of the same tables: recognised by a header row without a staff column right
@@ -147,6 +149,57 @@ def _cell(element) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
+# HTML's own bounds on a cell's spans, and on a row's width as laid out (a report has a few
+# dozen columns): hostile spans widen no row further, and its rows do not grow each other.
+_MAX_COLSPAN = 1000
+_MAX_ROWSPAN = 65534
+_MAX_GRID_COLUMNS = 1000
+
+
+def _span(value: str | None, most: int) -> int:
+    try:
+        return min(max(int((value or "1").strip()), 1), most)
+    except ValueError:
+        return 1
+
+
+def _grid_row(spans: dict[int, tuple[int, str]], row) -> list[str]:
+    """A table row's cells by column, as a browser or Excel lays them out: a cell spanning
+    rows (`rowspan`, a date over the day's appointments) gives its text to its column in each
+    row it spans, and one spanning columns (`colspan`) takes their places, its text in the
+    first. `spans` holds the columns still taken by cells of rows above: column -> (rows
+    left, text)."""
+    cells: list[str] = []
+
+    def take_spanned(until: int | None = None) -> None:
+        # the columns cells of rows above still take, from here (up to `until`, or as long
+        # as they follow one another)
+        while (until is None and len(cells) in spans) or (until is not None and len(cells) < until):
+            column = len(cells)
+            left, text = spans.get(column, (0, ""))
+            cells.append(text)
+            if left > 1:
+                spans[column] = (left - 1, text)
+            elif column in spans:
+                del spans[column]
+
+    for cell in row:
+        if cell.tag not in ("td", "th"):
+            continue
+        take_spanned()
+        if len(cells) >= _MAX_GRID_COLUMNS:
+            break
+        text = _cell(cell)
+        width = _span(cell.get("colspan"), _MAX_COLSPAN)
+        height = _span(cell.get("rowspan"), _MAX_ROWSPAN)
+        if height > 1:
+            spans[len(cells)] = (height - 1, text)
+        cells += [text] + [""] * min(width - 1, _MAX_GRID_COLUMNS - len(cells) - 1)
+    if spans:
+        take_spanned(min(max(spans) + 1, _MAX_GRID_COLUMNS))
+    return cells
+
+
 def _is_staff_name(element) -> bool:
     return "staffname" in (element.get("class") or "").lower().split()
 
@@ -265,14 +318,20 @@ def _tables(path, limits) -> list[dict]:
                     if words:
                         heading, words = words, ""
                     tables.append(
-                        {"rows": [], "caption": "", "staff": staff, "before": heading.strip()}
+                        {
+                            "rows": [],
+                            "caption": "",
+                            "staff": staff,
+                            "before": heading.strip(),
+                            "spans": {},
+                        }
                     )
                     heading = ""
             return
         if tag == "table":
             depth = max(depth - 1, 0)
         elif depth == 1 and tag == "tr":
-            cells = [_cell(c) for c in element if c.tag in ("td", "th")]
+            cells = _grid_row(tables[-1]["spans"], element)
             if any(cells):
                 tables[-1]["rows"].append((element.sourceline, cells))
         elif depth == 1 and tag == "caption":
@@ -430,6 +489,23 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     return "<table" in lowered and "client" in lowered and "status" in lowered
 
 
+def _day_heading(text: str) -> str | None:
+    """The text of a row that is a date alone (a day's heading over its appointments), else
+    None."""
+    from datetime import datetime
+
+    text = text.strip()
+    if not text or len(text) > 40 or not any(ch.isdigit() for ch in text):
+        return None
+    for form in DATES:
+        try:
+            datetime.strptime(text, form)
+        except ValueError:
+            continue
+        return text
+    return None
+
+
 def _staff_label(text: str) -> str:
     text = re.sub(r"^\s*(staff( member)?|provider|schedule for)\s*[:\-]\s*", "", text, flags=re.I)
     return text.strip()
@@ -463,10 +539,16 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             field = _SYNONYMS.get(_key(name))
             if field and field not in positions:
                 positions[field] = index
+        day = None  # the date of the last day heading row ("Monday, July 29, 2019")
         for line, cells in rows[at + 1 :]:
-            if len([c for c in cells if c]) <= 1 or _TOTAL.match(_first_text(cells)):
-                continue  # a section row, or a subtotal or totals row: not an appointment
+            if len([c for c in cells if c]) <= 1:
+                day = _day_heading(_first_text(cells)) or day
+                continue  # a section row (a day's heading): not an appointment
+            if _TOTAL.match(_first_text(cells)):
+                continue  # a subtotal or totals row
             record = {f: cells[i] if i < len(cells) else None for f, i in positions.items()}
+            if not record.get("Date") and day:
+                record["Date"] = day  # the rows under a day's heading carry no date
             if not record.get("Staff"):
                 record["Staff"] = staff
             slot = _TIME_RANGE.match(record.get("Start Time") or "")
