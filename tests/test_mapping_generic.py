@@ -455,6 +455,13 @@ def _refused(tmp_path: Path, book: str, mapping_text: str) -> tuple[str, Path]:
         ("status = ", "statuss = ", "line 12: [columns] statuss is not a field"),
         ('"Done" = "completed"', '"Done" = "complete"',
          "line 16: [status_words] 'Done' = 'complete': use one of completed"),
+        # a format as a studio writes it, or a code strptime does not have: never a reader's
+        # "Invalid Input Error: Failed to parse format specifier"
+        ("%d/%m/%Y %H:%M", "dd/mm/yyyy HH:MM",
+         "line 14: [formats] datetime 'dd/mm/yyyy HH:MM' holds no strptime code: write it in "
+         'strptime codes, such as "%d/%m/%Y %H:%M" for 31/12/2026 14:30'),
+        ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%i",
+         "line 14: [formats] datetime '%d/%m/%Y %H:%i' has a code strptime does not know (%i)"),
     ],
 )  # fmt: skip
 def test_a_mistake_in_the_mapping_is_one_line_naming_its_file_and_line(

@@ -222,6 +222,14 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
         date_only=text("formats", "date_only") or DATE_ONLY_REJECT,
         decimal=text("formats", "decimal") or ".",
     )
+    for fmt in mapping.datetime_formats:
+        problem = _format_problem(fmt)
+        if problem:
+            raise ExportError(
+                f"{_at(where, content, 'formats', 'datetime')}: [formats] datetime {fmt!r} "
+                f'{problem}: write it in strptime codes, such as "%d/%m/%Y %H:%M" for '
+                '31/12/2026 14:30 or "%m/%d/%Y %I:%M %p" for 12/31/2026 2:30 PM'
+            )
     if mapping.decimal not in (".", ","):
         raise ExportError(
             f"{_at(where, content, 'formats', 'decimal')}: [formats] decimal is the mark "
@@ -313,6 +321,22 @@ def _load_mapping(path: Path, _mtime: int, _size: int) -> Mapping:
             raise ExportError(f"{where}: [constants] {key} must be a text or a number")
         mapping.constants[key] = str(value)
     return mapping
+
+
+def _format_problem(fmt: str) -> str | None:
+    """Why a [formats] datetime cannot be used (None: it can): no strptime code at all
+    (`dd/mm/yyyy`), or a code the reader does not know (`%i`), found by DuckDB itself."""
+    if not re.search(r"%-?[A-Za-z]", fmt):
+        return "holds no strptime code"
+    import duckdb
+
+    try:
+        with duckdb.connect() as con:
+            con.execute("select try_strptime('', ?)", [fmt])
+    except duckdb.Error as error:
+        code = re.search(r"strptime: (%-?.)", str(error))
+        return f"has a code strptime does not know ({code.group(1) if code else fmt})"
+    return None
 
 
 def key_line(text: str, section: str, key: str | None = None) -> int | None:
