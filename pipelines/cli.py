@@ -299,6 +299,17 @@ def _load(args: argparse.Namespace) -> int:
     if not files:
         print("studio-ops: no files found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return 1
+    db = db_path(args.db)
+    if args.db is None and not os.environ.get("STUDIO_OPS_DB") and not db.exists():
+        # the default path is relative: a cron job run from another folder would start a
+        # warehouse of its own there, and fill it while the app reads the studio's
+        print(
+            f"studio-ops: no warehouse at {db} in {Path.cwd()}: run from the folder your "
+            "warehouse is in, pass --db (or set STUDIO_OPS_DB), or start one here with "
+            "`studio-ops init`; nothing loaded",
+            file=sys.stderr,
+        )
+        return 1
     with _progress("loading files", total=len(files)) as advance, build_steps(advance.describe):
         results = load_files(
             db_path(args.db),

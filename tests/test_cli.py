@@ -168,14 +168,36 @@ def test_warehouse_path_comes_from_flag_then_env_then_default(tmp_path: Path) ->
     exports = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
     env_db, flag_db = tmp_path / "env.duckdb", tmp_path / "flag.duckdb"
 
+    # the default path is used once `init` has started the warehouse there
+    assert studio_ops("init", cwd=tmp_path, env={"STUDIO_OPS_DB": ""}).returncode == 0
     studio_ops("load", str(exports), cwd=tmp_path, env={"STUDIO_OPS_DB": ""})
-    assert (tmp_path / "data" / "studio.duckdb").exists()
+    assert count_bookings(tmp_path / "data" / "studio.duckdb") == 1
 
     studio_ops("load", str(exports), env={"STUDIO_OPS_DB": str(env_db)})
     assert env_db.exists()
 
     studio_ops("load", str(exports), "--db", str(flag_db), env={"STUDIO_OPS_DB": str(env_db)})
     assert flag_db.exists()
+
+
+def test_a_load_from_another_folder_never_starts_a_warehouse_of_its_own(tmp_path: Path) -> None:
+    """A cron job that runs `studio-ops load` without `cd` to the studio's folder (and without
+    --db or STUDIO_OPS_DB) would start data/studio.duckdb wherever it runs, load the morning's
+    exports into it and say 'published', while the app reads the real one. It stops instead,
+    in one line saying where it looked, and creates nothing."""
+    exports = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+
+    run = studio_ops("load", str(exports), cwd=elsewhere, env={"STUDIO_OPS_DB": ""})
+
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"studio-ops: no warehouse at data/studio.duckdb in {elsewhere}: run from the folder "
+        "your warehouse is in, pass --db (or set STUDIO_OPS_DB), or start one here with "
+        "`studio-ops init`; nothing loaded"
+    ]
+    assert not (elsewhere / "data").exists()
 
 
 def test_status_reports_loads_counts_and_rejections(tmp_path: Path) -> None:
