@@ -357,7 +357,6 @@ BAD_FILES = {
     "empty": (b"", "the file is empty"),
     "latin-1 text": ("booking_id,caf\xe9\n".encode("latin-1"), "not UTF-8 text"),
     "unknown header": (b"name,email,phone\nA,a@x,1\n", "the header matches no known export"),
-    "header only": ((",".join(BOOKING_HEADER) + "\n").encode(), "header but no rows"),
     "all rows invalid": (
         (
             ",".join(BOOKING_HEADER) + "\nB1,L01,R1,T1,C1,Swedish,no,03/04/2024 10:00,x,done,,,\n"
@@ -383,6 +382,34 @@ def test_unloadable_file_leaves_warehouse_byte_for_byte_unchanged(
     assert "\n" not in result.summary()
     assert file_digest(seeded_db) == before
     assert not seeded_db.with_name(seeded_db.name + ".building").exists()
+
+
+def test_a_header_only_export_is_a_quiet_day_not_a_failure(tmp_path: Path, seeded_db: Path) -> None:
+    # A location closed for the day exports its header alone. The morning's scheduled load
+    # must not fail on it (exit 0), must say what it did with it, and must change nothing.
+    quiet = write_csv(tmp_path / "closed-day.csv", BOOKING_HEADER, [])
+    before = file_digest(seeded_db)
+    cli = [sys.executable, "-m", "pipelines.cli", "load", "--db", str(seeded_db)]
+
+    alone = subprocess.run([*cli, str(quiet)], capture_output=True, text=True, check=False)
+
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert alone.stdout.splitlines() == [
+        f"{quiet}: skipped, the file has a header but no rows: nothing to load",
+        f"nothing loaded; {seeded_db} is unchanged",
+    ]
+    assert "Traceback" not in alone.stderr
+    assert file_digest(seeded_db) == before
+
+    # beside a file with a booking (B2), that booking loads: B1 from the seed, then B2
+    good = write_csv(tmp_path / "open-day.csv", BOOKING_HEADER, [booking(booking_id="B2")])
+    both = subprocess.run(
+        [*cli, str(quiet), str(good)], capture_output=True, text=True, check=False
+    )
+
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert both.stdout.splitlines()[0].startswith(f"{quiet}: skipped, ")
+    assert query(seeded_db, "select booking_id from raw_bookings order by 1") == [("B1",), ("B2",)]
 
 
 def test_a_bad_file_beside_good_ones_fails_alone(tmp_path: Path, db: Path) -> None:

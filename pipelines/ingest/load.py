@@ -332,7 +332,16 @@ def _load_rows(
     _reject_other_locations(con, allowed)
     _reject_moved_bookings(con, rows.kind)
     if rows.rows_read == 0:
-        raise ExportError("the file has a header but no rows")
+        # a quiet day's export (a location closed, a report with nothing in its range) is no
+        # failure: a daily load of such a file must not stop a scheduled job, and nothing in
+        # the warehouse depends on it (a booking missing from an export is never removed)
+        return FileResult(
+            file_name,
+            "skipped",
+            kind=rows.kind,
+            format=rows.format,
+            message="the file has a header but no rows: nothing to load",
+        )
     valid, rejected = con.execute(
         "select count(*) filter (reason is null), count(*) filter (reason is not null) "
         "from export_checked"
