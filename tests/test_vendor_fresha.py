@@ -303,3 +303,45 @@ def test_an_xlsx_export_with_date_and_time_cells(tmp_path: Path) -> None:
         ("2026-07-04 15:00:00", "2026-07-04 16:30:00"),  # + 1h 30m
         ("2026-07-05 10:00:00", "2026-07-05 10:45:00"),  # + 45m
     ]
+
+
+NUMERIC = [
+    line("#N1", "06/07/2024", "10:30", "1h", "Ashiatsu 60"),
+    line("#N2", "13/07/2024", "10:30", "1h", "Ashiatsu 60"),
+]
+
+
+def test_numeric_dates_without_the_locale_are_refused_saying_what_to_add(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    path = write_csv(tmp_path / "appointments.csv", NUMERIC)
+    [result] = load_files(db, [path], mapping=write(tmp_path / "f.toml", LOCATIONS))
+    assert result.outcome == "failed"
+    # no start reads: the order is the account's, which only the mapping can say (was: every
+    # row rejected, "not a date-time (expected YYYY-MM-DD HH:MM)")
+    assert result.message == (
+        "line 2: the date '06/07/2024 10:30' is written in numbers, whose order follows the "
+        'Fresha account\'s locale: add [fresha] locale = "en-GB" (day first: 06/07 is 6 July) '
+        'or "en-US" (month first) to the mapping'
+    )
+
+
+def test_a_locale_the_dates_contradict_refuses_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    path = write_csv(tmp_path / "appointments.csv", NUMERIC)
+    mapping = write(tmp_path / "f.toml", '[fresha]\nlocale = "en-US"\n' + LOCATIONS)
+    [result] = load_files(db, [path], mapping=mapping)
+    assert result.outcome == "failed"
+    # 13/07 has no month 13: the account writes day first, so #N1 would load as June 7
+    assert result.message == (
+        "line 3: the date '13/07/2024 10:30' does not read in the order [fresha] locale "
+        "'en-US' in the mapping gives, only the other way round: correct it, or the file's "
+        "other dates would load with day and month swapped"
+    )
+    # en-GB reads both: 6 and 13 July
+    mapping = write(tmp_path / "g.toml", GB + LOCATIONS)
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    assert query(db, "select start_at::varchar from raw_bookings order by 1") == [
+        ("2024-07-06 10:30:00",),
+        ("2024-07-13 10:30:00",),
+    ]

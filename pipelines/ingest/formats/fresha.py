@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.canonical import normalise
 from pipelines.ingest.formats import tabular
-from pipelines.ingest.formats.base import ExportRows
+from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import (
     ISO,
     Columns,
@@ -88,8 +88,8 @@ def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
 def _start_formats(ctx: Context) -> list[str]:
     """Fresha's date-time formats, with the numeric ones (`06/07/2024 10:30`) in the order the
     account's locale writes them: `[fresha] locale` says it (en-US: month first, any other:
-    day first), or `[formats] datetime` does. With neither, such a row is rejected with its
-    value in the reason: never guessed per row."""
+    day first), or `[formats] datetime` does. With neither, such a row is never read
+    (_check_numeric_dates says what the file lacks): never guessed per row."""
     mapping = ctx.mapping
     explicit = list(mapping.datetime_formats) if mapping else []
     locale = (mapping.fresha_locale or "").strip() if mapping else ""
@@ -103,6 +103,58 @@ def _start_formats(ctx: Context) -> list[str]:
     return explicit + numeric + DATETIME_FORMATS + ISO_FORMATS
 
 
+def _check_numeric_dates(
+    ctx: Context, table: tabular.Table, written: Expr, time: Expr, formats: list[str]
+) -> None:
+    """Refuse, in one line, a file whose numeric dates (`06/07/2024`) cannot be read as the
+    mapping says. Without [fresha] locale (or [formats] datetime) their order is unknown and
+    never guessed: a file none of whose starts reads is refused saying what to add (a file
+    with some, a row a spreadsheet rewrote, rejects that row). With it, a date that reads
+    only the other way round (`13/07/2024` under en-US) shows the file writes the other
+    order, so its numeric dates that did read are on the wrong day: refused too."""
+    swapped = [
+        f.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+        for f in formats
+        if re.search(r"(%d\W%m|%m\W%d)\W%[Yy]", f)  # day and month before the year
+    ]
+    t = E("trim({})", written)
+    numeric = E("regexp_matches({}, {})", t, P(NUMERIC_DATE.pattern))
+    read = E(
+        "(try_strptime({}, {}) is not null or try_strptime(trim({}), {}) is not null)",
+        t,
+        P(formats),
+        time,
+        P(formats),
+    )
+    other_way = E("try_strptime({}, {}) is not null", t, P(swapped)) if swapped else Expr("true")
+    query = E(
+        "select min(t.line_number) filter (where {} and not {} and {}), "
+        "arg_min({}, t.line_number) filter (where {} and not {} and {}), "
+        "count(*) filter (where {}), count(*) filter (where {} and {}) "
+        "from " + table.name + " as t",
+        numeric, read, other_way,
+        t, numeric, read, other_way,
+        read, numeric, read,
+    )  # fmt: skip
+    line, value, read_rows, read_numeric = ctx.con.execute(query.sql, list(query.params)).fetchone()
+    if line is None:
+        return
+    if not swapped and read_rows == 0:
+        raise ExportError(
+            f"line {line}: the date {value!r} is written in numbers, whose order follows the "
+            'Fresha account\'s locale: add [fresha] locale = "en-GB" (day first: 06/07 is '
+            '6 July) or "en-US" (month first) to the mapping'
+        )
+    if swapped and read_numeric:
+        said = ctx.mapping.fresha_locale if ctx.mapping and ctx.mapping.fresha_locale else None
+        setting = f"[fresha] locale {said!r}" if said else "[formats] datetime"
+        raise ExportError(
+            f"line {line}: the date {value!r} does not read in the order {setting} in the "
+            "mapping gives, only the other way round: correct it, or the file's other dates "
+            "would load with day and month swapped"
+        )
+
+
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(table.header)
@@ -110,21 +162,20 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         ctx.require_location("Fresha")
     formats = _start_formats(ctx)
     date, time = c("Scheduled date"), c("Scheduled time", "Time")
+    written = E(
+        "case when {} is null then {} else {} || ' ' || trim({}) end",
+        blank(time),
+        date,
+        cell_date(date),  # a workbook's date cell reads as its date
+        time,
+    )
+    _check_numeric_dates(ctx, table, written, time, formats)
     # `Scheduled time` holds a time of day, or on some accounts the full timestamp
     start = E(
         "coalesce(strftime(try_strptime(trim({}), {}), '" + ISO + "'), {})",
         time,
         P(formats),
-        iso_datetime(
-            E(
-                "case when {} is null then {} else {} || ' ' || trim({}) end",
-                blank(time),
-                date,
-                cell_date(date),  # a workbook's date cell reads as its date
-                time,
-            ),
-            formats,
-        ),
+        iso_datetime(written, formats),
     )
     rooms = [r.strip().lower() for r in (ctx.mapping.fresha_rooms if ctx.mapping else [])]
     who = c("Team member", "Staff", "Team Member Name")
