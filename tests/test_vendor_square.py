@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (the fixtures are export lines, as long as the vendor writes them)
 """Square Appointments exports as studios keep them: the history saved as a workbook, whose
 dates and times are real date and time cells. Invented people only; the expected rows are
 worked out by hand in each test."""
@@ -78,3 +79,102 @@ def test_a_workbook_with_real_date_and_time_cells_loads(tmp_path: Path) -> None:
         ("sq-3", "Elena Novak", "Room 1", "2026-03-03 09:15:00", "2026-03-03 10:15:00",
          "cancelled"),
     ]  # fmt: skip
+
+
+# --- timecards -----------------------------------------------------------------------------------
+
+TIMECARDS = """Team Member,Team Member ID,Location,Job Title,Clock In Date,Clock In Time,Clock Out Date,Clock Out Time,Regular Hours,Overtime Hours,Paid Break Hours,Unpaid Break Hours,Total Paid Hours
+"Novak, Elena",TM1,Eastside Loft,Therapist,03/02/2026,9:00 AM,03/02/2026,5:30 PM,8.00,0.00,0.00,0.50,8.00
+Elena Novak,TM1,Eastside Loft,Therapist,03/03/2026,10:00 AM,03/03/2026,8:15 PM,8.00,1.25,0.25,0.50,9.75
+Marcus Silva,TM2,Eastside Loft,Therapist,03/03/2026,6:00 PM,03/04/2026,1:00 AM,6.50,0.00,0.00,0.50,6.50
+Marcus Silva,TM2,Eastside Loft,Therapist,03/05/2026,9:00 AM,,,,,,,
+Marcus Silva,TM2,Eastside Loft,Therapist,03/06/2026,9:00 AM,03/06/2026,1:00 PM,4.00,0.00,n/a,0.00,4.00
+"""
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_timecards_load_as_shifts_with_both_kinds_of_break(tmp_path: Path) -> None:
+    # Square's Timecards export: the day and time clocked in and out, the hours split into
+    # regular and overtime (for pay), breaks into paid and unpaid hours. Before: the file was
+    # refused ("the header matches no known export"), so no Square studio had shifts, and
+    # therapist utilization was empty.
+    path = tmp_path / "timecards.csv"
+    path.write_text(TIMECARDS, encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    # One location in the file's Location column: --location says which id it is.
+    [result] = load_files(db, [path], location="L01")
+    assert result.format == "square-timecards-csv", result.summary()
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
+    # By hand: 2 March 9:00-17:30 with a 0.50 h unpaid break: 510 - 30 = 480 scheduled
+    # minutes (Square's 8.00 paid hours); 3 March 10:00-20:15 with 0.25 h paid and 0.50 h
+    # unpaid: 615 - 15 - 30 = 570 (a paid break is no time for a session either). Bar
+    # training is unknown (NULL), never "no". "Novak, Elena" is "Elena Novak".
+    assert query(
+        db,
+        "select date::varchar, location_id, therapist_id, shift_start::varchar, "
+        "shift_end::varchar, break_minutes, bar_trained from raw_therapist_shifts order by 1",
+    ) == [
+        ("2026-03-02", "L01", "Elena Novak", "09:00:00", "17:30:00", 30, None),
+        ("2026-03-03", "L01", "Elena Novak", "10:00:00", "20:15:00", 45, None),
+    ]
+    assert query(
+        db, "select date::varchar, scheduled_minutes from fct_therapist_days order by 1"
+    ) == [("2026-03-02", 480), ("2026-03-03", 570)]
+    # The shift past midnight, the open timecard and the break that is no number of hours,
+    # each with its reason.
+    assert query(db, "select line_number, reason from rejected_rows order by 1") == [
+        (4, "shift_end '01:00 on 2026-03-04' is not a time (expected HH:MM)"),
+        (5, "shift_end '' is not a time (expected HH:MM)"),
+        (6, "break_minutes 'n/a + 0.00' is not a whole number >= 0"),
+    ]
+
+
+def test_timecards_of_a_location_nothing_knows_are_refused_whole(tmp_path: Path) -> None:
+    # Two locations in the Location column and nothing (profile, mapping, warehouse) that
+    # says which ids they are: the file is refused in one line naming the first, never a new
+    # location.
+    path = tmp_path / "timecards.csv"
+    path.write_text(
+        TIMECARDS + TIMECARDS.splitlines()[1].replace("Eastside Loft", "Westside") + "\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01")
+    assert result.outcome == "failed"
+    assert result.message == (
+        "location 'Eastside Loft' is not known: add it to the studio profile or to "
+        "[locations] in the mapping"
+    )
+
+
+def test_a_blank_bar_training_in_a_shift_file_is_unknown_and_a_wrong_word_rejected(
+    tmp_path: Path,
+) -> None:
+    # What timecards need (they never say), in a native shift file too: a blank bar_trained
+    # cell loads as unknown (NULL, as the studio profile's), a word that is no yes/no is
+    # still rejected. Before: the blank cell was rejected too, and the shift's minutes lost.
+    path = tmp_path / "shifts.csv"
+    path.write_text(
+        "date,location_id,therapist_id,bar_trained,shift_start,shift_end\n"
+        "2026-03-02,L01,Elena Novak,,09:00,17:00\n"
+        "2026-03-02,L01,Marcus Silva,maybe,09:00,17:00\n"
+        "2026-03-03,L01,Elena Novak,yes,09:00,13:00\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path])
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1), result.summary()
+    assert query(db, "select date::varchar, bar_trained from raw_therapist_shifts order by 1") == [
+        ("2026-03-02", None),
+        ("2026-03-03", True),
+    ]
+    assert query(db, "select line_number, reason from rejected_rows") == [
+        (3, "bar_trained 'maybe' is not a yes/no value (true/false, yes/no, y/n, 1/0)")
+    ]

@@ -288,8 +288,9 @@ _RULES: dict[str, list[tuple[str, str]]] = {
         ("location_id is null", "'location_id is missing (add the column or pass --location)'"),
         ("therapist_id is null", "'therapist_id is missing'"),
         (
-            "bar_trained_value is null",
-            f"'bar_trained ' || quoted(coalesce(bar_trained, '')) || '{_BOOL_HINT}'",
+            # a blank cell is unknown (kept NULL, never "no"), as a Square timecard's is
+            "bar_trained is not null and bar_trained_value is null",
+            f"'bar_trained ' || quoted(bar_trained) || '{_BOOL_HINT}'",
         ),
         (
             "start_value is null",

@@ -14,14 +14,19 @@ in a workbook, real date and time cells too.
 Booking ids: `Appointment ID`/`Booking ID`. A `Customer ID` column (Square's own id of the
 customer) is kept as the booking's client_ref.
 
+The Timecards export (a header with the team member, clock-in, clock-out and hours columns)
+loads as therapist_shifts: see _read_timecards.
+
 Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from pipelines.ingest.formats.base import ExportRows
+from pipelines.ingest import pii
+from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import (
     Columns,
     Context,
@@ -30,6 +35,8 @@ from pipelines.ingest.formats.common import (
     client_cells,
     date_and_time,
     generic_mapping_fits,
+    install_location_names,
+    install_lookups,
     iso_datetime,
     loose_key,
     minutes_text,
@@ -80,20 +87,223 @@ STATUSES = {
 }
 
 
-def _has(names: set[str], field: str) -> bool:
-    return any(loose_key(s) in names for s in FIELDS[field])
+# The Timecards export (Team -> Timecards -> Export): one row per shift a team member clocked,
+# its hours split into regular and overtime (pay), its breaks into paid and unpaid hours.
+TIMECARD_FIELDS: dict[str, tuple[str, ...]] = {
+    "staff": (*FIELDS["staff"], "Employee", "Employee Name"),
+    "in_date": ("Clock In Date", "Clock-In Date", "Start Date", "Date", "Shift Date"),
+    "in": ("Clock In", "Clock In Time", "Clock-In Time", "Clocked In", "Time In", "In"),
+    "out_date": ("Clock Out Date", "Clock-Out Date", "End Date"),
+    "out": ("Clock Out", "Clock Out Time", "Clock-Out Time", "Clocked Out", "Time Out", "Out"),
+    "paid_break": ("Paid Break Hours", "Paid Breaks", "Paid Break", "Paid Break Time"),
+    "unpaid_break": ("Unpaid Break Hours", "Unpaid Breaks", "Unpaid Break", "Unpaid Break Time"),
+    "hours": (
+        "Regular Hours",
+        "Overtime Hours",
+        "Total Hours",
+        "Total Paid Hours",
+        "Paid Hours",
+        "Doubletime Hours",
+    ),
+    "location": ("Location",),
+}
+
+
+def _has(names: set[str], field: str, fields: dict[str, tuple[str, ...]] = FIELDS) -> bool:
+    return any(loose_key(s) in names for s in fields[field])
+
+
+def _is_timecards(names: set[str]) -> bool:
+    return all(_has(names, f, TIMECARD_FIELDS) for f in ("staff", "in", "out", "hours"))
 
 
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
     if sniff.container not in ("csv", "xlsx") or generic_mapping_fits(sniff, mapping):
         return False
     names = {loose_key(c) for c in renamed_header(sniff.header, mapping) if c}
+    if _is_timecards(names):
+        return True
     return all(_has(names, f) for f in ("staff", "customer", "status", "id")) and (
         _has(names, "start") or _has(names, "date")
     )
 
 
+def _local(expr: Expr) -> Expr:
+    """ISO 8601 with an offset (2026-03-02T09:00:00-07:00): the local wall-clock part."""
+    return E(
+        "regexp_replace(trim({}), '^(\\d{4}-\\d{2}-\\d{2})T(\\d{2}:\\d{2}(:\\d{2})?)"
+        "(\\.\\d+)?([+-]\\d{2}:?\\d{2}|Z)?$', '\\1 \\2')",
+        expr,
+    )
+
+
+def _hours_as_minutes(expr: Expr, in_minutes: bool) -> Expr:
+    """A break cell as whole minutes: decimal hours (`0.50`), `h:mm` (`0:30`), or minutes when
+    the column says so; blank is 0; anything else passes through (and is rejected)."""
+    x = E("trim({})", expr)
+    factor = "1" if in_minutes else "60"
+    return E(
+        "case when {} is null then 0 "
+        "when {} ~ '^[0-9]+(\\.[0-9]+)?$' then round(cast({} as double) * " + factor + ") "
+        "when {} ~ '^[0-9]+:[0-9]{2}$' then cast(split_part({}, ':', 1) as integer) * 60 "
+        "+ cast(split_part({}, ':', 2) as integer) end",
+        blank(expr),
+        x,
+        x,
+        x,
+        x,
+        x,
+    )
+
+
+def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
+    """Timecards -> therapist_shifts: the day and time clocked in, the time clocked out, and
+    the paid and unpaid breaks as break minutes (the therapist is not free for a session
+    during either). Regular and overtime hours split the same time for pay: not read."""
+    table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
+    c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
+
+    def col(field: str) -> Expr:
+        return c(*TIMECARD_FIELDS[field])
+
+    by_name = c.has(*TIMECARD_FIELDS["location"])
+    if not by_name:
+        ctx.require_location("Square")
+    install_lookups(ctx, {}, ctx.default_location(), ctx.source(NAME))
+    if by_name:
+        install_location_names(ctx, table, blank(col("location")))
+        query = E(
+            "select trim({}) from " + table.name + " as t where {} is not null "
+            "and trim({}) not in (select name from vendor_locations) "
+            "group by 1 order by min(t.line_number) limit 1",  # the first in the file
+            col("location"),
+            blank(col("location")),
+            col("location"),
+        )
+        unknown = ctx.con.execute(query.sql, list(query.params)).fetchone()
+        if unknown:
+            raise ExportError(
+                f"location {unknown[0][:80]!r} is not known: add it to the studio profile or "
+                "to [locations] in the mapping"
+            )
+    formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
+
+    def moment(day: Expr, clock: Expr) -> Expr:
+        text = E(
+            "case when {} is not null and {} is not null then {} else {} end",
+            blank(day),
+            blank(clock),
+            date_and_time(day, clock),
+            blank(clock),
+        )
+        return iso_datetime(_local(text), formats)
+
+    start = moment(col("in_date"), col("in"))
+    out_day = col("out_date") if c.has(*TIMECARD_FIELDS["out_date"]) else col("in_date")
+    end = moment(out_day, col("out"))
+    parsed = "try_strptime({}, '%Y-%m-%d %H:%M:%S')"
+    staff = blank(person_name(col("staff")))
+    minutes, cells = [], []
+    for field in ("paid_break", "unpaid_break"):
+        index = c.index(*TIMECARD_FIELDS[field])
+        if index is not None:
+            in_minutes = "min" in loose_key(table.header[index])
+            minutes.append(_hours_as_minutes(Expr(f"t.c{index}"), in_minutes))
+            cells.append(Expr(f"t.c{index}"))
+    # the breaks' sum, or (a cell that is no number of hours) their cells as written, which
+    # the check then rejects with them
+    breaks = (
+        E(
+            "coalesce(cast((" + " + ".join(["{}"] * len(minutes)) + ") as bigint)::varchar, "
+            "concat_ws(' + ', " + ", ".join(["{}"] * len(cells)) + "))",
+            *minutes,
+            *cells,
+        )
+        if minutes
+        else Expr("'0'")
+    )
+    location = (
+        E(
+            "case when {} is null then ctx.location else (select id from vendor_locations "
+            "where name = trim({})) end",
+            blank(col("location")),
+            col("location"),
+        )
+        if by_name
+        else Expr("ctx.location")
+    )
+    parts = [
+        E(
+            "case when " + parsed + " is null then {} else left({}, 10) end as date",
+            start,
+            start,
+            start,
+        ),
+        E("{} as location_id", location),
+        E(
+            "coalesce((select id from vendor_staff where name = lower({})), {}) as therapist_id",
+            staff,
+            staff,
+        ),
+        E("{} as therapist_name", staff),
+        Expr("cast(null as varchar) as bar_trained"),
+        E(
+            "case when " + parsed + " is null then {} else substr({}, 12, 5) end as shift_start",
+            start,
+            start,
+            start,
+        ),
+        E(
+            # a shift past midnight is rejected (a shift is one day's), saying so
+            "case when " + parsed + " is null then {} "
+            "when left({}, 10) <> left({}, 10) then substr({}, 12, 5) || ' on ' || left({}, 10) "
+            "else substr({}, 12, 5) end as shift_end",
+            end,
+            end,
+            end,
+            start,
+            end,
+            end,
+            end,
+        ),
+        E("{} as break_minutes", breaks),
+    ]
+    used = sorted({int(n) for part in parts for n in re.findall(r"\bt\.c(\d+)\b", part.sql)})
+    raw = " || chr(44) || ".join(f"coalesce(t.c{i}, '')" for i in used) or "''"
+    select = E(", ".join(["{}"] * len(parts)), *parts)
+    query = E(
+        "create or replace temp table "
+        + ctx.target
+        + " as select t.line_number, {}, "
+        + raw
+        + " as raw_row from "
+        + table.name
+        + " as t, vendor_ctx as ctx",
+        select,
+    )
+    ctx.con.execute(query.sql, list(query.params))
+    ctx.con.execute(f"drop table if exists {table.name}")
+    count = ctx.con.execute(f"select count(*) from {ctx.target}").fetchone()[0]
+    # which export columns each field is read from (shown by `studio-ops inspect`)
+    read_from = {
+        part.sql.rsplit(" as ", 1)[-1]: [
+            table.header[int(n)] for n in dict.fromkeys(re.findall(r"\bt\.c(\d+)\b", part.sql))
+        ]
+        for part in parts
+    }
+    return ExportRows(
+        kind="therapist_shifts",
+        format=f"square-timecards-{sniff.container}",
+        table=ctx.target,
+        rows_read=count + len(table.rejects),
+        rejects=pii.mask_rejects(table.rejects),
+        columns={k: v for k, v in read_from.items() if v},
+    )
+
+
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
+    if _is_timecards({loose_key(h) for h in renamed_header(sniff.header, ctx.mapping) if h}):
+        return _read_timecards(sniff, ctx)
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
     c = Columns(renamed_header(table.header, ctx.mapping), key=loose_key)
 
@@ -104,13 +314,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         ctx.require_location("Square")
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
 
-    # ISO 8601 with an offset (2026-03-02T09:00:00-07:00): keep the local wall-clock part.
-    def local(expr: Expr) -> Expr:
-        return E(
-            "regexp_replace(trim({}), '^(\\d{4}-\\d{2}-\\d{2})T(\\d{2}:\\d{2}(:\\d{2})?)"
-            "(\\.\\d+)?([+-]\\d{2}:?\\d{2}|Z)?$', '\\1 \\2')",
-            expr,
-        )
+    local = _local
 
     start_text = E(
         "case when {} is not null and {} is not null then {} else {} end",
