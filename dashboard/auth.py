@@ -216,13 +216,19 @@ def gate() -> Viewer | None:
     st.session_state.pop(SESSION_VIEWER, None)
     try:
         found = current_viewer()
-    except AccessError as error:
+    except (AccessError, SettingsError) as error:
         st.session_state[SESSION_VIEWER] = None
         st.error(md_text(str(error)))
         return None
     st.session_state[SESSION_VIEWER] = found
     if found is None:
-        _sign_in_form()
+        try:
+            _sign_in_form()
+        except SettingsError as error:
+            # a sign-in lasts sign_in_hours, read from the settings file: a broken file is
+            # one line naming it (never a traceback), and nobody is signed in meanwhile
+            st.session_state.pop(SESSION_USER, None)
+            st.error(md_text(str(error)))
         return None
     if found.open_access:
         st.caption(OPEN_ACCESS_NOTE)

@@ -502,3 +502,33 @@ def test_profile_suggest_gives_bars_to_the_rooms_a_booking_export_booked_bar_wor
         ("fern", False),
         ("willow", True),
     ]
+
+
+def test_a_broken_settings_file_is_one_line_on_the_sign_in_page_never_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner adds a line to studio-ops.toml and leaves it half-written: signing in read
+    sign_in_hours from it and the page showed Python's traceback. Now one line naming the file
+    and the problem, and nobody is signed in until it is fixed."""
+    from pipelines import access
+
+    db = tmp_path / "studio.duckdb"
+    assert run_cli("init", "--db", str(db)).returncode == 0
+    users = tmp_path / "access.toml"
+    access.add_user(users, "olga", "owner", [], "owner-pass-123")
+    settings = tmp_path / "studio-ops.toml"
+    settings.write_text("late_cancel_hours = 24\nturnover_minutes =\n")
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    monkeypatch.setenv("STUDIO_OPS_ACCESS", str(users))
+    monkeypatch.setenv("STUDIO_OPS_SETTINGS", str(settings))
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if at.text_input:  # the form may already say why nobody can sign in
+        at.text_input(key="sign_in_name").input("olga")
+        at.text_input(key="sign_in_password").input("owner-pass-123")
+        at.get("form_submit_button")[0].click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value.replace("\\", "") for e in at.error]  # shown as text: escaped markdown
+    assert len(errors) == 1 and str(settings) in errors[0], errors
+    assert "not valid TOML" in errors[0] and "\n" not in errors[0]
