@@ -5,7 +5,7 @@ hand in each test."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -247,3 +247,33 @@ def test_a_time_cell_holding_the_whole_date_time_is_the_start(tmp_path: Path) ->
     [result] = load_files(db, [path], mapping=mapping(tmp_path))
     assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
     assert stored(db) == EXPECTED
+
+
+def test_a_duration_cell_of_a_workbook_is_its_minutes(tmp_path: Path) -> None:
+    # Durations as Excel keeps them: a time cell (1:30 -> '01:30:00') and an [h]:mm cell
+    # (a timedelta -> '1:00:00'), beside the text '1h 30m'. Before: both cells were rejected,
+    # "duration_minutes '01:30:00' is not a whole number > 0".
+    header = ["Appointment Date", "Start Time", "Duration", "Customer", "Service Provider",
+              "Service", "Status", "Appointment ID"]  # fmt: skip
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    sheet.append([datetime(2026, 3, 4), time(13, 0), time(1, 30), "Hazel Quint",
+                  "Elena Novak", "Ashiatsu 90", "Show", 8001])  # fmt: skip
+    sheet.append([datetime(2026, 3, 4), time(15, 0), timedelta(hours=1), "Orin Vale",
+                  "Elena Novak", "Ashiatsu 60", "Show", 8002])  # fmt: skip
+    sheet["C3"].number_format = "[h]:mm"
+    sheet.append([datetime(2026, 3, 4), time(17, 0), "1h 30m", "Pia Lund", "Elena Novak",
+                  "Ashiatsu 90", "Show", 8003])  # fmt: skip
+    path = tmp_path / "AppointmentSummary.xlsx"
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping(tmp_path))
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.summary()
+    # By hand: 13:00 + 90 = 14:30; 15:00 + 60 = 16:00; 17:00 + 90 = 18:30.
+    assert [r[2:4] for r in query(db, "select booking_id, therapist_id, start_at::varchar, "
+                                      "end_at::varchar from raw_bookings order by 1")] == [
+        ("2026-03-04 13:00:00", "2026-03-04 14:30:00"),
+        ("2026-03-04 15:00:00", "2026-03-04 16:00:00"),
+        ("2026-03-04 17:00:00", "2026-03-04 18:30:00"),
+    ]  # fmt: skip

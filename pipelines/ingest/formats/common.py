@@ -184,8 +184,8 @@ def iso_date_time(date: Expr, time: Expr, formats: Iterable[str]) -> Expr:
 
 
 def minutes_text(expr: Expr) -> Expr:
-    """`1h 30m`, `45m`, `2h`, `90`, `1:30` (also `1 hr 15 mins`, `2 hours`, `90 minutes`) ->
-    whole minutes as text; anything else unchanged."""
+    """`1h 30m`, `45m`, `2h`, `90`, `1:30` (also `1 hr 15 mins`, `2 hours`, `90 minutes`, a
+    workbook's duration cell `01:30:00`) -> whole minutes as text; anything else unchanged."""
     x = E("lower(trim({}))", expr)
     return E(
         "case when {} ~ '^[0-9]+$' then {} "
@@ -193,7 +193,8 @@ def minutes_text(expr: Expr) -> Expr:
         "|^([0-9]+) *(m|mins?|minutes?)$' then cast("
         "coalesce(try_cast(regexp_extract({}, '([0-9]+) *h', 1) as integer), 0) * 60 + "
         "coalesce(try_cast(regexp_extract({}, '([0-9]+) *m', 1) as integer), 0) as varchar) "
-        "when {} ~ '^[0-9]+:[0-9]{2}$' then cast("
+        # `1:30`, or a workbook's duration cell (`01:30:00`, `1:30:00` for [h]:mm)
+        "when {} ~ '^[0-9]+:[0-9]{2}(:00)?$' then cast("
         "cast(split_part({}, ':', 1) as integer) * 60 + cast(split_part({}, ':', 2) as integer)"
         " as varchar) else {} end",
         x,
