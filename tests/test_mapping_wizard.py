@@ -332,3 +332,32 @@ def test_browser_acuity_upload_asks_once_then_a_second_file_loads_without_questi
         assert page.locator("[data-testid='stException']").count() == 0
         with open(second, encoding="utf-8") as handle:
             assert _bookings(db)[0][2] == loaded[0][2] + sum(1 for _ in handle) - 1
+
+
+def test_the_preview_shows_rows_whose_date_time_the_answer_does_not_read(tmp_path: Path) -> None:
+    export = tmp_path / "legacy.csv"
+    export.write_text(LEGACY, encoding="utf-8")
+    [result] = load_files(tmp_path / "w.duckdb", [export])
+    need = MappingNeeded.from_dict(result.needs)
+    answers = {
+        "source.name": "legacy",
+        "columns.booking_id": "Appt #",
+        "columns.start_at": "Day",
+        "columns.start_time": "From",
+        "columns.end_at": "Until",
+        "formats.datetime": "%d-%m-%Y %H:%M",  # the file writes 02/03/2026: no row reads
+        "columns.therapist_id": "Therapist",
+        "columns.service": "Treatment",
+        "columns.status": "Result",
+        "columns.client_email": "Guest Mail",
+        "source.location": "L01",
+    }
+    shown = preview(need, answers)
+    # both rows, each with the reason (was: an empty table, saying nothing)
+    assert list(shown["line"]) == [2, 3]
+    assert list(shown["would load?"]) == [
+        "start '02/03/2026 09:00' does not match [formats] datetime '%d-%m-%Y %H:%M' in your "
+        "answers",
+        "start '03/03/2026 13:00' does not match [formats] datetime '%d-%m-%Y %H:%M' in your "
+        "answers",
+    ]

@@ -39,6 +39,17 @@ def preview(need: MappingNeeded, answers: dict[str, str], rows: int = SAMPLE_ROW
                 sample, con, "preview_rows", mapping=mapping_file, salt=lambda: "preview"
             )
             validate(con, read.kind, read.table, "preview_checked", read.params, read.raw_row)
+            # rows the read itself rejected (a date-time the format does not read, a price
+            # with a decimal comma) are shown too, with their reason: the answer to change
+            con.execute("create temp table preview_rejects (line_number bigint, reason varchar)")
+            if read.rejects:
+                con.executemany(
+                    "insert into preview_rejects values (?, ?)",
+                    [
+                        (line, reason.replace(f"mapping file {mapping_file}", "your answers"))
+                        for line, reason, _ in read.rejects
+                    ],
+                )
             return con.execute(
                 """
                 select r.line_number as line, r.start_at as start,
@@ -46,7 +57,10 @@ def preview(need: MappingNeeded, answers: dict[str, str], rows: int = SAMPLE_ROW
                     r.therapist_id as therapist, r.service, r.status, r.price,
                     coalesce(c.reason, 'ok') as "would load?"
                 from preview_rows as r join preview_checked as c using (line_number)
-                order by r.line_number
+                union all
+                select line_number, null, null, null, null, null, null, reason
+                from preview_rejects
+                order by line
                 """
             ).df()
         except ExportError as error:
