@@ -361,3 +361,31 @@ def test_the_preview_shows_rows_whose_date_time_the_answer_does_not_read(tmp_pat
         "start '03/03/2026 13:00' does not match [formats] datetime '%d-%m-%Y %H:%M' in your "
         "answers",
     ]
+
+
+def test_an_answer_the_dates_contradict_is_one_line_about_the_answers(tmp_path: Path) -> None:
+    export = tmp_path / "legacy.csv"
+    export.write_text(LEGACY.replace("03/03/2026", "13/03/2026"), encoding="utf-8")
+    [result] = load_files(tmp_path / "w.duckdb", [export])
+    need = MappingNeeded.from_dict(result.needs)
+    answers = {
+        "source.name": "legacy",
+        "columns.booking_id": "Appt #",
+        "columns.start_at": "Day",
+        "columns.start_time": "From",
+        "columns.end_at": "Until",
+        "formats.datetime": "%m/%d/%Y %H:%M",  # month first, but 13/03/2026 has no month 13
+        "columns.therapist_id": "Therapist",
+        "columns.service": "Treatment",
+        "columns.status": "Result",
+        "columns.client_email": "Guest Mail",
+        "source.location": "L01",
+    }
+    with pytest.raises(AnswerError) as raised:
+        preview(need, answers)
+    # never the temporary file the preview writes the answers to
+    assert str(raised.value) == (
+        "line 3: start '13/03/2026 13:00' is written day first, but [formats] datetime "
+        "'%m/%d/%Y %H:%M' in your answers reads month first: fix it to '%d/%m/%Y %H:%M', or "
+        "the other rows would load with day and month swapped"
+    )

@@ -64,6 +64,8 @@ def preview(need: MappingNeeded, answers: dict[str, str], rows: int = SAMPLE_ROW
                 """
             ).df()
         except ExportError as error:
-            raise AnswerError(str(error)) from None
+            # the file of the answers is temporary: its name would mean nothing on the page
+            said = str(error).replace(f"mapping file {mapping_file}", "your answers")
+            raise AnswerError(said) from None
         finally:
             con.close()
