@@ -728,3 +728,19 @@ def test_a_mapping_for_another_export_shows_the_header_it_met(tmp_path: Path) ->
         "whose header reads 'Appt #', 'Day', 'From', 'Until', 'Guest', 'Therapist', ...: name "
         "the columns as the file's header writes them"
     )
+
+
+def test_an_end_at_column_of_times_beside_a_date_column_ends_on_that_date(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    # end_at names "Until", which holds times only: as end_time would (was: every row
+    # rejected, "end '10:30' does not match [formats] datetime")
+    text = LEGACY_MAPPING.replace('end_time = "Until"', 'end_at = "Until"')
+    mapping = write(tmp_path / "legacy.toml", text)
+    [result] = load_files(db, [write(tmp_path / "book.csv", LEGACY_BOOK)], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    assert [r[2:4] for r in stored(db)] == [
+        ("2026-03-02 09:00:00", "2026-03-02 10:30:00"),
+        ("2026-03-13 14:00:00", "2026-03-13 15:00:00"),
+    ]

@@ -387,7 +387,18 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         )
     _check_day_month_order(ctx, table, mapping, start_text)
     canonical["start_at"] = moment(start_text, "start", start=True)
-    if mapping.given("end_at"):
+    if mapping.given("end_at") and mapping.given("start_date"):
+        # an end column of times only (`10:30`) beside a date column is the end on that date,
+        # as [columns] end_time says
+        end_text = E(
+            "case when regexp_full_match(trim({}), {}) then {} else {} end",
+            cell("end_at"),
+            P(r"[0-9]{1,2}[:.][0-9]{2}(:[0-9]{2})?\s*([AaPp]\.?[Mm]\.?)?"),
+            date_and_time(cell("start_date"), cell("end_at")),
+            cell("end_at"),
+        )
+        canonical["end_at"] = moment(end_text, "end")
+    elif mapping.given("end_at"):
         canonical["end_at"] = moment(cell("end_at"), "end")
     elif mapping.given("end_time") and mapping.given("start_date"):
         end_text = date_and_time(cell("start_date"), cell("end_time"))
