@@ -277,3 +277,26 @@ def test_a_duration_cell_of_a_workbook_is_its_minutes(tmp_path: Path) -> None:
         ("2026-03-04 15:00:00", "2026-03-04 16:00:00"),
         ("2026-03-04 17:00:00", "2026-03-04 18:30:00"),
     ]  # fmt: skip
+
+
+def test_the_header_repeated_on_each_printed_page_is_no_appointment(tmp_path: Path) -> None:
+    # A report laid out for printing repeats its header on each page. Before: the repeated
+    # header was read as an appointment and rejected ("start_at 'Appointment Date Start
+    # Time' is not a date-time"), one rejected row per page.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Appointments Summary"])
+    sheet.append(HEADER)
+    sheet.append(ROWS[0])
+    sheet.append(HEADER)  # page 2
+    sheet.append(ROWS[1])
+    sheet.append([None, None, None, None, None, None, "Total:", "2"])
+    path = tmp_path / "AppointmentSummary.xlsx"
+    book.save(path)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping(tmp_path))
+    # 2 appointments read: the repeated header and the totals row are neither.
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 2, 0), (
+        result.summary()
+    )
+    assert stored(db) == EXPECTED

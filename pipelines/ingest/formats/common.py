@@ -415,7 +415,8 @@ def read_vendor_table(sniff_: Sniff, con: duckdb.DuckDBPyConnection, name: str) 
 
 def read_below_header(sniff_: Sniff, ctx: Context, header_at: int) -> tabular.Table:
     """A table whose header sits under a preamble (row `header_at` of the non-blank rows);
-    a trailing totals row (first cell starting with "Total") is dropped."""
+    a trailing totals row (first cell starting with "Total") and the header repeated further
+    down (a report's page header) are dropped."""
     if sniff_.container == "xlsx":
         rows = tabular._xlsx_iter(sniff_.path, sniff_.limits)
     else:
@@ -431,10 +432,13 @@ def read_below_header(sniff_: Sniff, ctx: Context, header_at: int) -> tabular.Ta
         raise ExportError("the header row is missing")
     if len(header) > sniff_.limits.max_columns:
         raise tabular.too_many_columns(len(header), sniff_.limits)
+    # the header again further down (a report's page header) is no record either
+    again = [normalise(c) for c in header]
     records = (
         [line, *cells]
         for line, cells in rows
         if not re.match(r"(?i)^\s*(grand )?totals?\b", next((c for c in cells if c), "") or "")
+        and [normalise(c or "") for c in cells[: len(again)]] != again
     )
     return table_from_records(ctx.con, f"{ctx.target}_vendor", header, records)
 
