@@ -648,7 +648,8 @@ def test_an_export_in_another_language_without_a_mapping_says_how_to_map_it(
     assert result.message == (
         "the header matches no known export: a booking system's appointments the loader does "
         "not know (or whose headers are not in English) load through a mapping that names "
-        "their columns; studio-ops inspect FILE --write-mapping mapping.toml drafts one"
+        "their columns (the Data page asks for them; studio-ops inspect FILE --write-mapping "
+        "mapping.toml drafts one)"
     )
 
 

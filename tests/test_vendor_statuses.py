@@ -335,8 +335,8 @@ def test_a_renamed_column_is_a_one_line_mapping_fix(tmp_path: Path) -> None:
     assert run.lines[0] == (
         f"{path}: not loaded: the header matches no known export: a booking system's "
         "appointments the loader does not know (or whose headers are not in English) load "
-        "through a mapping that names their columns; studio-ops inspect FILE --write-mapping "
-        "mapping.toml drafts one"
+        "through a mapping that names their columns (the Data page asks for them; studio-ops "
+        "inspect FILE --write-mapping mapping.toml drafts one)"
     )
     assert run.lines[1] == f"nothing loaded; {db} is unchanged"
     assert run.seconds < SECONDS and run.peak_mb < PEAK_MB

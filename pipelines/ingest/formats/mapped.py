@@ -835,7 +835,8 @@ def columns_needed(message: str, path: Path, header: list[str], limits) -> Expor
         message = (
             "the header matches no known export: a booking system's appointments the loader "
             "does not know (or whose headers are not in English) load through a mapping that "
-            "names their columns; studio-ops inspect FILE --write-mapping mapping.toml drafts one"
+            "names their columns (the Data page asks for them; studio-ops inspect FILE "
+            "--write-mapping mapping.toml drafts one)"
         )
     return MappingNeeded(
         message,
