@@ -8,6 +8,7 @@ reports: a date and a 12-hour time in separate columns, no appointment ids, no d
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import duckdb
@@ -745,3 +746,19 @@ def test_an_end_at_column_of_times_beside_a_date_column_ends_on_that_date(
         ("2026-03-02 09:00:00", "2026-03-02 10:30:00"),
         ("2026-03-13 14:00:00", "2026-03-13 15:00:00"),
     ]
+
+
+def test_inspect_says_a_mapped_export_has_no_booking_or_cancellation_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines.cli import main
+
+    book = write(tmp_path / "appuntamenti.csv", ITALIAN_FRESHA)
+    mapping = write(tmp_path / "it.toml", ITALIAN_MAPPING)
+    main(["inspect", str(book), "--mapping", str(mapping)])
+    out = capsys.readouterr().out
+    # no column gives them (was: shown as read from 'Sede', the location column the time
+    # zone is looked up by, and so never listed as missing)
+    assert re.search(r"^  created_at +– ", out, re.M), out
+    assert "created_at: not in this export" in out
+    assert "cancelled_at: not in this export" in out

@@ -405,7 +405,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         canonical["end_at"] = moment(end_text, "end")
     canonical["duration_minutes"] = minutes_text(cell("duration_minutes"))
     for name in ("created_at", "cancelled_at"):
-        canonical[name] = moment(cell(name), name)
+        # (not given: no column, which `studio-ops inspect` says, rather than the location
+        # column the time zone's lookup reads)
+        canonical[name] = moment(cell(name), name) if mapping.given(name) else NULL
     client = client_cells(
         columns,
         email=cols.get("client_email", ()),
