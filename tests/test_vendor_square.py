@@ -178,3 +178,47 @@ def test_a_blank_bar_training_in_a_shift_file_is_unknown_and_a_wrong_word_reject
     assert query(db, "select line_number, reason from rejected_rows") == [
         (3, "bar_trained 'maybe' is not a yes/no value (true/false, yes/no, y/n, 1/0)")
     ]
+
+
+# --- UTC times -----------------------------------------------------------------------------------
+
+UTC_EXPORT = """Appointment ID,Start Time,End Time,Team Member,Customer,Service,Status
+z-1,2026-03-02T17:00:00Z,2026-03-02T18:30:00Z,Elena Novak,Hazel Quint,Ashiatsu 90,NO_SHOW
+z-2,2026-07-01T16:00:00Z,2026-07-01T17:00:00Z,Elena Novak,Orin Vale,Ashiatsu 60,NO_SHOW
+z-3,2026-03-03T10:00:00-07:00,2026-03-03T11:00:00-07:00,Elena Novak,Pia Lund,Swedish 60,NO_SHOW
+"""
+
+
+def test_utc_times_become_the_locations_wall_clock(tmp_path: Path) -> None:
+    # An export written from Square's API gives UTC ('Z'). Before: the Z was dropped and 17:00
+    # UTC stored as 17:00 in the studio, 7 hours late in Denver, with no word said.
+    path = tmp_path / "appointments.csv"
+    path.write_text(UTC_EXPORT, encoding="utf-8")
+    mapping = tmp_path / "square.toml"
+    mapping.write_text('[source]\nlocation = "L01"\ntimezone = "America/Denver"\n')
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.summary()
+    # By hand: 2 March is MST (UTC-7): 17:00Z is 10:00, 18:30Z 11:30; 1 July is MDT
+    # (UTC-6): 16:00Z is 10:00. A time with its offset is the wall-clock as written.
+    assert [r[3:5] for r in stored(db)] == [
+        ("2026-03-02 10:00:00", "2026-03-02 11:30:00"),
+        ("2026-07-01 10:00:00", "2026-07-01 11:00:00"),
+        ("2026-03-03 10:00:00", "2026-03-03 11:00:00"),
+    ]
+
+
+def test_utc_times_of_a_location_without_a_time_zone_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "appointments.csv"
+    path.write_text(UTC_EXPORT, encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01")
+    # The two UTC rows cannot be placed in a day without the zone; the row with its offset
+    # loads as written.
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 1, 2)
+    assert [r[0] for r in stored(db)] == ["z-3"]
+    assert query(db, "select line_number, reason from rejected_rows order by 1") == [
+        (line, f"the time '{when}' is in UTC and this location's time zone is unknown (set "
+         "timezone in the studio profile, or [source] timezone in the mapping)")
+        for line, when in ((2, "2026-03-02T17:00:00Z"), (3, "2026-07-01T16:00:00Z"))
+    ]  # fmt: skip

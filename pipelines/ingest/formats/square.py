@@ -11,6 +11,9 @@ on the load day or later booked. A DECLINED request never held the slot and coun
 cancelled. `Resource` (the room resource of the appointment segment) becomes the room.
 Dates: `M/D/YYYY h:mm AM`, ISO, or ISO 8601 with a UTC offset (the local wall-clock is kept);
 in a workbook, real date and time cells too.
+A UTC time (`Z`, as Square's API writes) becomes the location's wall-clock in its time zone
+(the profile's or a locations file's, else the mapping's [source] timezone); a start or end
+in UTC with no zone known rejects its row (see read).
 Booking ids: `Appointment ID`/`Booking ID`. A `Customer ID` column (Square's own id of the
 customer) is kept as the booking's client_ref.
 
@@ -45,7 +48,7 @@ from pipelines.ingest.formats.common import (
     read_vendor_table,
     renamed_header,
 )
-from pipelines.ingest.formats.sql_expr import E, Expr, blank
+from pipelines.ingest.formats.sql_expr import E, Expr, P, blank
 
 if TYPE_CHECKING:  # the type only: mapped imports this module
     from pipelines.ingest.formats.mapping import Mapping
@@ -301,6 +304,41 @@ def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
     )
 
 
+# A date-time in UTC (`2026-03-02T17:00:00Z`, as Square's API writes it): not the studio's
+# wall-clock, so it is turned into the location's time zone.
+_UTC = "^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)? ?(Z|z|UTC)$"
+_UTC_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M%z"]
+
+
+def _zone(ctx: Context, table, location: Expr | None) -> Expr:
+    """The time zone of each row's location (the studio profile's or a loaded locations
+    file's, else the mapping's [source] timezone), NULL when none is known. Its SQL binds no
+    parameter: the rows it cannot place are left out by a plain WHERE."""
+    from pipelines.ingest.formats.mapped import _KEY, _install_zones
+
+    _install_zones(ctx)
+    ctx.con.execute(
+        "create or replace temp table square_zone_ctx as select cast(? as varchar) as location, "
+        "cast(? as varchar) as zone",
+        [ctx.default_location(), ctx.mapping.timezone if ctx.mapping else None],
+    )
+    place = Expr("(select location from square_zone_ctx)")
+    if location is not None:
+        install_location_names(ctx, table, blank(location))
+        place = E(
+            "case when {} is null then {} else (select id from vendor_locations where name = {})"
+            " end",
+            blank(location),
+            place,
+            blank(location),
+        )
+    return E(
+        "coalesce((select zone from mapped_zones where key = " + _KEY.format("{}") + "), "
+        "(select zone from square_zone_ctx))",
+        place,
+    )
+
+
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     if _is_timecards({loose_key(h) for h in renamed_header(sniff.header, ctx.mapping) if h}):
         return _read_timecards(sniff, ctx)
@@ -314,7 +352,55 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         ctx.require_location("Square")
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
 
-    local = _local
+    # the cells that place a booking in its day (Created At's date only marks rebookings:
+    # a UTC one of a location without a zone keeps its clock, as before)
+    utc_cells = [col(f) for f in ("start", "end", "date") if c.has(*FIELDS[f])]
+    zone = _zone(ctx, table, col("location") if c.has(*FIELDS["location"]) else None)
+
+    def local(text: Expr) -> Expr:
+        """A date-time cell as the location's wall-clock: UTC turned into its time zone, a
+        local time with an offset as written."""
+        t = E("trim({})", text)
+        return E(
+            "case when {} ~ '" + _UTC + "' and {} is not null then strftime(timezone({}, "
+            "try_strptime(regexp_replace({}, ' ?(Z|z|UTC)$', '+00:00'), {})), "
+            "'%Y-%m-%d %H:%M:%S') else {} end",
+            t,
+            zone,
+            zone,
+            t,
+            P(_UTC_FORMATS),
+            _local(text),
+        )
+
+    # A UTC time of a location whose time zone nothing says cannot be placed: rejected.
+    unplaced = E(
+        "(" + " or ".join(["trim({}) ~ '" + _UTC + "'"] * len(utc_cells) or ["false"]) + ")"
+        " and {} is null",
+        *utc_cells,
+        zone,
+    )
+    assert not unplaced.params, "a WHERE of build_bookings binds no parameter"
+    first_utc = E(
+        "coalesce("
+        + ", ".join(["case when trim({}) ~ '" + _UTC + "' then trim({}) end"] * len(utc_cells))
+        + ", '')",
+        *[cell for cell in utc_cells for _ in range(2)],
+    )
+    query = E(
+        "select t.line_number, {} from " + table.name + " as t where {} order by 1",
+        first_utc,
+        unplaced,
+    )
+    rejects = [
+        (
+            line,
+            f"the time {raw[:40]!r} is in UTC and this location's time zone is unknown (set "
+            "timezone in the studio profile, or [source] timezone in the mapping)",
+            raw,
+        )
+        for line, raw in ctx.con.execute(query.sql, list(query.params)).fetchall()
+    ]
 
     start_text = E(
         "case when {} is not null and {} is not null then {} else {} end",
@@ -361,4 +447,6 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         vendor=NAME,
         format_name=f"square-{sniff.container}",
         statuses=STATUSES,
+        rejects=rejects,
+        where=f"not ({unplaced.sql})" if rejects else None,
     )
