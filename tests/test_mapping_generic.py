@@ -762,3 +762,15 @@ def test_inspect_says_a_mapped_export_has_no_booking_or_cancellation_times(
     assert re.search(r"^  created_at +– ", out, re.M), out
     assert "created_at: not in this export" in out
     assert "cancelled_at: not in this export" in out
+
+
+def test_excels_unicode_text_loads_through_a_mapping(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    path = tmp_path / "book.txt"
+    # Excel's "Unicode Text": UTF-16 with its byte-order mark, tabs between cells
+    path.write_bytes(LEGACY_BOOK.replace(",", "\t").encode("utf-16"))
+    mapping = write(tmp_path / "legacy.toml", LEGACY_MAPPING)
+    [result] = load_files(db, [path], mapping=mapping)
+    # was: the header matches no known export (the mapping was never tried on it)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    assert [r[0] for r in stored(db)] == ["7001", "7002"]

@@ -113,7 +113,10 @@ def sniff(path: Path, limits: Settings | None = None) -> Sniff:
         tag in lowered for tag in ("<html", "<!doctype html", "<table", "<head", "<body")
     ):
         return Sniff(path, "html", text_head=text, limits=limits)
-    if b"\x00" in head:
+    if head[:2] in tabular.UTF16_BOMS:
+        # Excel's "Unicode Text" (UTF-16, tabs): its rows too, so a mapping can fit it
+        start = head[: len(head) // 2 * 2].decode("utf-16", errors="replace").lstrip("\r\n")
+    elif b"\x00" in head:
         return Sniff(path, "csv", limits=limits)  # the native reader gives its own message
     rows = []
     delimiter = tabular._delimiter(head[:2], start)  # a semicolon in Europe's Excel CSV
