@@ -222,3 +222,20 @@ def test_utc_times_of_a_location_without_a_time_zone_are_rejected(tmp_path: Path
          "timezone in the studio profile, or [source] timezone in the mapping)")
         for line, when in ((2, "2026-03-02T17:00:00Z"), (3, "2026-07-01T16:00:00Z"))
     ]  # fmt: skip
+
+
+def test_inspect_says_timecards_load_with_bar_training_unknown(tmp_path: Path) -> None:
+    # Before: inspect listed "bar_trained: required, and no column holds it" for a file
+    # whose rows load.
+    from tests.hostile import run_cli
+
+    path = tmp_path / "timecards.csv"
+    path.write_text(TIMECARDS, encoding="utf-8")
+    run = run_cli("inspect", str(path), "--location", "L01")
+    assert run.returncode == 0, run.lines
+    assert "read as: therapist_shifts (square-timecards-csv)" in run.lines, run.lines
+    assert (
+        "  bar_trained: not in this export; bar training stays unknown (the studio profile's "
+        "therapists can say it)"
+    ) in run.lines, run.lines
+    assert not any("required, and no column holds it" in line for line in run.lines)
