@@ -239,3 +239,24 @@ def test_inspect_says_timecards_load_with_bar_training_unknown(tmp_path: Path) -
         "therapists can say it)"
     ) in run.lines, run.lines
     assert not any("required, and no column holds it" in line for line in run.lines)
+
+
+def test_dates_with_month_names_and_times_with_seconds_load(tmp_path: Path) -> None:
+    # Before: 'Mar 2, 2026' and 'Tue, Mar 3, 2026' (+ '10:00 AM'), '9:15:00 AM' and '10:15AM'
+    # were no accepted form, and their rows were rejected.
+    path = tmp_path / "appointments.csv"
+    path.write_text(
+        "Appointment ID,Date,Start Time,End Time,Team Member,Customer,Service,Status\n"
+        'n-1,"Mar 2, 2026",10:00 AM,11:30 AM,Elena Novak,Hazel Quint,Ashiatsu 90,NO_SHOW\n'
+        'n-2,"Tue, Mar 3, 2026",1:00 PM,2:00 PM,Elena Novak,Orin Vale,Ashiatsu 60,NO_SHOW\n'
+        "n-3,03/04/2026,9:15:00 AM,10:15AM,Elena Novak,Pia Lund,Swedish 60,NO_SHOW\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01")
+    assert (result.rows_loaded, result.rows_rejected) == (3, 0), result.summary()
+    assert [r[3:5] for r in stored(db)] == [
+        ("2026-03-02 10:00:00", "2026-03-02 11:30:00"),
+        ("2026-03-03 13:00:00", "2026-03-03 14:00:00"),
+        ("2026-03-04 09:15:00", "2026-03-04 10:15:00"),
+    ]

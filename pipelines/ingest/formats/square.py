@@ -75,7 +75,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 DATETIME_FORMATS = [
     "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M%p",
     "%m/%d/%Y %H:%M",
+    # month names: no day/month order to guess (`Mar 2, 2026 10:00 AM`)
+    "%b %d, %Y %I:%M %p",
+    "%a, %b %d, %Y %I:%M %p",
+    "%B %d, %Y %I:%M %p",
     "%Y-%m-%d %I:%M %p",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
