@@ -243,6 +243,20 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         "created_at": given("created_at"),
         "price": given("price"),
     }
+    # A room's line that joined no therapist's visit (none at its start, or two) names no
+    # therapist: rejected saying so, not as "therapist_id is missing"
+    room_only = "t.c3 is null and t.c2 is not null"  # visits: c2 room, c3 therapist
+    rejects = [
+        (
+            line,
+            f"the team member {room!r} is a room ([fresha] rooms) and no one therapist of "
+            "its appointment starts with it: a room alone is no booking",
+            room,
+        )
+        for line, room in ctx.con.execute(
+            f"select t.line_number, t.c2 from {visits.name} as t where {room_only} order by 1"
+        ).fetchall()
+    ] if rooms else []  # fmt: skip
     rows = build_bookings(
         ctx,
         visits,
@@ -251,6 +265,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         vendor=NAME,
         format_name=f"fresha-{sniff.container}",
         statuses=STATUSES,
+        rejects=rejects,
+        where=f"not ({room_only})" if rejects else None,
     )
     if merged:  # every line is counted: read = loaded + rejected + joined into a visit
         rows.rows_read += merged
