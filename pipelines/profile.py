@@ -37,6 +37,8 @@ from datetime import date, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pipelines.canonical import KINDS
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -519,7 +521,8 @@ def store_profile(con, profile: Profile, text: str, file_name: str, load_id: int
     Runs inside the caller's transaction. A location row replaces the location's earlier row
     (name, time zone, opened_on); locations no longer in the profile keep theirs. Bookings
     loaded before the profile get its ids for the display names they carry (apply_names), so
-    exports loaded first and a profile made from them (`profile suggest`) meet."""
+    exports loaded first and a profile made from them (`profile suggest`) meet; so do stored
+    room-calendar and shift rows."""
     con.execute("insert into studio_profile values (now()::timestamp, ?, ?)", [file_name, text])
     for number, loc in enumerate(profile.locations, 1):
         con.execute("delete from raw_locations where location_id = ?", [loc.id])
@@ -529,6 +532,8 @@ def store_profile(con, profile: Profile, text: str, file_name: str, load_id: int
             [loc.id, loc.name, loc.timezone, loc.opened_on, load_id, number],
         )
     apply_names(con, "raw_bookings")
+    for kind in ("rooms", "therapist_shifts"):
+        apply_names(con, f"raw_{kind}", KINDS[kind].key)
 
 
 def expand_profile(con, days_ahead: int, today: date) -> int:
@@ -703,18 +708,29 @@ def _pattern_tables(con, locations: tuple[Location, ...]) -> None:
             con.executemany(f"insert into {name} values ({marks})", rows[name])
 
 
-def apply_names(con, table: str) -> None:
-    """Give the bookings in `table` the profile's ids for the display names they carry.
+def apply_names(con, table: str, key: tuple[str, ...] | None = None) -> None:
+    """Give the rows in `table` (bookings, a room calendar or shifts) the profile's ids for
+    the display names they carry.
 
     A location_id that is a profile location's id or name, and then a therapist_id that is one
     of that location's therapists' id, name or also_known_as (name_key: case, spacing and
     punctuation ignored), becomes that id, and so does a room_id that is one of that location's
-    rooms' id or name. Other values stay as they are (a mapping's [therapists] table has
-    already turned its names into ids). Only distinct values are matched in Python (name_key
-    is Unicode-aware, RE2's \\w is not)."""
+    rooms' id or name; the columns the table lacks are left alone. Other values stay as they
+    are (a mapping's [therapists] table has already turned its names into ids). Only distinct
+    values are matched in Python (name_key is Unicode-aware, RE2's \\w is not).
+
+    `key`: the table's key (a stored room calendar or shift table): rows that come to share
+    a key once renamed ("Willow" loaded before "willow" for the same day) keep the latest
+    load's, as a load keeps the latest row of a key."""
     profile = stored_profile(con)
     if profile is None:
         return
+    columns = {
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where table_name = ?", [table]
+        ).fetchall()
+    }
     locations = location_names(profile)
     renamed = [
         (value, locations[name_key(value)])
@@ -723,34 +739,33 @@ def apply_names(con, table: str) -> None:
         ).fetchall()
         if locations.get(name_key(value), value) != value
     ]
-    _rename(con, table, ["location_id"], renamed)
-    therapists = therapist_names(profile)
-    renamed = [
-        (location_id, value, therapists[(location_id, name_key(value))])
-        for location_id, value in con.execute(
-            f"select distinct location_id, therapist_id from {table} "
-            "where location_id is not null and therapist_id is not null"
-        ).fetchall()
-        if therapists.get((location_id, name_key(value)), value) != value
-    ]
-    _rename(con, table, ["location_id", "therapist_id"], renamed)
-    # A booking system names a room as the studio sees it ("Willow", Square's Resource, a
-    # Fresha team member that is a room): the profile's room of that id or name, so the
-    # booking counts in that room's calendar instead of in a room with no open hours.
-    rooms = room_names(profile)
-    renamed = [
-        (location_id, value, rooms[(location_id, name_key(value))])
-        for location_id, value in con.execute(
-            f"select distinct location_id, room_id from {table} "
-            "where location_id is not null and room_id is not null"
-        ).fetchall()
-        if rooms.get((location_id, name_key(value)), value) != value
-    ]
-    _rename(con, table, ["location_id", "room_id"], renamed)
+    _rename(con, table, ["location_id"], renamed, key)
+    # A booking system or a room-calendar / shift export names a room or a therapist as the
+    # studio sees it ("Willow", Square's Resource, "Okoro, June"): the profile's room or
+    # therapist of that name, so its bookings, open hours and shifts count once, in the
+    # profile's room or therapist (never "Willow" open beside the profile's willow).
+    for column, index in (
+        ("therapist_id", therapist_names(profile)),
+        ("room_id", room_names(profile)),
+    ):
+        if column not in columns:
+            continue
+        renamed = [
+            (location_id, value, index[(location_id, name_key(value))])
+            for location_id, value in con.execute(
+                f"select distinct location_id, {column} from {table} "
+                f"where location_id is not null and {column} is not null"
+            ).fetchall()
+            if index.get((location_id, name_key(value)), value) != value
+        ]
+        _rename(con, table, ["location_id", column], renamed, key)
 
 
-def _rename(con, table: str, keys: list[str], pairs: list[tuple]) -> None:
-    """Set the last of `keys` to new_id in the rows of `table` matching `pairs` (keys, new_id)."""
+def _rename(
+    con, table: str, keys: list[str], pairs: list[tuple], key: tuple[str, ...] | None = None
+) -> None:
+    """Set the last of `keys` to new_id in the rows of `table` matching `pairs` (keys, new_id);
+    with the table's `key`, of the rows that now share a key only the latest load's stays."""
     if not pairs:
         return
     target = keys[-1]
@@ -762,6 +777,21 @@ def _rename(con, table: str, keys: list[str], pairs: list[tuple]) -> None:
     con.execute(
         f"update {table} set {target} = profile_renames.new_id from profile_renames where {matches}"
     )
+    if key:
+        con.execute(
+            f"""
+            delete from {table} where rowid in (
+                select rowid from (
+                    select rowid, row_number() over (
+                        partition by {", ".join(key)} order by load_id desc, line_number desc
+                    ) as newer
+                    from {table}
+                    where {target} in (select new_id from profile_renames)
+                )
+                where newer > 1
+            )
+            """
+        )
     con.execute("drop table profile_renames")
 
 

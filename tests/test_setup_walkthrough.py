@@ -532,3 +532,102 @@ def test_a_broken_settings_file_is_one_line_on_the_sign_in_page_never_a_tracebac
     errors = [e.value.replace("\\", "") for e in at.error]  # shown as text: escaped markdown
     assert len(errors) == 1 and str(settings) in errors[0], errors
     assert "not valid TOML" in errors[0] and "\n" not in errors[0]
+
+
+# Room-calendar and shift exports name rooms, locations and therapists as the studio sees them
+# ("Willow", "Westside Barefoot", "Okoro, June"), as a booking export does.
+WESTSIDE_BOOKINGS = """\
+booking_id,location_id,room_id,therapist_id,client_id,service,uses_bars,start_at,end_at,status
+W1,westside,willow,june,c1,Ashiatsu 90,true,2026-11-26 10:00,2026-11-26 11:30,completed
+W2,westside,fern,june,c2,Swedish 60,false,2026-11-26 12:00,2026-11-26 13:00,completed
+"""
+WESTSIDE_ROOMS = """\
+date,location_id,room_id,room_name,has_bars,opens_at,closes_at,blocked_minutes
+2026-11-26,westside,Willow,Willow,true,10:00,16:00,0
+2026-11-26,Westside Barefoot,FERN ,Fern,false,10:00,16:00,0
+"""
+WESTSIDE_SHIFTS = """\
+date,location_id,therapist_id,therapist_name,bar_trained,shift_start,shift_end,break_minutes
+2026-11-26,Westside Barefoot,"Okoro, June",June Okoro,true,10:00,14:00,0
+"""
+
+
+@pytest.mark.parametrize("profile_first", [True, False], ids=["profile first", "profile after"])
+def test_room_and_shift_exports_that_name_the_studios_rooms_are_the_profiles_rooms(
+    tmp_path: Path, profile_first: bool
+) -> None:
+    """A room calendar naming "Willow" and "FERN " at "Westside Barefoot", and a shift file
+    naming "Okoro, June", describe the profile's rooms willow and fern and its therapist june:
+    their rows replace the profile's for the day (never a second Willow beside willow, which
+    doubled the open room time), whichever was loaded first."""
+    db = tmp_path / "studio.duckdb"
+    files = []
+    for name, text in (
+        ("studio.toml", WESTSIDE_PROFILE),
+        ("bookings.csv", WESTSIDE_BOOKINGS),
+        ("rooms.csv", WESTSIDE_ROOMS),
+        ("shifts.csv", WESTSIDE_SHIFTS),
+    ):
+        (tmp_path / name).write_text(text)
+        files.append(str(tmp_path / name))
+    for file in files if profile_first else files[1:] + files[:1]:
+        run = run_cli("load", file, "--db", str(db))
+        assert run.returncode == 0, run.stderr
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rooms = con.execute(
+            "select location_id, room_id, opens_at::varchar, closes_at::varchar "
+            "from fct_room_days where date = '2026-11-26' order by room_id"
+        ).fetchall()
+        day = con.execute(
+            "select location_id, available_minutes, occupied_minutes, room_utilization, "
+            "scheduled_minutes from fct_location_days where date = '2026-11-26'"
+        ).fetchall()
+        therapists = con.execute(
+            "select therapist_id, scheduled_minutes from fct_therapist_days "
+            "where date = '2026-11-26'"
+        ).fetchall()
+        locations = con.execute("select location_id from dim_locations").fetchall()
+    # the export's rows (10:00-16:00) replace the profile's (10:00-18:00) for both rooms
+    assert rooms == [
+        ("westside", "fern", "10:00:00", "16:00:00"),
+        ("westside", "willow", "10:00:00", "16:00:00"),
+    ]
+    # 2 rooms open 10:00-16:00: 2 x 360 = 720 available minutes; occupied W1 90 + W2 60 = 150;
+    # room utilization 150 / 720 = 0.2083 (was 1,680 minutes, the profile's two rooms 10-18
+    # plus the export's two: 150 / 1680 = 0.089); June's one shift 10:00-14:00 = 240 minutes
+    # (was 240 + the profile's 480 for a second "Okoro, June")
+    assert day == [("westside", 720, 150, pytest.approx(150 / 720), 240)]
+    assert therapists == [("june", 240)]
+    assert locations == [("westside",)]
+
+
+@pytest.mark.parametrize("last", ["Willow", "willow"])
+def test_a_room_spelt_two_ways_before_the_profile_keeps_the_latest_load(
+    tmp_path: Path, last: str
+) -> None:
+    """Two room calendars of the same day, one naming "Willow" and a later one "willow", were
+    two rooms until the profile said they are one: then the later load's row is the day's, as
+    a later export of the same room and day replaces the earlier."""
+    db = tmp_path / "studio.duckdb"
+    header = "date,location_id,room_id,room_name,has_bars,opens_at,closes_at,blocked_minutes\n"
+    first = "Willow" if last == "willow" else "willow"
+    thursday = "2026-11-26,westside"
+    (tmp_path / "early.csv").write_text(header + f"{thursday},{first},,true,10:00,12:00,0\n")
+    (tmp_path / "late.csv").write_text(header + f"{thursday},{last},,true,11:00,17:00,0\n")
+    (tmp_path / "studio.toml").write_text(WESTSIDE_PROFILE)
+    for name in ("early.csv", "late.csv", "studio.toml"):
+        run = run_cli("load", str(tmp_path / name), "--db", str(db))
+        assert run.returncode == 0, run.stderr
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute(
+            "select room_id, opens_at::varchar, closes_at::varchar from raw_rooms"
+        ).fetchall()
+        day = con.execute(
+            "select available_minutes from fct_location_days where date = '2026-11-26'"
+        ).fetchall()
+    assert stored == [("willow", "11:00:00", "17:00:00")]  # the later load's hours
+    # willow 11:00-17:00 (the later export) = 360 minutes, counted once; the profile's own
+    # rows start at the first booking, and with none at the load day, after this Thursday
+    assert day == [(360,)]

@@ -62,6 +62,8 @@ NOT_EXPORTS = {".toml", ".md", ".txt", ".pdf"}
 # never exports, and Thumbs.db reads as an old binary workbook.
 SYSTEM_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini"}
 PROFILE_FORMAT = "studio-profile"
+# The kinds whose rows name locations, rooms or therapists the studio profile may name too.
+NAMED_KINDS = {"bookings", "rooms", "therapist_shifts"}
 # A file's checked rows (validate) are temp table CHECKED, changed in place by the rules that
 # reject more rows; they are read through temp view `export_checked`, which numbers them when
 # the read streamed them in file order without line numbers (ExportRows.numbered).
@@ -327,8 +329,10 @@ def _load_rows(
     allowed = vendor.pop("allowed", None)
     with store.timed(f"read and check {path.name}"):
         rows = _read_and_validate(con, path, location, vendor)
-    if rows.kind == "bookings":  # display names -> the studio profile's ids
-        apply_names(con, CHECKED)
+        # display names -> the studio profile's ids (a room calendar's "Willow" is the
+        # profile's willow, as a booking's is); nothing to do without a profile
+        if rows.kind in NAMED_KINDS:
+            apply_names(con, CHECKED)
     _reject_other_locations(con, allowed)
     _reject_moved_bookings(con, rows.kind)
     if rows.rows_read == 0:
