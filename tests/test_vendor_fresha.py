@@ -346,3 +346,58 @@ def test_a_locale_the_dates_contradict_refuses_the_file(tmp_path: Path) -> None:
         ("2024-07-06 10:30:00",),
         ("2024-07-13 10:30:00",),
     ]
+
+
+# Fresha in Italian (invented people): the account's language names the columns and months,
+# and writes prices with a decimal comma
+ITALIAN = """\
+Riferimento appuntamento,Cliente,Data programmata,Ora programmata,Durata,Servizi,Membro del team,Sede,Stato,Prezzo
+#2001,Giulia Ferri,04 lug 2026,15:00,1h 30m,Ashiatsu 90,"Sara Lodi, CABINA 1",Studio Milano,Completato,"135,00 €"
+#2001,Giulia Ferri,04 lug 2026,15:00,30m,Foot ritual,"Sara Lodi, CABINA 1",Studio Milano,Completato,"40,00 €"
+#2002,Marco Dal,5 dic 2026,10:00,45m,Foot ritual,Sara Lodi,Studio Milano,Prenotato,"40,00 €"
+"""  # noqa: E501
+ITALIAN_MAPPING = """\
+[fresha]
+rooms = ["CABINA 1"]
+[headers]
+"Riferimento appuntamento" = "Appointment reference"
+"Cliente" = "Client"
+"Data programmata" = "Scheduled date"
+"Ora programmata" = "Scheduled time"
+"Durata" = "Duration"
+"Servizi" = "Services"
+"Membro del team" = "Team member"
+"Sede" = "Location"
+"Stato" = "Status"
+"Prezzo" = "Price"
+[formats]
+decimal = ","
+[status_words]
+"Completato" = "completed"
+"Prenotato" = "booked"
+[locations]
+"Studio Milano" = "L01"
+"""
+
+
+def test_an_account_in_another_language_reads_as_fresha_through_headers(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    path = write(tmp_path / "appuntamenti.csv", ITALIAN)
+    [result] = load_files(db, [path], mapping=write(tmp_path / "it.toml", ITALIAN_MAPPING))
+    # as Fresha, not a [columns] table: #2001's two services are one visit (with [columns]
+    # the second line would repeat the reference and replace the first)
+    assert result.format == "fresha-csv", result.summary()
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 2, 0)
+    rows = query(
+        db,
+        "select booking_id, location_id, room_id, therapist_id, service, start_at::varchar, "
+        "end_at::varchar, status, price::varchar from raw_bookings order by booking_id",
+    )
+    assert rows == [
+        # lug = July; the latest end (1h 30m); 135,00 + 40,00
+        ("#2001", "L01", "CABINA 1", "Sara Lodi", "Ashiatsu 90 + Foot ritual",
+         "2026-07-04 15:00:00", "2026-07-04 16:30:00", "completed", "175.00"),
+        # dic = December; + 45m
+        ("#2002", "L01", None, "Sara Lodi", "Foot ritual", "2026-12-05 10:00:00",
+         "2026-12-05 10:45:00", "booked", "40.00"),
+    ]  # fmt: skip

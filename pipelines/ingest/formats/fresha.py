@@ -9,8 +9,9 @@ room's own line joins the visit of its appointment's one therapist at the same s
 Prices with a decimal comma (`€135,00`) are read with the mapping's [formats] decimal = ",".
 Statuses: Booked, Confirmed, Arrived, Started, Completed -> completed for Arrived/Started/
 Completed; No-show; Cancelled. Booking ids: the appointment reference.
-Only English headers are recognised (Fresha follows the account's language): a studio with
-another language maps its columns with the generic [columns] mapping.
+Headers are recognised in English (Fresha follows the account's language): a studio with
+another language names its columns in the mapping's [headers] (`"Data programmata" =
+"Scheduled date"`), and its month names (`04 lug 2026`) are read (mapped.english_months).
 
 Implements the Adapter protocol (pipelines.ingest.formats.adapter): `detect`, `read`.
 """
@@ -34,6 +35,7 @@ from pipelines.ingest.formats.common import (
     iso_datetime,
     minutes_text,
     read_vendor_table,
+    renamed_header,
 )
 from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, blank
 
@@ -70,18 +72,19 @@ NUMERIC_DATE = re.compile(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}\b")
 NUMERIC_TIMES = [" %H:%M", ", %H:%M", " %I:%M%p", ", %I:%M%p", " %I:%M %p", " %H:%M:%S"]
 
 
-def _has(sniff: Sniff, *options: str) -> bool:
-    names = {normalise(c) for c in sniff.header if c}
-    return any(normalise(o) in names for o in options)
-
-
 def detect(sniff: Sniff, mapping: Mapping | None) -> bool:
+    # the mapping's [headers] name an account's columns in another language in English
+    names = {normalise(c) for c in renamed_header(sniff.header, mapping) if c}
+
+    def has(*options: str) -> bool:
+        return any(normalise(o) in names for o in options)
+
     return (
         sniff.container in ("csv", "xlsx")
-        and _has(sniff, "Appointment reference", "Ref #", "Reference")
-        and _has(sniff, "Scheduled date")
-        and _has(sniff, "Duration")
-        and _has(sniff, "Status")
+        and has("Appointment reference", "Ref #", "Reference")
+        and has("Scheduled date")
+        and has("Duration")
+        and has("Status")
     )
 
 
@@ -157,7 +160,7 @@ def _check_numeric_dates(
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
     table = read_vendor_table(sniff, ctx.con, f"{ctx.target}_vendor")
-    c = Columns(table.header)
+    c = Columns(renamed_header(table.header, ctx.mapping))
     if not c.has("Location"):
         ctx.require_location("Fresha")
     formats = _start_formats(ctx)
@@ -169,6 +172,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         cell_date(date),  # a workbook's date cell reads as its date
         time,
     )
+    from pipelines.ingest.formats.mapped import english_months
+
+    written = english_months(written, formats)  # `04 lug 2026`: an account in Italian
     _check_numeric_dates(ctx, table, written, time, formats)
     # `Scheduled time` holds a time of day, or on some accounts the full timestamp
     start = E(

@@ -150,7 +150,7 @@ FOREIGN_MONTHS = (
 )
 
 
-def _english_months(text: Expr, formats: list[str]) -> Expr:
+def english_months(text: Expr, formats: list[str]) -> Expr:
     """`4 lug 2026` -> `4 Jul 2026` (`%b`; `%B` gets `July`): a month's name in another
     language becomes the English one strptime reads; a dot after a short name goes too."""
     if not any("%b" in f or "%B" in f for f in formats):
@@ -211,7 +211,7 @@ class _Moments:
         """ISO text of a date-time cell, or PROBLEM + reason; text that no format reads is
         rejected naming the mapping's [formats] datetime. For the start, a date without a time
         of day (a date alone, or 00:00 as date-only systems write it) follows date_only."""
-        t = _english_months(E("nullif(ltrim(trim({}), chr(1)), '')", text), self.own)
+        t = english_months(E("nullif(ltrim(trim({}), chr(1)), '')", text), self.own)
         unread = E(
             "{} || {} || quoted_cell({}) || {}", P(PROBLEM), P(f"{field_name} "), t, P(self.unread)
         )

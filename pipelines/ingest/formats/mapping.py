@@ -110,7 +110,8 @@ class Mapping:
     columns: dict[str, str] = field(default_factory=dict)
     datetime_formats: list[str] = field(default_factory=list)
     status_words: dict[str, str] = field(default_factory=dict)
-    # [headers]: a column an export renamed -> the name its adapter knows (Jane, Square)
+    # [headers]: a column an export renamed -> the name its adapter knows (Jane, Square,
+    # Fresha in another language)
     headers: dict[str, str] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)  # field -> fixed value
     timezone: str | None = None  # [source] timezone: for times with a UTC offset
