@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -496,3 +497,68 @@ def test_load_killed_midway_leaves_the_previous_warehouse_and_the_next_load_work
     run = studio_ops("load", str(again), "--db", str(db))
     assert run.returncode == 0, run.stdout + run.stderr
     assert count_bookings(db) == 2
+
+
+NOT_A_WAREHOUSE = (
+    "not a studio-ops warehouse (not a DuckDB database file); use your warehouse's file "
+    "instead, or start a new one with `studio-ops init --db NEW-FILE`"
+)
+NOT_WAREHOUSES = {
+    "a CSV": "booking_id,location_id\nB1,L01\n",
+    "a short CSV": "a,b\n",  # DuckDB said 'Cannot launch in-memory database in read-only mode!'
+    "an empty file": "",
+    "a text file": "Notes for Monday: call the landlord about the ceiling bars.\n",
+}
+
+
+@pytest.mark.parametrize("content", NOT_WAREHOUSES.values(), ids=NOT_WAREHOUSES.keys())
+def test_db_pointing_at_a_file_that_is_not_a_warehouse_is_one_line(
+    tmp_path: Path, content: str
+) -> None:
+    """`--db bookings.csv` (a slip for `load bookings.csv --db ...`) or any file that is no
+    warehouse: every command that opens it says so in one line naming the file and how to
+    start a warehouse, never DuckDB's words about in-memory databases or a '.building' copy,
+    and the file is left as it was."""
+    db = tmp_path / "bookings.csv"
+    db.write_text(content)
+    export = write_csv(tmp_path / "export.csv", BOOKING_HEADER, [booking()])
+    commands = {
+        "status": ["status"],
+        "rebuild": ["rebuild"],
+        "digest": ["digest", "--to", "ana@example.com", "--out", str(tmp_path / "out")],
+        "profile suggest": ["profile", "suggest"],
+        "load": ["load", str(export)],
+        "init": ["init"],
+    }
+    for name, args in commands.items():
+        run = studio_ops(*args, "--db", str(db))
+        assert run.returncode == 1, (name, run.stdout, run.stderr)
+        assert run.stderr.splitlines() == [f"studio-ops: {db}: {NOT_A_WAREHOUSE}"], name
+        assert db.read_text() == content, name  # never overwritten
+    # nothing written beside it but the load's lock (no '.building' copy left behind)
+    assert {p.name for p in tmp_path.iterdir()} <= {
+        "bookings.csv",
+        "bookings.csv.lock",
+        "export.csv",
+        "out",
+    }
+    assert not any((tmp_path / "out").glob("*"))  # no digest written
+
+
+def test_the_app_on_a_file_that_is_not_a_warehouse_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard given a CSV for its warehouse (STUDIO_OPS_DB) shows the same one line,
+    never DuckDB's 'Cannot launch in-memory database in read-only mode!'."""
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "bookings.csv"
+    db.write_text("a,b\n")
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    monkeypatch.delenv("STUDIO_OPS_ACCESS", raising=False)
+    monkeypatch.delenv("STUDIO_OPS_SETTINGS", raising=False)
+    at = AppTest.from_file(str(Path(__file__).parents[1] / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    shown = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]  # markdown-escaped
+    assert shown == [f"{db}: {NOT_A_WAREHOUSE}"]

@@ -121,13 +121,33 @@ def connect(
     except duckdb.Error as error:
         if disk_full_reason(error):
             raise
-        raise WarehouseError(f"{path}: cannot open the warehouse ({first_line(error)})") from None
+        # a load or a rebuild opens a private copy, <file>.building: name the studio's file
+        shown = Path(path).with_name(Path(path).name.removesuffix(".building"))
+        if not _is_duckdb_file(Path(path)):  # `--db bookings.csv`, an empty or a text file
+            raise WarehouseError(f"{shown}: {NOT_A_WAREHOUSE}") from None
+        raise WarehouseError(f"{shown}: cannot open the warehouse ({first_line(error)})") from None
     con.execute("set enable_progress_bar = false")
     if memory_limit:
         con.execute("set memory_limit = ?", [memory_limit])
     if temp_directory is not None:
         con.execute("set temp_directory = ?", [str(temp_directory)])
     return con
+
+
+NOT_A_WAREHOUSE = (
+    "not a studio-ops warehouse (not a DuckDB database file); use your warehouse's file "
+    "instead, or start a new one with `studio-ops init --db NEW-FILE`"
+)
+
+
+def _is_duckdb_file(path: Path) -> bool:
+    """Whether the file at `path` starts as a DuckDB database does ("DUCK" at byte 8); a
+    file that cannot be read is given the benefit of the doubt (DuckDB's reason is shown)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return True
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
