@@ -401,3 +401,18 @@ def test_an_account_in_another_language_reads_as_fresha_through_headers(tmp_path
         ("#2002", "L01", None, "Sara Lodi", "Foot ritual", "2026-12-05 10:00:00",
          "2026-12-05 10:45:00", "booked", "40.00"),
     ]  # fmt: skip
+
+
+def test_a_folder_of_mappings_gives_the_italian_export_its_fresha_mapping(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    write(folder / "fresha-it.toml", ITALIAN_MAPPING)
+    write(folder / "cg.toml", GB + LOCATIONS)  # another account's, without [headers]
+    path = write(tmp_path / "appuntamenti.csv", ITALIAN)
+    [result] = load_files(db, [path], mapping=[folder])
+    # the [headers] of fresha-it.toml make it a Fresha export, and its [fresha] section picks
+    # that mapping (was: "the header matches no known export")
+    assert (result.format, result.rows_loaded) == ("fresha-csv", 2), result.summary()

@@ -82,7 +82,13 @@ def read_export(
         mapping = load_mapping(mapping)
     sniffed = sniff(path, limits)
     if given is not None:
-        mapping = choose_mapping(given, sniffed, _vendor_of(sniffed))
+        vendor = _vendor_of(sniffed, given)
+        if vendor is not None:
+            # the mappings with which its adapter knows the file (one whose [headers] rename
+            # an Italian Fresha export's columns; any, for an export in English)
+            adapter = importlib.import_module(f"pipelines.ingest.formats.{vendor}")
+            given = [m for m in given if adapter.detect(sniffed, m)] or given
+        mapping = choose_mapping(given, sniffed, vendor)
     if mapping is None and mappings is not None:
         mapping = _saved_mapping(sniffed, mappings)
     if salt is None:
@@ -121,10 +127,12 @@ def accepting_formats(sniffed, mapping=None) -> list[str]:
     return found
 
 
-def _vendor_of(sniffed) -> str | None:
-    """The booking system whose export the file is, by content (None: any other table)."""
+def _vendor_of(sniffed, mappings=()) -> str | None:
+    """The booking system whose export the file is, by content (None: any other table); an
+    export whose columns a mapping's [headers] rename (Fresha in Italian) counts too."""
+    renaming = [m for m in mappings if m.headers]
     for adapter in _adapters()[:-1]:  # the last, mapped, needs a mapping to detect anything
-        if adapter.detect(sniffed, None):
+        if adapter.detect(sniffed, None) or any(adapter.detect(sniffed, m) for m in renaming):
             return adapter.NAME
     return None
 
