@@ -280,7 +280,11 @@ def _generate(args: argparse.Namespace) -> int:
             f"{args.outdir}/mappings/<location>.toml"
         )
     elapsed = time.perf_counter() - started
-    rows = ", ".join(f"{count:,} {name}" for name, count in counts.items())
+    # "1 location", never "1 locations" (the names are the files' kinds, all plural)
+    rows = ", ".join(
+        f"{count:,} {name.removesuffix('s') if count == 1 else name}"
+        for name, count in counts.items()
+    )
     print(f"wrote {args.outdir}: {rows} in {elapsed:.1f}s")
     return 0
 

@@ -833,7 +833,8 @@ def suggest(con) -> str:
         lines = [f"Proposed by `studio-ops profile suggest` for '{location_id}': check it."]
         if count:
             lines.append(
-                f"opening_hours: earliest start and latest end per weekday of {count} bookings "
+                f"opening_hours: earliest start and latest end per weekday of {count} "
+                f"booking{'s' * (count != 1)} "
                 f"from {since} to {until}; a weekday without bookings is left closed."
             )
         else:

@@ -428,7 +428,7 @@ def test_a_folder_copied_from_windows_loads_without_its_explorer_files(tmp_path:
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.splitlines() == [
-        f"{data}: bookings (native-csv): 1 rows read, 1 loaded, 0 rejected",
+        f"{data}: bookings (native-csv): 1 row read, 1 loaded, 0 rejected",
         f"published {db}",
     ]
 
@@ -562,3 +562,21 @@ def test_the_app_on_a_file_that_is_not_a_warehouse_says_so_in_one_line(
     assert not at.exception
     shown = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]  # markdown-escaped
     assert shown == [f"{db}: {NOT_A_WAREHOUSE}"]
+
+
+def test_counts_of_one_are_in_the_singular(tmp_path: Path) -> None:
+    """'1 row read', '1 location', 'of 1 booking': never '1 rows', '1 locations'."""
+    db = tmp_path / "w.duckdb"
+    data = write_csv(tmp_path / "a.csv", BOOKING_HEADER, [booking()])
+    run = studio_ops("load", str(data), "--db", str(db))
+    assert run.stdout.splitlines()[0] == (
+        f"{data}: bookings (native-csv): 1 row read, 1 loaded, 0 rejected"
+    )
+    # the one booking is the only one of the last eight weeks the hours are read from
+    run = studio_ops("profile", "suggest", "--db", str(db))
+    assert run.returncode == 0, run.stderr
+    assert "per weekday of 1 booking from " in run.stdout
+
+    run = studio_ops("generate", str(tmp_path / "chain"), "--locations", "1", "--days", "1")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"wrote {tmp_path / 'chain'}: 1 location, "), run.stdout

@@ -132,7 +132,7 @@ def test_a_file_without_repeats_says_nothing_of_them(tmp_path: Path) -> None:
         [native_row("B1", "C1", "10:00", "booked")],
     )
     [result] = load_files(db, [export])
-    assert result.summary().endswith("1 rows read, 1 loaded, 0 rejected")
+    assert result.summary().endswith("1 row read, 1 loaded, 0 rejected")
     assert query(db, "select rows_repeated from load_runs") == [(0,)]
 
 

@@ -329,7 +329,7 @@ def test_hostile_location_in_the_upload_form_is_a_bound_value(
         assert not at.exception
         # result lines are shown as text (md_text): the markdown source is escaped
         assert [s.value for s in at.success] == [
-            md_text(f"{export.name}: bookings (native-csv): 1 rows read, 1 loaded, 0 rejected")
+            md_text(f"{export.name}: bookings (native-csv): 1 row read, 1 loaded, 0 rejected")
         ]
     with duckdb.connect(str(db), read_only=True) as con:
         stored = con.execute(

@@ -188,7 +188,7 @@ def test_a_vendor_prefixed_zone_is_read_without_a_warning_on_the_terminal(
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stderr == ""
     assert run.stdout.splitlines() == [
-        f"{path}: bookings (ics): 1 rows read, 1 loaded, 0 rejected",
+        f"{path}: bookings (ics): 1 row read, 1 loaded, 0 rejected",
         f"published {db}",
     ]
     assert query(db, "select strftime(start_at, '%H:%M'), minutes from fct_bookings") == [
@@ -244,6 +244,21 @@ def test_google_calendar_s_zip_export_says_to_unzip_it(tmp_path: Path) -> None:
         "load the files inside"
     )
     assert fingerprint(db) == before
+
+
+def test_a_zip_of_one_calendar_is_named_in_the_singular(tmp_path: Path) -> None:
+    # a one-calendar Google export: "1 file (1 calendar, .ics)", never "1 files (1 calendars"
+    import zipfile
+
+    event = ["UID:z1@test", "DTSTART:20261102T160000Z", "DTEND:20261102T170000Z", "SUMMARY:A - B"]
+    path = tmp_path / "calendar.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("elena@example.test.ics", calendar([event]))
+    [result] = load_files(tmp_path / "w.duckdb", [path], Settings(), location="L01")
+    assert result.message == (
+        "this is a zip archive of 1 file (1 calendar, .ics), not a workbook: unzip it and "
+        "load the file inside"
+    )
 
 
 def test_utc_times_take_the_location_s_time_zone_when_the_calendar_names_none(

@@ -104,7 +104,8 @@ class FileResult:
         if self.outcome == "skipped":
             return f"{self.file_name}: skipped, {self.message}"
         line = (
-            f"{self.file_name}: {self.kind} ({self.format}): {self.rows_read} rows read, "
+            f"{self.file_name}: {self.kind} ({self.format}): {self.rows_read} "
+            f"row{'s' * (self.rows_read != 1)} read, "
             f"{self.rows_loaded} loaded, {self.rows_rejected} rejected"
         )
         if self.rows_skipped:

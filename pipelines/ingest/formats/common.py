@@ -57,10 +57,11 @@ def _refuse_other_zip(path: Path) -> None:
     if "[Content_Types].xml" in names:
         return
     calendars = sum(n.lower().endswith(".ics") for n in names)
-    inside = f" ({calendars} calendars, .ics)" if calendars else ""
+    inside = f" ({calendars} calendar{'s' * (calendars != 1)}, .ics)" if calendars else ""
+    files = "1 file" if len(names) == 1 else f"{len(names):,} files"
     raise ExportError(
-        f"this is a zip archive of {len(names):,} files{inside}, not a workbook: unzip it and "
-        "load the files inside"
+        f"this is a zip archive of {files}{inside}, not a workbook: unzip it and load the "
+        f"{files.split()[-1]} inside"
     )
 
 
