@@ -10,6 +10,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -25,11 +26,23 @@ def _missing(value: object) -> bool:
         return False
 
 
-def pct(value: object, digits: int = 0) -> str:
-    """A 0..1 rate as a percentage ("72%"); a missing rate as a dash."""
+def half_up(number: float, digits: int = 1) -> float:
+    """`number` rounded to `digits` decimals as people round: a half away from zero (11.25 ->
+    11.3). Python's round() and format() take a half to the even digit, on the binary value
+    (11.25 -> 11.2, 22.5 -> 22), so one day's room use read 11% on one page and 11.2% on
+    another. The binary noise of `* 100` (0.145 * 100 = 14.499999999999998) is dropped first."""
+    if not math.isfinite(number):
+        return float(number)
+    exact = Decimal(repr(round(float(number), 9)))
+    return float(exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def pct(value: object, digits: int = 1) -> str:
+    """A 0..1 rate as a percentage with one decimal ("72.5%"), the same on every page and in
+    every table (half_up); a missing rate as a dash."""
     if _missing(value):
         return DASH
-    return f"{float(value) * 100:.{digits}f}%"
+    return f"{half_up(float(value) * 100, digits):.{digits}f}%"
 
 
 def hours(value: object, digits: int = 1) -> str:
@@ -64,7 +77,7 @@ def change(now: object, before: object, kind: str, symbol: str = "$") -> str | N
         return None
     diff = float(now) - float(before)
     if kind == "rate":
-        return f"{diff * 100:+.1f} pts"
+        return f"{half_up(diff * 100):+.1f} pts"
     if kind == "money":
         # cents below one unit: a RevPATH that moved 40 cents reads "-$0.40", not "-$0"
         digits = 2 if abs(diff) < 1 else 0
@@ -238,7 +251,10 @@ def people_table(frame: pd.DataFrame, symbol: str = "$", keep: Iterable[str] = (
     for column in shown.columns:
         values = shown[column]
         if _is_rate(column):
-            values = (pd.to_numeric(values, errors="coerce") * 100).round(1)
+            # rounded as the tiles are (half_up), so a table and a tile read the same figure
+            values = (pd.to_numeric(values, errors="coerce") * 100).map(
+                lambda v: v if pd.isna(v) else half_up(v)
+            )
         elif column in MONEY_COLUMNS:
             values = pd.to_numeric(values, errors="coerce").round(2)
         elif column in HOUR_COLUMNS:
@@ -340,7 +356,8 @@ def _starts_shortcode_or_link(char: str, rest: str) -> bool:
 
 
 def cohort_table(cohorts: pd.DataFrame, windows: Iterable[int]) -> pd.DataFrame:
-    """Cohort rows as people read them: "42% (50 of 120)" per window, "open" while not closed."""
+    """Cohort rows as people read them: "41.7% (50 of 120)" per window, "open" while not
+    closed."""
     rows = []
     for record in cohorts.to_dict("records"):
         row: dict[str, object] = {
@@ -354,7 +371,7 @@ def cohort_table(cohorts: pd.DataFrame, windows: Iterable[int]) -> pd.DataFrame:
                 cell = "open"
             else:
                 rate = float(returned or 0) / float(eligible)
-                cell = f"{rate * 100:.0f}% ({count(returned)} of {count(eligible)})"
+                cell = f"{pct(rate)} ({count(returned)} of {count(eligible)})"
             row[f"Back within {days} days"] = cell
         rows.append(row)
     return pd.DataFrame(rows)

@@ -22,6 +22,7 @@ from dashboard.queries import snapshot
 from dashboard.queries import today as queries
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
+from tests.apptest import show_every_table
 from tests.browser import browser_test, chromium_page, streamlit_app, studio_env, wait_until_idle
 from tests.test_load import write_csv
 from tests.test_partial_states import everything_shown, plain
@@ -284,3 +285,75 @@ def test_in_the_browser_the_tiles_sit_high_and_the_csv_holds_the_list(
     assert rows[1]["Booked at"] == "2026-09-01 12:00"
     assert rows[0]["Cancelled at"] == ""
     assert rows[0]["Start"] == "2026-09-10 11:00" and rows[0]["End"] == "2026-09-10 12:00"
+
+
+# --- one rule for percentages on every page ------------------------------------------------
+
+HALF_DAY = dt.date(2026, 9, 10)
+
+
+def _half_figures_warehouse(folder: Path) -> Path:
+    """Northside on Thursday 10 Sep 2026: Birch (bars) and Elm (no bars) open 10:00-18:00,
+    Ana on shift 10:00-18:00, one completed 108-minute bar session in Birch."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [
+        write_csv(folder / "locations.csv", ["location_id", "name", "timezone"],
+                  [{"location_id": "N1", "name": "Northside", "timezone": "America/Chicago"}]),
+        write_csv(folder / "bookings.csv",
+                  ["booking_id", "location_id", "room_id", "therapist_id", "client_id",
+                   "service", "uses_bars", "start_at", "end_at", "status", "price"],
+                  [{"booking_id": "H1", "location_id": "N1", "room_id": "birch",
+                    "therapist_id": "ana", "client_id": "C-H1", "service": "Ashiatsu 108",
+                    "uses_bars": "true", "start_at": f"{HALF_DAY} 10:00",
+                    "end_at": f"{HALF_DAY} 11:48", "status": "completed", "price": "150.00"}]),
+        write_csv(folder / "rooms.csv", ["date", "location_id", "room_id", "room_name",
+                  "has_bars", "opens_at", "closes_at"],
+                  [{"date": f"{HALF_DAY}", "location_id": "N1", "room_id": room,
+                    "room_name": room.title(), "has_bars": bars, "opens_at": "10:00",
+                    "closes_at": "18:00"} for room, bars in (("birch", "yes"), ("elm", "no"))]),
+        write_csv(folder / "shifts.csv", ["date", "location_id", "therapist_id",
+                  "therapist_name", "bar_trained", "shift_start", "shift_end",
+                  "break_minutes"],
+                  [{"date": f"{HALF_DAY}", "location_id": "N1", "therapist_id": "ana",
+                    "therapist_name": "Ana", "bar_trained": "yes", "shift_start": "10:00",
+                    "shift_end": "18:00", "break_minutes": "0"}]),
+    ]  # fmt: skip
+    db = folder / "studio.duckdb"
+    results = load_files(db, files, Settings())
+    assert all(r.outcome == "loaded" and not r.rows_rejected for r in results), results
+    return db
+
+
+def test_a_percentage_reads_the_same_on_the_day_and_capacity_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same day's room use read 11% on the Day page and 11.2% on the Capacity page (no
+    decimals on one, one decimal rounded half to even on the other): every page shows a
+    percentage with one decimal, a half rounded up, as people round."""
+    db = _half_figures_warehouse(tmp_path / "half")
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    # By hand: 2 rooms x 480 minutes open = 960; 108 booked: room use 108 / 960 = 11.25%,
+    # shown 11.3%. Birch alone has bars: 108 bar minutes of its 480 = 22.5%; Ana's shift is
+    # 480 minutes, 108 booked = 22.5%.
+    expected = {
+        "Room utilization": "11.3%",
+        "Bar utilization": "22.5%",
+        "Shifts booked": "22.5%",
+    }
+    pages = {"Day": open_day(location="N1", day=f"{HALF_DAY}")}
+    for page in ("capacity", "locations"):
+        st.cache_data.clear()
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.query_params.update({"from": f"{HALF_DAY}", "to": f"{HALF_DAY}"})
+        at.run()
+        at.switch_page(f"dashboard/pages/{page}.py").run()
+        show_every_table(at)
+        assert not at.exception, at.exception
+        pages[page] = at
+    for page, at in pages.items():
+        shown = {m.label: m.value for m in at.metric if m.label in expected}
+        assert shown == {k: v for k, v in expected.items() if k in shown}, page
+        assert len(shown) >= 2, page
+    # the Locations table's column reads as its tile (it read 11.2, pandas' half to even)
+    table = next(f.value for f in pages["locations"].dataframe if "Room utilization %" in f.value)
+    assert set(table["Room utilization %"]) == {11.3}

@@ -228,7 +228,7 @@ def test_a_page_names_the_missing_data_instead_of_an_empty_figure(
         assert wrong not in text, f"{page} shows {wrong!r}"
     # no figure stands in for missing data: no 0% tile, no $0, no "Bar-trained: no"
     for metric in at.metric:
-        assert metric.value not in ("0%", "$0", "0 h"), f"{page}: {metric.label} {metric.value}"
+        assert metric.value not in ("0.0%", "0%", "$0", "0 h"), f"{page}: {metric.label}"
     assert "no" not in column_values(at, "Bar-trained")
 
 
@@ -303,7 +303,8 @@ def test_today_shows_revenue_and_training_when_the_exports_have_them(
     # 4 completed visits at $100.00
     assert tiles["Revenue"] == "$400"
     # rooms R1 and R2 open 09:00-18:00 (1,080 min); each held 10-11 and 14-15: 240 / 1,080
-    assert tiles["Room utilization"] == "22%"
+    # = 22.22%, one decimal as on every page
+    assert tiles["Room utilization"] == "22.2%"
     at = open_page(complete, "therapists", monkeypatch, **WHOLE_RANGE)
     assert sorted(column_values(at, "Bar-trained")) == ["no", "yes"]
 
@@ -356,8 +357,8 @@ def test_room_utilization_is_not_zero_when_rooms_were_inferred(
     rooms_not_named: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = open_page(rooms_not_named, "today", monkeypatch, **LAST_DAY)
-    # Cedar held 10-11 and 14-15, Oak 14-15: 180 of 1,080 open minutes
-    assert {m.label: m.value for m in at.metric}["Room utilization"] == "17%"
+    # Cedar held 10-11 and 14-15, Oak 14-15: 180 of 1,080 open minutes = 16.67%
+    assert {m.label: m.value for m in at.metric}["Room utilization"] == "16.7%"
 
 
 def test_clients_page_explains_the_history_start(
