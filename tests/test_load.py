@@ -57,6 +57,14 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> Path
     return path
 
 
+def write(path: Path, text: str) -> Path:
+    """Write a text file (an export, a mapping, a profile) as UTF-8, its folder made first;
+    its line ends are the text's own (a vendor's CRLF stays CRLF)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
 def booking(**changes: str) -> dict[str, str]:
     """A valid booking row with some fields changed."""
     return {**GOOD_BOOKING, **changes}

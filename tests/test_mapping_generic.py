@@ -11,11 +11,12 @@ import hashlib
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
+from tests.hostile import fingerprint
+from tests.test_load import query, write
 
 SALT = "test-salt-not-secret"
 
@@ -24,24 +25,6 @@ SALT = "test-salt-not-secret"
 def salt(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(pii.SALT_ENV, SALT)
     return SALT
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def stored(db: Path) -> list[tuple]:
@@ -313,7 +296,7 @@ def test_a_client_code_is_hashed_like_a_name(tmp_path: Path) -> None:
 def test_every_missing_field_is_named_in_one_line_and_nothing_changes(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     load_files(db, [write(tmp_path / "studio.toml", PROFILE)])
-    before = digest(db)
+    before = fingerprint(db)
     mapping = write(tmp_path / "thin.toml", '[columns]\nstart_date = "Date"\n')
     [result] = load_files(db, [write(tmp_path / "b.csv", SALON_BOOK)], mapping=mapping)
     assert result.outcome == "failed"
@@ -326,7 +309,7 @@ def test_every_missing_field_is_named_in_one_line_and_nothing_changes(tmp_path: 
         '--location LOC); [formats] datetime = "%d/%m/%Y %H:%M" (strptime codes: how '
         "'04/29/2016' is written)"
     )
-    assert digest(db) == before
+    assert fingerprint(db) == before
 
 
 # --- several mappings: each file takes the one its header fits ---------------------------------
@@ -435,11 +418,11 @@ def _refused(tmp_path: Path, book: str, mapping_text: str) -> tuple[str, Path]:
     message and the mapping's path; the warehouse must be unchanged."""
     db = tmp_path / "w.duckdb"
     load_files(db, [write(tmp_path / "studio.toml", PROFILE)])
-    before = digest(db)
+    before = fingerprint(db)
     mapping = write(tmp_path / "legacy.toml", mapping_text)
     [result] = load_files(db, [write(tmp_path / "book.csv", book)], mapping=mapping)
     assert result.outcome == "failed", result.summary()
-    assert digest(db) == before
+    assert fingerprint(db) == before
     return result.message, mapping
 
 

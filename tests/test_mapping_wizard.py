@@ -10,7 +10,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest import pii
@@ -27,6 +26,7 @@ from tests.browser import (
     wait_until_idle,
 )
 from tests.hostile import fingerprint
+from tests.test_load import query
 
 SHOTS = ROOT / "screenshots"
 VENDORS = ("acuity", "calendly", "fresha", "mindbody", "vagaro", "square", "jane", "ics")
@@ -73,13 +73,9 @@ def _warehouse(tmp_path: Path, chain: Path) -> Path:
 
 
 def _bookings(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select source, location_id, count(*) from raw_bookings group by all order by all"
-        ).fetchall()
-    finally:
-        con.close()
+    return query(
+        db, "select source, location_id, count(*) from raw_bookings group by all order by all"
+    )
 
 
 def _split_acuity(chain: Path, out: Path) -> tuple[Path, Path]:

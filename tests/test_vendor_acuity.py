@@ -8,10 +8,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest.load import load_files
+from tests.test_load import query, write
 
 SALT = "test-salt-not-secret"
 # Acuity's literal header, without `Timezone` (older exports), plus one intake question
@@ -58,19 +58,6 @@ def write_export(path: Path, rows: list[dict], header: list[str] = HEADER) -> Pa
         out.writerow(header)
         out.writerows([r.get(name, "") for name in header] for r in rows)
     return path
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_calendars_that_are_locations_load_with_the_one_therapist(tmp_path: Path) -> None:

@@ -5,13 +5,12 @@ every expected figure is worked out by hand in its comment."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest.load import load_files
+from tests.test_load import query, write, write_csv
 
 SALT = "test-salt-not-secret"
 # Calendly's literal header, with three Question/Response pairs instead of one
@@ -53,24 +52,7 @@ def row(start: str, end: str, invitee: str, **cells: str) -> dict[str, str]:
 
 
 def write_export(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(HEADER)
-        out.writerows([r.get(name, "") for name in HEADER] for r in rows)
-    return path
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return write_csv(path, HEADER, rows)
 
 
 # Saved again by a spreadsheet: Calendly's `2025-03-03 11:00 am` became `3/3/2025 11:00`.

@@ -8,11 +8,11 @@ import csv
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest.load import load_files
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
+from tests.test_load import query, write
 
 SALT = "test-salt-not-secret"
 # Fresha's header, in its own order (invented people below)
@@ -37,19 +37,6 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
         out.writerow(HEADER)
         out.writerows(rows)
     return path
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def line(ref, date, time, minutes, service, location="Covent Garden Spa", price="£95.00"):

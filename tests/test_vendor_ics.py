@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest.load import load_files
 from pipelines.settings import Settings
 from tests.hostile import fingerprint
+from tests.test_load import query
 
 SALT = "test-salt-not-secret"
 
@@ -34,14 +34,6 @@ def calendar(events: list[list[str]], name: str = "Elena Novak") -> str:
         lines += ["BEGIN:VEVENT", *properties, "END:VEVENT"]
     lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def fold_inside(line: str, character: str, after: int) -> bytes:

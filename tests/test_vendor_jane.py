@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest.load import load_files
 from tests.hostile import fingerprint
+from tests.test_load import query, write
 
 SALT = "test-salt-not-secret"
 # invented people; a clinic in Australia: day first, 12-hour times
@@ -23,11 +23,6 @@ J-2,13/03/2026,1:00 PM,2:00 PM,Ivo Strand,Bea Ortiz,Ashiatsu 60,No Show
 @pytest.fixture(autouse=True)
 def _salt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STUDIO_OPS_SALT", SALT)
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_numeric_dates_are_refused_in_one_line_saying_what_to_add(tmp_path: Path) -> None:
@@ -58,14 +53,11 @@ def test_numeric_dates_load_with_the_format_the_mapping_gives(tmp_path: Path) ->
     mapping = write(tmp_path / "jane.toml", '[formats]\ndatetime = "%d/%m/%Y %I:%M %p"\n')
     [result] = load_files(db, [path], location="L01", mapping=mapping)
     assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "select booking_id, start_at::varchar, end_at::varchar, status from raw_bookings "
-            "order by booking_id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = query(
+        db,
+        "select booking_id, start_at::varchar, end_at::varchar, status from raw_bookings "
+        "order by booking_id",
+    )
     assert rows == [
         # day first: 2 March; Arrived is completed
         ("J-1", "2026-03-02 09:00:00", "2026-03-02 10:30:00", "completed"),
@@ -88,10 +80,6 @@ def test_an_xlsx_report_with_date_cells(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     [result] = load_files(db, [path], location="L01")
     assert (result.rows_loaded, result.rows_rejected) == (1, 0), result.summary()
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute("select start_at::varchar, end_at::varchar from raw_bookings").fetchall()
-    finally:
-        con.close()
+    rows = query(db, "select start_at::varchar, end_at::varchar from raw_bookings")
     # was: '2026-03-02 00:00:00 9:00 AM' is not a date-time
     assert rows == [("2026-03-02 09:00:00", "2026-03-02 10:30:00")]

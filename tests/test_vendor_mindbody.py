@@ -16,6 +16,7 @@ import pytest
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from tests.hostile import PEAK_MB, SECONDS, run_cli
+from tests.test_load import query
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
 REPORT = FIXTURES / "StaffAppointments.xls"
@@ -42,22 +43,15 @@ def mapping(tmp_path: Path) -> Path:
 
 def stored(db: Path) -> list[tuple]:
     """(start, end, therapist, service, status) of every stored booking, by start."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select start_at::varchar, end_at::varchar, therapist_id, service, status "
-            "from raw_bookings order by start_at, therapist_id"
-        ).fetchall()
-    finally:
-        con.close()
+    return query(
+        db,
+        "select start_at::varchar, end_at::varchar, therapist_id, service, status "
+        "from raw_bookings order by start_at, therapist_id",
+    )
 
 
 def rejected(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute("select line_number, reason from rejected_rows order by 1").fetchall()
-    finally:
-        con.close()
+    return query(db, "select line_number, reason from rejected_rows order by 1")
 
 
 def report(*parts: str) -> str:
@@ -280,9 +274,7 @@ def test_an_endless_staff_name_is_read_in_bounded_time_and_memory(tmp_path: Path
     assert run.lines[0].endswith("2 rows read, 2 loaded, 0 rejected"), run.lines
     assert run.seconds < SECONDS and run.peak_mb < PEAK_MB, (run.seconds, run.peak_mb)
     print(f"{run.seconds:.2f} s, {run.peak_mb:.0f} MB")
-    con = duckdb.connect(str(db), read_only=True)
-    therapists = con.execute("select therapist_id from raw_bookings order by 1").fetchall()
-    con.close()
+    therapists = query(db, "select therapist_id from raw_bookings order by 1")
     assert therapists[0] == ("Elena Novak",)
     assert len(therapists[1][0]) <= 240
 
@@ -326,13 +318,9 @@ def accented_page(charset: str | None) -> str:
 
 
 def bookings_of(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select booking_id, therapist_id, client_id, service from raw_bookings order by 1"
-        ).fetchall()
-    finally:
-        con.close()
+    return query(
+        db, "select booking_id, therapist_id, client_id, service from raw_bookings order by 1"
+    )
 
 
 @pytest.mark.parametrize("charset", ["windows-1252", "ISO-8859-1"])
@@ -447,13 +435,7 @@ def glance_book(path: Path) -> Path:
 
 
 def booking_rows(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select booking_id, client_id, start_at from raw_bookings order by 1"
-        ).fetchall()
-    finally:
-        con.close()
+    return query(db, "select booking_id, client_id, start_at from raw_bookings order by 1")
 
 
 def test_the_report_saved_from_excel_as_xlsx_loads_as_the_html_one(

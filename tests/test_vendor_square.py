@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime, time
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pytest
 
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
+from tests.test_load import query
 
 SALT = "test-salt-not-secret"
 HEADER = [
@@ -36,14 +36,11 @@ def salt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def stored(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select booking_id, therapist_id, room_id, start_at::varchar, end_at::varchar, "
-            "status from raw_bookings order by booking_id"
-        ).fetchall()
-    finally:
-        con.close()
+    return query(
+        db,
+        "select booking_id, therapist_id, room_id, start_at::varchar, end_at::varchar, "
+        "status from raw_bookings order by booking_id",
+    )
 
 
 def test_a_workbook_with_real_date_and_time_cells_loads(tmp_path: Path) -> None:
@@ -90,14 +87,6 @@ Marcus Silva,TM2,Eastside Loft,Therapist,03/03/2026,6:00 PM,03/04/2026,1:00 AM,6
 Marcus Silva,TM2,Eastside Loft,Therapist,03/05/2026,9:00 AM,,,,,,,
 Marcus Silva,TM2,Eastside Loft,Therapist,03/06/2026,9:00 AM,03/06/2026,1:00 PM,4.00,0.00,n/a,0.00,4.00
 """
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_timecards_load_as_shifts_with_both_kinds_of_break(tmp_path: Path) -> None:

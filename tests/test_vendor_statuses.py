@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pytest
 
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
+from tests.test_load import query, write
 
 SALT = "test-salt-not-secret"
 
@@ -26,20 +26,6 @@ SALT = "test-salt-not-secret"
 def salt(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(pii.SALT_ENV, SALT)
     return SALT
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="")
-    return path
 
 
 def mapping(tmp_path: Path, extra: str = "") -> Path:

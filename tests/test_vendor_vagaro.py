@@ -8,25 +8,16 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import pytest
 
 from pipelines.ingest import pii
 from pipelines.ingest.load import expand_paths, load_files
+from tests.test_load import query
+from tests.test_vendor_statuses import VAGARO_HEADER
 
 SALT = "test-salt-not-secret"
-HEADER = [
-    "Appointment Date",
-    "Start Time",
-    "End Time",
-    "Customer",
-    "Service Provider",
-    "Service",
-    "Status",
-    "Appointment ID",
-    "Service Price",
-]
+HEADER = [*VAGARO_HEADER, "Service Price"]
 # Excel's owner file of an open workbook: the user's name as a length-prefixed byte string,
 # padding, then the name again in UTF-16 (165 bytes in all).
 LOCK_BYTES = bytes([6]) + b"RTXLS1" + b"\x20" * 47 + "RTXLS1".encode("utf-16-le") + b"\x00" * 99
@@ -35,14 +26,6 @@ LOCK_BYTES = bytes([6]) + b"RTXLS1" + b"\x20" * 47 + "RTXLS1".encode("utf-16-le"
 @pytest.fixture(autouse=True)
 def salt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(pii.SALT_ENV, SALT)
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def summary_book(path: Path, rows: list[list], sheet: openpyxl.Workbook | None = None) -> Path:
