@@ -37,6 +37,20 @@ LEGACY = (
     "7002,03/03/2026,13:00,14:00,Theo Brooks,theo@example.com,Elena Novak,Swedish 60,"
     "Completed,90.00\n"
 )
+# The studio's answers about LEGACY's columns (day first, as it writes its dates).
+LEGACY_ANSWERS = {
+    "source.name": "legacy",
+    "columns.booking_id": "Appt #",
+    "columns.start_at": "Day",
+    "columns.start_time": "From",
+    "columns.end_at": "Until",
+    "formats.datetime": "%d/%m/%Y %H:%M",
+    "columns.therapist_id": "Therapist",
+    "columns.service": "Treatment",
+    "columns.status": "Result",
+    "columns.client_email": "Guest Mail",
+    "source.location": "L01",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -228,20 +242,7 @@ def test_another_systems_export_gets_column_questions_a_preview_and_then_loads(
     need = MappingNeeded.from_dict(result.needs)
     assert need.vendor == "mapped" and need.header[0] == "Appt #"
     assert need.sample[0][:2] == ["7001", "02/03/2026"]
-    answers = {
-        "source.name": "legacy",
-        "columns.booking_id": "Appt #",
-        "columns.start_at": "Day",
-        "columns.start_time": "From",
-        "columns.end_at": "Until",
-        "formats.datetime": "%d/%m/%Y %H:%M",
-        "columns.therapist_id": "Therapist",
-        "columns.service": "Treatment",
-        "columns.status": "Result",
-        "columns.client_email": "Guest Mail",
-        "columns.price": "Amount",
-        "source.location": "L01",
-    }
+    answers = {**LEGACY_ANSWERS, "columns.price": "Amount"}
     shown = preview(need, answers)
     # 02/03/2026 is 2 March (day first, as the answer says); "Done" is no status word yet
     assert list(shown["start"].astype(str)) == ["2026-03-02 09:00:00", "2026-03-03 13:00:00"]
@@ -335,19 +336,8 @@ def test_the_preview_shows_rows_whose_date_time_the_answer_does_not_read(tmp_pat
     export.write_text(LEGACY, encoding="utf-8")
     [result] = load_files(tmp_path / "w.duckdb", [export])
     need = MappingNeeded.from_dict(result.needs)
-    answers = {
-        "source.name": "legacy",
-        "columns.booking_id": "Appt #",
-        "columns.start_at": "Day",
-        "columns.start_time": "From",
-        "columns.end_at": "Until",
-        "formats.datetime": "%d-%m-%Y %H:%M",  # the file writes 02/03/2026: no row reads
-        "columns.therapist_id": "Therapist",
-        "columns.service": "Treatment",
-        "columns.status": "Result",
-        "columns.client_email": "Guest Mail",
-        "source.location": "L01",
-    }
+    # the file writes 02/03/2026: no row reads
+    answers = {**LEGACY_ANSWERS, "formats.datetime": "%d-%m-%Y %H:%M"}
     shown = preview(need, answers)
     # both rows, each with the reason (was: an empty table, saying nothing)
     assert list(shown["line"]) == [2, 3]
@@ -364,19 +354,8 @@ def test_an_answer_the_dates_contradict_is_one_line_about_the_answers(tmp_path: 
     export.write_text(LEGACY.replace("03/03/2026", "13/03/2026"), encoding="utf-8")
     [result] = load_files(tmp_path / "w.duckdb", [export])
     need = MappingNeeded.from_dict(result.needs)
-    answers = {
-        "source.name": "legacy",
-        "columns.booking_id": "Appt #",
-        "columns.start_at": "Day",
-        "columns.start_time": "From",
-        "columns.end_at": "Until",
-        "formats.datetime": "%m/%d/%Y %H:%M",  # month first, but 13/03/2026 has no month 13
-        "columns.therapist_id": "Therapist",
-        "columns.service": "Treatment",
-        "columns.status": "Result",
-        "columns.client_email": "Guest Mail",
-        "source.location": "L01",
-    }
+    # month first, but 13/03/2026 has no month 13
+    answers = {**LEGACY_ANSWERS, "formats.datetime": "%m/%d/%Y %H:%M"}
     with pytest.raises(AnswerError) as raised:
         preview(need, answers)
     # never the temporary file the preview writes the answers to
