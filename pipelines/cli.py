@@ -406,6 +406,7 @@ def _init(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    _a_warehouse(db)  # never "already your studio's warehouse" for another database
     try:
         done = init_warehouse(db, settings=load_settings())
     except NotEmptyError as error:
@@ -444,11 +445,35 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _a_warehouse(db: Path) -> Path:
+    """`db`, once it is known to be a studio-ops warehouse when it exists: a DuckDB file of
+    something else (no load_runs table) is refused in one line, before a command reads it
+    (a catalog error) or writes the warehouse's tables into it. A file that is no DuckDB
+    database is refused when opened (store.connect); a missing one by each command."""
+    from pipelines.warehouse.snapshot import open_snapshot
+    from pipelines.warehouse.store import exists
+
+    if not db.is_file():
+        return db
+    con = open_snapshot(db)
+    try:
+        known = exists(con, "load_runs")
+    finally:
+        con.close()
+    if not known:
+        raise WarehouseError(
+            f"{db}: not a studio-ops warehouse (a DuckDB database without the warehouse's "
+            "tables); use your warehouse's file instead, or start a new one with `studio-ops "
+            "init --db NEW-FILE`"
+        )
+    return db
+
+
 def _profile_suggest(args: argparse.Namespace) -> int:
     from pipelines.profile import ProfileError, suggest
     from pipelines.warehouse.snapshot import open_snapshot
 
-    con = open_snapshot(db_path(args.db))
+    con = open_snapshot(_a_warehouse(db_path(args.db)))
     try:
         print(suggest(con), end="")
     except ProfileError as error:
@@ -462,7 +487,7 @@ def _profile_suggest(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     from pipelines.ingest.load import rebuild_marts
 
-    db = db_path(args.db)
+    db = _a_warehouse(db_path(args.db))
     started = time.perf_counter()
     rebuild_marts(db, settings=load_settings())
     print(
@@ -480,13 +505,14 @@ def _digest(args: argparse.Namespace) -> int:
     streamlit.logger.set_log_level("error")
     from dashboard.digest import run
 
+    _a_warehouse(db_path(args.db))
     return run(args.date, args.to, args.out, args.db)
 
 
 def _status(args: argparse.Namespace) -> int:
     from pipelines.status import print_status
 
-    print_status(db_path(args.db))
+    print_status(_a_warehouse(db_path(args.db)))
     return 0
 
 

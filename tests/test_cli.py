@@ -580,3 +580,33 @@ def test_counts_of_one_are_in_the_singular(tmp_path: Path) -> None:
     run = studio_ops("generate", str(tmp_path / "chain"), "--locations", "1", "--days", "1")
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"wrote {tmp_path / 'chain'}: 1 location, "), run.stdout
+
+
+def test_db_pointing_at_another_duckdb_database_is_one_line_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    """A DuckDB file of something else (the studio's own bookkeeping, say): status and profile
+    suggest printed 'unexpected error: CatalogException', init called it 'already your
+    studio's warehouse, still empty', and rebuild wrote the warehouse's tables into it."""
+    db = tmp_path / "accounts.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table invoices (number integer, amount decimal(9, 2))")
+        con.execute("insert into invoices values (1, 95.00)")
+    commands = {
+        "status": ["status"],
+        "rebuild": ["rebuild"],
+        "digest": ["digest", "--to", "ana@example.com", "--out", str(tmp_path / "out")],
+        "profile suggest": ["profile", "suggest"],
+        "init": ["init"],
+    }
+    for name, args in commands.items():
+        run = studio_ops(*args, "--db", str(db))
+        assert run.returncode == 1, (name, run.stdout, run.stderr)
+        assert run.stderr.splitlines() == [
+            f"studio-ops: {db}: not a studio-ops warehouse (a DuckDB database without the "
+            "warehouse's tables); use your warehouse's file instead, or start a new one with "
+            "`studio-ops init --db NEW-FILE`"
+        ], name
+        with duckdb.connect(str(db), read_only=True) as con:
+            tables = con.execute("select table_name from duckdb_tables()").fetchall()
+        assert tables == [("invoices",)], name
