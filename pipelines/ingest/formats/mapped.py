@@ -312,6 +312,18 @@ def _install_zones(ctx: Context) -> None:
 _KEY = "trim(regexp_replace(lower({}), '[^a-z0-9]+', ' ', 'g'))"
 
 
+def location_zone(ctx: Context, location: Expr, otherwise: Expr) -> Expr:
+    """Each row's time zone: its location's (`location` an id or a name, matched as the
+    profile matches names) in the studio profile or a loaded locations file, else
+    `otherwise`."""
+    _install_zones(ctx)
+    return E(
+        "coalesce((select zone from mapped_zones where key = " + _KEY.format("{}") + "), {})",
+        location,
+        otherwise,
+    )
+
+
 def derived_id(location: Expr, client: Expr, start: Expr, therapist: Expr, service: Expr) -> Expr:
     """The booking id of an export without one: `m` + 16 hex digits of sha256 over the
     location, the client's key, the start (ISO), the therapist and the service, as written
@@ -357,13 +369,8 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             return lit(mapping.constants[name])
         return columns(cols[name]) if name in cols else NULL
 
-    _install_zones(ctx)
     location = E("coalesce(nullif(trim({}), ''), ctx.location)", cell("location_id"))
-    zone = E(
-        "coalesce((select zone from mapped_zones where key = " + _KEY.format("{}") + "), {})",
-        location,
-        lit(mapping.timezone),
-    )
+    zone = location_zone(ctx, location, lit(mapping.timezone))
     moment = _Moments.of(mapping, zone, location)
     if mapping.outcome_status is not None and "start" not in mapping.outcome_match:
         moment.date_only = DATE_ONLY_KEEP  # an outcome row's day is matched, never stored

@@ -320,9 +320,8 @@ def _zone(ctx: Context, table, location: Expr | None) -> Expr:
     """The time zone of each row's location (the studio profile's or a loaded locations
     file's, else the mapping's [source] timezone), NULL when none is known. Its SQL binds no
     parameter: the rows it cannot place are left out by a plain WHERE."""
-    from pipelines.ingest.formats.mapped import _KEY, _install_zones
+    from pipelines.ingest.formats.mapped import location_zone
 
-    _install_zones(ctx)
     ctx.con.execute(
         "create or replace temp table square_zone_ctx as select cast(? as varchar) as location, "
         "cast(? as varchar) as zone",
@@ -338,11 +337,7 @@ def _zone(ctx: Context, table, location: Expr | None) -> Expr:
             place,
             blank(location),
         )
-    return E(
-        "coalesce((select zone from mapped_zones where key = " + _KEY.format("{}") + "), "
-        "(select zone from square_zone_ctx))",
-        place,
-    )
+    return location_zone(ctx, place, Expr("(select zone from square_zone_ctx)"))
 
 
 def read(sniff: Sniff, ctx: Context) -> ExportRows:
