@@ -3,7 +3,6 @@ round trip (the same generated chain, native and in each vendor format, gives th
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pytest
 
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
+from tests.hostile import fingerprint
+from tests.test_load import query
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
 SALT = "test-salt-not-secret"
@@ -58,14 +59,6 @@ def mapping(tmp_path: Path) -> Path:
     path = tmp_path / "studio.toml"
     path.write_text(MAPPING, encoding="utf-8")
     return path
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def copy_as(tmp_path: Path, fixture: str, name: str) -> Path:
@@ -424,10 +417,6 @@ def test_source_name_from_the_mapping_keeps_accounts_apart(tmp_path: Path) -> No
 # --- missing mappings and bad files ----------------------------------------------------------
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @pytest.fixture
 def warehouse(tmp_path: Path, mapping: Path) -> Path:
     """A warehouse that already holds one vendor file."""
@@ -469,7 +458,7 @@ def warehouse(tmp_path: Path, mapping: Path) -> Path:
 def test_bad_or_unmapped_file_is_one_clear_line_and_changes_nothing(
     tmp_path: Path, warehouse: Path, fixture: str, mapping_text: str | None, message: str
 ) -> None:
-    before = digest(warehouse)
+    before = fingerprint(warehouse)
     mapping = None
     if mapping_text is not None:
         mapping = tmp_path / "partial.toml"
@@ -478,7 +467,7 @@ def test_bad_or_unmapped_file_is_one_clear_line_and_changes_nothing(
     assert result.outcome == "failed"
     assert result.message.startswith(message), result.message
     assert "\n" not in result.message
-    assert digest(warehouse) == before
+    assert fingerprint(warehouse) == before
 
 
 def test_broken_mapping_file_is_reported(tmp_path: Path, warehouse: Path) -> None:

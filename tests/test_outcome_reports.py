@@ -7,11 +7,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
+from tests.test_load import query
 
 SALT = "test-salt-not-secret"
 NATIVE_HEADER = [
@@ -45,14 +45,6 @@ def native_row(booking_id: str, client: str, start: str, status: str) -> list[st
     end = f"{int(start[:2]) + 1:02d}{start[2:]}"
     return [booking_id, "L01", "T1", client, "Ashiatsu 60", f"2026-03-02 {start}",
             f"2026-03-02 {end}", status]  # fmt: skip
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 # --- rows that repeat an id within one file -------------------------------------------------

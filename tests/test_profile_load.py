@@ -15,6 +15,7 @@ from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from pipelines.profile import parse_profile, room_rows, shift_rows, stored_profile
 from tests.hostile import PEAK_MB, SECONDS, fingerprint, run_cli
+from tests.test_load import query, write
 
 SALT = "test-salt-not-secret"
 TODAY = date.today()
@@ -52,11 +53,6 @@ def salt(monkeypatch: pytest.MonkeyPatch) -> str:
     return SALT
 
 
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def bookings_csv(path: Path, rows: list[tuple]) -> Path:
     """Native bookings: (id, location, room, therapist, client, start, end, status)."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -68,14 +64,6 @@ def bookings_csv(path: Path, rows: list[tuple]) -> Path:
         for b, loc, room, therapist, client, start, end, status in rows:
             out.writerow([b, loc, room, therapist, client, "Swedish 60", start, end, status])
     return path
-
-
-def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def room_minutes(db: Path, day: date) -> dict[str, int]:
