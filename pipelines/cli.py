@@ -314,6 +314,7 @@ def _load(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    _a_warehouse(db)  # never the warehouse's tables written into another DuckDB database
     with _progress("loading files", total=len(files)) as advance, build_steps(advance.describe):
         results = load_files(
             db_path(args.db),

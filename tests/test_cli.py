@@ -587,12 +587,15 @@ def test_db_pointing_at_another_duckdb_database_is_one_line_and_left_alone(
 ) -> None:
     """A DuckDB file of something else (the studio's own bookkeeping, say): status and profile
     suggest printed 'unexpected error: CatalogException', init called it 'already your
-    studio's warehouse, still empty', and rebuild wrote the warehouse's tables into it."""
+    studio's warehouse, still empty', and load and rebuild wrote the warehouse's tables into
+    it."""
     db = tmp_path / "accounts.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("create table invoices (number integer, amount decimal(9, 2))")
         con.execute("insert into invoices values (1, 95.00)")
+    export = write_csv(tmp_path / "export.csv", BOOKING_HEADER, [booking()])
     commands = {
+        "load": ["load", str(export)],
         "status": ["status"],
         "rebuild": ["rebuild"],
         "digest": ["digest", "--to", "ana@example.com", "--out", str(tmp_path / "out")],
