@@ -12,7 +12,12 @@ import streamlit as st
 from dashboard import tables
 from dashboard.format import md_text
 from pipelines.ingest.formats.mapped import DATETIME_CHOICES, AnswerError
-from pipelines.ingest.formats.needs import MappingNeeded, Question
+from pipelines.ingest.formats.needs import (
+    DECIMAL_CHOICES,
+    MappingNeeded,
+    Question,
+    with_file_questions,
+)
 from pipelines.ingest.formats.preview import preview
 
 VENDOR_NAMES = {
@@ -33,6 +38,13 @@ CALENDAR_MEANINGS = {
 }
 NEW_LOCATION = "__new__"
 NOT_IN_EXPORT = ""
+STATUS_MEANINGS = {
+    "completed": "Completed: the client came",
+    "booked": "Booked: still to come",
+    "no_show": "No-show: the client did not come",
+    "cancelled": "Cancelled",
+    "late_cancelled": "Cancelled late",
+}
 
 
 PENDING = "mapping_pending"  # session state: uploads waiting for answers
@@ -53,9 +65,16 @@ def show_results(results, files, location: str | None) -> None:
                     "location": location,
                 }
             )
-            if result.needs["vendor"] == "mapped":
+            asked = with_file_questions(MappingNeeded.from_dict(result.needs))
+            if asked.vendor == "mapped":
                 # no format knows its header: it may be another system's export, or no export
                 said.append(("error", md_text(result.summary())))
+            elif result.needs["vendor"] == "mapped":  # Fresha in another language
+                line = (
+                    f"{result.file_name}: looks like a {VENDOR_NAMES[asked.vendor]} export in "
+                    "another language: a few answers before it loads (below)"
+                )
+                said.append(("warning", md_text(line)))
             else:
                 line = f"{result.file_name}: needs a few answers before it loads (below)"
                 said.append(("warning", md_text(line)))
@@ -80,8 +99,10 @@ def ask_pending(db, allowed: tuple[str, ...] | None) -> None:
     pending = st.session_state.get(PENDING) or []
     if not pending:
         return
-    need = MappingNeeded.from_dict(pending[0]["needs"])
-    same = [p["name"] for p in pending if p["needs"]["source"] == need.source]
+    first = MappingNeeded.from_dict(pending[0]["needs"])
+    same = [p["name"] for p in pending if p["needs"]["source"] == first.source]
+    # what the file's first rows raise too: a decimal comma, Fresha in another language
+    need = with_file_questions(first)
     known = _locations(snapshot, allowed)
     answers = ask(need, same, known, allowed is None, key=f"map-{len(pending)}")
     if st.button("Not now", key=f"map-{len(pending)}-cancel"):
@@ -146,6 +167,7 @@ def ask(
     `locations` are (id, name) pairs the viewer may load into; `may_add_location` lets an owner
     type a location id not loaded yet (a manager picks one of theirs)."""
     vendor = VENDOR_NAMES.get(need.vendor, need.vendor)
+    renamed = any(q.key.startswith("headers.") for q in need.questions)
     files = ", ".join(f"“{md_text(name)}”" for name in file_names)
     with st.container(border=True):
         if need.vendor == "mapped":
@@ -158,14 +180,23 @@ def ask(
         else:
             article = "an" if vendor[0] in "AEIOU" else "a"
             st.markdown(f"#### {files}: {article} {vendor} export needs a few answers")
-            st.write(
-                f"Your {vendor} export does not say these things. Answer them once: they are "
-                f"saved for this account, and later {vendor} files load without asking."
-            )
+            if renamed:
+                st.write(
+                    f"Its columns are named in another language. Say which of {vendor}'s "
+                    "columns each one is (the guesses from its first rows are chosen), and "
+                    f"what its words mean: they are saved, and later {vendor} files with these "
+                    "columns load without asking."
+                )
+            else:
+                st.write(
+                    f"Your {vendor} export does not say these things. Answer them once: they "
+                    f"are saved for this account, and later {vendor} files load without asking."
+                )
         answers: dict[str, str] = dict(need.known)
-        if need.vendor == "mapped":
+        wide = need.vendor == "mapped" or renamed
+        if wide:
             _sample(need)
-        left, right = st.columns(2) if need.vendor == "mapped" else (st.container(), None)
+        left, right = st.columns(2) if wide else (st.container(), None)
         shown = 0
         for question in need.questions:
             if question.key in need.known or not question.applies(answers):
@@ -176,7 +207,7 @@ def ask(
                     question, need, locations, may_add_location, f"{key}-{question.key}"
                 )
             shown += 1
-        if need.vendor == "mapped":
+        if wide:
             st.markdown("**The first rows as they would load**")
             try:
                 tables.show_table(preview(need, answers), f"{key}-preview", toggle=False)
@@ -194,8 +225,51 @@ def _widget(
     key: str,
 ) -> str:
     label = question.prompt + ("" if question.required else " (optional)")
-    if question.key == "source.location":
+    if question.key == "source.location" or question.key.startswith("locations."):
         return _location(label, question.help, locations, may_add_location, key)
+    proposed = (
+        list(question.choices).index(question.proposed)
+        if question.proposed in question.choices
+        else None
+    )
+    if question.key == "formats.decimal":
+        return (
+            st.radio(
+                label,
+                list(question.choices),
+                format_func=lambda c: DECIMAL_CHOICES.get(c, c),
+                index=proposed,
+                help=question.help,
+                key=key,
+            )
+            or ""
+        )
+    if question.key.startswith("headers."):  # a column named in another language
+        column = question.key.partition(".")[2]
+        options = [NOT_IN_EXPORT, *question.choices]
+        return (
+            st.selectbox(
+                f"{_column_label(need, column)} is {VENDOR_NAMES.get(need.vendor)}'s",
+                options,
+                format_func=lambda c: "(not needed)" if c == NOT_IN_EXPORT else c,
+                index=options.index(question.proposed) if question.proposed in options else 0,
+                help=question.help,
+                key=key,
+            )
+            or ""
+        )
+    if question.key.startswith("status_words."):
+        return (
+            st.selectbox(
+                label,
+                list(question.choices),
+                format_func=lambda c: STATUS_MEANINGS.get(c, c),
+                index=proposed,
+                placeholder="Choose what it means",
+                key=key,
+            )
+            or ""
+        )
     if question.key == "acuity.calendar":
         calendars = ", ".join(row[0] for row in need.sample if row)
         help_ = question.help + (f" The first rows' Calendars: {calendars}." if calendars else "")

@@ -26,7 +26,7 @@ from tests.browser import (
     wait_until_idle,
 )
 from tests.hostile import fingerprint
-from tests.test_load import query
+from tests.test_load import query, write
 
 SHOTS = ROOT / "screenshots"
 VENDORS = ("acuity", "calendly", "fresha", "mindbody", "vagaro", "square", "jane", "ics")
@@ -364,3 +364,143 @@ def test_an_answer_the_dates_contradict_is_one_line_about_the_answers(tmp_path: 
         "'%m/%d/%Y %H:%M' in your answers reads month first: fix it to '%d/%m/%Y %H:%M', or "
         "the other rows would load with day and month swapped"
     )
+
+
+# --- what the file's first rows ask: a decimal comma, Fresha in another language ---------------
+
+APP = ROOT / "streamlit_app.py"
+LOADS = "dashboard/pages/loads.py"
+# Another system's export from Europe (invented people): semicolons, day.month dates, prices
+# with a decimal comma and a point between thousands.
+EUROPEAN = (
+    "Termin-Nr;Datum;Beginn;Ende;Kunde;E-Mail;Therapeut;Behandlung;Status;Preis (brutto, EUR)\n"
+    "501;02.03.2026;09:00;10:30;Lena Vogt;lena@example.com;Jana Roth;Ashiatsu 90;Completed;"
+    "1.234,50 €\n"
+    "502;03.03.2026;13:00;14:00;Paul Kern;paul@example.com;Jana Roth;Ashiatsu 60;Completed;"
+    "95,00 €\n"
+)
+EUROPEAN_ANSWERS = {
+    "source.name": "praxis",
+    "columns.booking_id": "Termin-Nr",
+    "columns.start_at": "Datum",
+    "columns.start_time": "Beginn",
+    "columns.end_at": "Ende",
+    "formats.datetime": "%d.%m.%Y %H:%M",
+    "columns.therapist_id": "Therapeut",
+    "columns.service": "Behandlung",
+    "columns.status": "Status",
+    "columns.client_email": "E-Mail",
+    "columns.price": "Preis (brutto, EUR)",
+}
+# Fresha in Italian (invented people): columns and months in Italian, prices with a decimal
+# comma; #2001 is one visit of two services (two lines with the same reference).
+ITALIAN_FRESHA = (
+    "Riferimento appuntamento,Cliente,Data programmata,Ora programmata,Durata,Servizi,"
+    "Membro del team,Sede,Stato,Prezzo\n"
+    '#2001,Giulia Ferri,04 lug 2026,15:00,1h 30m,Ashiatsu 90,Sara Lodi,Studio Milano,Completato,"135,00 €"\n'  # noqa: E501
+    '#2001,Giulia Ferri,04 lug 2026,15:00,30m,Foot ritual,Sara Lodi,Studio Milano,Completato,"40,00 €"\n'  # noqa: E501
+    '#2002,Marco Dal,5 dic 2026,10:00,45m,Foot ritual,Sara Lodi,Studio Milano,Prenotato,"1.040,00 €"\n'  # noqa: E501
+)  # fmt: skip
+
+
+def _waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str):
+    """The Data page (AppTest, an owner without sign-in) with `text` uploaded as `name` and
+    waiting for answers, as show_results leaves it; the warehouse holds location L01."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import mapping_questions
+    from pipelines import access
+
+    db = tmp_path / "data" / "studio.duckdb"
+    places = write(tmp_path / "locations.csv", "location_id,name\nL01,Studio Milano\n")
+    assert load_files(db, [places])[0].outcome == "loaded"
+    export = write(tmp_path / name, text)
+    [result] = load_files(db, [export])
+    assert result.needs is not None, result.summary()
+    monkeypatch.setenv("STUDIO_OPS_DB", str(db))
+    monkeypatch.delenv("STUDIO_OPS_SETTINGS", raising=False)
+    monkeypatch.delenv(access.ACCESS_ENV, raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page(LOADS)
+    pending = {"name": name, "data": export.read_bytes(), "needs": result.needs, "location": None}
+    at.session_state[mapping_questions.PENDING] = [pending]
+    return at.run(), db
+
+
+def test_data_page_asks_how_prices_are_written_when_they_have_a_decimal_comma(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at, db = _waiting(tmp_path, monkeypatch, "praxis.csv", EUROPEAN)
+    assert not at.exception
+    # not asked before the price column is chosen (the comma is read from its cells)
+    assert not [r for r in at.radio if r.key == "map-1-formats.decimal"]
+    at.text_input(key="map-1-source.name").set_value(EUROPEAN_ANSWERS["source.name"])
+    for key, value in EUROPEAN_ANSWERS.items():
+        if key != "source.name":
+            at.selectbox(key=f"map-1-{key}").set_value(value)
+    at.selectbox(key="map-1-source.location").set_value("L01")
+    at.run()
+    decimal = at.radio(key="map-1-formats.decimal")
+    assert decimal.label == "How are its prices written?"
+    assert decimal.value == ","  # proposed: its cells show a comma before the cents
+    at.button(key="map-1-save").click().run()
+    assert not at.exception
+    saved = (db.parent / "mappings" / "mapped-praxis.toml").read_text()
+    assert '[formats]\ndatetime = ["%d.%m.%Y %H:%M"]\ndecimal = ","' in saved
+    # 1.234,50 € is 1234.50 and 95,00 € is 95.00 (a point between thousands, a comma before
+    # the cents); both rows load (was: both rejected, "has a decimal comma")
+    assert query(db, "select booking_id, price::varchar from raw_bookings order by booking_id") == [
+        ("501", "1234.50"),
+        ("502", "95.00"),
+    ]
+
+
+def test_data_page_asks_an_italian_fresha_export_for_its_headers_not_its_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at, db = _waiting(tmp_path, monkeypatch, "appuntamenti.csv", ITALIAN_FRESHA)
+    assert not at.exception
+    assert "a Fresha export needs a few answers" in at.markdown[0].value
+    # each Italian column is proposed as the Fresha column its values and name say
+    proposed = {b.key.removeprefix("map-1-headers."): b.value for b in at.selectbox
+                if b.key and b.key.startswith("map-1-headers.")}  # fmt: skip
+    assert proposed == {
+        "Riferimento appuntamento": "Appointment reference",
+        "Cliente": "Client",
+        "Data programmata": "Scheduled date",
+        "Ora programmata": "Scheduled time",
+        "Durata": "Duration",
+        "Servizi": "Services",
+        "Membro del team": "Team member",
+        "Sede": "Location",
+        "Stato": "Status",
+        "Prezzo": "Price",
+    }
+    assert not [b for b in at.selectbox if b.key == "map-1-columns.booking_id"]  # no [columns]
+    assert at.radio(key="map-1-formats.decimal").value == ","
+    at.selectbox(key="map-1-status_words.Completato").set_value("completed")
+    at.selectbox(key="map-1-status_words.Prenotato").set_value("booked")
+    at.selectbox(key="map-1-locations.Studio Milano").set_value("L01")
+    at.run()
+    at.button(key="map-1-save").click().run()
+    assert not at.exception
+    saved = (db.parent / "mappings" / "fresha.toml").read_text()
+    assert '"Data programmata" = "Scheduled date"' in saved and 'decimal = ","' in saved
+    rows = query(
+        db,
+        "select booking_id, location_id, service, start_at::varchar, end_at::varchar, status, "
+        "price::varchar from raw_bookings order by booking_id",
+    )
+    assert rows == [
+        # one visit: lug = July, 15:00 + the longest service (1h 30m); 135,00 + 40,00
+        ("#2001", "L01", "Ashiatsu 90 + Foot ritual", "2026-07-04 15:00:00",
+         "2026-07-04 16:30:00", "completed", "175.00"),
+        # dic = December, 10:00 + 45m; 1.040,00 is 1040.00
+        ("#2002", "L01", "Foot ritual", "2026-12-05 10:00:00", "2026-12-05 10:45:00",
+         "booked", "1040.00"),
+    ]  # fmt: skip
+    # the next export of this account loads with the saved mapping, no questions
+    later = write(tmp_path / "luglio.csv", ITALIAN_FRESHA.replace("#2002", "#2003"))
+    [result] = load_files(db, [later])
+    assert (result.outcome, result.format, result.rows_loaded) == ("loaded", "fresha-csv", 2)

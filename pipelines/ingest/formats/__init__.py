@@ -22,6 +22,7 @@ from pipelines.ingest.formats import native
 from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import Context, sniff
 from pipelines.ingest.formats.mapped import (
+    _saved_for,
     choose_mapping,
     columns_needed,
     mapping_files,
@@ -143,6 +144,18 @@ def _saved_mapping(sniffed, folder: Path):
     for adapter in _adapters()[:-1]:  # the last, mapped, needs a mapping to detect anything
         if adapter.detect(sniffed, None):
             return saved_mapping(folder, adapter.NAME, sniffed)
+    for adapter in _adapters()[:-1]:
+        # an export its adapter knows only through a saved mapping's [headers] (Fresha in
+        # another language, as the Data page saves it)
+        renaming = [
+            m
+            for m in map(load_mapping, _saved_for(folder, adapter.NAME))
+            if m.headers and adapter.detect(sniffed, m)
+        ]
+        if len(renaming) == 1:
+            return renaming[0]
+        if renaming:
+            return saved_mapping(folder, adapter.NAME, sniffed)  # several: says so
     if sniffed.container in ("csv", "xlsx") and native.detect(sniffed.header) is None:
         return saved_mapping(folder, None, sniffed)
     return None

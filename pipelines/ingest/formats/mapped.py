@@ -1028,7 +1028,7 @@ def answers_to_data(need: MappingNeeded, answers: dict[str, str]) -> dict[str, d
     data: dict[str, dict] = {}
     for key, value in given.items():
         section, _, item = key.partition(".")
-        if section == "formats":
+        if key == "formats.datetime":  # a list (several formats); decimal is one mark
             value = [value]
         data.setdefault(section, {})[item] = value
     # what Question.only_if leaves out is not written (a location for a location calendar)

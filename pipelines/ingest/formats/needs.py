@@ -10,6 +10,8 @@ the line.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 
 from pipelines.ingest.formats.tabular import ExportError
@@ -27,6 +29,7 @@ class Question:
     required: bool = True
     # asked only when another answer is one of these values: {"acuity.calendar": ("room",)}
     only_if: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    proposed: str = ""  # the answer read from the file's first rows, shown already chosen
 
     def applies(self, answers: dict[str, str]) -> bool:
         return all((answers.get(key) or "") in values for key, values in self.only_if.items())
@@ -79,6 +82,7 @@ class MappingNeeded(ExportError):
                 choices=tuple(q.get("choices", ())),
                 required=q.get("required", True),
                 only_if={k: tuple(v) for k, v in q.get("only_if", {}).items()},
+                proposed=q.get("proposed", ""),
             )
             for q in data.get("questions", [])
         ]
@@ -102,4 +106,224 @@ def location_question(
         prompt="Which location are these bookings from?",
         help=f"The {vendor_label} export does not say; every booking in it goes to this location.",
         only_if=dict(only_if or {}),
+    )
+
+
+# --- what the file's first rows say about questions a mapping still needs ------------------------
+
+# A price written with a decimal comma (`135,00 €`, `1.234,50`, `1 234,50`), or with a decimal
+# point (`$1,234.50`, `95.50`): one or two digits after the mark, a currency around it. A cell
+# such as `1.234` or `1,234` says neither (thousands, or three decimals?).
+_COMMA_PRICE = re.compile(r"^[^0-9]*-?(\d{1,3}([. \u00a0\u202f']\d{3})+|\d+),\d{1,2}[^0-9]*$")
+_POINT_PRICE = re.compile(r"^[^0-9]*-?(\d{1,3}(,\d{3})+|\d+)\.\d{1,2}[^0-9]*$")
+DECIMAL_CHOICES = {
+    ",": "1.234,50: a comma before the cents",
+    ".": "1,234.50: a point before the cents",
+}
+
+
+def _cells(sample: list[list[str]], i: int) -> list[str]:
+    return [row[i].strip() for row in sample if i < len(row) and row[i].strip()]
+
+
+def decimal_comma_columns(header: list[str], sample: list[list[str]]) -> tuple[str, ...]:
+    """The columns whose first rows write prices with a decimal comma (and none with a point)."""
+    return tuple(
+        name
+        for i, name in enumerate(header)
+        if name
+        and any(_COMMA_PRICE.match(c) for c in _cells(sample, i))
+        and not any(_POINT_PRICE.match(c) for c in _cells(sample, i))
+    )
+
+
+def decimal_question(only_if: dict[str, tuple[str, ...]] | None = None) -> Question:
+    """[formats] decimal, proposed as a comma: asked when the prices read as decimal commas."""
+    return Question(
+        key="formats.decimal",
+        prompt="How are its prices written?",
+        help="Its prices have a comma before the cents (135,00): 1.234,50 is 1234.50.",
+        choices=tuple(DECIMAL_CHOICES),
+        only_if=dict(only_if or {}),
+        proposed=",",
+    )
+
+
+# Fresha's export in another language (Fresha follows the account's language): told by the
+# values only Fresha writes so, whatever the header says: dates with a month name
+# (`04 lug 2026`) and durations such as `1h 30m` or `45m`.
+_MONTH_DATE = re.compile(r"^\d{1,2}\.? [^\W\d_]{3,}\.? \d{4}(,? .*)?$")
+_DURATION = re.compile(r"^(\d+ ?h( ?\d+ ?m(in)?)?|\d+ ?m(in)?)$", re.IGNORECASE)
+_TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?( ?[ap]\.? ?m\.?)?$", re.IGNORECASE)
+_REFERENCE = re.compile(r"^#?\d+$")
+# Fresha's English column -> words of the same column in Italian, Spanish, French, German,
+# Portuguese and Dutch (accents dropped, lowercased; a header containing one of them).
+FRESHA_WORDS: dict[str, tuple[str, ...]] = {
+    "Appointment reference": ("riferimento", "referencia", "reference", "referenz", "ref"),
+    "Client": ("cliente", "client", "kunde", "klant"),
+    "Services": ("serviz", "servicio", "service", "servico", "dienst", "behandlung"),
+    "Team member": ("team", "equipo", "equipe", "mitarbeiter", "personale", "medewerker"),
+    "Location": (
+        "sede",
+        "ubicacion",
+        "sucursal",
+        "lieu",
+        "etablissement",
+        "standort",
+        "locatie",
+        "vestiging",
+        "local",
+    ),  # fmt: skip
+    "Status": ("stato", "estado", "statut", "status", "situacao"),
+    "Price": ("prezzo", "precio", "prix", "preis", "preco", "prijs", "importo", "totale"),
+}
+STATUS_CHOICES = ("completed", "booked", "no_show", "cancelled", "late_cancelled")
+
+
+def _plain(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9#]+", " ", folded.lower()).strip()
+
+
+def translated_fresha(header: list[str], sample: list[list[str]]) -> dict[str, str]:
+    """{Fresha's English column: the file's column} when the file looks like a Fresha export
+    in another language (a column of month-name dates and one of Fresha's durations in its
+    first rows), else {}. Columns are told by their values where those say it (date, time,
+    duration, reference), else by the header's words."""
+
+    def all_cells(i: int, pattern: re.Pattern) -> bool:
+        cells = _cells(sample, i)
+        return bool(cells) and all(pattern.match(c) for c in cells)
+
+    found: dict[str, str] = {}
+    taken: set[int] = set()
+    for name, pattern in (
+        ("Scheduled date", _MONTH_DATE),
+        ("Duration", _DURATION),
+        ("Scheduled time", _TIME),
+        ("Appointment reference", _REFERENCE),
+    ):
+        at = next(
+            (i for i, h in enumerate(header) if h and i not in taken and all_cells(i, pattern)),
+            None,
+        )
+        if at is not None:
+            found[name] = header[at]
+            taken.add(at)
+    if "Scheduled date" not in found or "Duration" not in found:
+        return {}
+    for name, words in FRESHA_WORDS.items():
+        if name in found:
+            continue
+        at = next(
+            (
+                i
+                for i, h in enumerate(header)
+                if h
+                and i not in taken
+                and any(w in _plain(h).split() or _plain(h).startswith(w) for w in words)
+            ),
+            None,
+        )
+        if at is not None:
+            found[name] = header[at]
+            taken.add(at)
+    return found
+
+
+def fresha_in_another_language(need: MappingNeeded) -> MappingNeeded | None:
+    """For a table no format knows that looks like Fresha's export in another language, the
+    questions of a Fresha mapping that names its columns in English ([headers]): each column
+    Fresha reads, proposed from the first rows; the status words they hold; the location (or
+    what its location names are); how prices are written. None for any other table."""
+    from pipelines.ingest.validate import canonical_status
+
+    if need.vendor != "mapped":
+        return None
+    guessed = translated_fresha(need.header, need.sample)
+    if not guessed:
+        return None
+    english = tuple(dict.fromkeys([*guessed, "Scheduled time", "Appointment reference",
+                                   *FRESHA_WORDS]))  # fmt: skip
+    by_column = {column: name for name, column in guessed.items()}
+    questions = [
+        Question(
+            key=f"headers.{column}",
+            prompt=f"“{column}” is Fresha's",
+            help="The column's name in Fresha's English export (leave empty: not needed).",
+            choices=english,
+            required=False,
+            proposed=by_column.get(column, ""),
+        )
+        for column in need.header
+        if column
+    ]
+
+    def column_words(name: str) -> list[str]:
+        if name not in guessed:
+            return []
+        i = need.header.index(guessed[name])
+        return list(dict.fromkeys(_cells(need.sample, i)))
+
+    questions += [
+        Question(
+            key=f"status_words.{word}",
+            prompt=f"What does the status “{word}” mean?",
+            choices=STATUS_CHOICES,
+        )
+        for word in column_words("Status")
+        if canonical_status(word) is None
+    ]
+    places = column_words("Location")
+    if places:
+        questions += [
+            Question(
+                key=f"locations.{place}",
+                prompt=f"Which of your locations is “{place}”?",
+                help="Bookings at this location in the export go to this location.",
+            )
+            for place in places
+        ]
+    else:
+        questions.append(location_question("Fresha"))
+    if guessed.get("Price") in decimal_comma_columns(need.header, need.sample):
+        questions.append(decimal_question())
+    message = (
+        f"{need}; it looks like a Fresha export in another language: a mapping's [headers] "
+        "names its columns in English"
+    )
+    return MappingNeeded(
+        message,
+        vendor="fresha",
+        source="fresha",
+        questions=questions,
+        header=need.header,
+        sample=need.sample,
+        known=need.known,
+    )
+
+
+def with_file_questions(need: MappingNeeded) -> MappingNeeded:
+    """The questions the file's first rows raise beyond the mapping's: a Fresha export in
+    another language gets Fresha's ([headers]); another system's table whose prices are
+    written with a decimal comma is asked how (once its price column is chosen)."""
+    fresha = fresha_in_another_language(need)
+    if fresha is not None:
+        return fresha
+    if need.vendor != "mapped" or any(q.key == "formats.decimal" for q in need.questions):
+        return need
+    columns = decimal_comma_columns(need.header, need.sample)
+    if not columns or "formats.decimal" in need.known:
+        return need
+    questions = list(need.questions)
+    at = next((i + 1 for i, q in enumerate(questions) if q.key == "columns.price"), len(questions))
+    questions.insert(at, decimal_question({"columns.price": columns}))
+    return MappingNeeded(
+        str(need),
+        vendor=need.vendor,
+        source=need.source,
+        questions=questions,
+        header=need.header,
+        sample=need.sample,
+        known=need.known,
     )
