@@ -206,9 +206,10 @@ def test_a_room_line_joins_its_therapists_visit_and_comma_prices_are_read(
         "price::varchar from raw_bookings order by booking_id",
     )
     assert rows == [
-        # en-GB: 4 July; the latest end (1h 10m); €95,00 + €0,00
-        ("#R1", "Isla Moreno", "CABINA 1", "Ashiatsu 60 + Cabina", "2026-07-04 10:00:00",
-         "2026-07-04 11:10:00", "95.00"),
+        # en-GB: 4 July; the therapist's service (1h: the room's 1h 10m is not hers, and the
+        # room's line is no service); €95,00 + €0,00
+        ("#R1", "Isla Moreno", "CABINA 1", "Ashiatsu 60", "2026-07-04 10:00:00",
+         "2026-07-04 11:00:00", "95.00"),
         # €1.095,50 is one thousand and ninety-five fifty
         ("#R2", "Jonah Pell", "Cabina 2", "Ashiatsu 60", "2026-07-04 14:00:00",
          "2026-07-04 15:00:00", "1095.50"),
@@ -403,3 +404,96 @@ def test_a_folder_of_mappings_gives_the_italian_export_its_fresha_mapping(
     # the [headers] of fresha-it.toml make it a Fresha export, and its [fresha] section picks
     # that mapping (was: "the header matches no known export")
     assert (result.format, result.rows_loaded) == ("fresha-csv", 2), result.summary()
+
+
+# --- a room's line longer than the service; Extra Time; walk-ins (issue 24) --------------------
+
+# Fresha's header with the Extra Time column some accounts export (a buffer after the service)
+EXTRA = [*HEADER, "Extra Time"]
+
+
+def write_extra(path: Path, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(EXTRA)
+        out.writerows(rows)
+    return path
+
+
+def test_a_room_held_longer_than_the_service_keeps_the_therapists_minutes(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "w.duckdb"
+    rows = [
+        # #L1: the therapist's 60-minute service, 10 minutes' Extra Time after it, and the
+        # room booked as a team member for 70 minutes (the service and its turnover)
+        [*staffed("#L1", "10:00", "1h", "Ashiatsu 60", "Isla Moreno", "€95,00"), "10m"],
+        [*staffed("#L1", "10:00", "1h 10m", "Cabina", "CABINA 1", "€0,00"), ""],
+        # #L2: two services of the therapist's, and the room for both plus 15 minutes
+        [*staffed("#L2", "14:00", "45m", "Ashiatsu 45", "Isla Moreno", "€70,00"), "15m"],
+        [*staffed("#L2", "14:00", "1h", "Foot ritual", "Isla Moreno", "€40,00"), "15m"],
+        [*staffed("#L2", "14:00", "1h 15m", "Cabina", "CABINA 1"), ""],
+    ]
+    path = write_extra(tmp_path / "appointments.csv", rows)
+    [result] = load_files(db, [path], mapping=write(tmp_path / "fresha.toml", GB + ROOMS))
+    # 5 lines = 2 visits loaded + 3 lines joined into them
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 0)
+    assert query(
+        db,
+        "select booking_id, therapist_id, room_id, service, strftime(end_at, '%H:%M'), minutes, "
+        "price::varchar from fct_bookings order by booking_id",
+    ) == [
+        # the therapist's hands-on minutes are the service's: 10:00 + 1h = 11:00, 60 minutes
+        # (was 11:10, 70: the room's line stretched it); neither the room's 10 more minutes
+        # nor the Extra Time is a minute of the therapist's. The room line names no service.
+        ("#L1", "Isla Moreno", "CABINA 1", "Ashiatsu 60", "11:00", 60, "95.00"),
+        # the longer of the therapist's services (1h): 14:00-15:00, not the room's 1h 15m;
+        # €70 + €40
+        ("#L2", "Isla Moreno", "CABINA 1", "Ashiatsu 45 + Foot ritual", "15:00", 60, "110.00"),
+    ]  # fmt: skip
+
+
+WALK_INS = [
+    # two walk-ins (Fresha's Client "Walk-In", or left empty) and a named client, one each
+    ["#K1", "Walk-In", "", "", "06/07/2024", "10:00", "1h", "Ashiatsu 60", "Isla Moreno",
+     "Covent Garden Spa", "Completed", "£95.00"],
+    ["#K2", "", "", "", "06/07/2024", "12:00", "1h", "Ashiatsu 60", "Isla Moreno",
+     "Covent Garden Spa", "Completed", "£95.00"],
+    ["#K3", "walk-in", "", "", "07/07/2024", "10:00", "1h", "Ashiatsu 60", "Jonah Pell",
+     "Covent Garden Spa", "Completed", "£95.00"],
+    line("#K4", "07/07/2024", "12:00", "1h", "Ashiatsu 60"),  # Poppy Hartley
+]  # fmt: skip
+
+
+def test_walk_ins_are_bookings_without_a_client_never_one_client(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    # the location opened on 1 July: its clients are new from then
+    profile = write(
+        tmp_path / "studio.toml",
+        '[[location]]\nid = "L03"\nname = "Covent Garden Spa"\ntimezone = "Europe/London"\n'
+        'opened_on = "2024-07-01"\n',
+    )
+    path = write_csv(tmp_path / "appointments.csv", WALK_INS)
+    *_, result = load_files(db, [profile, path], mapping=write(tmp_path / "f.toml", GB))
+    # as in every other export (a native file, Acuity, Square), a booking without a client
+    # is rejected, saying so: the three walk-ins; only Poppy's visit loads (was: "Walk-In" and
+    # "walk-in" loaded as one client with two visits, new on 6 July; the empty one rejected
+    # as "client_id is missing")
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 1, 3)
+    walk_in = (
+        "the client is a walk-in (no name, email or phone): a booking without a client is not "
+        "loaded; give the appointment its client in Fresha to count it"
+    )
+    assert query(db, "select line_number, reason from rejected_rows order by 1") == [
+        (2, walk_in),
+        (3, walk_in),
+        (4, walk_in),
+    ]
+    # by hand: one client (Poppy), one first visit, new (7 July, after the opening), and no
+    # client with the walk-ins' visits (before: 2 clients, 2 first visits, 2 new)
+    assert query(
+        db,
+        "select count(distinct client_id), count(*) filter (where is_first_visit), "
+        "count(*) filter (where is_new_client), max(booking_id) from fct_bookings",
+    ) == [(1, 1, 1, "#K4")]
+    assert query(db, "select count(*) from dim_clients") == [(1,)]

@@ -5,7 +5,11 @@ Recognised by its header: `Appointment reference` (or `Ref #`), `Scheduled date`
 and `Scheduled time`); durations `1h 30m`, `45m`. The staff column (`Team member`, `Staff`) may
 name several people; studios that model rooms as team members ("CABINA 1") list them in the
 mapping's [fresha] rooms, and those names become the room, the others the therapist (a
-room's own line joins the visit of its appointment's one therapist at the same start).
+room's own line joins the visit of its appointment's one therapist at the same start, adding
+its price but neither its service nor its minutes: a booking's minutes are the therapist's,
+so a room held longer for turnover, like the `Extra Time` column, is not counted).
+A walk-in (Client `Walk-In`, or empty, with no email or phone) has no client: rejected, as a
+booking without a client is in every export, never all walk-ins as one client.
 Prices with a decimal comma (`€135,00`) are read with the mapping's [formats] decimal = ",".
 Statuses: Booked, Confirmed, Arrived, Started, Completed -> completed for Arrived/Started/
 Completed; No-show; Cancelled. Booking ids: the appointment reference.
@@ -61,6 +65,12 @@ STATUSES = {
 
 
 _CELL = re.compile(r"\bt\.c(\d+)\b")  # an export cell in an expression
+# Fresha's Client cell of an appointment booked without a client
+WALK_IN = r"^\s*walk[\s_-]*ins?(\s+client)?\s*$"
+WALKED_IN = (
+    "the client is a walk-in (no name, email or phone): a booking without a client is not "
+    "loaded; give the appointment its client in Fresha to count it"
+)
 # the summary line's word for the lines of a visit after its first
 JOINED = "service lines joined into their visit's booking"
 # a full timestamp as some accounts write it in `Scheduled time`
@@ -220,7 +230,13 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         ),
         "email": c("Client email", "Email"),
         "phone": c("Client phone", "Mobile number"),
-        "name": c("Client"),
+        # a walk-in (`Walk-In`) names no client: without email or phone it is rejected below
+        "name": E(
+            "case when not regexp_matches(coalesce({}, ''), {}, 'i') then {} end",
+            c("Client"),
+            P(WALK_IN),
+            c("Client"),
+        ),
     }
     visits, merged = _visits(ctx, table, lines)
     # `studio-ops inspect` names the export's columns a field comes from: each visits column
@@ -263,6 +279,17 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             f"select t.line_number, t.c2 from {visits.name} as t where {room_only} order by 1"
         ).fetchall()
     ] if rooms else []  # fmt: skip
+    # A visit whose client is a walk-in (or left empty) has no client: rejected as every
+    # export's booking without a client is, saying why (never all walk-ins as one client)
+    walk_in = f"t.c11 is null and t.c12 is null and t.c13 is null and not ({room_only})"
+    if c.has("Client"):
+        rejects += [
+            (line, WALKED_IN, ref or "")
+            for line, ref in ctx.con.execute(
+                f"select t.line_number, t.c0 from {visits.name} as t where {walk_in} order by 1"
+            ).fetchall()
+        ]
+    not_loaded = [f"({room_only})"] * bool(rooms) + [f"({walk_in})"] * c.has("Client")
     rows = build_bookings(
         ctx,
         visits,
@@ -272,7 +299,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         format_name=f"fresha-{sniff.container}",
         statuses=STATUSES,
         rejects=rejects,
-        where=f"not ({room_only})" if rejects else None,
+        where=f"not ({' or '.join(not_loaded)})" if not_loaded else None,
     )
     if merged:  # every line is counted: read = loaded + rejected + joined into a visit
         rows.rows_read += merged
@@ -329,18 +356,25 @@ def _visits(ctx: Context, table: tabular.Table, lines: dict[str, Expr]):
         "coalesce(therapist, case when count(distinct therapist) over w = 1 "
         "then max(therapist) over w end) as therapist, "
         "coalesce(room, case when count(distinct room) over w = 1 "
-        "then max(room) over w end) as room) "
+        "then max(room) over w end) as room), "
+        "therapist is null and room is not null as room_line "
         "from l0 window w as "
         "(partition by coalesce(ref, '#line ' || line_number), start_at, status)), "
-        "g as (select *, coalesce(ref, '#line ' || line_number) as grp, "
+        "g0 as (select *, coalesce(ref, '#line ' || line_number) as grp, "
         "try_cast(minutes as integer) as mins, " + _PRICE + " as amount from l), "
+        # the visit's minutes and services are its therapist's lines: a room's own line
+        # (held longer for turnover) is no service and no minute of the therapist's; it counts
+        # only in a visit of room lines alone
+        "g as (select *, not room_line or sum(case when room_line then 0 else 1 end) over "
+        "(partition by grp, ref, start_at, therapist, room, status, location) = 0 as counted "
+        "from g0), "
         "v as (select grp, ref, start_at, therapist, room, status, location, "
         "min(line_number) as line_number, count(*) as lines, "
-        "string_agg(service, ' + ' order by line_number) as service, "
-        "case when count(*) = 1 then first(minutes) "
-        "when count(*) filter (where mins is null) > 0 "
-        "then first(minutes order by line_number) filter (where mins is null) "
-        "else cast(max(mins) as varchar) end as minutes, "
+        "string_agg(service, ' + ' order by line_number) filter (where counted) as service, "
+        "case when count(*) filter (where counted) = 1 then first(minutes) filter (where counted) "
+        "when count(*) filter (where counted and mins is null) > 0 "
+        "then first(minutes order by line_number) filter (where counted and mins is null) "
+        "else cast(max(mins) filter (where counted) as varchar) end as minutes, "
         "case when count(*) = 1 then first(price) "
         "when count(*) filter (where price is not null and amount is null) > 0 "
         "then first(price order by line_number) "
