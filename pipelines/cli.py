@@ -314,7 +314,6 @@ def _load(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    _a_warehouse(db)  # never the warehouse's tables written into another DuckDB database
     with _progress("loading files", total=len(files)) as advance, build_steps(advance.describe):
         results = load_files(
             db_path(args.db),
@@ -449,10 +448,11 @@ def _demo(args: argparse.Namespace) -> int:
 def _a_warehouse(db: Path) -> Path:
     """`db`, once it is known to be a studio-ops warehouse when it exists: a DuckDB file of
     something else (no load_runs table) is refused in one line, before a command reads it
-    (a catalog error) or writes the warehouse's tables into it. A file that is no DuckDB
-    database is refused when opened (store.connect); a missing one by each command."""
+    (a catalog error) or writes the warehouse's tables into it. A load checks the copy it
+    opens anyway (store.building), not paying a second open each morning. A file that is no
+    DuckDB database is refused when opened (store.connect); a missing one by each command."""
     from pipelines.warehouse.snapshot import open_snapshot
-    from pipelines.warehouse.store import exists
+    from pipelines.warehouse.store import NOT_OUR_DATABASE, exists
 
     if not db.is_file():
         return db
@@ -462,11 +462,7 @@ def _a_warehouse(db: Path) -> Path:
     finally:
         con.close()
     if not known:
-        raise WarehouseError(
-            f"{db}: not a studio-ops warehouse (a DuckDB database without the warehouse's "
-            "tables); use your warehouse's file instead, or start a new one with `studio-ops "
-            "init --db NEW-FILE`"
-        )
+        raise WarehouseError(f"{db}: {NOT_OUR_DATABASE}")
     return db
 
 

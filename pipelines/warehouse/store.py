@@ -140,6 +140,12 @@ NOT_A_WAREHOUSE = (
 )
 
 
+NOT_OUR_DATABASE = (
+    "not a studio-ops warehouse (a DuckDB database without the warehouse's tables); use your "
+    "warehouse's file instead, or start a new one with `studio-ops init --db NEW-FILE`"
+)
+
+
 def _is_duckdb_file(path: Path) -> bool:
     """Whether the file at `path` starts as a DuckDB database does ("DUCK" at byte 8); a
     file that cannot be read is given the benefit of the doubt (DuckDB's reason is shown)."""
@@ -188,6 +194,10 @@ def building(
                         _copy_published(path, work)
                         _flush_in_background(work)
                 con = connect(work, memory_limit=f"{memory_mb}MB", temp_directory=spill)
+                if path.exists() and not exists(con, "load_runs"):
+                    # a DuckDB database of something else: never the warehouse's tables in it
+                    _close_quietly(con)
+                    raise WarehouseError(f"{path}: {NOT_OUR_DATABASE}")
                 con.execute("set variable load_memory_mb = ?", [memory_mb])
                 # No automatic checkpoint mid-build: the build checkpoints once before
                 # publishing, and row ids kept by an incremental refresh stay valid until then.
