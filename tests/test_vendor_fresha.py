@@ -189,7 +189,7 @@ def test_a_room_line_joins_its_therapists_visit_and_comma_prices_are_read(
         staffed("#R1", "10:00", "1h", "Ashiatsu 60", "Isla Moreno", "€95,00"),
         staffed("#R1", "10:00", "1h 10m", "Cabina", "CABINA 1", "€0,00"),
         # #R2: two therapists (four hands) and one room: the room is each one's; the room's
-        # own line names no single therapist, so it is rejected (therapist_id is missing)
+        # own line names no single therapist, so it is rejected, saying so
         staffed("#R2", "14:00", "1h", "Ashiatsu 60", "Jonah Pell", "€1.095,50"),
         staffed("#R2", "14:00", "1h", "Foot ritual", "Isla Moreno", "€40,00"),
         staffed("#R2", "14:00", "1h", "Cabina", "Cabina 2"),
