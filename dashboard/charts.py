@@ -11,8 +11,12 @@ from collections.abc import Callable
 import altair as alt
 import pandas as pd
 
+from dashboard.format import pct
+
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 TARGET_COLOR = "#555555"
+# a rate written out (tooltips, bar labels) reads as the tiles and tables do: one decimal
+RATE = ".1%"
 
 
 def target_rules(target: float | pd.DataFrame | None, axis: str, field: str) -> alt.Chart | None:
@@ -43,7 +47,7 @@ def target_rules(target: float | pd.DataFrame | None, axis: str, field: str) -> 
         .encode(
             **{axis: encoding(f"{field}:Q")},
             tooltip=[
-                alt.Tooltip("target:Q", title="Target", format=".0%"),
+                alt.Tooltip("target:Q", title="Target", format=RATE),
                 alt.Tooltip("locations:N", title="For"),
             ],
         )
@@ -199,7 +203,7 @@ def pacing(days: pd.DataFrame) -> alt.Chart:
         y=_rate("booked_share", "Booked", scale=alt.Scale(domain=[0, 1])),
         tooltip=[
             alt.Tooltip("day_label:N", title="Day"),
-            alt.Tooltip("booked_share:Q", title="Booked", format=".0%"),
+            alt.Tooltip("booked_share:Q", title="Booked", format=RATE),
             alt.Tooltip("booked_hours:Q", title="Room hours booked", format=",.1f"),
             alt.Tooltip("available_hours:Q", title="Room hours open", format=",.1f"),
         ],
@@ -255,7 +259,7 @@ def value_text(value: object, kind: str = "rate", symbol: str = "$") -> str:
     if value is None or pd.isna(value):
         return "–"
     if kind == "rate":
-        return f"{float(value) * 100:.1f}%"
+        return pct(value)  # rounded as the tiles and tables round it (a half up)
     if kind == "money":
         return f"{symbol}{float(value):,.2f}"
     return f"{float(value):,.1f}"
@@ -434,7 +438,7 @@ def weekday_hour_heatmap(
         tooltip=[
             alt.Tooltip("weekday:N", title="Day"),
             alt.Tooltip("hour:O", title="Hour"),
-            alt.Tooltip(f"{value}:Q", title=title, format=fmt),
+            alt.Tooltip(f"{value}:Q", title=title, format=RATE if kind == "rate" else fmt),
         ],
     )
     text = base.mark_text(fontSize=11).encode(
@@ -463,7 +467,7 @@ def ranked_bars(
     """Horizontal bars, largest first, the value written at the end of each bar. `overall`
     draws a dashed rule at that value (the "All locations" figure); `ticks` names a column of
     `frame` holding each row's own target, drawn as a dark tick across its bar where set."""
-    fmt = {"rate": ".0%", "money": ",.2f", "hours": ",.1f"}.get(kind, ",.0f")
+    fmt = {"rate": RATE, "money": ",.2f", "hours": ",.1f"}.get(kind, ",.0f")
     axis = alt.Axis(format="%") if kind == "rate" else alt.Axis(format=",.0f")
     order = list(frame.sort_values(value, ascending=False)[category])
     base = alt.Chart(frame).encode(
@@ -530,9 +534,9 @@ def bottleneck_map(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("weekday:N", title="Day"),
                 alt.Tooltip("hour:O", title="Hour"),
                 alt.Tooltip("runs_out_first:N", title="Runs out first"),
-                alt.Tooltip("bar_room_utilization:Q", title="Bar rooms", format=".0%"),
-                alt.Tooltip("room_utilization:Q", title="All rooms", format=".0%"),
-                alt.Tooltip("therapist_utilization:Q", title="Therapists", format=".0%"),
+                alt.Tooltip("bar_room_utilization:Q", title="Bar rooms", format=RATE),
+                alt.Tooltip("room_utilization:Q", title="All rooms", format=RATE),
+                alt.Tooltip("therapist_utilization:Q", title="Therapists", format=RATE),
                 alt.Tooltip("extra_bar_room_hours:Q", title="Extra bar room: h", format=",.1f"),
                 alt.Tooltip("extra_bar_shift_hours:Q", title="Extra shift: h", format=",.1f"),
             ],
@@ -656,7 +660,7 @@ def cohort_heatmap(frame: pd.DataFrame) -> alt.Chart:
             alt.Tooltip("cohort:O", title="First-visit month"),
             alt.Tooltip("months_after:O", title="Months after"),
             alt.Tooltip("active_clients:Q", title="Clients visiting", format=","),
-            alt.Tooltip("active_share:Q", title="Share of cohort", format=".0%"),
+            alt.Tooltip("active_share:Q", title="Share of cohort", format=RATE),
         ],
     )
     text = base.mark_text(fontSize=11).encode(

@@ -357,3 +357,21 @@ def test_a_percentage_reads_the_same_on_the_day_and_capacity_pages(
     # the Locations table's column reads as its tile (it read 11.2, pandas' half to even)
     table = next(f.value for f in pages["locations"].dataframe if "Room utilization %" in f.value)
     assert set(table["Room utilization %"]) == {11.3}
+
+
+def test_chart_tooltips_write_a_rate_as_the_tiles_do() -> None:
+    """A chart's hover text read 11.2% (Python's half to even) or 11% beside an 11.3% tile."""
+    from dashboard import charts
+
+    # by hand: 108 of 960 minutes = 0.1125 -> 11.25% -> 11.3% (a half up); 0.225 -> 22.5%
+    assert charts.value_text(0.1125) == "11.3%"
+    assert charts.value_text(0.225) == "22.5%"
+    bars = pd.DataFrame({"location_name": ["North"], "room_utilization": [0.1125]})
+    spec = charts.ranked_bars(bars, "location_name", "room_utilization", "Room use").to_dict()
+    formats = {
+        tip.get("format")
+        for layer in spec["layer"]
+        for tip in layer.get("encoding", {}).get("tooltip", [])
+        if tip.get("field") == "room_utilization"
+    }
+    assert formats == {".1%"}
