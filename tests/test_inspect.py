@@ -315,3 +315,114 @@ def test_usage_error_exits_2(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["inspect"])
     assert exit_.value.code == 2
+
+
+# Another system's export from Europe (invented people): semicolons, prices with a decimal
+# comma and a point between thousands.
+DECIMAL_COMMA = (
+    "Ref;Date;Time;Finish;Customer;Email;Stylist;Treatment;Outcome;Total\n"
+    "7001;14/03/2026;14:30;15:30;Maya Okafor;maya@example.com;Elena Novak;Ashiatsu 60;"
+    "Completed;1.234,50 €\n"
+    "7002;15/03/2026;10:00;11:30;Theo Brooks;theo@example.com;Elena Novak;Ashiatsu 90;"
+    "Completed;95,00 €\n"
+)
+
+
+def test_draft_of_a_decimal_comma_export_says_how_its_prices_are_written(
+    tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "praxis.csv"
+    path.write_text(DECIMAL_COMMA, encoding="utf-8")
+    draft = tmp_path / "draft.toml"
+    code, out = inspect(capsys, path, "--write-mapping", draft)
+    assert code == 1, out
+    text = draft.read_text()
+    # the Total column's cells have a comma before the cents (was: no [formats] decimal, so
+    # both rows were rejected, "has a decimal comma")
+    assert re.search(r'^decimal = ","\s+# guessed: its prices have a comma', text, re.M), text
+    draft.write_text(text.replace('# location = ""', 'location = "L01" #'))
+    db = tmp_path / "w.duckdb"
+    code, out = main_load(capsys, path, "--mapping", draft, "--db", db)
+    assert code == 0, out
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute(
+            "select booking_id, price::varchar from raw_bookings order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    # 1.234,50 € is 1234.50 (a point between thousands); 95,00 € is 95.00
+    assert stored == [("7001", "1234.50"), ("7002", "95.00")]
+
+
+# Fresha in Italian (invented people): columns, months and statuses in Italian, prices with a
+# decimal comma; #2001 is one visit of two services (two lines with the same reference).
+ITALIAN_FRESHA = (
+    "Riferimento appuntamento,Cliente,Data programmata,Ora programmata,Durata,Servizi,"
+    "Membro del team,Sede,Stato,Prezzo\n"
+    "#2001,Giulia Ferri,04 lug 2026,15:00,1h 30m,Ashiatsu 90,Sara Lodi,Studio Milano,"
+    'Completato,"135,00 €"\n'
+    "#2001,Giulia Ferri,04 lug 2026,15:00,30m,Foot ritual,Sara Lodi,Studio Milano,"
+    'Completato,"40,00 €"\n'
+    "#2002,Marco Dal,5 dic 2026,10:00,45m,Foot ritual,Sara Lodi,Studio Milano,Prenotato,"
+    '"1.040,00 €"\n'
+)
+
+
+def test_draft_of_fresha_in_another_language_names_its_headers_not_its_columns(
+    tmp_path: Path, capsys
+) -> None:
+    path = tmp_path / "appuntamenti.csv"
+    path.write_text(ITALIAN_FRESHA, encoding="utf-8")
+    draft = tmp_path / "draft.toml"
+    code, out = inspect(capsys, path, "--write-mapping", draft)
+    assert code == 1, out
+    assert "it looks like a Fresha export in another language" in out
+    text = draft.read_text()
+    # [headers], never [columns] (which loads one booking per line: #2001's second service
+    # would replace its first)
+    assert "[columns]" not in text and "[headers]" in text
+    headers = dict(re.findall(r'^"?([^"=\n]+?)"? = "([^"]*)"\s+# guessed: its values', text, re.M))
+    assert headers == {
+        "Riferimento appuntamento": "Appointment reference",
+        "Cliente": "Client",
+        "Data programmata": "Scheduled date",
+        "Ora programmata": "Scheduled time",
+        "Durata": "Duration",
+        "Servizi": "Services",
+        "Membro del team": "Team member",
+        "Sede": "Location",
+        "Stato": "Status",
+        "Prezzo": "Price",
+    }
+    assert re.search(r'^decimal = ","\s+# guessed', text, re.M)
+    # what the rows cannot say: the status words and the location, as commented questions
+    assert '# Completato = ""   # What does the status “Completato” mean?' in text
+    assert '# "Studio Milano" = ""   # Which of your locations is “Studio Milano”?' in text
+    answered = (
+        text.replace('# Completato = ""', 'Completato = "completed" #')
+        .replace('# Prenotato = ""', 'Prenotato = "booked" #')
+        .replace('# "Studio Milano" = ""', '"Studio Milano" = "L01" #')
+    )
+    draft.write_text(answered, encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    places = tmp_path / "locations.csv"
+    places.write_text("location_id,name\nL01,Studio Milano\n")
+    code, out = main_load(capsys, places, path, "--mapping", draft, "--db", db)
+    assert code == 0, out
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        stored = con.execute(
+            "select booking_id, service, start_at::varchar, end_at::varchar, status, "
+            "price::varchar from raw_bookings order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert stored == [
+        # one visit: lug = July, 15:00 + the longest service (1h 30m); 135,00 + 40,00
+        ("#2001", "Ashiatsu 90 + Foot ritual", "2026-07-04 15:00:00", "2026-07-04 16:30:00",
+         "completed", "175.00"),
+        # dic = December, 10:00 + 45m; 1.040,00 is 1040.00
+        ("#2002", "Foot ritual", "2026-12-05 10:00:00", "2026-12-05 10:45:00", "booked",
+         "1040.00"),
+    ]  # fmt: skip

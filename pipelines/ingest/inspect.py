@@ -28,7 +28,11 @@ import duckdb
 from pipelines.canonical import KINDS
 from pipelines.ingest import pii
 from pipelines.ingest.formats import ExportError, accepting_formats, is_profile
-from pipelines.ingest.formats.needs import MappingNeeded
+from pipelines.ingest.formats.needs import (
+    MappingNeeded,
+    decimal_comma_columns,
+    with_file_questions,
+)
 from pipelines.settings import Settings
 
 SHOWN_ROWS = 5  # rows shown as they would be stored
@@ -157,7 +161,8 @@ def inspect_file(
         rows = _read_and_validate(con, path, location, vendor)
         _describe(con, rows, found, path, settings)
     except MappingNeeded as error:
-        found.needs = error
+        # the questions the Data page asks: also those the file's first rows raise
+        found.needs = with_file_questions(error)
         found.problem = str(error)
     except ExportError as error:
         found.problem = str(error)
@@ -271,6 +276,13 @@ def report(found: Inspection) -> list[str]:
         out.append(
             "format: none recognised (a table no format knows: a mapping's [columns] reads it)"
         )
+    elif found.needs is not None and any(
+        q.key.startswith("headers.") for q in found.needs.questions
+    ):
+        out.append(
+            f"format: none recognised (it looks like {FORMAT_NAMES[found.needs.vendor]} in "
+            "another language: a mapping's [headers] names its columns in English)"
+        )
     elif found.problem:
         out.append("format: none recognised")
     if found.format:
@@ -283,7 +295,11 @@ def report(found: Inspection) -> list[str]:
         given = found.needs.known
         asked = [q for q in found.needs.questions if q.applies(given) and q.key not in given]
         for question in (q for q in asked if q.required):
-            choice = f" [{', '.join(question.choices)}]" if 0 < len(question.choices) <= 8 else ""
+            # a mark (",") is quoted, as it is written in the mapping file
+            shown = [
+                c if c.isalnum() or "%" in c or "_" in c else f'"{c}"' for c in question.choices
+            ]
+            choice = f" [{', '.join(shown)}]" if 0 < len(question.choices) <= 8 else ""
             out.append(f"  {question.key}: {question.prompt}{choice}")
         optional = [q.key for q in asked if not q.required]
         if optional:
@@ -567,7 +583,20 @@ def draft_mapping(path: Path, found: Inspection, settings: Settings | None = Non
         if "source.name" not in need.known:
             stem = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-").lower() or "export"
             guesses["source.name"] = (stem, "from the file's name: a short name for this system")
+        # no price column by name: the one whose cells are prices with a decimal comma
+        commas = decimal_comma_columns(need.header, need.sample)
+        if "columns.price" not in guesses and "columns.price" not in need.known and commas:
+            why = (
+                f"its values read as prices with a decimal comma (e.g. {_example(need, commas[0])})"
+            )
+            guesses["columns.price"] = (commas[0], why)
     answers = {key: value for key, (value, _) in guesses.items()}
+    # what the file's first rows answer (with_file_questions): how its prices are written, the
+    # English name of a column of Fresha in another language
+    for question in need.questions:
+        if question.proposed and question.key not in need.known and question.applies(answers):
+            answers[question.key] = question.proposed
+            guesses[question.key] = (question.proposed, _why_proposed(need, question))
     open_keys: dict[str, str] = {}
     given = {**need.known, **answers}
     for question in need.questions:
@@ -606,7 +635,8 @@ def draft_mapping(path: Path, found: Inspection, settings: Settings | None = Non
             question_key = renamed.get(key, key)
             text = to_toml({section: {item: value}}).splitlines()[-1]
             if question_key in open_keys:
-                lines.append(f'# {item} = ""   # {open_keys[question_key]}')
+                empty = to_toml({section: {item: ""}}).splitlines()[-1]  # a key quoted if need be
+                lines.append(f"# {empty}   # {open_keys[question_key]}")
             elif question_key in guesses:
                 lines.append(f"{text}   # guessed: {guesses[question_key][1]}")
             else:
@@ -617,6 +647,19 @@ def draft_mapping(path: Path, found: Inspection, settings: Settings | None = Non
             lines.append("[status_words]")
         lines.extend(status_lines)
     return "\n".join(lines) + "\n"
+
+
+def _example(need: MappingNeeded, column: str) -> str:
+    i = need.header.index(column)
+    return next((f'"{r[i].strip()}"' for r in need.sample if i < len(r) and r[i].strip()), "")
+
+
+def _why_proposed(need: MappingNeeded, question) -> str:
+    """The comment of an answer read from the file's first rows."""
+    if question.key == "formats.decimal":
+        return "its prices have a comma before the cents: 1.234,50 is 1234.50"
+    column = question.key.partition(".")[2]
+    return f"its values (e.g. {_example(need, column)}) and its name: Fresha's column"
 
 
 def _unknown_status_words(path: Path, need, data, settings) -> list[str]:
