@@ -179,7 +179,8 @@ def ask(
             )
         else:
             article = "an" if vendor[0] in "AEIOU" else "a"
-            st.markdown(f"#### {files}: {article} {vendor} export needs a few answers")
+            what = f"{vendor} export in another language" if renamed else f"{vendor} export"
+            st.markdown(f"#### {files}: {article} {what} needs a few answers")
             if renamed:
                 st.write(
                     f"Its columns are named in another language. Say which of {vendor}'s "
@@ -249,7 +250,7 @@ def _widget(
         options = [NOT_IN_EXPORT, *question.choices]
         return (
             st.selectbox(
-                f"{_column_label(need, column)} is {VENDOR_NAMES.get(need.vendor)}'s",
+                f"{_column_label(need, column)} is {VENDOR_NAMES.get(need.vendor)}'s column",
                 options,
                 format_func=lambda c: "(not needed)" if c == NOT_IN_EXPORT else c,
                 index=options.index(question.proposed) if question.proposed in options else 0,

@@ -461,7 +461,10 @@ def test_data_page_asks_an_italian_fresha_export_for_its_headers_not_its_columns
 ) -> None:
     at, db = _waiting(tmp_path, monkeypatch, "appuntamenti.csv", ITALIAN_FRESHA)
     assert not at.exception
-    assert "a Fresha export needs a few answers" in at.markdown[0].value
+    assert "a Fresha export in another language needs a few answers" in at.markdown[0].value
+    assert at.selectbox(key="map-1-headers.Data programmata").label == (
+        "Data programmata  (e.g. 04 lug 2026) is Fresha's column"
+    )
     # each Italian column is proposed as the Fresha column its values and name say
     proposed = {b.key.removeprefix("map-1-headers."): b.value for b in at.selectbox
                 if b.key and b.key.startswith("map-1-headers.")}  # fmt: skip
