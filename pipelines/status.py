@@ -145,14 +145,14 @@ def settings_problems(locations: list[str], built_with: list[str]) -> list[str]:
     warehouse has (ids match exactly, so L1 or l01 for L01 would show its targets on no page,
     silently)."""
     from pipelines.settings import SettingsError, load_settings, settings_path
-    from pipelines.warehouse.build import _fingerprint
+    from pipelines.warehouse.build import build_fingerprint
 
     try:
         settings = load_settings()
     except SettingsError as error:
         return [str(error)]
     problems = []
-    if built_with and built_with[0] != _fingerprint(settings)[0]:
+    if built_with and built_with[0] != build_fingerprint(settings)[0]:
         where = settings_path() or "the default settings"
         problems.append(
             f"{where} changed since the figures were built: studio-ops rebuild applies it "

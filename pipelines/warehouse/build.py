@@ -67,7 +67,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     # letting DuckDB write rows in any order takes 2-4 s off each of the biggest marts at
     # 10M bookings (the CSV reader sets it back for its line numbers).
     con.execute("set preserve_insertion_order = false")
-    fingerprint = _fingerprint(settings)
+    fingerprint = build_fingerprint(settings)
     mode = "full"
     with timed("can the marts be refreshed"):
         refreshable = can_refresh(con, fingerprint)
@@ -89,7 +89,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     return mode
 
 
-def _fingerprint(settings: Settings) -> tuple[str, str]:
+def build_fingerprint(settings: Settings) -> tuple[str, str]:
     """Hashes of the settings the marts read and of the SQL that builds and checks them."""
     used = {
         **settings.as_rows(),

@@ -22,10 +22,10 @@ from pipelines.ingest.formats import native
 from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import Context, sniff
 from pipelines.ingest.formats.mapped import (
-    _saved_for,
     choose_mapping,
     columns_needed,
     mapping_files,
+    saved_for,
     saved_mapping,
     unfit_mapping,
 )
@@ -149,7 +149,7 @@ def _saved_mapping(sniffed, folder: Path):
         # another language, as the Data page saves it)
         renaming = [
             m
-            for m in map(load_mapping, _saved_for(folder, adapter.NAME))
+            for m in map(load_mapping, saved_for(folder, adapter.NAME))
             if m.headers and adapter.detect(sniffed, m)
         ]
         if len(renaming) == 1:

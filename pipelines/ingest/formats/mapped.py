@@ -926,7 +926,7 @@ def mappings_folder(db: Path | str) -> Path:
     return Path(db).parent / MAPPINGS_FOLDER
 
 
-def _saved_for(folder: Path, vendor: str) -> list[Path]:
+def saved_for(folder: Path, vendor: str) -> list[Path]:
     """Saved mapping files of a vendor: `<vendor>.toml` or `<vendor>-<account>.toml`."""
     if not folder.is_dir():
         return []
@@ -942,9 +942,9 @@ def saved_mapping(folder: Path, vendor: str | None, sniffed: Sniff) -> Mapping |
     table no format knows) the generic mapping whose columns its header holds. None when the
     folder has none; ExportError when several fit (the load cannot choose)."""
     if vendor is not None:
-        found = [load_mapping(p) for p in _saved_for(folder, vendor)]
+        found = [load_mapping(p) for p in saved_for(folder, vendor)]
     else:
-        found = [m for m in map(load_mapping, _saved_for(folder, NAME)) if detect(sniffed, m)]
+        found = [m for m in map(load_mapping, saved_for(folder, NAME)) if detect(sniffed, m)]
     if len(found) > 1:
         names = ", ".join(m.path.name for m in found if m.path)
         raise ExportError(
