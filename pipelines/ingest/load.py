@@ -142,8 +142,8 @@ class _NothingToPublish(Exception):
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     """Files named, and the export files inside folders named (sorted; hidden files, Excel's
     lock files, Windows' Thumbs.db and desktop.ini, and mapping or note files skipped, studio
-    profiles kept). Studio profiles come
-    first, so the exports loaded with them already match its names."""
+    profiles kept). Studio profiles come first, so the exports loaded with them already match
+    its names."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
