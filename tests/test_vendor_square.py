@@ -117,9 +117,14 @@ def test_timecards_load_as_shifts_with_both_kinds_of_break(tmp_path: Path) -> No
         db, "select date::varchar, scheduled_minutes from fct_therapist_days order by 1"
     ) == [("2026-03-02", 480), ("2026-03-03", 570)]
     # The shift past midnight, the open timecard and the break that is no number of hours,
-    # each with its reason.
+    # each with its reason (the first says what the time is and what to do, never that
+    # '01:00 on 2026-03-04' is no time).
     assert query(db, "select line_number, reason from rejected_rows order by 1") == [
-        (4, "shift_end '01:00 on 2026-03-04' is not a time (expected HH:MM)"),
+        (
+            4,
+            "the shift ends past midnight, at 01:00 on 2026-03-04: a shift is one day's, so "
+            "split it at midnight (a row for each day) to load it",
+        ),
         (5, "shift_end '' is not a time (expected HH:MM)"),
         (6, "break_minutes 'n/a + 0.00' is not a whole number >= 0"),
     ]

@@ -263,7 +263,7 @@ def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
             start,
         ),
         E(
-            # a shift past midnight is rejected (a shift is one day's), saying so
+            # a shift past midnight ends `HH:MM on YYYY-MM-DD`: rejected below, saying so
             "case when " + parsed + " is null then {} "
             "when left({}, 10) <> left({}, 10) then substr({}, 12, 5) || ' on ' || left({}, 10) "
             "else substr({}, 12, 5) end as shift_end",
@@ -292,6 +292,22 @@ def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
     )
     ctx.con.execute(query.sql, list(query.params))
     ctx.con.execute(f"drop table if exists {table.name}")
+    # A shift past midnight (shift_end `01:00 on 2026-03-04`) is rejected here, saying what
+    # it is and what to do: the check would call `01:00 on 2026-03-04` no time.
+    past_midnight = [
+        (
+            line,
+            f"the shift ends past midnight, at {end}: a shift is one day's, so split it at "
+            "midnight (a row for each day) to load it",
+            raw_row,
+        )
+        for line, end, raw_row in ctx.con.execute(
+            f"delete from {ctx.target} where regexp_full_match(shift_end, "
+            "'[0-9]{2}:[0-9]{2} on [0-9]{4}-[0-9]{2}-[0-9]{2}') "
+            "returning line_number, shift_end, raw_row"
+        ).fetchall()
+    ]
+    rejects = sorted(table.rejects + past_midnight)
     count = ctx.con.execute(f"select count(*) from {ctx.target}").fetchone()[0]
     # which export columns each field is read from (shown by `studio-ops inspect`)
     read_from = {
@@ -304,8 +320,8 @@ def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
         kind="therapist_shifts",
         format=f"square-timecards-{sniff.container}",
         table=ctx.target,
-        rows_read=count + len(table.rejects),
-        rejects=pii.mask_rejects(table.rejects),
+        rows_read=count + len(rejects),
+        rejects=pii.mask_rejects(rejects),
         columns={k: v for k, v in read_from.items() if v},
     )
 
