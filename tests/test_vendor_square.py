@@ -218,6 +218,42 @@ def test_utc_times_of_a_location_without_a_time_zone_are_rejected(tmp_path: Path
     ]  # fmt: skip
 
 
+def test_a_utc_time_at_a_location_nothing_knows_is_rejected_for_its_location(
+    tmp_path: Path,
+) -> None:
+    # A Location column naming two locations: 'Eastside' the studio profile knows (in
+    # Denver), 'Westside Spa' nothing knows. The second's row is rejected because its
+    # location is not known, the reason every export gives such a row; before, it said its
+    # time zone was unknown and to set one in the studio profile, which has no such location
+    # to set it on.
+    path = tmp_path / "appointments.csv"
+    path.write_text(
+        "Appointment ID,Start Time,End Time,Team Member,Customer,Service,Status,Location\n"
+        "w-1,2026-03-02T17:00:00Z,2026-03-02T18:30:00Z,Elena Novak,Hazel Quint,Ashiatsu 90,"
+        "NO_SHOW,Eastside\n"
+        "w-2,2026-03-02T19:00:00Z,2026-03-02T20:00:00Z,Elena Novak,Orin Vale,Ashiatsu 60,"
+        "NO_SHOW,Westside Spa\n",
+        encoding="utf-8",
+    )
+    profile = tmp_path / "studio.toml"
+    profile.write_text(
+        '[[location]]\nid = "L01"\nname = "Eastside"\ntimezone = "America/Denver"\n',
+        encoding="utf-8",
+    )
+    db = tmp_path / "w.duckdb"
+    _, result = load_files(db, [profile, path])
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
+    # By hand: 2 March is MST (UTC-7): 17:00Z is 10:00 in Denver.
+    assert [r[0] + r[3] for r in stored(db)] == ["w-12026-03-02 10:00:00"]
+    assert query(db, "select line_number, reason from rejected_rows") == [
+        (
+            3,
+            "location 'Westside Spa' is not known: add it to the studio profile or to "
+            "[locations] in the mapping",
+        )
+    ]
+
+
 def test_inspect_says_timecards_load_with_bar_training_unknown(tmp_path: Path) -> None:
     # Before: inspect listed "bar_trained: required, and no column holds it" for a file
     # whose rows load.

@@ -390,13 +390,23 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             _local(text),
         )
 
-    # A UTC time of a location whose time zone nothing says cannot be placed: rejected.
+    # A UTC time of a location whose time zone nothing says cannot be placed: rejected. A
+    # Location naming no known location is not (build_bookings rejects it for that, the
+    # reason to act on: no zone can be set on a location nothing knows).
     unplaced = E(
         "(" + " or ".join(["trim({}) ~ '" + _UTC + "'"] * len(utc_cells) or ["false"]) + ")"
         " and {} is null",
         *utc_cells,
         zone,
     )
+    if c.has(*FIELDS["location"]):
+        named = blank(col("location"))
+        unplaced = E(
+            "{} and ({} is null or {} in (select name from vendor_locations))",
+            unplaced,
+            named,
+            named,
+        )
     assert not unplaced.params, "a WHERE of build_bookings binds no parameter"
     first_utc = E(
         "coalesce("
