@@ -507,3 +507,27 @@ def test_data_page_asks_an_italian_fresha_export_for_its_headers_not_its_columns
     later = write(tmp_path / "luglio.csv", ITALIAN_FRESHA.replace("#2002", "#2003"))
     [result] = load_files(db, [later])
     assert (result.outcome, result.format, result.rows_loaded) == ("loaded", "fresha-csv", 2)
+
+
+def test_data_page_asks_a_fresha_export_with_decimal_commas_how_prices_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fresha in English from an account that writes €1.135,00, without a Location column
+    export = (
+        "Appointment reference,Client,Scheduled date,Scheduled time,Duration,Services,"
+        "Team member,Status,Price\n"
+        '#3001,Anna Berg,04 Jul 2026,3:00pm,1h 30m,Ashiatsu 90,Sara Lodi,Completed,"€1.135,00"\n'
+        '#3002,Ben Ode,05 Jul 2026,10:00am,45m,Foot ritual,Sara Lodi,Booked,"€40,00"\n'
+    )
+    at, db = _waiting(tmp_path, monkeypatch, "appointments.csv", export)
+    assert not at.exception
+    # asked with the location (was: only the location, then every row rejected for its price)
+    assert at.radio(key="map-1-formats.decimal").value == ","
+    at.selectbox(key="map-1-source.location").set_value("L01")
+    at.run()
+    at.button(key="map-1-save").click().run()
+    assert not at.exception
+    # €1.135,00 is 1135.00 (a point between thousands), €40,00 is 40.00
+    assert query(
+        db, "select booking_id, location_id, price::varchar from raw_bookings order by 1"
+    ) == [("#3001", "L01", "1135.00"), ("#3002", "L01", "40.00")]

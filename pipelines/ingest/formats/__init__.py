@@ -22,6 +22,7 @@ from pipelines.ingest.formats import native
 from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import Context, sniff
 from pipelines.ingest.formats.mapped import (
+    SAMPLE_ROWS,
     choose_mapping,
     columns_needed,
     mapping_files,
@@ -30,6 +31,7 @@ from pipelines.ingest.formats.mapped import (
     unfit_mapping,
 )
 from pipelines.ingest.formats.mapping import load_mapping
+from pipelines.ingest.formats.needs import MappingNeeded
 from pipelines.ingest.formats.tabular import (
     csv_cells,
     plain_record_count,
@@ -99,7 +101,15 @@ def read_export(
     )
     for adapter in _adapters():
         if adapter.detect(sniffed, mapping):
-            return adapter.read(sniffed, context)
+            try:
+                return adapter.read(sniffed, context)
+            except MappingNeeded as need:
+                if not need.header and not need.sample and sniffed.rows:
+                    # the file's first rows, for the questions they raise (needs.py: prices
+                    # written with a decimal comma)
+                    need.header = list(sniffed.header)
+                    need.sample = [list(r) for r in sniffed.rows[1 : 1 + SAMPLE_ROWS]]
+                raise
     if native.detect(sniffed.header) is None:
         # a generic mapping was given but fits no header here: say which of its columns the
         # file lacks, rather than that the header matches no known export

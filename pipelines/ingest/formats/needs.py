@@ -116,6 +116,8 @@ def location_question(
 # such as `1.234` or `1,234` says neither (thousands, or three decimals?).
 _COMMA_PRICE = re.compile(r"^[^0-9]*-?(\d{1,3}([. \u00a0\u202f']\d{3})+|\d+),\d{1,2}[^0-9]*$")
 _POINT_PRICE = re.compile(r"^[^0-9]*-?(\d{1,3}(,\d{3})+|\d+)\.\d{1,2}[^0-9]*$")
+# Booking systems whose adapter reads [formats] decimal -> their price columns (as _plain)
+DECIMAL_VENDORS = {"fresha": ("price", "total", "sale price")}
 DECIMAL_CHOICES = {
     ",": "1.234,50: a comma before the cents",
     ".": "1,234.50: a point before the cents",
@@ -310,6 +312,12 @@ def with_file_questions(need: MappingNeeded) -> MappingNeeded:
     fresha = fresha_in_another_language(need)
     if fresha is not None:
         return fresha
+    if need.vendor in DECIMAL_VENDORS and "formats.decimal" not in need.known:
+        # a booking system's export: its price column, by the names the adapter reads
+        prices = [c for c in need.header if _plain(c) in DECIMAL_VENDORS[need.vendor]]
+        if set(prices) & set(decimal_comma_columns(need.header, need.sample)):
+            return _adding(need, [*need.questions, decimal_question()])
+        return need
     if need.vendor != "mapped" or any(q.key == "formats.decimal" for q in need.questions):
         return need
     columns = decimal_comma_columns(need.header, need.sample)
@@ -318,6 +326,10 @@ def with_file_questions(need: MappingNeeded) -> MappingNeeded:
     questions = list(need.questions)
     at = next((i + 1 for i, q in enumerate(questions) if q.key == "columns.price"), len(questions))
     questions.insert(at, decimal_question({"columns.price": columns}))
+    return _adding(need, questions)
+
+
+def _adding(need: MappingNeeded, questions: list[Question]) -> MappingNeeded:
     return MappingNeeded(
         str(need),
         vendor=need.vendor,
