@@ -47,6 +47,25 @@ def test_numeric_dates_are_refused_in_one_line_saying_what_to_add(tmp_path: Path
     assert fingerprint(db) == before
 
 
+def test_numeric_dates_in_a_column_renamed_by_the_mapping_are_refused_too(
+    tmp_path: Path,
+) -> None:
+    # The clinic's report calls its date column 'Visit Day', which the mapping's [headers]
+    # names (Jane's 'Date'). The refusal reads the columns as the mapping names them: before,
+    # it looked for 'Date' by Jane's own names only, found none, and every row was rejected
+    # as "not a date-time" instead.
+    path = write(tmp_path / "appointments.csv", NUMERIC.replace(",Date,", ",Visit Day,", 1))
+    mapping = write(tmp_path / "jane.toml", '[headers]\n"Visit Day" = "Date"\n')
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], location="L01", mapping=mapping)
+    assert result.outcome == "failed", result.summary()
+    assert result.message == (
+        "line 2: the date '02/03/2026' is written in numbers, and which of them is the day is "
+        'never guessed: add [formats] datetime = "%d/%m/%Y %I:%M %p" (day first) or '
+        '"%m/%d/%Y %I:%M %p" (month first) to the mapping'
+    )
+
+
 def test_numeric_dates_load_with_the_format_the_mapping_gives(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     path = write(tmp_path / "appointments.csv", NUMERIC)

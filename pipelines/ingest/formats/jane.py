@@ -104,12 +104,12 @@ def _cell(cells: list[str], at: int | None) -> str:
     return cells[at].strip() if at is not None and at < len(cells) else ""
 
 
-def _refuse_numeric_dates(sniff: Sniff) -> None:
+def _refuse_numeric_dates(sniff: Sniff, mapping: Mapping | None) -> None:
     """A clinic whose Jane writes dates with numbers only (`13/03/2026`, as in Australia or
     the UK, or `03/13/2026`): the day and month order is never guessed, so without the
     mapping's [formats] datetime the file is refused in one line saying what to add (each row
     rejected as "not a date-time" would not say why)."""
-    c = Columns(renamed_header(sniff.header, None), key=loose_key)
+    c = Columns(renamed_header(sniff.header, mapping), key=loose_key)  # as [headers] names
     date_at = c.index(*FIELDS["date"])
     start_at = c.index(*FIELDS["start"])
     for number, cells in enumerate(sniff.rows[1:], 2):
@@ -137,7 +137,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
         ctx.require_location("Jane")
     formats = (ctx.mapping.datetime_formats if ctx.mapping else None) or DATETIME_FORMATS
     if formats is DATETIME_FORMATS:
-        _refuse_numeric_dates(sniff)
+        _refuse_numeric_dates(sniff, ctx.mapping)
 
     def on_date(time: Expr) -> Expr:
         return E(
