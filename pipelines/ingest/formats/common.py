@@ -182,11 +182,6 @@ def iso_datetime(expr: Expr, formats: Iterable[str]) -> Expr:
     )
 
 
-def iso_date_time(date: Expr, time: Expr, formats: Iterable[str]) -> Expr:
-    """A date cell and a time cell joined with a space, then parsed as one date-time."""
-    return iso_datetime(E("trim({}) || ' ' || trim({})", date, time), formats)
-
-
 def minutes_text(expr: Expr) -> Expr:
     """`1h 30m`, `45m`, `2h`, `90`, `1:30` (also `1 hr 15 mins`, `2 hours`, `90 minutes`, a
     workbook's duration cell `01:30:00`) -> whole minutes as text; anything else unchanged."""
