@@ -483,6 +483,28 @@ def test_the_report_saved_from_excel_as_csv_loads_too(tmp_path: Path, mapping: P
     assert stored(db) == GLANCE_EXPECTED
 
 
+def test_a_group_heading_with_a_comma_names_nobody(tmp_path: Path, mapping: Path) -> None:
+    # A group heading whose session type has a comma ("Massage, Bodywork-- Eastside", in
+    # Mindbody's "type-- location" form) reads like "Last, First" but names nobody: its table
+    # is still Marcus's. Before, "Bodywork-- Eastside Massage" became the therapist of the
+    # 3 March appointment, in silence.
+    path = tmp_path / "ScheduleAtAGlance.csv"
+    tables = [*GLANCE_TABLES[:2], ("Massage, Bodywork-- Eastside", GLANCE_TABLES[2][1])]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["Schedule at a Glance: 3/1/2026 - 3/31/2026", "", ""])
+        for above, rows in tables:
+            out.writerow([above, "", ""])
+            out.writerow(GLANCE_HEADER)
+            for (y, m, d), (a, b), (c, e), *rest in rows:
+                out.writerow([f"{m}/{d}/{y}", f"{a}:{b:02d}", f"{c}:{e:02d}", *rest])
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    # By hand: the same four appointments as GLANCE_EXPECTED, 3 March 13:15 Marcus's.
+    assert stored(db) == GLANCE_EXPECTED
+
+
 # --- a day's date once over its appointments -----------------------------------------------------
 
 

@@ -412,6 +412,10 @@ def _staff_row(cells: list[str]) -> str | None:
         return None
     if _STAFF_LABEL.match(texts[0]):
         return _staff_label(texts[0]) or None
+    # a group heading ("Massage, Bodywork-- Eastside": type-- location) may hold a comma too,
+    # but no person's name holds "--"
+    if "--" in texts[0]:
+        return None
     return texts[0] if _LAST_FIRST.match(texts[0]) else None
 
 
