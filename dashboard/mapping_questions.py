@@ -14,6 +14,7 @@ from dashboard.format import md_text
 from pipelines.ingest.formats.mapped import DATETIME_CHOICES, AnswerError
 from pipelines.ingest.formats.needs import (
     DECIMAL_CHOICES,
+    LOCALE_CHOICES,
     MappingNeeded,
     Question,
     with_file_questions,
@@ -233,12 +234,13 @@ def _widget(
         if question.proposed in question.choices
         else None
     )
-    if question.key == "formats.decimal":
+    if question.key in ("formats.decimal", "fresha.locale"):
+        meanings = DECIMAL_CHOICES if question.key == "formats.decimal" else LOCALE_CHOICES
         return (
             st.radio(
                 label,
                 list(question.choices),
-                format_func=lambda c: DECIMAL_CHOICES.get(c, c),
+                format_func=lambda c: meanings.get(c, c),
                 index=proposed,
                 help=question.help,
                 key=key,

@@ -531,3 +531,32 @@ def test_data_page_asks_a_fresha_export_with_decimal_commas_how_prices_are_writt
     assert query(
         db, "select booking_id, location_id, price::varchar from raw_bookings order by 1"
     ) == [("#3001", "L01", "1135.00"), ("#3002", "L01", "40.00")]
+
+
+def test_data_page_asks_an_italian_fresha_export_with_numeric_dates_its_locale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # numeric dates in the account's order; 13/07/2026 can only be day first
+    export = (
+        ITALIAN_FRESHA.replace("04 lug 2026", "13/07/2026")
+        .replace("5 dic 2026", "05/12/2026")
+        .replace('"135,00 €"', "135.00")  # prices with a point: no decimal question
+        .replace('"40,00 €"', "40.00")
+        .replace('"1.040,00 €"', "1040.00")
+    )
+    at, db = _waiting(tmp_path, monkeypatch, "appuntamenti.csv", export)
+    assert not at.exception
+    assert at.selectbox(key="map-1-headers.Data programmata").value == "Scheduled date"
+    assert not [r for r in at.radio if r.key == "map-1-formats.decimal"]
+    assert at.radio(key="map-1-fresha.locale").value == "en-GB"  # proposed: day first
+    at.selectbox(key="map-1-status_words.Completato").set_value("completed")
+    at.selectbox(key="map-1-status_words.Prenotato").set_value("booked")
+    at.selectbox(key="map-1-locations.Studio Milano").set_value("L01")
+    at.run()
+    at.button(key="map-1-save").click().run()
+    assert not at.exception
+    # 13/07/2026 is 13 July, 05/12/2026 is 5 December (day first, as the locale says)
+    assert query(db, "select booking_id, start_at::varchar from raw_bookings order by 1") == [
+        ("#2001", "2026-07-13 15:00:00"),
+        ("#2002", "2026-12-05 10:00:00"),
+    ]

@@ -157,7 +157,16 @@ def decimal_question(only_if: dict[str, tuple[str, ...]] | None = None) -> Quest
 _MONTH_DATE = re.compile(r"^\d{1,2}\.? [^\W\d_]{3,}\.? \d{4}(,? .*)?$")
 _DURATION = re.compile(r"^(\d+ ?h( ?\d+ ?m(in)?)?|\d+ ?m(in)?)$", re.IGNORECASE)
 _TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?( ?[ap]\.? ?m\.?)?$", re.IGNORECASE)
-_REFERENCE = re.compile(r"^#?\d+$")
+_REFERENCE = re.compile(r"^(#[A-Za-z0-9-]+|\d+)$")
+# other dates Fresha writes: numeric in the account's order (06/07/2024), a workbook's date cell
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{4}([ ,].*)?$")
+_OTHER_DATE = re.compile(
+    r"^(\d{1,2}[/.-]\d{1,2}[/.-]\d{4}([ ,].*)?|\d{4}-\d{2}-\d{2}([ T]00:00(:00)?)?)$"
+)
+LOCALE_CHOICES = {
+    "en-GB": "06/07/2026 is 6 July (day first)",
+    "en-US": "06/07/2026 is June 7 (month first)",
+}
 # Fresha's English column -> words of the same column in Italian, Spanish, French, German,
 # Portuguese and Dutch (accents dropped, lowercased; a header containing one of them).
 FRESHA_WORDS: dict[str, tuple[str, ...]] = {
@@ -189,9 +198,10 @@ def _plain(text: str) -> str:
 
 def translated_fresha(header: list[str], sample: list[list[str]]) -> dict[str, str]:
     """{Fresha's English column: the file's column} when the file looks like a Fresha export
-    in another language (a column of month-name dates and one of Fresha's durations in its
-    first rows), else {}. Columns are told by their values where those say it (date, time,
-    duration, reference), else by the header's words."""
+    in another language (a column of Fresha's durations in its first rows, and one of dates
+    with a month name, or of other dates beside references written #2001), else {}. Columns
+    are told by their values where those say it (date, time, duration, reference), else by
+    the header's words."""
 
     def all_cells(i: int, pattern: re.Pattern) -> bool:
         cells = _cells(sample, i)
@@ -201,6 +211,7 @@ def translated_fresha(header: list[str], sample: list[list[str]]) -> dict[str, s
     taken: set[int] = set()
     for name, pattern in (
         ("Scheduled date", _MONTH_DATE),
+        ("Scheduled date", _OTHER_DATE),
         ("Duration", _DURATION),
         ("Scheduled time", _TIME),
         ("Appointment reference", _REFERENCE),
@@ -209,11 +220,18 @@ def translated_fresha(header: list[str], sample: list[list[str]]) -> dict[str, s
             (i for i, h in enumerate(header) if h and i not in taken and all_cells(i, pattern)),
             None,
         )
-        if at is not None:
+        if at is not None and name not in found:
             found[name] = header[at]
             taken.add(at)
     if "Scheduled date" not in found or "Duration" not in found:
         return {}
+    date_i = header.index(found["Scheduled date"])
+    if not all(_MONTH_DATE.match(c) for c in _cells(sample, date_i)):
+        # numeric or ISO dates are any system's: Fresha's references (#2001) must say it
+        reference = found.get("Appointment reference")
+        cells = _cells(sample, header.index(reference)) if reference else []
+        if not cells or not all(c.startswith("#") for c in cells):
+            return {}
     for name, words in FRESHA_WORDS.items():
         if name in found:
             continue
@@ -290,6 +308,22 @@ def fresha_in_another_language(need: MappingNeeded) -> MappingNeeded | None:
         questions.append(location_question("Fresha"))
     if guessed.get("Price") in decimal_comma_columns(need.header, need.sample):
         questions.append(decimal_question())
+    numeric = [_NUMERIC_DATE.match(c) for c in column_words("Scheduled date")]
+    if numeric and all(numeric):
+        # 06/07/2026: the account's locale says which is the day; a number above 12 tells
+        day_first = any(int(m[1]) > 12 for m in numeric)
+        month_first = any(int(m[2]) > 12 for m in numeric)
+        questions.append(
+            Question(
+                key="fresha.locale",
+                prompt="How does the account write its dates?",
+                help="Fresha writes numeric dates in the account's order.",
+                choices=tuple(LOCALE_CHOICES),
+                proposed="en-GB"
+                if day_first and not month_first
+                else ("en-US" if month_first and not day_first else ""),
+            )
+        )
     message = (
         f"{need}; it looks like a Fresha export in another language: a mapping's [headers] "
         "names its columns in English"
