@@ -426,3 +426,27 @@ def test_draft_of_fresha_in_another_language_names_its_headers_not_its_columns(
         ("#2002", "Foot ritual", "2026-12-05 10:00:00", "2026-12-05 10:45:00", "booked",
          "1040.00"),
     ]  # fmt: skip
+
+
+def test_draft_of_fresha_in_another_language_with_numeric_dates_says_their_order(
+    tmp_path: Path, capsys
+) -> None:
+    # 13/07/2026 can only be day first (no 13th month)
+    path = tmp_path / "appuntamenti.csv"
+    numeric = ITALIAN_FRESHA.replace("04 lug 2026", "13/07/2026").replace("5 dic", "05/12/2026")
+    path.write_text(numeric.replace("/2026 2026", "/2026"), encoding="utf-8")
+    draft = tmp_path / "draft.toml"
+    code, out = inspect(capsys, path, "--write-mapping", draft)
+    assert code == 1 and "unexpected error" not in out, out
+    text = draft.read_text()
+    assert re.search(r'^\[fresha\]\nlocale = "en-GB"\s+# guessed: .*day first', text, re.M)
+    answered = (
+        text.replace('# Completato = ""', 'Completato = "completed" #')
+        .replace('# Prenotato = ""', 'Prenotato = "booked" #')
+        .replace('# "Studio Milano" = ""', '"Studio Milano" = "L01" #')
+    )
+    draft.write_text(answered, encoding="utf-8")
+    code, out = inspect(capsys, path, "--mapping", draft)
+    # 13/07/2026 15:00 -> 13 July; the two lines of #2001 are one visit
+    assert "rows: 3 read, 2 would load, 0 would be rejected" in out, out
+    assert "2026-07-13 15:00" in out

@@ -658,6 +658,11 @@ def _why_proposed(need: MappingNeeded, question) -> str:
     """The comment of an answer read from the file's first rows."""
     if question.key == "formats.decimal":
         return "its prices have a comma before the cents: 1.234,50 is 1234.50"
+    if question.key == "fresha.locale":
+        order = "day" if question.proposed == "en-GB" else "month"
+        return f"a number above 12 in its dates can only be the {order}: {order} first"
+    if not question.key.startswith("headers."):
+        return "from the file's first rows"
     column = question.key.partition(".")[2]
     return f"its values (e.g. {_example(need, column)}) and its name: Fresha's column"
 
