@@ -202,6 +202,32 @@ def test_utc_times_become_the_locations_wall_clock(tmp_path: Path) -> None:
     ]
 
 
+def test_utc_times_written_with_a_space_or_the_word_utc_are_placed_too(tmp_path: Path) -> None:
+    # UTC written as a database or a spreadsheet writes it ('2026-03-02 17:00:00Z',
+    # '2026-03-02 19:00:00 UTC'), not only as Square's API does ('T'). Before, such a cell was
+    # taken for UTC but not read, and its row rejected as 'start_at is missing'.
+    path = tmp_path / "appointments.csv"
+    path.write_text(
+        "Appointment ID,Start Time,End Time,Team Member,Customer,Service,Status\n"
+        "s-1,2026-03-02 17:00:00Z,2026-03-02 18:30:00Z,Elena Novak,Hazel Quint,Ashiatsu 90,"
+        "NO_SHOW\n"
+        "s-2,2026-03-02 19:00:00 UTC,2026-03-02 20:00 UTC,Elena Novak,Orin Vale,Ashiatsu 60,"
+        "NO_SHOW\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "square.toml"
+    mapping.write_text('[source]\nlocation = "L01"\ntimezone = "America/Denver"\n')
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=mapping)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0), result.summary()
+    # By hand: 2 March is MST (UTC-7): 17:00 UTC is 10:00, 18:30 11:30, 19:00 12:00,
+    # 20:00 13:00.
+    assert [r[3:5] for r in stored(db)] == [
+        ("2026-03-02 10:00:00", "2026-03-02 11:30:00"),
+        ("2026-03-02 12:00:00", "2026-03-02 13:00:00"),
+    ]
+
+
 def test_utc_times_of_a_location_without_a_time_zone_are_rejected(tmp_path: Path) -> None:
     path = tmp_path / "appointments.csv"
     path.write_text(UTC_EXPORT, encoding="utf-8")

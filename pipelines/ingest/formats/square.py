@@ -329,7 +329,12 @@ def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
 # A date-time in UTC (`2026-03-02T17:00:00Z`, as Square's API writes it): not the studio's
 # wall-clock, so it is turned into the location's time zone.
 _UTC = "^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)? ?(Z|z|UTC)$"
-_UTC_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M%z"]
+# with a T (Square's API) or a space (a database's or a spreadsheet's `2026-03-02 17:00:00 UTC`)
+_UTC_FORMATS = [
+    f"%Y-%m-%d{sep}{clock}%z"
+    for sep in ("T", " ")
+    for clock in ("%H:%M:%S", "%H:%M:%S.%f", "%H:%M")
+]
 
 
 def _zone(ctx: Context, table, location: Expr | None) -> Expr:
