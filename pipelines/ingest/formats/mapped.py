@@ -26,7 +26,7 @@ needs an answer the file does not give stops with a message naming the line to a
     decimal = ","                # prices written 1.234,50 (Europe's CSV, which has semicolons)
     [status_words]
     "Done" = "completed"
-    [headers]                    # Jane, Square: a renamed column -> the name the adapter knows
+    [headers]                    # Jane, Square, Fresha: a renamed column -> the adapter's name
     "Clinician" = "Practitioner"
 
 The generic adapter applies when the file's header holds every column [columns] names; what
