@@ -275,7 +275,7 @@ def fresha_in_another_language(need: MappingNeeded) -> MappingNeeded | None:
             required=False,
             proposed=by_column.get(column, ""),
         )
-        for column in need.header
+        for column in dict.fromkeys(need.header)  # a name written twice is asked once
         if column
     ]
 
