@@ -465,17 +465,23 @@ def test_the_report_saved_from_excel_as_xlsx_loads_as_the_html_one(
     assert len(stored(db)) == 4
 
 
-def test_the_report_saved_from_excel_as_csv_loads_too(tmp_path: Path, mapping: Path) -> None:
-    path = tmp_path / "ScheduleAtAGlance.csv"
+def glance_csv(path: Path, tables: list = GLANCE_TABLES) -> Path:
+    """The report opened in Excel and saved as CSV: a title row, each table under its staff
+    row (or group heading), text dates and 24-hour times, a total row per table."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(["Schedule at a Glance: 3/1/2026 - 3/31/2026", "", ""])
-        for above, rows in GLANCE_TABLES:
+        for above, rows in tables:
             out.writerow([above, "", ""])
             out.writerow(GLANCE_HEADER)
             for (y, m, d), (a, b), (c, e), *rest in rows:
                 out.writerow([f"{m}/{d}/{y}", f"{a}:{b:02d}", f"{c}:{e:02d}", *rest])
             out.writerow([f"Total appointments: {len(rows)}", "", ""])
+    return path
+
+
+def test_the_report_saved_from_excel_as_csv_loads_too(tmp_path: Path, mapping: Path) -> None:
+    path = glance_csv(tmp_path / "ScheduleAtAGlance.csv")
     db = tmp_path / "w.duckdb"
     [result] = load_files(db, [path], mapping=mapping)
     assert result.format == "mindbody-csv", result.summary()
@@ -488,16 +494,8 @@ def test_a_group_heading_with_a_comma_names_nobody(tmp_path: Path, mapping: Path
     # Mindbody's "type-- location" form) reads like "Last, First" but names nobody: its table
     # is still Marcus's. Before, "Bodywork-- Eastside Massage" became the therapist of the
     # 3 March appointment, in silence.
-    path = tmp_path / "ScheduleAtAGlance.csv"
     tables = [*GLANCE_TABLES[:2], ("Massage, Bodywork-- Eastside", GLANCE_TABLES[2][1])]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(["Schedule at a Glance: 3/1/2026 - 3/31/2026", "", ""])
-        for above, rows in tables:
-            out.writerow([above, "", ""])
-            out.writerow(GLANCE_HEADER)
-            for (y, m, d), (a, b), (c, e), *rest in rows:
-                out.writerow([f"{m}/{d}/{y}", f"{a}:{b:02d}", f"{c}:{e:02d}", *rest])
+    path = glance_csv(tmp_path / "ScheduleAtAGlance.csv", tables)
     db = tmp_path / "w.duckdb"
     [result] = load_files(db, [path], mapping=mapping)
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
