@@ -261,6 +261,15 @@ def _widget(
             )
             or ""
         )
+    if question.key == "fresha.rooms":  # several names: one a line in the answer
+        chosen = st.multiselect(
+            label,
+            list(question.choices),
+            default=[c for c in question.proposed.splitlines() if c in question.choices],
+            help=question.help,
+            key=key,
+        )
+        return "\n".join(chosen)
     if question.key.startswith("status_words."):
         return (
             st.selectbox(

@@ -397,8 +397,8 @@ EUROPEAN_ANSWERS = {
 ITALIAN_FRESHA = (
     "Riferimento appuntamento,Cliente,Data programmata,Ora programmata,Durata,Servizi,"
     "Membro del team,Sede,Stato,Prezzo\n"
-    '#2001,Giulia Ferri,04 lug 2026,15:00,1h 30m,Ashiatsu 90,Sara Lodi,Studio Milano,Completato,"135,00 €"\n'  # noqa: E501
-    '#2001,Giulia Ferri,04 lug 2026,15:00,30m,Foot ritual,Sara Lodi,Studio Milano,Completato,"40,00 €"\n'  # noqa: E501
+    '#2001,Giulia Ferri,04 lug 2026,15:00,1h 30m,Ashiatsu 90,"Sara Lodi, CABINA 1",Studio Milano,Completato,"135,00 €"\n'  # noqa: E501
+    '#2001,Giulia Ferri,04 lug 2026,15:00,30m,Foot ritual,"Sara Lodi, CABINA 1",Studio Milano,Completato,"40,00 €"\n'  # noqa: E501
     '#2002,Marco Dal,5 dic 2026,10:00,45m,Foot ritual,Sara Lodi,Studio Milano,Prenotato,"1.040,00 €"\n'  # noqa: E501
 )  # fmt: skip
 
@@ -482,6 +482,8 @@ def test_data_page_asks_an_italian_fresha_export_for_its_headers_not_its_columns
     }
     assert not [b for b in at.selectbox if b.key == "map-1-columns.booking_id"]  # no [columns]
     assert at.radio(key="map-1-formats.decimal").value == ","
+    # "Sara Lodi, CABINA 1": the room set up as a team member is proposed as a room
+    assert at.multiselect(key="map-1-fresha.rooms").value == ["CABINA 1"]
     at.selectbox(key="map-1-status_words.Completato").set_value("completed")
     at.selectbox(key="map-1-status_words.Prenotato").set_value("booked")
     at.selectbox(key="map-1-locations.Studio Milano").set_value("L01")
@@ -490,6 +492,11 @@ def test_data_page_asks_an_italian_fresha_export_for_its_headers_not_its_columns
     assert not at.exception
     saved = (db.parent / "mappings" / "fresha.toml").read_text()
     assert '"Data programmata" = "Scheduled date"' in saved and 'decimal = ","' in saved
+    # #2001's room is CABINA 1 and its therapist Sara Lodi (was: one therapist of both names)
+    assert query(db, "select booking_id, room_id, therapist_id from raw_bookings order by 1") == [
+        ("#2001", "CABINA 1", "Sara Lodi"),
+        ("#2002", None, "Sara Lodi"),
+    ]
     rows = query(
         db,
         "select booking_id, location_id, service, start_at::varchar, end_at::varchar, status, "

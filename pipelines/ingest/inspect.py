@@ -661,6 +661,8 @@ def _why_proposed(need: MappingNeeded, question) -> str:
     if question.key == "fresha.locale":
         order = "day" if question.proposed == "en-GB" else "month"
         return f"a number above 12 in its dates can only be the {order}: {order} first"
+    if question.key == "fresha.rooms":
+        return "named like a room, beside a therapist in the same team member cell"
     if not question.key.startswith("headers."):
         return "from the file's first rows"
     column = question.key.partition(".")[2]

@@ -1030,6 +1030,8 @@ def answers_to_data(need: MappingNeeded, answers: dict[str, str]) -> dict[str, d
         section, _, item = key.partition(".")
         if key == "formats.datetime":  # a list (several formats); decimal is one mark
             value = [value]
+        elif key == "fresha.rooms":  # the Data page's choices, one a line
+            value = [v.strip() for v in value.splitlines() if v.strip()]
         data.setdefault(section, {})[item] = value
     # what Question.only_if leaves out is not written (a location for a location calendar)
     for q in need.questions:

@@ -188,6 +188,10 @@ FRESHA_WORDS: dict[str, tuple[str, ...]] = {
     "Status": ("stato", "estado", "statut", "status", "situacao"),
     "Price": ("prezzo", "precio", "prix", "preis", "preco", "prijs", "importo", "totale"),
 }
+# a team member's name that is a room's (Fresha studios set rooms up as team members)
+_ROOM_WORDS = re.compile(
+    r"\b(cabina|cabine|room|stanza|sala|salle|kabine|raum|camera|box|suite|kamer|lettino)\b"
+)
 STATUS_CHOICES = ("completed", "booked", "no_show", "cancelled", "late_cancelled")
 
 
@@ -294,6 +298,28 @@ def fresha_in_another_language(need: MappingNeeded) -> MappingNeeded | None:
         for word in column_words("Status")
         if canonical_status(word) is None
     ]
+    # studios that set rooms up as team members ("Sara Lodi, CABINA 1"): which names are rooms
+    team = guessed.get("Team member")
+    names = [
+        name.strip()
+        for cell in column_words("Team member")
+        if "," in cell
+        for name in cell.split(",")
+        if name.strip()
+    ]
+    if team and names:
+        rooms = [n for n in dict.fromkeys(names) if _ROOM_WORDS.search(_plain(n))]
+        questions.append(
+            Question(
+                key="fresha.rooms",
+                prompt="Which of these team members are really rooms?",
+                help=f"“{team}” names several at once (e.g. “{names[0]}, {names[1]}”): a "
+                "room is the booking's room, the others its therapist.",
+                choices=tuple(dict.fromkeys(names)),
+                required=False,
+                proposed="\n".join(rooms),
+            )
+        )
     places = column_words("Location")
     if places:
         questions += [
