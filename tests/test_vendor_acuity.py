@@ -206,3 +206,57 @@ def test_an_export_saved_again_by_excel_loads_with_its_format(tmp_path: Path) ->
         ("31", "2020-12-02 09:00", 90, "2020-11-20"),  # month first: 2 December; 9:00-10:30
         ("32", "2020-12-03 14:00", 60, "2020-11-20"),  # the date-only Date Scheduled too
     ]
+
+
+# --- walk-ins: a placeholder name is no client (as Fresha's Walk-In) -------------------------
+WALK_IN_REASON = (
+    "the client is a walk-in (no name, email or phone): a booking without a client is not "
+    "loaded; give the appointment its client in Acuity to count it"
+)
+NO_CONTACT = {"Phone": "", "Email": ""}
+
+
+def test_walk_ins_are_bookings_without_a_client_never_one_client(tmp_path: Path) -> None:
+    # Two walk-ins written as a name only (First Name "Walk-in", no Last Name; "WALKIN" and
+    # "Client"), then a client named Walker Inman, none with an email or phone
+    rows = [
+        row("December 2, 2020 9:00 am", "December 2, 2020 10:00 am", "Elena Novak", "31",
+            **NO_CONTACT, **{"First Name": "Walk-in", "Last Name": ""}),
+        row("December 3, 2020 9:00 am", "December 3, 2020 10:00 am", "Elena Novak", "32",
+            **NO_CONTACT, **{"First Name": "WALKIN", "Last Name": "Client"}),
+        row("December 4, 2020 9:00 am", "December 4, 2020 10:00 am", "Elena Novak", "33",
+            **NO_CONTACT, **{"First Name": "Walker", "Last Name": "Inman"}),
+    ]  # fmt: skip
+    path = write_export(tmp_path / "export.csv", rows)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=write(tmp_path / "a.toml", THERAPIST_CALENDARS))
+    # by hand: lines 2 and 3 (header on line 1) are walk-ins, rejected saying so; Walker
+    # Inman's visit (line 4) loads (before: both walk-ins one client with two visits)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 1, 2)
+    assert query(db, "select line_number, reason from rejected_rows order by 1") == [
+        (2, WALK_IN_REASON),
+        (3, WALK_IN_REASON),
+    ]
+    assert query(db, "select count(distinct client_id), max(booking_id) from fct_bookings") == [
+        (1, "33")
+    ]
+    assert query(db, "select count(*) from dim_clients") == [(1,)]
+
+
+def test_a_walk_in_with_an_email_or_phone_is_that_client(tmp_path: Path) -> None:
+    # "Walk-in" with an email (twice: the same client) and "Walk In" with a phone: each is
+    # identified by its contact, so all three load, as two clients
+    rows = [
+        row("December 2, 2020 9:00 am", "December 2, 2020 10:00 am", "Elena Novak", "41",
+            **{"First Name": "Walk-in", "Last Name": "", "Phone": ""}),
+        row("December 3, 2020 9:00 am", "December 3, 2020 10:00 am", "Elena Novak", "42",
+            **{"First Name": "Walk-in", "Last Name": "", "Phone": ""}),
+        row("December 4, 2020 9:00 am", "December 4, 2020 10:00 am", "Elena Novak", "43",
+            **{"First Name": "Walk", "Last Name": "In", "Email": "", "Phone": "'+15555550188"}),
+    ]  # fmt: skip
+    path = write_export(tmp_path / "export.csv", rows)
+    db = tmp_path / "w.duckdb"
+    [result] = load_files(db, [path], mapping=write(tmp_path / "a.toml", THERAPIST_CALENDARS))
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (3, 3, 0)
+    # by hand: 41 and 42 share kira.valeska@example.test, 43 has its own phone: 2 clients
+    assert query(db, "select count(distinct client_id) from fct_bookings") == [(2,)]

@@ -351,6 +351,31 @@ class Columns:
         return NULL if position is None else Expr(f"t.c{position}")
 
 
+# A client written as a walk-in (`Walk-In`, `walk in`, `Walkin`, `Walk-in Client`) is no one:
+# with no email or phone its booking has no client, so it is rejected, saying so, never all the
+# chain's walk-ins hashed into one client (which would count them as one returning client)
+WALK_IN = r"^\s*walk[\s_-]*ins?(\s+client)?\s*$"
+WALKED_IN = (
+    "the client is a walk-in (no name, email or phone): a booking without a client is not "
+    "loaded; give the appointment its client in {system} to count it"
+)
+SYSTEM_NAMES = {
+    "acuity": "Acuity",
+    "calendly": "Calendly",
+    "fresha": "Fresha",
+    "ics": "the calendar",
+    "jane": "Jane",
+    "mindbody": "Mindbody",
+    "square": "Square",
+    "vagaro": "Vagaro",
+}
+
+
+def walked_in(vendor: str) -> str:
+    """The walk-in's reason, naming where the studio gives the appointment its client."""
+    return WALKED_IN.format(system=SYSTEM_NAMES.get(vendor, "your booking system"))
+
+
 @dataclass
 class ClientCells:
     """Which cells identify the client (all are PII and never stored as they are)."""
@@ -359,6 +384,8 @@ class ClientCells:
     phone: Expr = NULL
     name: Expr = NULL
     positions: tuple[int, ...] = ()  # cells to replace by the key in raw_row
+    # true when the client's only identity is a walk-in's name (no email, phone or code)
+    walk_in: Expr = NULL
 
 
 def client_cells(columns: Columns, *, email=(), phone=(), name=(), first_last=None) -> ClientCells:
@@ -378,11 +405,25 @@ def client_cells(columns: Columns, *, email=(), phone=(), name=(), first_last=No
         first, last = columns(first_last[0]), columns(first_last[1])
         joined = E("nullif(trim(coalesce({}, '') || ' ' || coalesce({}, '')), '')", first, last)
         name_expr = joined if name_expr is NULL else E("coalesce({}, {})", blank(name_expr), joined)
+    email_expr = columns(*email) if email else NULL
+    phone_expr = columns(*phone) if phone else NULL
+    walk_in = (
+        E(
+            "{} is null and {} is null and regexp_matches(coalesce({}, ''), {}, 'i')",
+            blank(email_expr),
+            blank(phone_expr),
+            name_expr,
+            P(WALK_IN),
+        )
+        if name_expr is not NULL
+        else NULL
+    )
     return ClientCells(
-        email=columns(*email) if email else NULL,
-        phone=columns(*phone) if phone else NULL,
+        email=email_expr,
+        phone=phone_expr,
         name=name_expr,
         positions=tuple(positions),
+        walk_in=walk_in,
     )
 
 
@@ -674,6 +715,24 @@ def build_bookings(
         )
         skipped = dict(ctx.con.execute(counted.sql, list(counted.params)).fetchall())
         conditions.append(E("({}) is null", skip))
+    walk_ins: list[tuple[int, str, str]] = []
+    if client.walk_in is not NULL:
+        # a walk-in's booking (its only identity the placeholder name) is rejected, saying so
+        found = E(
+            "select t.line_number, coalesce({}, '') from ({}) as t, vendor_ctx as ctx where "
+            + " and ".join(["({})"] * len(conditions) + ["coalesce({}, false)"])
+            + " order by 1",
+            blank(columns.get("booking_id", NULL)),
+            inner,
+            *conditions,
+            client.walk_in,
+        )
+        reason = walked_in(vendor)
+        walk_ins = [
+            (line, reason, ref)
+            for line, ref in ctx.con.execute(found.sql, list(found.params)).fetchall()
+        ]
+        conditions.append(E("not coalesce({}, false)", client.walk_in))
     filter_sql = (
         E(" where " + " and ".join(["({})"] * len(conditions)), *conditions)
         if conditions
@@ -691,6 +750,7 @@ def build_bookings(
     ctx.con.execute(f"drop table if exists {table.name}")
     count = ctx.con.execute(f"select count(*) from {ctx.target}").fetchone()[0]
     rejected_early = scrub_rejects(table.rejects, client.positions) + list(rejects or [])
+    rejected_early += walk_ins
     return ExportRows(
         kind="bookings",
         format=format_name,

@@ -30,6 +30,7 @@ from pipelines.ingest.formats import tabular
 from pipelines.ingest.formats.base import ExportError, ExportRows
 from pipelines.ingest.formats.common import (
     ISO,
+    WALK_IN,
     Columns,
     Context,
     Sniff,
@@ -40,6 +41,7 @@ from pipelines.ingest.formats.common import (
     minutes_text,
     read_vendor_table,
     renamed_header,
+    walked_in,
 )
 from pipelines.ingest.formats.sql_expr import NULL, E, Expr, P, blank
 
@@ -65,12 +67,6 @@ STATUSES = {
 
 
 _CELL = re.compile(r"\bt\.c(\d+)\b")  # an export cell in an expression
-# Fresha's Client cell of an appointment booked without a client
-WALK_IN = r"^\s*walk[\s_-]*ins?(\s+client)?\s*$"
-WALKED_IN = (
-    "the client is a walk-in (no name, email or phone): a booking without a client is not "
-    "loaded; give the appointment its client in Fresha to count it"
-)
 # the summary line's word for the lines of a visit after its first
 JOINED = "service lines joined into their visit's booking"
 # a full timestamp as some accounts write it in `Scheduled time`
@@ -284,7 +280,7 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     walk_in = f"t.c11 is null and t.c12 is null and t.c13 is null and not ({room_only})"
     if c.has("Client"):
         rejects += [
-            (line, WALKED_IN, ref or "")
+            (line, walked_in(NAME), ref or "")
             for line, ref in ctx.con.execute(
                 f"select t.line_number, t.c0 from {visits.name} as t where {walk_in} order by 1"
             ).fetchall()

@@ -440,6 +440,9 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
             code_key,
             pii.client_key_sql(NULL, NULL, client.name),
         )
+        # a walk-in with a client code is that client
+        if client.walk_in is not NULL:
+            client.walk_in = E("({}) and nullif(trim({}), '') is null", client.walk_in, code)
         code_at = columns.index(cols["client_id"])
         client.positions = (*client.positions, *(() if code_at is None else (code_at,)))
     if not mapping.given("booking_id"):
