@@ -4,6 +4,8 @@ round trip (the same generated chain, native and in each vendor format, gives th
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -12,7 +14,7 @@ import pytest
 from pipelines.ingest import pii
 from pipelines.ingest.load import load_files
 from tests.hostile import fingerprint
-from tests.test_load import query
+from tests.test_load import file_digest, query
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
 SALT = "test-salt-not-secret"
@@ -451,7 +453,6 @@ def warehouse(tmp_path: Path, mapping: Path) -> Path:
             None,
             "an HTML page that is not a report this loader knows",
         ),
-        ("empty.ics", None, "the calendar has no events (VEVENT); nothing to load"),
         ("legacy-bookings.csv", None, "the header matches no known export"),
     ],
 )
@@ -468,6 +469,23 @@ def test_bad_or_unmapped_file_is_one_clear_line_and_changes_nothing(
     assert result.message.startswith(message), result.message
     assert "\n" not in result.message
     assert fingerprint(warehouse) == before
+
+
+def test_an_empty_calendar_is_skipped_as_a_quiet_day(warehouse: Path) -> None:
+    # A calendar with nothing booked in its range (a VCALENDAR and no VEVENT) is a quiet day,
+    # as a header-only export is: skipped in its own words, exit 0, the warehouse unchanged
+    # (was: refused, exit 1, stopping the morning's scheduled load)
+    empty = FIXTURES / "empty.ics"
+    before = file_digest(warehouse)
+    cli = [sys.executable, "-m", "pipelines.cli", "load", "--db", str(warehouse), str(empty)]
+    done = subprocess.run(cli, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"{empty}: skipped, the calendar has no events: nothing to load",
+        f"nothing loaded; {warehouse} is unchanged",
+    ]
+    assert "Traceback" not in done.stderr
+    assert file_digest(warehouse) == before
 
 
 def test_broken_mapping_file_is_reported(tmp_path: Path, warehouse: Path) -> None:

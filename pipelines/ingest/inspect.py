@@ -211,7 +211,7 @@ def _describe(con, rows, found: Inspection, path: Path, settings: Settings) -> N
     ).fetchall()
     found.rejected = sorted([(line, reason) for line, reason, _ in rows.rejects] + checked)
     if found.rows_read == 0:
-        found.problem = "the file has a header but no rows"
+        found.problem = getattr(rows, "empty_why", "") or "the file has a header but no rows"
     elif valid == 0 and found.rejected:  # (as a load: a file of skipped rows only loads)
         line, reason = found.rejected[0]
         found.problem = f"every row was rejected (first: line {line}: {reason})"

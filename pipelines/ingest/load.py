@@ -345,7 +345,7 @@ def _load_rows(
             "skipped",
             kind=rows.kind,
             format=rows.format,
-            message="the file has a header but no rows: nothing to load",
+            message=f"{rows.empty_why}: nothing to load",
         )
     valid, rejected = con.execute(
         "select count(*) filter (reason is null), count(*) filter (reason is not null) "

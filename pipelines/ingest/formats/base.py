@@ -73,3 +73,5 @@ class ExportRows:
     # what they are -> how many; counted apart (rows_read = loaded + rejected + skipped).
     skipped: dict[str, int] = field(default_factory=dict)
     skip_why: str = ""
+    # what a read of no rows at all is, in the file's words (skipped: nothing to load)
+    empty_why: str = "the file has a header but no rows"

@@ -414,7 +414,10 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
     text = _decoded(sniff.path.read_bytes())
     calendars = _parse(text)
     if not any(events for _, events in calendars):
-        raise ExportError("the calendar has no events (VEVENT); nothing to load")
+        # nothing booked in the calendar's range: skipped as a header-only export is
+        rows = _bookings(ctx, [], [])
+        rows.empty_why = "the calendar has no events"
+        return rows
     mapping = ctx.mapping
     try:
         pattern = summary_pattern(mapping.ics_summary if mapping else None)
@@ -656,6 +659,11 @@ def read(sniff: Sniff, ctx: Context) -> ExportRows:
                 except (ValueError, TypeError, OverflowError, KeyError) as error:
                     reject(line, f"event: {_one_line(error)}", event)
 
+    return _bookings(ctx, records, rejects)
+
+
+def _bookings(ctx: Context, records: list[list], rejects: list[tuple[int, str, str]]) -> ExportRows:
+    """The events read (one record each) as the bookings table."""
     table = table_from_records(ctx.con, f"{ctx.target}_vendor", HEADER, records)
     c = Columns(HEADER)
     columns = {
