@@ -307,7 +307,21 @@ def _read_timecards(sniff: Sniff, ctx: Context) -> ExportRows:
             "returning line_number, shift_end, raw_row"
         ).fetchall()
     ]
-    rejects = sorted(table.rejects + past_midnight)
+    # An open timecard (clocked in, no clock-out yet) has no end: rejected saying so, not as
+    # "shift_end '' is not a time", which reads as a wrong clock
+    still_open = [
+        (
+            line,
+            "the timecard has no clock-out yet (still clocked in): it loads once the shift is "
+            "clocked out in Square and exported again",
+            raw_row,
+        )
+        for line, raw_row in ctx.con.execute(
+            f"delete from {ctx.target} where nullif(trim(shift_end), '') is null "
+            "and nullif(trim(shift_start), '') is not null returning line_number, raw_row"
+        ).fetchall()
+    ]
+    rejects = sorted(table.rejects + past_midnight + still_open)
     count = ctx.con.execute(f"select count(*) from {ctx.target}").fetchone()[0]
     # which export columns each field is read from (shown by `studio-ops inspect`)
     read_from = {
