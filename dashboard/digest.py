@@ -377,7 +377,8 @@ class _Builder:
         room_list = list(zip(rooms["room"], rooms["has_bars"], strict=True))
         self._chart(
             charts.room_timeline(bookings, room_list),
-            f"Rooms through {self.day:%d %b} at {names[scope[0]]}: {len(bookings)} bookings "
+            f"Rooms through {self.day:%d %b} at {names[scope[0]]}: {len(bookings)} "
+            f"booking{'s' * (len(bookings) != 1)} "
             "by room and time (bar sessions, other treatments, no-shows)",
         )
 

@@ -119,7 +119,7 @@ def print_status(db: Path) -> None:
             print(f"  {words:<44} {counts[table]:>12,}")
     print("\nbookings per location:")
     for location, first, last, count in report["dates"]:
-        print(f"  {location}: {first} to {last}, {count:,} bookings")
+        print(f"  {location}: {first} to {last}, {count:,} booking{'s' * (count != 1)}")
     print("\nrejected rows by reason:" + ("" if report["rejected"] else " none"))
     for reason, count in report["rejected"]:
         print(f"  {count:>8,}  {reason}")

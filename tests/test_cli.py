@@ -211,6 +211,15 @@ def test_status_reports_loads_counts_and_rejections(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "a.csv: bookings (native-csv), 3 read, 2 loaded, 1 rejected" in run.stdout
     assert "L01: 2024-03-04 to 2024-03-04, 2 bookings" in run.stdout
+    # a location with one booking says so in the singular (was '1 bookings')
+    one = tmp_path / "one.duckdb"
+    studio_ops(
+        "load", str(write_csv(tmp_path / "b.csv", BOOKING_HEADER, [booking()])), "--db", str(one)
+    )
+    assert (
+        "L01: 2024-03-04 to 2024-03-04, 1 booking\n"
+        in studio_ops("status", "--db", str(one)).stdout
+    )
     assert "1  unknown status '…'" in run.stdout
     # what is stored, in the studio's words: no table names of ours (mart_, int_, rpt_, raw_)
     stored = run.stdout.split("what is stored:\n")[1].split("\n\n")[0].splitlines()

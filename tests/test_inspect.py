@@ -82,6 +82,15 @@ def test_native_file(tmp_path: Path, capsys) -> None:
     assert not db.exists() and not (tmp_path / pii.SALT_FILE).exists()
 
 
+def test_a_one_row_file_says_row(tmp_path: Path, capsys) -> None:
+    # one booking (NATIVE's first): '1 of 1 row stored', never '1 rows'
+    path = tmp_path / "bookings.csv"
+    path.write_text("".join(NATIVE.splitlines(keepends=True)[:2]))
+    code, out = inspect(capsys, path)
+    assert code == 0, out
+    assert "would load: yes (1 of 1 row stored)" in out
+
+
 def test_repeated_ids_are_counted(tmp_path: Path, capsys) -> None:
     """Rows that repeat an earlier id: said as a load says it, and counted once as stored."""
     path = tmp_path / "bookings.csv"

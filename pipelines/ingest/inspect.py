@@ -361,7 +361,8 @@ def report(found: Inspection) -> list[str]:
         out.extend(f"  line {line}: {reason}" for line, reason in found.rejected[:SHOWN_REJECTS])
     out.append("")
     if found.would_load:
-        out.append(f"would load: yes ({found.loaded} of {found.rows_read} rows stored)")
+        rows = f"row{'s' * (found.rows_read != 1)}"
+        out.append(f"would load: yes ({found.loaded} of {found.rows_read} {rows} stored)")
     else:
         out.append(f"would load: no: {found.problem}")
     return out

@@ -365,17 +365,18 @@ def _parse(text: str) -> list[tuple[icalendar.Calendar, list]]:
         # icalendar drops a last calendar cut short, and returns a component outside any
         # calendar as its own: either way the file is not whole calendars
         if len(calendars) != begins or any(c.name != "VCALENDAR" for c in calendars):
+            whole = sum(c.name == "VCALENDAR" for c in calendars)
             raise ExportError(
-                f"the calendar cannot be read ({begins} BEGIN:VCALENDAR lines, "
-                f"{sum(c.name == 'VCALENDAR' for c in calendars)} whole calendars read)"
+                f"the calendar cannot be read ({begins} BEGIN:VCALENDAR "
+                f"line{'s' * (begins != 1)}, {whole} whole calendar{'s' * (whole != 1)} read)"
             ) from None
     walked = [c.walk("VEVENT") for c in calendars]
     events = [e for each in walked for e in each]
     lines = _vevents(text)
     if len(lines) != len(events):  # a VEVENT icalendar did not take as one: say so, not guess
         raise ExportError(
-            f"the calendar cannot be read ({len(lines)} BEGIN:VEVENT lines, "
-            f"{len(events)} events read)"
+            f"the calendar cannot be read ({len(lines)} BEGIN:VEVENT "
+            f"line{'s' * (len(lines) != 1)}, {len(events)} event{'s' * (len(events) != 1)} read)"
         )
     found, at = [], 0
     for calendar, each in zip(calendars, walked, strict=True):
