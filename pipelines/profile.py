@@ -744,19 +744,34 @@ def apply_names(con, table: str, key: tuple[str, ...] | None = None) -> None:
     # studio sees it ("Willow", Square's Resource, "Okoro, June"): the profile's room or
     # therapist of that name, so its bookings, open hours and shifts count once, in the
     # profile's room or therapist (never "Willow" open beside the profile's willow).
-    for column, index in (
-        ("therapist_id", therapist_names(profile)),
-        ("room_id", room_names(profile)),
-    ):
-        if column not in columns:
-            continue
+    named = [
+        (column, index)
+        for column, index in (
+            ("therapist_id", therapist_names(profile)),
+            ("room_id", room_names(profile)),
+        )
+        if column in columns
+    ]
+    if not named:
+        return
+    # each column's distinct (location, value) pairs in one scan of the table (grouping sets),
+    # not one scan per column: the table is a whole bookings file on a load
+    names = [column for column, _ in named]
+    grouped_by = " ".join(f"when grouping({c}) = 0 then '{c}'" for c in names)
+    value = " ".join(f"when grouping({c}) = 0 then {c}" for c in names)
+    pairs: dict[str, list[tuple[str, str]]] = {column: [] for column in names}
+    for column, location_id, name in con.execute(
+        f"select case {grouped_by} end, location_id, case {value} end from {table} "
+        "where location_id is not null "
+        f"group by grouping sets ({', '.join(f'(location_id, {c})' for c in names)})"
+    ).fetchall():
+        if name is not None:
+            pairs[column].append((location_id, name))
+    for column, index in named:
         renamed = [
-            (location_id, value, index[(location_id, name_key(value))])
-            for location_id, value in con.execute(
-                f"select distinct location_id, {column} from {table} "
-                f"where location_id is not null and {column} is not null"
-            ).fetchall()
-            if index.get((location_id, name_key(value)), value) != value
+            (location_id, name, index[(location_id, name_key(name))])
+            for location_id, name in pairs[column]
+            if index.get((location_id, name_key(name)), name) != name
         ]
         _rename(con, table, ["location_id", column], renamed, key)
 
