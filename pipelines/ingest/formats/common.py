@@ -143,6 +143,9 @@ class Context:
     mapping: Mapping | None
     salt: Callable[[], str]
     limits: Settings | None = None  # the settings whose file limits apply (None: the defaults)
+    # (table, location column) whose names vendor_locations holds: a second caller in the
+    # same read (Square's time zones, then its bookings) reuses it, not scanning again
+    located: tuple[str, str, tuple] | None = None
 
     def source(self, vendor: str) -> str:
         """The booking source: the vendor, or the mapping's per-account name."""
@@ -536,6 +539,8 @@ def install_location_names(ctx: Context, table: tabular.Table, name: Expr) -> No
     a hostile file of millions of unknown names holds one batch in memory."""
     from pipelines.profile import location_names, name_key, stored_profile
 
+    if ctx.located == (table.name, name.sql, tuple(name.params)):
+        return
     con = ctx.con
     index: dict[str, str] = {}
     if ctx.mapping:
@@ -577,6 +582,7 @@ def install_location_names(ctx: Context, table: tabular.Table, name: Expr) -> No
         con.execute(
             "insert into vendor_locations select unnest(?), unnest(?)", [list(names), list(ids)]
         )
+    ctx.located = (table.name, name.sql, tuple(name.params))
 
 
 def pii_free_key(word: str) -> str:
