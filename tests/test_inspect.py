@@ -364,6 +364,21 @@ def test_draft_of_a_decimal_comma_export_says_how_its_prices_are_written(
     assert stored == [("7001", "1234.50"), ("7002", "95.00")]
 
 
+# Fresha's column for each of ITALIAN_FRESHA's, as its values and name say (what the draft and
+# the Data page propose)
+ITALIAN_HEADERS = {
+    "Riferimento appuntamento": "Appointment reference",
+    "Cliente": "Client",
+    "Data programmata": "Scheduled date",
+    "Ora programmata": "Scheduled time",
+    "Durata": "Duration",
+    "Servizi": "Services",
+    "Membro del team": "Team member",
+    "Sede": "Location",
+    "Stato": "Status",
+    "Prezzo": "Price",
+}
+
 # Fresha in Italian (invented people): columns, months and statuses in Italian, prices with a
 # decimal comma; #2001 is one visit of two services (two lines with the same reference).
 ITALIAN_FRESHA = (
@@ -392,18 +407,7 @@ def test_draft_of_fresha_in_another_language_names_its_headers_not_its_columns(
     # would replace its first)
     assert "[columns]" not in text and "[headers]" in text
     headers = dict(re.findall(r'^"?([^"=\n]+?)"? = "([^"]*)"\s+# guessed: its values', text, re.M))
-    assert headers == {
-        "Riferimento appuntamento": "Appointment reference",
-        "Cliente": "Client",
-        "Data programmata": "Scheduled date",
-        "Ora programmata": "Scheduled time",
-        "Durata": "Duration",
-        "Servizi": "Services",
-        "Membro del team": "Team member",
-        "Sede": "Location",
-        "Stato": "Status",
-        "Prezzo": "Price",
-    }
+    assert headers == ITALIAN_HEADERS
     assert re.search(r'^decimal = ","\s+# guessed', text, re.M)
     # what the rows cannot say: the status words and the location, as commented questions
     assert '# Completato = ""   # What does the status “Completato” mean?' in text

@@ -26,6 +26,7 @@ from tests.browser import (
     wait_until_idle,
 )
 from tests.hostile import fingerprint
+from tests.test_inspect import ITALIAN_HEADERS
 from tests.test_load import query, write
 
 SHOTS = ROOT / "screenshots"
@@ -468,18 +469,7 @@ def test_data_page_asks_an_italian_fresha_export_for_its_headers_not_its_columns
     # each Italian column is proposed as the Fresha column its values and name say
     proposed = {b.key.removeprefix("map-1-headers."): b.value for b in at.selectbox
                 if b.key and b.key.startswith("map-1-headers.")}  # fmt: skip
-    assert proposed == {
-        "Riferimento appuntamento": "Appointment reference",
-        "Cliente": "Client",
-        "Data programmata": "Scheduled date",
-        "Ora programmata": "Scheduled time",
-        "Durata": "Duration",
-        "Servizi": "Services",
-        "Membro del team": "Team member",
-        "Sede": "Location",
-        "Stato": "Status",
-        "Prezzo": "Price",
-    }
+    assert proposed == ITALIAN_HEADERS
     assert not [b for b in at.selectbox if b.key == "map-1-columns.booking_id"]  # no [columns]
     assert at.radio(key="map-1-formats.decimal").value == ","
     # "Sara Lodi, CABINA 1": the room set up as a team member is proposed as a room
